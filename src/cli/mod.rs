@@ -1,0 +1,117 @@
+//! The command line: one face of the engine, for scripts and CI. Every subcommand prints
+//! plain text by default and a stable JSON shape with `--json`.
+
+mod host;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::config::{LoadOptions, Settings};
+
+/// Exit codes that mean something to a script.
+pub mod exit {
+    /// Everything checked is fine.
+    pub const OK: u8 = 0;
+    /// A problem was found (a failed check, a failed deploy).
+    pub const PROBLEM: u8 = 1;
+    /// Could not check: bad input, unreachable host, broken config.
+    pub const ERROR: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "odoo-ops",
+    version,
+    about = "A console for Odoo 18 on DigitalOcean droplets"
+)]
+pub struct Cli {
+    /// Config file (default: config.toml in the XDG config dir).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Theme: a built-in name (dark, light, high-contrast), a user theme's name, or a file.
+    #[arg(long, global = true, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+    /// Keymap: a built-in name (default, vim), a user keymap's name, or a file.
+    #[arg(long, global = true, value_name = "NAME|FILE")]
+    pub keymap: Option<String>,
+    /// Offer no action that changes anything.
+    #[arg(long, global = true)]
+    pub readonly: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the host's facts (what the Host pane shows).
+    Host(host::HostArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Cli {
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            config: self.config.clone(),
+            theme: self.theme.clone(),
+            keymap: self.keymap.clone(),
+        }
+    }
+}
+
+/// Parse-time work is done; run what was asked and turn the outcome into an exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Completions { shell }) = &cli.command {
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "odoo-ops",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let options = cli.load_options();
+    let result = match cli.command {
+        None => {
+            // The console shows a broken file as a warning and carries on with defaults;
+            // only a file named on the command line is fatal.
+            match Settings::load(&options) {
+                Ok(settings) => crate::tui::run(settings, cli.readonly),
+                Err(e) => Err(e),
+            }
+        }
+        Some(Command::Host(args)) => with_settings(&options, |_| host::run(args)),
+        Some(Command::Completions { .. }) => unreachable!("handled above"),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("odoo-ops: {e:?}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn with_settings(
+    options: &LoadOptions,
+    run: impl FnOnce(Settings) -> color_eyre::Result<u8>,
+) -> color_eyre::Result<u8> {
+    let settings = Settings::load(options)?;
+    for warning in &settings.warnings {
+        eprintln!("odoo-ops: warning: {warning}");
+    }
+    run(settings)
+}
+
+/// A current-thread runtime for one headless command.
+pub fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}

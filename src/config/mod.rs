@@ -1,0 +1,259 @@
+//! What the operator configures: `config.toml` (hosts, defaults), themes and keymaps.
+//!
+//! Files live in the XDG config dir (`~/.config/odoo-ops/`). A broken file found there is
+//! a warning and the defaults are used; a broken file named on the command line is an
+//! error, because the operator asked for exactly that file.
+
+pub mod file_error;
+pub mod keymap;
+pub mod theme;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, eyre};
+use serde::Deserialize;
+
+pub use file_error::FileError;
+pub use keymap::Keymap;
+pub use theme::Theme;
+
+/// `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Theme name or file used when `--theme` is not given.
+    pub theme: Option<String>,
+    /// Keymap name or file used when `--keymap` is not given.
+    pub keymap: Option<String>,
+    /// Hosts by alias: `odoo-ops prod` connects to `hosts.prod`.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, HostEntry>,
+    #[serde(default)]
+    pub logs: LogsConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostEntry {
+    /// Address or name to connect to.
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Lines kept in memory by the Logs pane.
+    pub buffer_lines: usize,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            buffer_lines: 100_000,
+        }
+    }
+}
+
+/// Which files to load; `None` means "the usual place, if there is one".
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub config: Option<PathBuf>,
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+}
+
+/// Everything loaded, plus warnings about files that were skipped.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// The config dir that was searched, for help texts.
+    pub config_dir: Option<PathBuf>,
+    pub warnings: Vec<String>,
+}
+
+/// `$XDG_CONFIG_HOME/odoo-ops`, or `~/.config/odoo-ops`.
+pub fn config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "odoo-ops").map(|d| d.config_dir().to_path_buf())
+}
+
+/// `$XDG_STATE_HOME/odoo-ops` (journals, the console's log), falling back to the data dir.
+pub fn state_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "odoo-ops")
+        .map(|d| d.state_dir().unwrap_or(d.data_local_dir()).to_path_buf())
+}
+
+impl Settings {
+    /// Load config, theme and keymap. Errors only for files named explicitly.
+    pub fn load(options: &LoadOptions) -> Result<Settings> {
+        let dir = config_dir();
+        let mut warnings = Vec::new();
+
+        let config = match &options.config {
+            Some(path) => load_config(path)?,
+            None => match dir
+                .as_ref()
+                .map(|d| d.join("config.toml"))
+                .filter(|p| p.exists())
+            {
+                Some(path) => load_config(&path).unwrap_or_else(|e| {
+                    warnings.push(format!("{e}; using the default settings"));
+                    Config::default()
+                }),
+                None => Config::default(),
+            },
+        };
+
+        let theme = match (&options.theme, &config.theme) {
+            (Some(spec), _) => resolve_theme(spec, dir.as_deref())?,
+            (None, Some(spec)) => resolve_theme(spec, dir.as_deref()).unwrap_or_else(|e| {
+                warnings.push(format!("{e}; using the dark theme"));
+                Theme::default()
+            }),
+            (None, None) => {
+                // A user file named like a preset (`dark.toml`) refines that preset.
+                resolve_theme("dark", dir.as_deref()).unwrap_or_else(|e| {
+                    warnings.push(format!("{e}; using the dark theme"));
+                    Theme::default()
+                })
+            }
+        };
+        let theme = if no_color() {
+            theme.without_color()
+        } else {
+            theme
+        };
+
+        let keymap = match (&options.keymap, &config.keymap) {
+            (Some(spec), _) => resolve_keymap(spec, dir.as_deref())?,
+            (None, Some(spec)) => resolve_keymap(spec, dir.as_deref()).unwrap_or_else(|e| {
+                warnings.push(format!("{e}; using the default keymap"));
+                Keymap::builtin()
+            }),
+            (None, None) => match dir
+                .as_ref()
+                .map(|d| d.join("keymap.toml"))
+                .filter(|p| p.exists())
+            {
+                Some(path) => read_keymap(&path).unwrap_or_else(|e| {
+                    warnings.push(format!("{e}; using the default keymap"));
+                    Keymap::builtin()
+                }),
+                None => Keymap::builtin(),
+            },
+        };
+
+        Ok(Settings {
+            config,
+            theme,
+            keymap,
+            config_dir: dir,
+            warnings,
+        })
+    }
+
+    /// Every theme that can be switched to: presets and the user's `themes/*.toml`.
+    pub fn available_themes(&self) -> Vec<String> {
+        let mut names: Vec<String> = theme::PRESETS.iter().map(|(n, _)| n.to_string()).collect();
+        if let Some(dir) = &self.config_dir
+            && let Ok(entries) = std::fs::read_dir(dir.join("themes"))
+        {
+            let mut user: Vec<String> = entries
+                .flatten()
+                .filter_map(|e| {
+                    let path = e.path();
+                    if path.extension()? != "toml" {
+                        return None;
+                    }
+                    Some(path.file_stem()?.to_string_lossy().into_owned())
+                })
+                .filter(|n| !names.contains(n))
+                .collect();
+            user.sort();
+            names.extend(user);
+        }
+        names
+    }
+
+    /// Load a theme by name for a switch inside the console.
+    pub fn theme_named(&self, name: &str) -> Result<Theme> {
+        let theme = resolve_theme(name, self.config_dir.as_deref())?;
+        Ok(if no_color() {
+            theme.without_color()
+        } else {
+            theme
+        })
+    }
+}
+
+/// `NO_COLOR` set to anything non-empty (no-color.org).
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| eyre!("{}: {e}", path.display()))
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    let text = read(path)?;
+    Ok(file_error::parse_toml(path, &text)?)
+}
+
+fn is_file_spec(spec: &str) -> bool {
+    spec.contains('/') || spec.ends_with(".toml")
+}
+
+/// A theme by file path, by user theme name (`themes/NAME.toml` in the config dir, which
+/// refines the preset of the same name if there is one), or by preset name.
+fn resolve_theme(spec: &str, dir: Option<&Path>) -> Result<Theme> {
+    if is_file_spec(spec) {
+        let path = Path::new(spec);
+        return Ok(Theme::parse(path, &read(path)?)?);
+    }
+    if let Some(path) = dir
+        .map(|d| d.join("themes").join(format!("{spec}.toml")))
+        .filter(|p| p.exists())
+    {
+        // A user `light.toml` without `extends` refines the light preset.
+        let base = if Theme::preset(spec).is_some() {
+            spec
+        } else {
+            "dark"
+        };
+        return Ok(Theme::parse_over(&path, &read(&path)?, base)?);
+    }
+    Theme::preset(spec).ok_or_else(|| {
+        eyre!(
+            "unknown theme `{spec}`; built-in themes are {}",
+            theme::preset_names()
+        )
+    })
+}
+
+fn read_keymap(path: &Path) -> Result<Keymap> {
+    Ok(Keymap::parse(path, &read(path)?)?)
+}
+
+fn resolve_keymap(spec: &str, dir: Option<&Path>) -> Result<Keymap> {
+    if is_file_spec(spec) {
+        return read_keymap(Path::new(spec));
+    }
+    if let Some(path) = dir
+        .map(|d| d.join("keymaps").join(format!("{spec}.toml")))
+        .filter(|p| p.exists())
+    {
+        return read_keymap(&path);
+    }
+    Keymap::preset(spec).ok_or_else(|| {
+        eyre!(
+            "unknown keymap `{spec}`; built-in keymaps are {}",
+            keymap::preset_names()
+        )
+    })
+}

@@ -1,0 +1,220 @@
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::{Disk, HostFacts, Listener};
+
+/// Split the report into its `@@name` sections.
+fn sections(report: &str) -> HashMap<&str, Vec<&str>> {
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut current = "";
+    for line in report.lines() {
+        if let Some(name) = line.strip_prefix("@@") {
+            current = name.trim();
+            out.entry(current).or_default();
+        } else if !current.is_empty() {
+            out.entry(current).or_default().push(line);
+        }
+    }
+    out
+}
+
+/// Turn the gather script's output into facts. Missing sections leave defaults: a
+/// minimal host without `df` still shows everything else.
+pub fn parse_report(report: &str) -> HostFacts {
+    let s = sections(report);
+    let section = |name: &str| s.get(name).cloned().unwrap_or_default();
+    let first = |name: &str| {
+        section(name)
+            .first()
+            .map(|l| l.trim().to_string())
+            .unwrap_or_default()
+    };
+
+    let mut facts = HostFacts {
+        hostname: first("hostname"),
+        kernel: first("kernel"),
+        cpus: first("cpus").parse().unwrap_or(0),
+        ..Default::default()
+    };
+    facts.os = section("os")
+        .iter()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "unknown".into());
+    facts.uptime_secs = first("uptime")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or(0);
+    let load: Vec<f64> = first("loadavg")
+        .split_whitespace()
+        .take(3)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    if load.len() == 3 {
+        facts.load = [load[0], load[1], load[2]];
+    }
+    for line in section("meminfo") {
+        let mut parts = line.split_whitespace();
+        let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let value: u64 = value.parse().unwrap_or(0);
+        match key {
+            "MemTotal:" => facts.memory.total_kib = value,
+            "MemAvailable:" => facts.memory.available_kib = value,
+            "SwapTotal:" => facts.memory.swap_total_kib = value,
+            "SwapFree:" => facts.memory.swap_free_kib = value,
+            _ => {}
+        }
+    }
+    facts.disks = parse_df(&section("df"));
+    facts.docker.socket_present = first("docker_socket") == "present";
+    let processes: Vec<&str> = section("comm").iter().map(|l| l.trim()).collect();
+    facts.nginx_running = processes.contains(&"nginx");
+    facts.postgres_running = processes
+        .iter()
+        .any(|p| *p == "postgres" || *p == "postmaster");
+    let mut listeners = parse_listeners(&section("tcp").join("\n"), false);
+    listeners.extend(parse_listeners(&section("tcp6").join("\n"), true));
+    listeners.sort_by(|a, b| (a.port, &a.address).cmp(&(b.port, &b.address)));
+    listeners.dedup();
+    facts.listeners = listeners;
+    let user = section("user");
+    facts.user.name = user
+        .first()
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    facts.user.is_root = user.get(1).map(|l| l.trim() == "0").unwrap_or(false);
+    facts.user.in_docker_group = user
+        .get(2)
+        .map(|l| l.split_whitespace().any(|g| g == "docker"))
+        .unwrap_or(false);
+    facts.user.passwordless_sudo = first("sudo") == "yes";
+    facts
+}
+
+fn parse_df(lines: &[&str]) -> Vec<Disk> {
+    let rows: Vec<Vec<&str>> = lines
+        .iter()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|cols| cols.len() >= 6)
+        .collect();
+    let labels = ["/", "docker data"];
+    rows.iter()
+        .zip(labels)
+        .map(|(cols, label)| Disk {
+            label: label.to_string(),
+            mount: cols[5].to_string(),
+            size_kib: cols[1].parse().unwrap_or(0),
+            used_kib: cols[2].parse().unwrap_or(0),
+            available_kib: cols[3].parse().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// Listening sockets from `/proc/net/tcp` or `/proc/net/tcp6` (state `0A`).
+pub fn parse_listeners(table: &str, ipv6: bool) -> Vec<Listener> {
+    table
+        .lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 4 || cols[3] != "0A" {
+                return None;
+            }
+            let (addr_hex, port_hex) = cols[1].split_once(':')?;
+            let port = u16::from_str_radix(port_hex, 16).ok()?;
+            let address = if ipv6 {
+                decode_ipv6(addr_hex)?.to_string()
+            } else {
+                decode_ipv4(addr_hex)?.to_string()
+            };
+            Some(Listener { port, address })
+        })
+        .collect()
+}
+
+/// The kernel prints the address as one native-endian u32 in hex.
+fn decode_ipv4(hex: &str) -> Option<Ipv4Addr> {
+    let raw = u32::from_str_radix(hex, 16).ok()?;
+    Some(Ipv4Addr::from(raw.to_le_bytes()))
+}
+
+/// Four native-endian u32 words in hex.
+fn decode_ipv6(hex: &str) -> Option<Ipv6Addr> {
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for word in 0..4 {
+        let raw = u32::from_str_radix(&hex[word * 8..word * 8 + 8], 16).ok()?;
+        bytes[word * 4..word * 4 + 4].copy_from_slice(&raw.to_le_bytes());
+    }
+    Some(Ipv6Addr::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F95 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:1F95 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0";
+
+    #[test]
+    fn listeners_decode_address_and_port() {
+        let l = parse_listeners(TCP, false);
+        assert_eq!(
+            l,
+            vec![
+                Listener {
+                    port: 8085,
+                    address: "127.0.0.1".into()
+                },
+                Listener {
+                    port: 8080,
+                    address: "0.0.0.0".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn ipv6_any_and_loopback() {
+        let t = "  sl local rem st\n   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A x\n   1: 00000000000000000000000001000000:1F95 00000000000000000000000000000000:0000 0A x";
+        let l = parse_listeners(t, true);
+        assert_eq!(
+            l[0],
+            Listener {
+                port: 80,
+                address: "::".into()
+            }
+        );
+        assert_eq!(
+            l[1],
+            Listener {
+                port: 8085,
+                address: "::1".into()
+            }
+        );
+        assert!(l[1].is_loopback());
+    }
+
+    #[test]
+    fn report_sections_become_facts() {
+        let report = "@@hostname\ndroplet-1\n@@os\nNAME=Ubuntu\nPRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\n@@cpus\n2\n@@uptime\n3600.5 100.0\n@@loadavg\n0.10 0.20 0.30 1/100 42\n@@meminfo\nMemTotal:        4000000 kB\nMemAvailable:    1000000 kB\n@@df\nFilesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda1 100 60 40 60% /\n@@comm\nnginx\npostgres\n@@user\ndeploy\n1000\ndeploy docker\n@@sudo\n@@end\n";
+        let f = parse_report(report);
+        assert_eq!(f.hostname, "droplet-1");
+        assert_eq!(f.os, "Ubuntu 24.04.1 LTS");
+        assert_eq!(f.cpus, 2);
+        assert_eq!(f.uptime_secs, 3600);
+        assert_eq!(f.load, [0.1, 0.2, 0.3]);
+        assert!((f.memory.used_fraction() - 0.75).abs() < 1e-9);
+        assert_eq!(f.disks[0].mount, "/");
+        assert!(f.nginx_running && f.postgres_running);
+        assert!(!f.user.is_root && f.user.in_docker_group && !f.user.passwordless_sudo);
+    }
+}

@@ -1,0 +1,11 @@
+//! odoo-ops: a terminal console for operators of Odoo 18 Community on DigitalOcean droplets.
+//!
+//! The engine (`target`, `host`, `odoo`, ...) knows how an Odoo stack works and never draws
+//! or prints; the faces (`tui`, `cli`) show what the engine finds.
+
+pub mod cli;
+pub mod config;
+pub mod host;
+pub mod odoo;
+pub mod target;
+pub mod tui;

@@ -1,0 +1,66 @@
+//! `odoo.conf`: an INI file with one `[options]` section that Odoo reads at start.
+
+use std::collections::BTreeMap;
+
+/// The `[options]` of an odoo.conf, in file order of first appearance, keys lowercased.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OdooConf {
+    pub options: BTreeMap<String, String>,
+}
+
+impl OdooConf {
+    /// Parse like Python's ConfigParser does for Odoo: `key = value` or `key: value`,
+    /// `;`/`#` comments, only the `[options]` section counts.
+    pub fn parse(text: &str) -> OdooConf {
+        let mut options = BTreeMap::new();
+        let mut in_options = false;
+        for raw in text.lines() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
+                continue;
+            }
+            if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                in_options = section.trim() == "options";
+                continue;
+            }
+            if !in_options {
+                continue;
+            }
+            let split = line.find(['=', ':']);
+            if let Some(at) = split {
+                let key = line[..at].trim().to_ascii_lowercase();
+                let value = line[at + 1..].trim().to_string();
+                options.insert(key, value);
+            }
+        }
+        OdooConf { options }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+
+    /// Odoo's truthy strings (`True`, `1`, `yes`, `on`).
+    pub fn get_bool(&self, key: &str) -> Option<bool> {
+        self.get(key)
+            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"))
+    }
+
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        self.get(key).and_then(|v| v.parse().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_options_only() {
+        let c = OdooConf::parse(
+            "[options]\nproxy_mode = True\nworkers=5\n; note\n[other]\nworkers = 9\n",
+        );
+        assert_eq!(c.get_bool("proxy_mode"), Some(true));
+        assert_eq!(c.get_u64("workers"), Some(5));
+    }
+}

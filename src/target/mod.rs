@@ -1,0 +1,128 @@
+//! One handle to a host: run a command, stream its output, read and write a file, open a
+//! TCP connection to one of the host's loopback ports, reach its Docker engine.
+//!
+//! Every other engine module is written against [`Target`], so a check or a workflow runs
+//! the same on the machine the console runs on as on a droplet reached over SSH.
+
+pub mod command;
+pub mod local;
+
+use std::path::Path;
+
+use color_eyre::eyre::Result;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+pub use command::{Command, quote};
+pub use local::LocalTarget;
+
+/// What a finished command left behind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status; `None` when the command was killed by a signal.
+    pub status: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// One piece of a streaming command's life, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamChunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The command ended; no chunk follows.
+    Exit(Option<i32>),
+}
+
+/// A running command whose output arrives as it is produced. Dropping it stops the
+/// command.
+pub struct Streaming {
+    pub chunks: mpsc::Receiver<StreamChunk>,
+    /// Dropped together with the stream; the producer kills the command when it notices.
+    pub(crate) _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A byte stream to a port on the target's loopback interface.
+pub trait Tunnel: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Tunnel for T {}
+
+/// Where commands run. Local and remote variants behave the same; see the behavioural
+/// suite in `tests/target_behaviour.rs`.
+#[derive(Clone)]
+pub enum Target {
+    Local(LocalTarget),
+}
+
+impl Target {
+    pub fn local() -> Self {
+        Target::Local(LocalTarget::default())
+    }
+
+    /// How the status bar and evidence name this host: `local (hostname)` or `user@host:port`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Local(t) => t.describe(),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Target::Local(_))
+    }
+
+    /// Run to completion and collect stdout, stderr and the exit status. A command that
+    /// exits non-zero is not an error here: the caller decides what the status means.
+    pub async fn run(&self, command: &Command) -> Result<Output> {
+        match self {
+            Target::Local(t) => t.run(command).await,
+        }
+    }
+
+    /// Start a command and receive its output as it comes (for `tail -F`, `docker logs -f`).
+    pub async fn stream(&self, command: &Command) -> Result<Streaming> {
+        match self {
+            Target::Local(t) => t.stream(command).await,
+        }
+    }
+
+    pub async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
+        match self {
+            Target::Local(t) => t.read_file(path).await,
+        }
+    }
+
+    /// Write atomically (a temporary file beside it, then rename) with the given mode, so a
+    /// reader never sees half a file and a secret is never readable by others, not even briefly.
+    pub async fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+        match self {
+            Target::Local(t) => t.write_file(path, contents, mode).await,
+        }
+    }
+
+    /// A TCP connection to `127.0.0.1:port` as seen from the target.
+    pub async fn connect_loopback(&self, port: u16) -> Result<Box<dyn Tunnel>> {
+        match self {
+            Target::Local(t) => t.connect_loopback(port).await,
+        }
+    }
+
+    /// The target's Docker engine, through its socket.
+    pub async fn docker(&self) -> Result<bollard::Docker> {
+        match self {
+            Target::Local(t) => t.docker().await,
+        }
+    }
+}
