@@ -53,16 +53,16 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
     let bar = theme.status_bar();
     let (dot, state) = match &app.connection {
         Connection::Local => (
-            Span::styled("●", theme.ok().patch(bar)),
+            Span::styled("●", bar.patch(theme.ok())),
             "local".to_string(),
         ),
-        Connection::Connected => (Span::styled("●", theme.ok().patch(bar)), "connected".into()),
+        Connection::Connected => (Span::styled("●", bar.patch(theme.ok())), "connected".into()),
         Connection::Reconnecting { attempt } => (
-            Span::styled("●", theme.warn().patch(bar)),
+            Span::styled("●", bar.patch(theme.warn())),
             format!("reconnecting (attempt {attempt})"),
         ),
         Connection::Lost(why) => (
-            Span::styled("●", theme.error().patch(bar)),
+            Span::styled("●", bar.patch(theme.error())),
             format!("lost: {why}"),
         ),
     };
@@ -72,14 +72,14 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(format!(" {state} "), bar),
     ];
     if app.readonly {
-        left.push(Span::styled(" READ-ONLY ", theme.warn().patch(bar)));
+        left.push(Span::styled(" READ-ONLY ", bar.patch(theme.warn())));
     }
     if let Some(error) = &app.last_error {
         left.push(Span::styled(" │ ", bar));
         left.push(Span::styled(format!("error: {error}"), theme.error()));
     } else if let Some(notice) = &app.notice {
         left.push(Span::styled(" │ ", bar));
-        left.push(Span::styled(notice.clone(), theme.warn().patch(bar)));
+        left.push(Span::styled(notice.clone(), bar.patch(theme.warn())));
     }
     let keys = &app.keymap;
     let right = format!(

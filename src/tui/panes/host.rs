@@ -114,14 +114,17 @@ fn fact_lines(f: &HostFacts, theme: &Theme) -> Vec<Line<'static>> {
                 f.hostname.clone(),
                 theme.title(true).patch(Style::default()),
             ),
-            Span::styled(format!(" · {} · kernel {}", f.os, f.kernel), theme.text()),
+            Span::styled(format!(" · {}", f.os), theme.text()),
         ]),
         Line::from(vec![
-            label("uptime", theme),
+            label("kernel", theme),
             Span::styled(
-                format!("{} · load ", format::duration(f.uptime_secs)),
+                format!("{} · up {}", f.kernel, format::duration(f.uptime_secs)),
                 theme.text(),
             ),
+        ]),
+        Line::from(vec![
+            label("load", theme),
             Span::styled(
                 format!("{:.2} {:.2} {:.2}", f.load[0], f.load[1], f.load[2]),
                 if f.cpus > 0 && f.load[0] > f.cpus as f64 {
