@@ -15,7 +15,6 @@ use crate::config::Settings;
 
 /// Open the console on the local host. Returns the process exit code.
 pub fn run(settings: Settings, readonly: bool) -> color_eyre::Result<u8> {
-    terminal::install_hooks()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod screenshot;
+pub mod tmux;
