@@ -7,4 +7,5 @@ apt-get install -y --no-install-recommends \
     openssl \
     curl \
     postgresql \
-    docker-compose
+    docker-compose \
+    python3-passlib

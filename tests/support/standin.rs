@@ -274,6 +274,7 @@ pub fn ensure_image(tag: &str) -> String {
         format!(
             "FROM scratch\n\
              COPY odoo /usr/bin/odoo\n\
+             COPY odoo /usr/bin/curl\n\
              COPY odoo.conf /etc/odoo/odoo.conf\n\
              LABEL org.opencontainers.image.title=\"odoo stand-in\" \\\n      \
              org.opencontainers.image.version=\"{tag}\" \\\n      \
