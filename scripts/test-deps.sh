@@ -10,6 +10,9 @@ packages=(
   tmux                            # the end-to-end terminal tests
   procps                          # pgrep/ps in tests
   hyperfine                       # benchmarks against shell baselines
+  openssl curl                    # test certificates; shell baselines in benchmarks
+  docker-compose                  # Compose v1, as Debian ships it (`docker-compose config`)
+  python3-passlib                 # cross-checks the admin_passwd hash against passlib
 )
 
 missing=()

@@ -2,6 +2,7 @@
 //! plain text by default and a stable JSON shape with `--json`.
 
 mod host;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the host's facts (what the Host pane shows).
     Host(host::HostArgs),
+    /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
+    Render(Box<render::RenderArgs>),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
         Some(Command::Host(args)) => with_settings(&options, |_| host::run(args)),
+        Some(Command::Render(args)) => render::run(*args),
         Some(Command::Completions { .. }) => unreachable!("handled above"),
     };
     match result {
