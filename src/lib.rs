@@ -7,5 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod odoo;
+pub mod ssh;
 pub mod target;
 pub mod tui;
