@@ -1,7 +1,10 @@
 //! Commands on exec channels: stdout, stderr (extended data 1), exit status, stdin.
 
+use std::sync::Arc;
+
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use russh::ChannelMsg;
+use russh::client::Msg;
 use tokio::sync::{mpsc, oneshot};
 
 use super::connection::SshConnection;
@@ -10,7 +13,10 @@ use crate::target::{Command, Output, StreamChunk, Streaming};
 /// Open a channel, start the command and feed its stdin from a task of its own (so a
 /// command that writes before it has read everything cannot deadlock us). Stdin is
 /// closed at once when there is none, like `</dev/null` locally.
-async fn start(conn: &SshConnection, command: &Command) -> Result<russh::ChannelReadHalf> {
+async fn start(
+    conn: &SshConnection,
+    command: &Command,
+) -> Result<(russh::ChannelReadHalf, Arc<russh::ChannelWriteHalf<Msg>>)> {
     let line = command.to_shell_line()?;
     let channel = conn
         .with_session(|s| async move { s.handle.channel_open_session().await })
@@ -21,18 +27,20 @@ async fn start(conn: &SshConnection, command: &Command) -> Result<russh::Channel
         .await
         .wrap_err_with(|| format!("could not start `{}`", command.display()))?;
     let (read, write) = channel.split();
+    let write = Arc::new(write);
     let input = command.input().map(<[u8]>::to_vec);
+    let stdin = write.clone();
     tokio::spawn(async move {
         if let Some(input) = input {
-            let _ = write.data(&input[..]).await;
+            let _ = stdin.data(&input[..]).await;
         }
-        let _ = write.eof().await;
+        let _ = stdin.eof().await;
     });
-    Ok(read)
+    Ok((read, write))
 }
 
 pub async fn run(conn: &SshConnection, command: &Command) -> Result<Output> {
-    let mut read = start(conn, command).await?;
+    let (mut read, _write) = start(conn, command).await?;
     let mut output = Output::default();
     let mut finished = false;
     while let Some(msg) = read.wait().await {
@@ -59,15 +67,14 @@ pub async fn run(conn: &SshConnection, command: &Command) -> Result<Output> {
 }
 
 pub async fn stream(conn: &SshConnection, command: &Command) -> Result<Streaming> {
-    let mut read = start(conn, command).await?;
+    let (mut read, write) = start(conn, command).await?;
     let (tx, rx) = mpsc::channel(256);
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let mut status = None;
         loop {
             let msg = tokio::select! {
-                // Closing the channel ends the remote command (its pipes close).
-                _ = &mut stop_rx => return,
+                _ = &mut stop_rx => return stop(&write).await,
                 msg = read.wait() => msg,
             };
             let chunk = match msg {
@@ -83,7 +90,7 @@ pub async fn stream(conn: &SshConnection, command: &Command) -> Result<Streaming
                 Some(_) => continue,
             };
             if tx.send(chunk).await.is_err() {
-                return;
+                return stop(&write).await;
             }
         }
         let _ = tx.send(StreamChunk::Exit(status)).await;
@@ -92,4 +99,11 @@ pub async fn stream(conn: &SshConnection, command: &Command) -> Result<Streaming
         chunks: rx,
         _stop: Some(stop_tx),
     })
+}
+
+/// The reader is gone: kill the command (OpenSSH delivers `signal` requests), then close
+/// the channel, which also closes its pipes for anything the signal did not reach.
+async fn stop(write: &russh::ChannelWriteHalf<Msg>) {
+    let _ = write.signal(russh::Sig::KILL).await;
+    let _ = write.close().await;
 }
