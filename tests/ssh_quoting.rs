@@ -37,7 +37,9 @@ fn shared() -> &'static Shared {
 /// The remote shell prints each argument it received followed by a NUL.
 fn echo_back(args: &[String]) -> Vec<String> {
     let s = shared();
-    let command = Command::new("printf").arg("%s\\0").args(args.iter().cloned());
+    let command = Command::new("printf")
+        .arg("%s\\0")
+        .args(args.iter().cloned());
     let out = s.runtime.block_on(s.target.run(&command)).unwrap();
     assert!(out.success(), "printf failed: {}", out.stderr_text());
     let mut words: Vec<String> = out
@@ -51,9 +53,39 @@ fn echo_back(args: &[String]) -> Vec<String> {
 
 fn hostile_word() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "'", "\"", "\\", "$(id)", "`id`", "${HOME}", "$1", "\n", "\r", "\t", " ", ";", "&&", "|",
-        "*", "?", "[a]", "~", "#", "!", "%", "-n", "--", "é", "日本", "\u{7f}", "\u{1b}[31m", ">x",
-        "<", "(", ")", "{", "}",
+        "'",
+        "\"",
+        "\\",
+        "$(id)",
+        "`id`",
+        "${HOME}",
+        "$1",
+        "\n",
+        "\r",
+        "\t",
+        " ",
+        ";",
+        "&&",
+        "|",
+        "*",
+        "?",
+        "[a]",
+        "~",
+        "#",
+        "!",
+        "%",
+        "-n",
+        "--",
+        "é",
+        "日本",
+        "\u{7f}",
+        "\u{1b}[31m",
+        ">x",
+        "<",
+        "(",
+        ")",
+        "{",
+        "}",
     ]);
     prop::collection::vec(
         prop_oneof![pieces.prop_map(str::to_string), "[ -~]{0,4}"],
@@ -77,7 +109,10 @@ fn script_positional_arguments_are_never_parsed_as_shell() {
     let hostile = "x'; touch /tmp/odoo-ops-pwned; echo '$(touch /tmp/odoo-ops-pwned)";
     let out = s
         .runtime
-        .block_on(s.target.run(&Command::script(r#"printf '%s' "$1""#).arg(hostile)))
+        .block_on(
+            s.target
+                .run(&Command::script(r#"printf '%s' "$1""#).arg(hostile)),
+        )
         .unwrap();
     assert_eq!(out.stdout_text(), hostile);
     assert!(!std::path::Path::new("/tmp/odoo-ops-pwned").exists());
