@@ -3,3 +3,4 @@
 
 pub mod prompter;
 pub mod sshd;
+pub mod ticker;
