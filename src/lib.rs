@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod odoo;
+pub mod ssh;
 pub mod stack;
 pub mod target;
 pub mod tui;

@@ -30,6 +30,17 @@ pub enum Connection {
     Lost(String),
 }
 
+impl From<crate::ssh::connection::ConnectionState> for Connection {
+    fn from(state: crate::ssh::connection::ConnectionState) -> Self {
+        use crate::ssh::connection::ConnectionState;
+        match state {
+            ConnectionState::Connected => Connection::Connected,
+            ConnectionState::Reconnecting { attempt, .. } => Connection::Reconnecting { attempt },
+            ConnectionState::Failed(why) => Connection::Lost(why),
+        }
+    }
+}
+
 pub struct App {
     pub settings: Settings,
     pub theme: Theme,

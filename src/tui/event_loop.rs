@@ -63,6 +63,11 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     } else {
         Connection::Connected
     };
+    // Over SSH the status bar follows the connection: reconnecting, lost, back.
+    let mut ssh_state = match &target {
+        Target::Ssh(ssh) => Some(ssh.state()),
+        Target::Local(_) => None,
+    };
     let mut app = App::new(settings, readonly, target.describe(), connection);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut worker = Worker {
@@ -136,6 +141,11 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                 }
                 // The console log pane shows records as they arrive.
                 dirty |= app.show_console_log;
+            }
+            Ok(()) = async { ssh_state.as_mut().expect("guarded").changed().await }, if ssh_state.is_some() => {
+                let state = ssh_state.as_mut().expect("guarded").borrow_and_update().clone();
+                app.connection = Connection::from(state);
+                dirty = true;
             }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
