@@ -75,10 +75,11 @@ services:
       - \"127.0.0.1:{gevent}:8072\"
     volumes:
       - ./odoo.conf:/etc/odoo/odoo.conf:ro
-      # Odoo's data_dir: the filestore (attachments) and its own addons data.
+      # Odoo's data_dir: the filestore (attachments) and the login sessions, so neither is
+      # lost when a deploy replaces the container. One volume on purpose: a second volume
+      # nested in it (e.g. for sessions) would be created root-owned and Odoo, running as
+      # uid 101, could not write there; this one inherits the image's ownership.
       - odoo-data:/var/lib/odoo
-      # Login sessions, kept across container replacement so a deploy logs nobody out.
-      - odoo-sessions:/var/lib/odoo/sessions
       - ./addons/custom:/mnt/extra-addons:ro
       - ./addons/oca:/mnt/oca-addons:ro
     healthcheck:
@@ -95,7 +96,6 @@ services:
 volumes:
   db-data:
   odoo-data:
-  odoo-sessions:
 ",
         redis_dep = if o.redis { "      redis:\n        condition: service_healthy\n" } else { "" },
         http = o.http_port,

@@ -205,7 +205,8 @@ pub async fn apply(target: &Target, plan: &Plan, stamp: &str) -> Result<Applied>
         Command::new("mkdir").args(["-p", "--"]).arg(&dir),
         &format!("cannot create {dir}"),
     )
-    .await?;
+    .await
+    .map_err(|e| eyre!("{e}; nothing was written"))?;
     let todo: Vec<&FileChange> = plan
         .changes
         .iter()
@@ -217,7 +218,7 @@ pub async fn apply(target: &Target, plan: &Plan, stamp: &str) -> Result<Applied>
         let s = staged_path(&c.path);
         if let Err(e) = target.write_file(&s, c.new.as_bytes(), c.mode).await {
             discard(target, &staged).await;
-            bail!("cannot write in {dir}: {e:#}; nothing was changed");
+            bail!("cannot write in {dir}: {e:#}; nothing was written");
         }
         staged.push(s);
     }
@@ -230,7 +231,7 @@ pub async fn apply(target: &Target, plan: &Plan, stamp: &str) -> Result<Applied>
             .arg(backup.display().to_string());
         if let Err(e) = run_ok(target, copy, "cannot back up").await {
             discard(target, &staged).await;
-            bail!("{e}; nothing was changed");
+            bail!("{e}; nothing was written");
         }
         applied.backups.push(backup);
     }
