@@ -151,8 +151,7 @@ async fn a_user_outside_the_docker_group_gets_a_clear_error_and_host_facts_say_s
     let e = target
         .docker()
         .await
-        .err()
-        .expect("the socket is root:docker 660");
+        .expect_err("the socket is root:docker 660");
     let message = format!("{e:#}");
     assert!(
         message.contains(&format!("the user `{user}` may not use Docker")),

@@ -116,54 +116,39 @@ impl SshConfig {
                 match key.as_str() {
                     "hostname" => set_once(&mut out.hostname, value.replace("%h", host)),
                     "user" => set_once(&mut out.user, value.clone()),
-                    "port" => {
-                        if out.port.is_none() {
-                            out.port = Some(value.parse().wrap_err_with(|| {
-                                format!("{}: `{value}` is not a port number", at())
-                            })?);
-                        }
+                    "port" if out.port.is_none() => {
+                        out.port = Some(value.parse().wrap_err_with(|| {
+                            format!("{}: `{value}` is not a port number", at())
+                        })?);
                     }
                     "identityfile" => out.identity_files.push(expand_home(value, home)),
-                    "identitiesonly" => {
-                        if out.identities_only.is_none() {
-                            out.identities_only = Some(yes_no(value).ok_or_else(|| {
-                                color_eyre::eyre::eyre!(
-                                    "{}: expected yes or no, got `{value}`",
-                                    at()
-                                )
-                            })?);
-                        }
+                    "identitiesonly" if out.identities_only.is_none() => {
+                        out.identities_only = Some(yes_no(value).ok_or_else(|| {
+                            color_eyre::eyre::eyre!("{}: expected yes or no, got `{value}`", at())
+                        })?);
                     }
                     "proxyjump" => set_once(&mut out.proxy_jump, value.clone()),
-                    "serveraliveinterval" => {
-                        if out.server_alive_interval.is_none() {
-                            out.server_alive_interval =
-                                Some(value.parse().wrap_err_with(|| {
-                                    format!("{}: `{value}` is not a number of seconds", at())
-                                })?);
-                        }
+                    "serveraliveinterval" if out.server_alive_interval.is_none() => {
+                        out.server_alive_interval = Some(value.parse().wrap_err_with(|| {
+                            format!("{}: `{value}` is not a number of seconds", at())
+                        })?);
                     }
-                    "serveralivecountmax" => {
-                        if out.server_alive_count_max.is_none() {
-                            out.server_alive_count_max =
-                                Some(value.parse().wrap_err_with(|| {
-                                    format!("{}: `{value}` is not a count", at())
-                                })?);
-                        }
+                    "serveralivecountmax" if out.server_alive_count_max.is_none() => {
+                        out.server_alive_count_max = Some(
+                            value
+                                .parse()
+                                .wrap_err_with(|| format!("{}: `{value}` is not a count", at()))?,
+                        );
                     }
-                    "userknownhostsfile" => {
-                        if out.user_known_hosts_files.is_empty() {
-                            out.user_known_hosts_files = value
-                                .split_whitespace()
-                                .map(|p| expand_home(p, home))
-                                .collect();
-                        }
+                    "userknownhostsfile" if out.user_known_hosts_files.is_empty() => {
+                        out.user_known_hosts_files = value
+                            .split_whitespace()
+                            .map(|p| expand_home(p, home))
+                            .collect();
                     }
                     "identityagent" => set_once(&mut out.identity_agent, value.clone()),
-                    "stricthostkeychecking" => {
-                        if out.accept_new.is_none() {
-                            out.accept_new = Some(value.eq_ignore_ascii_case("accept-new"));
-                        }
+                    "stricthostkeychecking" if out.accept_new.is_none() => {
+                        out.accept_new = Some(value.eq_ignore_ascii_case("accept-new"));
                     }
                     // Everything else is OpenSSH's business, not ours.
                     _ => {}

@@ -261,7 +261,7 @@ mod tests {
         let file = dir.path().join("sub/known_hosts");
         append(&file, "127.0.0.1", 2200, &key(KEY_A)).unwrap();
         assert_eq!(
-            check(&[file.clone()], "127.0.0.1", 2200, &key(KEY_A)).unwrap(),
+            check(std::slice::from_ref(&file), "127.0.0.1", 2200, &key(KEY_A)).unwrap(),
             HostKeyStatus::Known
         );
         use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Packages the test suite needs on a fresh Debian 12 machine (CI runs as root).
+# Idempotent: apt-get skips what is already installed.
+set -euo pipefail
+
+apt-get install -y --no-install-recommends \
+    openssh-server openssh-client
