@@ -167,3 +167,29 @@ async fn a_user_outside_the_docker_group_gets_a_clear_error_and_host_facts_say_s
     assert!(!facts.docker.answers);
     assert!(facts.docker.error.unwrap().contains("may not use Docker"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_refresh_opens_two_channels_on_one_connection() {
+    let sshd = Sshd::start_with("LogLevel DEBUG1");
+    let target = sshd.target().await;
+    let before = sshd
+        .log()
+        .matches("server_input_channel_open: ctype")
+        .count();
+    let facts = odoo_ops::host::gather(&target).await.unwrap();
+    assert!(facts.docker.answers, "{:?}", facts.docker.error);
+    let log = sshd.log();
+    let opened: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("server_input_channel_open: ctype"))
+        .skip(before)
+        .collect();
+    // One exec channel for the report script, one streamlocal channel that carries the
+    // Docker probe and the info request: the whole refresh in two channels.
+    assert_eq!(opened.len(), 2, "{opened:#?}");
+    assert_eq!(
+        log.matches("Accepted publickey").count(),
+        1,
+        "one connection"
+    );
+}
