@@ -9,6 +9,7 @@ packages=(
   postgresql                      # a real PostgreSQL started per test
   tmux                            # the end-to-end terminal tests
   procps                          # pgrep/ps in tests
+  bsdutils                        # `script`: a real pseudo terminal for the prompt test
   hyperfine                       # benchmarks against shell baselines
   openssl curl                    # test certificates; shell baselines in benchmarks
   docker-compose                  # Compose v1, as Debian ships it (`docker-compose config`)

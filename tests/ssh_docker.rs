@@ -151,8 +151,7 @@ async fn a_user_outside_the_docker_group_gets_a_clear_error_and_host_facts_say_s
     let e = target
         .docker()
         .await
-        .err()
-        .expect("the socket is root:docker 660");
+        .expect_err("the socket is root:docker 660");
     let message = format!("{e:#}");
     assert!(
         message.contains(&format!("the user `{user}` may not use Docker")),
@@ -167,4 +166,30 @@ async fn a_user_outside_the_docker_group_gets_a_clear_error_and_host_facts_say_s
     assert!(!facts.user.passwordless_sudo);
     assert!(!facts.docker.answers);
     assert!(facts.docker.error.unwrap().contains("may not use Docker"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_refresh_opens_two_channels_on_one_connection() {
+    let sshd = Sshd::start_with("LogLevel DEBUG1");
+    let target = sshd.target().await;
+    let before = sshd
+        .log()
+        .matches("server_input_channel_open: ctype")
+        .count();
+    let facts = odoo_ops::host::gather(&target).await.unwrap();
+    assert!(facts.docker.answers, "{:?}", facts.docker.error);
+    let log = sshd.log();
+    let opened: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("server_input_channel_open: ctype"))
+        .skip(before)
+        .collect();
+    // One exec channel for the report script, one streamlocal channel that carries the
+    // Docker probe and the info request: the whole refresh in two channels.
+    assert_eq!(opened.len(), 2, "{opened:#?}");
+    assert_eq!(
+        log.matches("Accepted publickey").count(),
+        1,
+        "one connection"
+    );
 }

@@ -180,3 +180,29 @@ async fn hashed_known_hosts_entries_are_recognised() {
     assert_eq!(whoami(&Target::Ssh(target)).await, "root\n");
     assert!(prompter.asked_about_host_keys().is_empty());
 }
+
+#[tokio::test]
+async fn a_host_known_by_another_key_type_is_asked_for_that_type_first() {
+    // The server has an ECDSA key besides its Ed25519 one; only the ECDSA key is known.
+    let keys = tempfile::tempdir().unwrap();
+    let ecdsa = keys.path().join("host_ecdsa");
+    keygen(&ecdsa, "ecdsa", "");
+    let sshd = Sshd::start_with(&format!("HostKey {}", ecdsa.display()));
+    let ecdsa_pub = std::fs::read_to_string(ecdsa.with_extension("pub")).unwrap();
+    let ecdsa_key: String = ecdsa_pub
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let known_hosts = sshd.dir.path().join("ecdsa_only_known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!("[127.0.0.1]:{} {ecdsa_key}\n", sshd.port),
+    )
+    .unwrap();
+    let prompter = Arc::new(ScriptedPrompter::distrusting());
+    SshTarget::connect(sshd.spec("root", &known_hosts), prompter.clone())
+        .await
+        .unwrap();
+    assert!(prompter.asked_about_host_keys().is_empty());
+}

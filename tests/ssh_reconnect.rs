@@ -131,3 +131,42 @@ async fn a_file_follow_resumes_after_a_drop_without_duplicates_or_gaps() {
         "every line once, in order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_server_is_noticed_by_keepalive_and_reconnected() {
+    let sshd = Sshd::start();
+    let mut spec = sshd.spec("root", &sshd.trusted_known_hosts());
+    // ServerAliveInterval 1, ServerAliveCountMax 2.
+    spec.keepalive_interval = Duration::from_secs(1);
+    spec.keepalive_max = 2;
+    let conn = SshConnection::connect(spec, Arc::new(HeadlessPrompter))
+        .await
+        .unwrap();
+    let target = Target::Ssh(SshTarget::from_connection(conn));
+    let mut state = target.connection_state().unwrap();
+    // A frozen session process sends no FIN: only unanswered keepalives can tell.
+    let frozen = sshd.session_pids();
+    assert!(!frozen.is_empty());
+    for pid in &frozen {
+        unsafe { libc::kill(*pid, libc::SIGSTOP) };
+    }
+    let started = std::time::Instant::now();
+    next_state(&mut state, |s| {
+        matches!(s, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    let noticed = started.elapsed();
+    next_state(&mut state, |s| *s == ConnectionState::Connected).await;
+    for pid in &frozen {
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    assert!(
+        noticed < Duration::from_secs(10),
+        "noticed after {noticed:?}"
+    );
+    let out = target
+        .run(&Command::new("echo").arg("alive"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "alive\n");
+}

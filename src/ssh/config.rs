@@ -1,7 +1,7 @@
 //! The parts of OpenSSH's `~/.ssh/config` the console honours: `Host` blocks with
 //! patterns (`*`, `?`, `!negation`), HostName, User, Port, IdentityFile, IdentitiesOnly,
 //! ProxyJump, ServerAliveInterval, ServerAliveCountMax, UserKnownHostsFile, IdentityAgent
-//! and StrictHostKeyChecking.
+//! and StrictHostKeyChecking, with `Include` (globs, relative to ~/.ssh).
 //!
 //! As in OpenSSH, the first value obtained for a keyword wins, except IdentityFile,
 //! which accumulates. `Match` blocks are skipped (never applied) rather than guessed at.
@@ -15,15 +15,28 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 struct Block {
     /// `None` for a `Match` block, which never applies.
     patterns: Option<Vec<String>>,
-    options: Vec<(String, String, usize)>,
+    options: Vec<Opt>,
 }
 
-/// A parsed config file, kept so every host name can be resolved against it.
+/// `keyword value`, and where it was written (an index into `files`, a line number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Opt {
+    key: String,
+    value: String,
+    file: usize,
+    line: usize,
+}
+
+/// A parsed config file (with the files it includes), kept so every host name can be
+/// resolved against it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SshConfig {
-    path: PathBuf,
+    files: Vec<PathBuf>,
     blocks: Vec<Block>,
 }
+
+/// Includes nested deeper than this are a loop (OpenSSH uses 16 as well).
+const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// What the config says about one host name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,21 +66,27 @@ impl SshConfig {
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
-                path: path.to_path_buf(),
-                blocks: Vec::new(),
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).wrap_err_with(|| format!("could not read {}", path.display())),
         }
     }
 
-    /// Parse config text; errors name the file and line.
+    /// Parse config text read from `path` (`~/.ssh/config`: relative `Include`s are
+    /// looked up beside it); errors name the file and line.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let mut config = Self::default();
         // Options before the first Host line apply to every host.
-        let mut blocks = vec![Block {
+        config.blocks.push(Block {
             patterns: Some(vec!["*".into()]),
             options: Vec::new(),
-        }];
+        });
+        config.parse_file(path, text, 0)?;
+        Ok(config)
+    }
+
+    fn parse_file(&mut self, path: &Path, text: &str, depth: usize) -> Result<()> {
+        let file = self.files.len();
+        self.files.push(path.to_path_buf());
         for (index, raw) in text.lines().enumerate() {
             let line_no = index + 1;
             let line = raw.trim();
@@ -80,25 +99,61 @@ impl SshConfig {
                 bail!("{}:{line_no}: `{keyword}` has no value", path.display());
             }
             match keyword.to_ascii_lowercase().as_str() {
-                "host" => blocks.push(Block {
+                "host" => self.blocks.push(Block {
                     patterns: Some(value.split_whitespace().map(str::to_string).collect()),
                     options: Vec::new(),
                 }),
-                "match" => blocks.push(Block {
+                "match" => self.blocks.push(Block {
                     patterns: None,
                     options: Vec::new(),
                 }),
-                other => blocks
+                "include" => {
+                    if depth >= MAX_INCLUDE_DEPTH {
+                        bail!(
+                            "{}:{line_no}: Include nested too deeply (a loop?)",
+                            path.display()
+                        );
+                    }
+                    // The included lines apply under the current Host block, and the
+                    // lines after the Include still do.
+                    let context = self
+                        .blocks
+                        .last()
+                        .map(|b| b.patterns.clone())
+                        .unwrap_or_default();
+                    for included in include_paths(path, value) {
+                        let text = std::fs::read_to_string(&included).wrap_err_with(|| {
+                            format!(
+                                "{}:{line_no}: could not read {}",
+                                path.display(),
+                                included.display()
+                            )
+                        })?;
+                        self.blocks.push(Block {
+                            patterns: context.clone(),
+                            options: Vec::new(),
+                        });
+                        self.parse_file(&included, &text, depth + 1)?;
+                    }
+                    self.blocks.push(Block {
+                        patterns: context,
+                        options: Vec::new(),
+                    });
+                }
+                other => self
+                    .blocks
                     .last_mut()
                     .expect("there is always a first block")
                     .options
-                    .push((other.to_string(), value.to_string(), line_no)),
+                    .push(Opt {
+                        key: other.to_string(),
+                        value: value.to_string(),
+                        file,
+                        line: line_no,
+                    }),
             }
         }
-        Ok(Self {
-            path: path.to_path_buf(),
-            blocks,
-        })
+        Ok(())
     }
 
     /// Everything the config says about `host` (the name as the user typed it).
@@ -111,59 +166,50 @@ impl SshConfig {
             if !patterns_match(patterns, host) {
                 continue;
             }
-            for (key, value, line) in &block.options {
-                let at = || format!("{}:{line}: {key}", self.path.display());
+            for Opt {
+                key,
+                value,
+                file,
+                line,
+            } in &block.options
+            {
+                let at = || format!("{}:{line}: {key}", self.files[*file].display());
                 match key.as_str() {
                     "hostname" => set_once(&mut out.hostname, value.replace("%h", host)),
                     "user" => set_once(&mut out.user, value.clone()),
-                    "port" => {
-                        if out.port.is_none() {
-                            out.port = Some(value.parse().wrap_err_with(|| {
-                                format!("{}: `{value}` is not a port number", at())
-                            })?);
-                        }
+                    "port" if out.port.is_none() => {
+                        out.port = Some(value.parse().wrap_err_with(|| {
+                            format!("{}: `{value}` is not a port number", at())
+                        })?);
                     }
                     "identityfile" => out.identity_files.push(expand_home(value, home)),
-                    "identitiesonly" => {
-                        if out.identities_only.is_none() {
-                            out.identities_only = Some(yes_no(value).ok_or_else(|| {
-                                color_eyre::eyre::eyre!(
-                                    "{}: expected yes or no, got `{value}`",
-                                    at()
-                                )
-                            })?);
-                        }
+                    "identitiesonly" if out.identities_only.is_none() => {
+                        out.identities_only = Some(yes_no(value).ok_or_else(|| {
+                            color_eyre::eyre::eyre!("{}: expected yes or no, got `{value}`", at())
+                        })?);
                     }
                     "proxyjump" => set_once(&mut out.proxy_jump, value.clone()),
-                    "serveraliveinterval" => {
-                        if out.server_alive_interval.is_none() {
-                            out.server_alive_interval =
-                                Some(value.parse().wrap_err_with(|| {
-                                    format!("{}: `{value}` is not a number of seconds", at())
-                                })?);
-                        }
+                    "serveraliveinterval" if out.server_alive_interval.is_none() => {
+                        out.server_alive_interval = Some(value.parse().wrap_err_with(|| {
+                            format!("{}: `{value}` is not a number of seconds", at())
+                        })?);
                     }
-                    "serveralivecountmax" => {
-                        if out.server_alive_count_max.is_none() {
-                            out.server_alive_count_max =
-                                Some(value.parse().wrap_err_with(|| {
-                                    format!("{}: `{value}` is not a count", at())
-                                })?);
-                        }
+                    "serveralivecountmax" if out.server_alive_count_max.is_none() => {
+                        out.server_alive_count_max = Some(
+                            value
+                                .parse()
+                                .wrap_err_with(|| format!("{}: `{value}` is not a count", at()))?,
+                        );
                     }
-                    "userknownhostsfile" => {
-                        if out.user_known_hosts_files.is_empty() {
-                            out.user_known_hosts_files = value
-                                .split_whitespace()
-                                .map(|p| expand_home(p, home))
-                                .collect();
-                        }
+                    "userknownhostsfile" if out.user_known_hosts_files.is_empty() => {
+                        out.user_known_hosts_files = value
+                            .split_whitespace()
+                            .map(|p| expand_home(p, home))
+                            .collect();
                     }
                     "identityagent" => set_once(&mut out.identity_agent, value.clone()),
-                    "stricthostkeychecking" => {
-                        if out.accept_new.is_none() {
-                            out.accept_new = Some(value.eq_ignore_ascii_case("accept-new"));
-                        }
+                    "stricthostkeychecking" if out.accept_new.is_none() => {
+                        out.accept_new = Some(value.eq_ignore_ascii_case("accept-new"));
                     }
                     // Everything else is OpenSSH's business, not ours.
                     _ => {}
@@ -204,6 +250,45 @@ fn unquote(value: &str) -> &str {
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .unwrap_or(value)
+}
+
+/// The files an `Include` names: `~/` is the home (the config's grandparent directory),
+/// relative paths are beside the config, and `*`/`?` in the file name are expanded
+/// (sorted, as OpenSSH does). Patterns that match nothing are skipped silently.
+fn include_paths(config: &Path, value: &str) -> Vec<PathBuf> {
+    let dir = config.parent().unwrap_or(Path::new("/"));
+    let home = dir.parent().unwrap_or(Path::new("/"));
+    let mut out = Vec::new();
+    for word in value.split_whitespace() {
+        let path = expand_home(word, home);
+        let path = if path.is_absolute() {
+            path
+        } else {
+            dir.join(path)
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.contains(['*', '?']) {
+            if path.exists() {
+                out.push(path);
+            }
+            continue;
+        }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let mut matches: Vec<PathBuf> = std::fs::read_dir(parent)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        matches.sort();
+        out.extend(matches);
+    }
+    out
 }
 
 /// `~/x` and `%d/x` are relative to the home directory.
@@ -324,6 +409,29 @@ Host *
         let c = SshConfig::parse(Path::new("/x/config"), "Host a\n  Port twenty\n").unwrap();
         let e = c.resolve("a", Path::new("/h")).unwrap_err();
         assert!(format!("{e:#}").contains("/x/config:2: port"), "{e:#}");
+    }
+
+    #[test]
+    fn includes_apply_in_place_and_errors_name_the_included_file() {
+        let home = tempfile::tempdir().unwrap();
+        let ssh = home.path().join(".ssh");
+        std::fs::create_dir_all(ssh.join("config.d")).unwrap();
+        std::fs::write(
+            ssh.join("config.d/10-prod.conf"),
+            "Host prod\n  HostName 10.0.0.9\n  Port 2O22\n",
+        )
+        .unwrap();
+        std::fs::write(ssh.join("config.d/20-all.conf"), "User from-include\n").unwrap();
+        let main = "Include config.d/*.conf\nHost prod\n  User deploy\n";
+        std::fs::write(ssh.join("config"), main).unwrap();
+        let c = SshConfig::load_user(home.path()).unwrap();
+        let o = c.resolve("other", home.path()).unwrap();
+        assert_eq!(o.user.as_deref(), Some("from-include"));
+        let e = c.resolve("prod", home.path()).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("config.d/10-prod.conf:3: port"),
+            "{e:#}"
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub struct ConnectSpec {
     pub identities_only: bool,
     /// The ssh-agent socket; `None` for no agent.
     pub agent_socket: Option<PathBuf>,
-    /// known_hosts files to check; new keys are appended to the first.
+    /// known_hosts files to check; new keys are appended to the first (the user's).
     pub known_hosts: Vec<PathBuf>,
     pub host_key_policy: HostKeyPolicy,
     /// How long the server may stay silent before we probe it (ServerAliveInterval).
@@ -128,6 +128,8 @@ impl Environment {
     }
 }
 
+pub const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
+
 /// Default ServerAliveInterval: OpenSSH's is off, but the console must notice a dead
 /// connection to show it and reconnect.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -168,11 +170,13 @@ fn resolve_depth(
         Some("SSH_AUTH_SOCK") | None => env.agent_socket.clone(),
         Some(path) => Some(super::config::expand_home(path, &env.home)),
     };
-    let known_hosts = if opts.user_known_hosts_files.is_empty() {
+    let mut known_hosts = if opts.user_known_hosts_files.is_empty() {
         vec![env.home.join(".ssh").join("known_hosts")]
     } else {
         opts.user_known_hosts_files.clone()
     };
+    // Checked too (never written): OpenSSH's GlobalKnownHostsFile.
+    known_hosts.push(PathBuf::from(GLOBAL_KNOWN_HOSTS));
     let proxy_jump = match opts.proxy_jump.as_deref() {
         None | Some("none") => None,
         Some(jump) => {

@@ -96,6 +96,35 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Resul
     })
 }
 
+/// The key types recorded for `host:port`, so the server can be asked for one of those
+/// first (as OpenSSH does): a host known by its ECDSA key is not asked about again just
+/// because it also has an Ed25519 key.
+pub fn recorded_algorithms(
+    files: &[PathBuf],
+    host: &str,
+    port: u16,
+) -> Vec<russh::keys::Algorithm> {
+    let name = host_entry_name(host, port);
+    let mut found = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for entry in text.lines().filter_map(parse_line) {
+            if entry.marker.is_some() || !hosts_match(entry.hosts, &name) {
+                continue;
+            }
+            if let Ok(key) =
+                PublicKey::from_openssh(&format!("{} {}", entry.key_type, entry.key_b64))
+                && !found.contains(&key.algorithm())
+            {
+                found.push(key.algorithm());
+            }
+        }
+    }
+    found
+}
+
 /// Append `key` for `host:port`, creating the file (0600) and its directory (0700).
 pub fn append(file: &Path, host: &str, port: u16, key: &PublicKey) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -261,7 +290,7 @@ mod tests {
         let file = dir.path().join("sub/known_hosts");
         append(&file, "127.0.0.1", 2200, &key(KEY_A)).unwrap();
         assert_eq!(
-            check(&[file.clone()], "127.0.0.1", 2200, &key(KEY_A)).unwrap(),
+            check(std::slice::from_ref(&file), "127.0.0.1", 2200, &key(KEY_A)).unwrap(),
             HostKeyStatus::Known
         );
         use std::os::unix::fs::PermissionsExt;

@@ -158,9 +158,7 @@ impl Position {
             }
             Follow::DockerLogs { .. } => {
                 self.partial.extend_from_slice(bytes);
-                let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
-                    return None;
-                };
+                let end = self.partial.iter().rposition(|&b| b == b'\n')?;
                 let complete: Vec<u8> = self.partial.drain(..=end).collect();
                 let mut out = Vec::new();
                 for line in complete.split_inclusive(|&b| b == b'\n') {

@@ -137,7 +137,16 @@ pub fn open(spec: ConnectSpec, prompter: Arc<dyn Prompter>) -> BoxFuture<'static
             prompter: prompter.clone(),
             refusal: refusal.clone(),
         };
+        let mut preferred = russh::Preferred::default();
+        let recorded = known_hosts::recorded_algorithms(&spec.known_hosts, &spec.host, spec.port);
+        if !recorded.is_empty() {
+            let mut keys = preferred.key.to_vec();
+            // Stable: the recorded types move to the front in russh's own order.
+            keys.sort_by_key(|a| !recorded.iter().any(|r| r.as_str() == a.as_str()));
+            preferred.key = std::borrow::Cow::Owned(keys);
+        }
         let config = Arc::new(client::Config {
+            preferred,
             keepalive_interval: Some(spec.keepalive_interval),
             keepalive_max: spec.keepalive_max,
             nodelay: true,

@@ -51,7 +51,8 @@ impl Sshd {
         Self::start_with("")
     }
 
-    /// Start with extra sshd_config lines.
+    /// Start with extra sshd_config lines (they come first, and in sshd_config the first
+    /// value of a keyword wins, so they override the defaults here).
     pub fn start_with(extra_config: &str) -> Self {
         // sshd refuses to start without its privilege-separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
@@ -79,11 +80,11 @@ impl Sshd {
             let mut f = std::fs::File::create(&config).unwrap();
             write!(
                 f,
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\n\
+                "{extra_config}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\n\
                  AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPermitRootLogin yes\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 200\n\
-                 MaxStartups 100\nLogLevel VERBOSE\nPrintMotd no\nAcceptEnv LANG\n{extra_config}\n",
+                 MaxStartups 100\nLogLevel VERBOSE\nPrintMotd no\n",
                 host_key.display(),
                 dir.path().join("sshd.pid").display(),
                 authorized.display(),
