@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod docker;
 pub mod host;
 pub mod logs;
 pub mod odoo;
