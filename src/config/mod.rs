@@ -89,6 +89,17 @@ pub fn state_dir() -> Option<PathBuf> {
 }
 
 impl Settings {
+    /// The built-in defaults with no files read: for tests and screenshots.
+    pub fn builtin() -> Settings {
+        Settings {
+            config: Config::default(),
+            theme: Theme::default(),
+            keymap: Keymap::builtin(),
+            config_dir: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Load config, theme and keymap. Errors only for files named explicitly.
     pub fn load(options: &LoadOptions) -> Result<Settings> {
         let dir = config_dir();
