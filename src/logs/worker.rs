@@ -65,9 +65,9 @@ impl SourceSpec {
     }
 }
 
-/// What the face asks of the worker. Sending never blocks.
+/// What the face asks of the worker about the view. Sending never blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogsCommand {
-    AddSource(SourceSpec),
     /// Entries the window should hold (the pane's height in rows).
     Viewport(usize),
     /// Follow the newest lines, or pause where the view is.
@@ -145,17 +145,28 @@ impl LogsSnapshot {
     }
 }
 
-/// The face's end: send commands, read snapshots.
+enum Request {
+    Command(LogsCommand),
+    AddSource(SourceSpec),
+}
+
+/// The face's end: send commands, read snapshots. The worker stops (and its followers
+/// with it) when every handle is dropped.
 #[derive(Clone)]
 pub struct LogsHandle {
-    commands: mpsc::UnboundedSender<LogsCommand>,
+    requests: mpsc::UnboundedSender<Request>,
     pub snapshots: watch::Receiver<Arc<LogsSnapshot>>,
 }
 
 impl LogsHandle {
     /// Queue a command; false when the worker has stopped.
     pub fn send(&self, command: LogsCommand) -> bool {
-        self.commands.send(command).is_ok()
+        self.requests.send(Request::Command(command)).is_ok()
+    }
+
+    /// Start following a source; it gets the next [`SourceId`] (0, 1, ... in call order).
+    pub fn add_source(&self, spec: SourceSpec) -> bool {
+        self.requests.send(Request::AddSource(spec)).is_ok()
     }
 
     pub fn snapshot(&self) -> Arc<LogsSnapshot> {
@@ -175,7 +186,7 @@ pub fn spawn(capacity: usize) -> (LogsHandle, JoinHandle<()>) {
     let join = tokio::spawn(worker.run(cmd_rx));
     (
         LogsHandle {
-            commands: cmd_tx,
+            requests: cmd_tx,
             snapshots: snap_rx,
         },
         join,
@@ -239,7 +250,7 @@ impl Worker {
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<LogsCommand>) {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Request>) {
         let mut feed = self.feed_rx.take().expect("run once");
         let mut tick = tokio::time::interval(PUBLISH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -248,7 +259,11 @@ impl Worker {
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
-                    Some(c) => self.command(c),
+                    Some(Request::Command(c)) => self.command(c),
+                    Some(Request::AddSource(spec)) => {
+                        self.add_source(spec);
+                        self.dirty = true;
+                    }
                     // The face is gone: stop, which aborts the followers.
                     None => return,
                 },
@@ -283,7 +298,6 @@ impl Worker {
         self.dirty = true;
         self.notice = None;
         match command {
-            LogsCommand::AddSource(spec) => self.add_source(spec),
             LogsCommand::Viewport(h) => self.height = h.max(1),
             LogsCommand::SetFollow(f) => self.set_follow(f),
             LogsCommand::ToggleFollow => self.set_follow(!self.follow),
