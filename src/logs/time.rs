@@ -138,7 +138,8 @@ pub fn docker_ns(b: &[u8]) -> Option<(i64, usize)> {
         _ => return None,
     }
     let secs_ms = to_ms(y, mo, d, h, mi, s, 0)? - offset_secs * 1000;
-    Some((secs_ms * 1_000_000 + ns, i))
+    // Year 1 (Docker's "never") does not fit in i64 nanoseconds: not a usable time.
+    Some((secs_ms.checked_mul(1_000_000)?.checked_add(ns)?, i))
 }
 
 const MONTHS: [&[u8; 3]; 12] = [
@@ -197,6 +198,7 @@ mod tests {
         assert_eq!(odoo(b"  File \"/opt/odoo/src/odoo/http.py\""), None);
         assert_eq!(nginx_error(b"2026-13-22 02:02:12"), None);
         assert_eq!(docker(b"2026-11-22T02:02:12.5"), None);
+        assert_eq!(docker(b"0001-01-01T00:00:00Z"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod docker;
 pub mod logs;
 pub mod nginx;
 pub mod ports;
