@@ -5,7 +5,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod docker;
 pub mod host;
+pub mod logs;
 pub mod odoo;
 pub mod ssh;
 pub mod stack;

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod docker;
+pub mod logs;
 pub mod nginx;
 pub mod ports;
 pub mod postgres;
