@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod host;
+pub mod nginx;
 pub mod odoo;
 pub mod target;
 pub mod tui;
