@@ -8,15 +8,20 @@
 //! - [`fixes`]: mechanical nginx edits; [`apply`]: applying a confirmed fix safely.
 //! - [`gather`]: reading everything through the target; [`run`]: one diagnosis.
 
+pub mod apply;
 pub mod fixes;
+pub mod gather;
 pub mod list;
 pub mod model;
 pub mod obs;
+pub mod run;
 mod verdict_edge;
 mod verdict_nginx;
 mod verdict_odoo;
 
+pub use gather::{DiagnoseOptions, OdooLocation};
 pub use model::{CheckResult, Report, Verdict};
+pub use run::diagnose;
 pub use verdict_odoo::scan_log;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The command line: one face of the engine, for scripts and CI. Every subcommand prints
 //! plain text by default and a stable JSON shape with `--json`.
 
+pub mod diagnose;
 mod host;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the host's facts (what the Host pane shows).
     Host(host::HostArgs),
+    /// Diagnose a 502: the operator's checklist, headless (exit 0 healthy, 1 problem, 2 could not check).
+    Diagnose(diagnose::DiagnoseArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
         Some(Command::Host(args)) => with_settings(&options, |_| host::run(args)),
+        Some(Command::Diagnose(args)) => with_settings(&options, |_| diagnose::run(args)),
         Some(Command::Completions { .. }) => unreachable!("handled above"),
     };
     match result {
