@@ -1,0 +1,167 @@
+//! Is PostgreSQL really there? Each call opens a fresh connection to `db_host:db_port` and
+//! asks for TLS (the 8-byte SSLRequest every libpq client may send first); a PostgreSQL
+//! server answers one byte, `S` or `N`. Anything else (refused, timeout, garbage) is "down".
+//!
+//! Host names are resolved without glibc's NSS (a static binary in a FROM-scratch image has
+//! none): `/etc/hosts` first, then one DNS A query to the first `nameserver` of
+//! `/etc/resolv.conf` (Docker's embedded DNS at 127.0.0.11 in a compose network).
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_millis(1500);
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+pub fn server_up(host: &str, port: u16) -> bool {
+    probe(host, port).is_ok()
+}
+
+fn probe(host: &str, port: u16) -> std::io::Result<()> {
+    if host.is_empty() || host.starts_with('/') {
+        let dir = if host.is_empty() {
+            "/var/run/postgresql"
+        } else {
+            host
+        };
+        let mut s = UnixStream::connect(format!("{dir}/.s.PGSQL.{port}"))?;
+        s.set_read_timeout(Some(TIMEOUT))?;
+        return ssl_request(&mut s);
+    }
+    let ip =
+        resolve(host).ok_or_else(|| std::io::Error::other(format!("cannot resolve {host}")))?;
+    let mut s = TcpStream::connect_timeout(&SocketAddr::new(ip, port), TIMEOUT)?;
+    s.set_read_timeout(Some(TIMEOUT))?;
+    ssl_request(&mut s)
+}
+
+fn ssl_request(s: &mut (impl Read + Write)) -> std::io::Result<()> {
+    s.write_all(&SSL_REQUEST)?;
+    let mut answer = [0u8; 1];
+    s.read_exact(&mut answer)?;
+    match answer[0] {
+        b'S' | b'N' => Ok(()),
+        other => Err(std::io::Error::other(format!("not PostgreSQL: {other:#x}"))),
+    }
+}
+
+pub fn resolve(host: &str) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if host == "localhost" {
+        return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    if let Some(ip) = from_hosts_file(host) {
+        return Some(ip);
+    }
+    if let Some(ip) = dns_query(host) {
+        return Some(ip);
+    }
+    use std::net::ToSocketAddrs;
+    (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
+}
+
+fn from_hosts_file(host: &str) -> Option<IpAddr> {
+    let text = std::fs::read_to_string("/etc/hosts").ok()?;
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .find_map(|l| {
+            let mut fields = l.split_whitespace();
+            let ip: IpAddr = fields.next()?.parse().ok()?;
+            fields
+                .any(|name| name.eq_ignore_ascii_case(host))
+                .then_some(ip)
+        })
+}
+
+fn dns_query(host: &str) -> Option<IpAddr> {
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+    let server: IpAddr = resolv.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        (f.next()? == "nameserver").then(|| f.next()?.parse().ok())?
+    })?;
+    let mut query = vec![0x4f, 0x44, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in host.trim_end_matches('.').split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return None;
+        }
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .ok()?;
+    let socket = UdpSocket::bind(bind).ok()?;
+    socket.set_read_timeout(Some(TIMEOUT)).ok()?;
+    socket.send_to(&query, SocketAddr::new(server, 53)).ok()?;
+    let mut buf = [0u8; 1500];
+    let n = socket.recv(&mut buf).ok()?;
+    parse_a_answer(&buf[..n], query.len())
+}
+
+/// The first A record of a response whose question section is `question_end` bytes long.
+fn parse_a_answer(msg: &[u8], question_end: usize) -> Option<IpAddr> {
+    if msg.len() < 12 || msg[0..2] != [0x4f, 0x44] || msg[3] & 0x0f != 0 {
+        return None;
+    }
+    let answers = u16::from_be_bytes([msg[6], msg[7]]);
+    let mut at = question_end;
+    for _ in 0..answers {
+        // Name: a pointer (2 bytes) or labels ending in 0.
+        loop {
+            let len = *msg.get(at)? as usize;
+            if len & 0xc0 == 0xc0 {
+                at += 2;
+                break;
+            }
+            at += 1 + len;
+            if len == 0 {
+                break;
+            }
+        }
+        let rtype = u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]);
+        let rdlen = u16::from_be_bytes([*msg.get(at + 8)?, *msg.get(at + 9)?]) as usize;
+        let data = msg.get(at + 10..at + 10 + rdlen)?;
+        if rtype == 1 && rdlen == 4 {
+            return Some(IpAddr::V4(Ipv4Addr::new(
+                data[0], data[1], data[2], data[3],
+            )));
+        }
+        at += 10 + rdlen;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_a_record_after_a_cname() {
+        let mut msg = vec![0x4f, 0x44, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        let question = [2, b'd', b'b', 0, 0, 1, 0, 1];
+        msg.extend_from_slice(&question);
+        // CNAME answer pointing somewhere, then the A record.
+        msg.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12]);
+        msg.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 172, 18, 0, 2]);
+        assert_eq!(
+            parse_a_answer(&msg, 12 + question.len()),
+            Some(IpAddr::V4(Ipv4Addr::new(172, 18, 0, 2)))
+        );
+    }
+
+    #[test]
+    fn nothing_listening_is_down() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        assert!(!server_up("127.0.0.1", port));
+    }
+}

@@ -1,0 +1,170 @@
+//! A real nginx for tests: a non-daemon master in its own temp dir (prefix, pid, error and
+//! access logs, temp paths), with the given `http { ... }` content (server blocks, maps,
+//! limit zones: what a site file in `conf.d` holds). Stopped on Drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::ports;
+
+pub struct Nginx {
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+/// The main `nginx.conf` around `http_content`, with every path inside `dir`.
+pub fn main_conf(dir: &Path, http_content: &str) -> String {
+    let d = dir.display();
+    // As root, workers would switch to `nobody`, which cannot enter a 0700 temp dir.
+    let user = if is_root() { "user root;\n" } else { "" };
+    format!(
+        "{user}daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log notice;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {d}/access.log;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{http_content}
+}}
+"
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn nginx_command(dir: &Path) -> Command {
+    let mut c = Command::new("nginx");
+    c.arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    c
+}
+
+/// `nginx -t` on `http_content` in a fresh prefix: what an operator runs before a reload.
+pub fn test_config(http_content: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nginx.conf"),
+        main_conf(dir.path(), http_content),
+    )
+    .unwrap();
+    nginx_command(dir.path())
+        .arg("-t")
+        .output()
+        .expect("run nginx -t (apt-get install nginx)")
+}
+
+impl Nginx {
+    /// Start nginx with `http_content`; wait until every port in `ports` accepts connections.
+    pub fn start(http_content: &str, listen_ports: &[u16]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("nginx.conf"),
+            main_conf(dir.path(), http_content),
+        )
+        .unwrap();
+        let child = nginx_command(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx (apt-get install nginx)");
+        let mut nginx = Nginx { dir, child };
+        for &port in listen_ports {
+            if !ports::wait_listening(port, Duration::from_secs(10)) {
+                let status = nginx.child.try_wait().ok().flatten();
+                panic!(
+                    "nginx did not listen on {port} (exit: {status:?}); error.log:\n{}",
+                    nginx.error_log()
+                );
+            }
+        }
+        nginx
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+    }
+
+    pub fn conf_path(&self) -> PathBuf {
+        self.dir.path().join("nginx.conf")
+    }
+
+    /// Replace the `http` content and reload (SIGHUP via `nginx -s reload`); returns once the
+    /// master has started workers with the new configuration, or panics with the error log.
+    pub fn reload(&self, http_content: &str) {
+        std::fs::write(self.conf_path(), main_conf(self.dir.path(), http_content)).unwrap();
+        let before = self.error_log().matches("reconfiguring").count();
+        let out = nginx_command(self.dir.path())
+            .args(["-s", "reload"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nginx -s reload: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let log = self.error_log();
+            if log.matches("reconfiguring").count() > before {
+                // Give the new worker a moment to take over the listening sockets.
+                std::thread::sleep(Duration::from_millis(100));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "nginx did not reconfigure; error.log:\n{}",
+            self.error_log()
+        );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM makes the master stop its workers too; SIGKILL would orphan them.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,127 @@
+//! A real PostgreSQL for tests: `initdb` into a temp dir and a `postgres` server on a free
+//! loopback port, run as the `postgres` user when the tests run as root (PostgreSQL refuses
+//! to run as root). Fast shutdown (SIGINT) on Drop.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::ports;
+
+pub struct Postgres {
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub port: u16,
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    for dir in ["/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from(name)
+}
+
+/// uid and gid of the `postgres` user when we are root; `None` when we are not.
+fn run_as() -> Option<(u32, u32)> {
+    let me = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+        return None;
+    }
+    let id = |flag: &str| -> Option<u32> {
+        let o = Command::new("id").args([flag, "postgres"]).output().ok()?;
+        String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+    };
+    Some((id("-u")?, id("-g")?))
+}
+
+impl Postgres {
+    pub fn start() -> Postgres {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let user = run_as();
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        }
+        let as_user = |c: &mut Command| {
+            if let Some((uid, gid)) = user {
+                c.uid(uid).gid(gid);
+            }
+        };
+        let mut initdb = Command::new(pg_bin("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "odoo", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .current_dir(dir.path());
+        as_user(&mut initdb);
+        let out = initdb
+            .output()
+            .expect("run initdb (apt-get install postgresql)");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = ports::free_port();
+        let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))
+                .unwrap();
+        }
+        let mut server = Command::new(pg_bin("postgres"));
+        server
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ])
+            .arg("-k")
+            .arg(dir.path())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        as_user(&mut server);
+        let child = server.spawn().expect("start postgres");
+        let pg = Postgres { dir, child, port };
+        assert!(
+            ports::wait_listening(port, Duration::from_secs(20)),
+            "postgres did not listen; log:\n{}",
+            std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default()
+        );
+        pg
+    }
+
+    /// Stop the server now (the database goes down while the test goes on).
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The Odoo 18 stand-in (`testkit/odoo-standin`): built once per test process as a static
+//! binary, run as a local process on free ports with a generated odoo.conf, or packed into
+//! a FROM-scratch Docker image tagged like a real release.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::ports;
+
+/// Where the stand-in's images live; the tags look like the official image's dated releases.
+pub const IMAGE_REPO: &str = "odoo-ops-test/odoo";
+/// Two releases, so deploy and rollback have somewhere to go.
+pub const RELEASES: [&str; 2] = ["18.0-20261101", "18.0-20261115"];
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Build the stand-in (once per test process) and return its path. Release, statically
+/// linked, in its own target dir so it never disturbs the main build's artefacts.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let root = repo_root();
+        let target_dir = root.join("target").join("odoo-standin");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .arg(root.join("testkit/odoo-standin/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .expect("run cargo to build the stand-in");
+        assert!(
+            out.status.success(),
+            "building the stand-in failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target_dir.join("release").join("odoo-standin")
+    })
+}
+
+/// What goes into the generated odoo.conf, and how the process is run.
+#[derive(Debug, Clone)]
+pub struct StandinOptions {
+    /// 0 = threaded mode: only the HTTP port, websockets served there.
+    pub workers: u32,
+    pub proxy_mode: bool,
+    pub db_host: String,
+    /// `None` = a free port with nothing listening: the database is down.
+    pub db_port: Option<u16>,
+    pub db_name: Option<String>,
+    /// `STANDIN_MODE`, e.g. `crash-after:2` or `slow:500:/web/login`.
+    pub mode: Option<String>,
+    /// Log to `odoo.log` through odoo.conf's `logfile` instead of stdout.
+    pub logfile: bool,
+    /// Ports to use instead of fresh free ones (to provoke "address in use").
+    pub http_port: Option<u16>,
+    pub gevent_port: Option<u16>,
+}
+
+impl Default for StandinOptions {
+    fn default() -> Self {
+        StandinOptions {
+            workers: 2,
+            proxy_mode: true,
+            db_host: "127.0.0.1".into(),
+            db_port: None,
+            db_name: None,
+            mode: None,
+            logfile: false,
+            http_port: None,
+            gevent_port: None,
+        }
+    }
+}
+
+/// An odoo.conf as Odoo 18 reads it.
+pub fn odoo_conf(
+    o: &StandinOptions,
+    http_port: u16,
+    gevent_port: u16,
+    db_port: u16,
+    logfile: Option<&Path>,
+) -> String {
+    let mut c = format!(
+        "[options]\nhttp_interface = 127.0.0.1\nhttp_port = {http_port}\ngevent_port = {gevent_port}\n\
+         workers = {}\nmax_cron_threads = 0\nproxy_mode = {}\ndb_host = {}\ndb_port = {db_port}\n\
+         db_user = odoo\nlist_db = False\n",
+        o.workers,
+        if o.proxy_mode { "True" } else { "False" },
+        o.db_host,
+    );
+    if let Some(db) = &o.db_name {
+        c += &format!("db_name = {db}\n");
+    }
+    if let Some(f) = logfile {
+        c += &format!("logfile = {}\n", f.display());
+    }
+    c
+}
+
+/// A running stand-in process; SIGTERM then SIGKILL on Drop.
+pub struct Standin {
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub http_port: u16,
+    /// Listening only when `workers > 0`.
+    pub gevent_port: u16,
+    log_path: PathBuf,
+    output_path: PathBuf,
+}
+
+impl Standin {
+    /// Start and wait until it serves (its readiness lines are in the log).
+    pub fn start(options: StandinOptions) -> Standin {
+        let s = Standin::spawn(options.clone());
+        let mut ready = vec!["HTTP service (werkzeug) running on".to_string()];
+        if options.workers > 0 {
+            ready.push("Evented Service (longpolling) running on".to_string());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = s.log();
+            if ready.iter().all(|r| log.contains(r.as_str())) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stand-in not ready in 10 s; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(ports::wait_listening(s.http_port, Duration::from_secs(5)));
+        s
+    }
+
+    /// Start without waiting (for modes that never get ready).
+    pub fn spawn(options: StandinOptions) -> Standin {
+        let dir = tempfile::tempdir().unwrap();
+        let http_port = options.http_port.unwrap_or_else(ports::free_port);
+        let gevent_port = options.gevent_port.unwrap_or_else(ports::free_port);
+        let db_port = options.db_port.unwrap_or_else(ports::free_port);
+        let log_path = dir.path().join("odoo.log");
+        let output_path = dir.path().join("output.log");
+        let conf_path = dir.path().join("odoo.conf");
+        std::fs::write(
+            &conf_path,
+            odoo_conf(
+                &options,
+                http_port,
+                gevent_port,
+                db_port,
+                options.logfile.then_some(log_path.as_path()),
+            ),
+        )
+        .unwrap();
+        let output = std::fs::File::create(&output_path).unwrap();
+        let mut command = Command::new(binary());
+        command
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output);
+        match &options.mode {
+            Some(m) => command.env("STANDIN_MODE", m),
+            None => command.env_remove("STANDIN_MODE"),
+        };
+        let child = command.spawn().expect("start the stand-in");
+        Standin {
+            dir,
+            child,
+            http_port,
+            gevent_port,
+            log_path,
+            output_path,
+        }
+    }
+
+    /// Everything it logged: the logfile if configured, plus stdout and stderr.
+    pub fn log(&self) -> String {
+        let mut text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        text += &std::fs::read_to_string(&self.output_path).unwrap_or_default();
+        text
+    }
+
+    pub fn logfile_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the process to end by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Send SIGTERM and wait for the exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait_exit(timeout)
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        if self.terminate(Duration::from_secs(2)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The odoo.conf baked into the images: the compose service of a deployment mounts its own
+/// over it. Odoo's official image reads `/etc/odoo/odoo.conf` the same way.
+pub const IMAGE_ODOO_CONF: &str = "[options]\nworkers = 2\nmax_cron_threads = 1\nproxy_mode = True\n\
+db_host = db\ndb_port = 5432\ndb_user = odoo\nlist_db = False\ndata_dir = /var/lib/odoo\n";
+
+/// `odoo-ops-test/odoo:TAG`, built FROM scratch around the static stand-in through the real
+/// Docker engine. An image that exists and holds the same binary is not rebuilt.
+pub fn ensure_image(tag: &str) -> String {
+    let reference = format!("{IMAGE_REPO}:{tag}");
+    let binary = binary();
+    let digest = fnv1a(&std::fs::read(binary).unwrap());
+    let current = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"odoo-ops.standin.digest\"}}",
+            &reference,
+        ])
+        .output()
+        .expect("run docker");
+    if current.status.success() && String::from_utf8_lossy(&current.stdout).trim() == digest {
+        return reference;
+    }
+    let context = tempfile::tempdir().unwrap();
+    std::fs::copy(binary, context.path().join("odoo")).unwrap();
+    std::fs::write(context.path().join("odoo.conf"), IMAGE_ODOO_CONF).unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\n\
+             COPY odoo /usr/bin/odoo\n\
+             COPY odoo.conf /etc/odoo/odoo.conf\n\
+             LABEL org.opencontainers.image.title=\"odoo stand-in\" \\\n      \
+             org.opencontainers.image.version=\"{tag}\" \\\n      \
+             odoo-ops.standin.digest=\"{digest}\"\n\
+             EXPOSE 8069 8072\n\
+             ENTRYPOINT [\"/usr/bin/odoo\"]\n\
+             CMD [\"-c\", \"/etc/odoo/odoo.conf\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["build", "--quiet", "-t", &reference])
+        .arg(context.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("run docker build");
+    assert!(
+        out.status.success(),
+        "docker build {reference} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    reference
+}
+
+/// Both release images; returns their references, oldest first.
+pub fn ensure_release_images() -> Vec<String> {
+    RELEASES.iter().map(|t| ensure_image(t)).collect()
+}
+
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
