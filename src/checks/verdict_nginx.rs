@@ -15,6 +15,9 @@ pub const READ_TIMEOUT_FAIL: Duration = Duration::from_secs(120);
 pub const CONNECT_TIMEOUT_MIN: Duration = Duration::from_secs(60);
 pub const SEND_TIMEOUT_MIN: Duration = Duration::from_secs(600);
 pub const BODY_SIZE_MIN: u64 = 64 << 20;
+/// Worker start times are known to ~20 ms and a start follows the write of its config by
+/// a few ms; a file must be this much newer than the workers to count as changed.
+pub const RELOAD_TOLERANCE_SECS: f64 = 1.0;
 
 pub fn evaluate(id: &str, obs: &Observations) -> Option<Outcome> {
     Some(match id {
@@ -119,7 +122,11 @@ fn reloaded(obs: &Observations) -> Outcome {
     ev = ev.line(format!(
         "workers started (last start or reload) at {started:.3}"
     ));
-    let newer: Vec<&(String, f64)> = r.files.iter().filter(|(_, m)| *m > started).collect();
+    let newer: Vec<&(String, f64)> = r
+        .files
+        .iter()
+        .filter(|(_, m)| *m > started + RELOAD_TOLERANCE_SECS)
+        .collect();
     for (f, m) in &r.files {
         ev = ev.line(format!("{m:.3} {f}"));
     }

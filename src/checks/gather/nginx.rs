@@ -66,10 +66,13 @@ pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOpti
     obs
 }
 
+/// Worker start times come from `/proc/PID/stat` (clock ticks since boot), put on the
+/// wall clock with the boot time derived from `date` and `/proc/uptime` (10 ms precision;
+/// `/proc/stat`'s btime is whole seconds, too coarse to compare with a file's mtime).
 const RELOAD_SCRIPT: &str = r#"
-clk=$(getconf CLK_TCK); bt=$(awk '/^btime/ {print $2}' /proc/stat)
+echo "clock $(date +%s.%N) $(cut -d' ' -f1 /proc/uptime) $(getconf CLK_TCK)"
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-  awk -v clk="$clk" -v bt="$bt" '{ printf "worker %.3f\n", bt + $22 / clk }' "/proc/$1/stat" 2>/dev/null
+  echo "worker $(cut -d' ' -f22 "/proc/$1/stat" 2>/dev/null)"
   shift
 done
 [ $# -gt 0 ] && shift
@@ -91,24 +94,45 @@ async fn reload_times(target: &Target, obs: &NginxObs) -> Option<ReloadObs> {
         cmd = cmd.arg(f.path.to_string_lossy());
     }
     let ran = run(target, &cmd).await;
+    Some(parse_reload(&ran.output))
+}
+
+/// Parse the reload script's output (pure, for tests).
+pub fn parse_reload(output: &str) -> ReloadObs {
     let mut reload = ReloadObs {
-        command: "stat config files; /proc/PID/stat of the workers".into(),
+        command: "stat -c '%.9Y %n' CONFIG_FILES; cut -d' ' -f22 /proc/WORKER/stat".into(),
         ..Default::default()
     };
-    for line in ran.output.lines() {
-        if let Some(t) = line
-            .strip_prefix("worker ")
-            .and_then(|t| t.trim().parse::<f64>().ok())
-        {
-            reload.workers_started = Some(reload.workers_started.map_or(t, |w: f64| w.min(t)));
-        } else if let Some(rest) = line.strip_prefix("file ")
-            && let Some((t, path)) = rest.split_once(' ')
-            && let Ok(t) = t.parse::<f64>()
-        {
-            reload.files.push((path.to_string(), t));
+    let mut boot = None;
+    let mut ticks_per_sec = 100.0;
+    for line in output.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["clock", now, uptime, clk] => {
+                if let (Ok(n), Ok(u)) = (now.parse::<f64>(), uptime.parse::<f64>()) {
+                    boot = Some(n - u);
+                }
+                ticks_per_sec = clk.parse().unwrap_or(100.0);
+            }
+            ["worker", ticks] => {
+                if let (Some(b), Ok(t)) = (boot, ticks.parse::<f64>()) {
+                    let started = b + t / ticks_per_sec;
+                    reload.workers_started = Some(
+                        reload
+                            .workers_started
+                            .map_or(started, |w: f64| w.min(started)),
+                    );
+                }
+            }
+            ["file", mtime, ..] => {
+                if let (Ok(m), Some(path)) = (mtime.parse::<f64>(), line.splitn(3, ' ').nth(2)) {
+                    reload.files.push((path.to_string(), m));
+                }
+            }
+            _ => {}
         }
     }
-    Some(reload)
+    reload
 }
 
 /// The error log path: the main context's `error_log`, relative to the prefix.
@@ -158,4 +182,38 @@ async fn error_log(target: &Target, obs: &NginxObs, minutes: u32) -> Option<Erro
     out.summary = summarize(log, (!since.is_empty()).then_some(since.as_str()));
     out.since = Some(since);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_times_are_put_on_the_wall_clock() {
+        let r = parse_reload(
+            "clock 1000.50 100.25 100\nworker 5000\nworker 4000\nfile 950.123456789 /etc/nginx/nginx.conf\nfile 990.0 /etc/nginx/sites enabled/odoo\n",
+        );
+        // boot at 900.25; the oldest worker started 40 s later.
+        assert_eq!(r.workers_started, Some(940.25));
+        assert_eq!(
+            r.files[0],
+            ("/etc/nginx/nginx.conf".to_string(), 950.123456789)
+        );
+        assert_eq!(r.files[1].0, "/etc/nginx/sites enabled/odoo");
+    }
+
+    #[test]
+    fn error_log_paths() {
+        assert_eq!(
+            error_log_path(None, None),
+            Some(PathBuf::from(DEFAULT_ERROR_LOG))
+        );
+        assert_eq!(
+            error_log_path(None, Some(Path::new("/t"))),
+            Some(PathBuf::from("/t/logs/error.log"))
+        );
+        let c = NginxConfig::parse_dump("# configuration file /t/nginx.conf:\nerror_log stderr;\n")
+            .unwrap();
+        assert_eq!(error_log_path(Some(&c), None), None);
+    }
 }
