@@ -252,6 +252,15 @@ pub struct EdgeObs {
     pub websocket: Option<HttpProbe>,
     pub cert: Option<CertObs>,
     pub cert_error: Option<String>,
+    /// Days before expiry that make a warning.
+    pub cert_warn_days: i64,
+}
+
+impl EdgeObs {
+    pub fn with_warn_days(mut self, days: i64) -> Self {
+        self.cert_warn_days = days;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -113,6 +113,7 @@ fn healthy() -> Observations {
         not_after: "2027-01-01".into(),
         days_left: 40,
     });
+    obs.edge.cert_warn_days = 14;
     obs.db = DbObs {
         host: "127.0.0.1".into(),
         port: 5432,

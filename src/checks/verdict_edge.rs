@@ -207,11 +207,14 @@ fn tls(obs: &Observations) -> Outcome {
         ));
     if c.days_left < 0 {
         Outcome::fail("expired", ev, "the TLS certificate has expired")
-    } else if c.days_left < 14 {
+    } else if c.days_left < e.cert_warn_days {
         Outcome::warn(
             format!("expires in {} days", c.days_left),
             ev,
-            "the TLS certificate expires within two weeks",
+            format!(
+                "the TLS certificate expires within {} days",
+                e.cert_warn_days
+            ),
         )
         .with_fix(Fix::command("Renew it", "certbot renew && nginx -s reload"))
     } else {

@@ -339,9 +339,7 @@ fn route_websocket(obs: &Observations, s: &OdooSite) -> Outcome {
         return Outcome::fail(
             "no location /websocket",
             ev.line(format!("/websocket falls through to {falls}")),
-            format!(
-                "nginx has no /websocket route, so websockets go to Odoo's HTTP port, which answers 500 (\"Couldn't bind the websocket\"): the bus never connects"
-            ),
+            "nginx has no /websocket route, so websockets fall through to / and Odoo's HTTP port, where the handshake never gets its 101: the bus never connects",
         )
         .with_fix_opt(fix());
     };

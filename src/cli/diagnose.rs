@@ -46,6 +46,9 @@ pub struct DiagnoseArgs {
     /// Also trust this CA (PEM) for the edge, on top of the system store.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Warn when the edge certificate expires within this many days.
+    #[arg(long, default_value_t = 14, value_name = "DAYS")]
+    pub cert_warn_days: i64,
 }
 
 impl DiagnoseArgs {
@@ -70,6 +73,7 @@ impl DiagnoseArgs {
             error_log_minutes: self.error_log_minutes,
             edge_connect: self.edge_connect,
             extra_root_certs: extra,
+            cert_warn_days: self.cert_warn_days,
             ..Default::default()
         })
     }

@@ -48,6 +48,8 @@ pub struct DiagnoseOptions {
     pub edge_connect: Option<IpAddr>,
     /// Extra trusted roots (PEM) on top of the system store; tests use it for their CA.
     pub extra_root_certs: Vec<Vec<u8>>,
+    /// A certificate expiring within this many days is a warning.
+    pub cert_warn_days: i64,
 }
 
 impl Default for DiagnoseOptions {
@@ -63,6 +65,7 @@ impl Default for DiagnoseOptions {
             timeout: Duration::from_secs(5),
             edge_connect: None,
             extra_root_certs: Vec::new(),
+            cert_warn_days: 14,
         }
     }
 }
