@@ -38,7 +38,7 @@ pub fn evaluate(id: &str, obs: &Observations) -> Option<Outcome> {
 }
 
 fn secs(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())

@@ -49,7 +49,7 @@ pub enum Command {
     /// Print the host's facts (what the Host pane shows).
     Host(host::HostArgs),
     /// Diagnose a 502: the operator's checklist, headless (exit 0 healthy, 1 problem, 2 could not check).
-    Diagnose(diagnose::DiagnoseArgs),
+    Diagnose(Box<diagnose::DiagnoseArgs>),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -89,7 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
         Some(Command::Host(args)) => with_settings(&options, |_| host::run(args)),
-        Some(Command::Diagnose(args)) => with_settings(&options, |_| diagnose::run(args)),
+        Some(Command::Diagnose(args)) => with_settings(&options, |_| diagnose::run(*args)),
         Some(Command::Completions { .. }) => unreachable!("handled above"),
     };
     match result {
