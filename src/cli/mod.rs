@@ -1,6 +1,7 @@
 //! The command line: one face of the engine, for scripts and CI. Every subcommand prints
 //! plain text by default and a stable JSON shape with `--json`.
 
+pub mod diagnose;
 mod host;
 pub mod remote;
 mod render;
@@ -55,6 +56,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the host's facts (what the Host pane shows).
     Host(host::HostArgs),
+    /// Diagnose a 502: the operator's checklist, headless (exit 0 healthy, 1 problem, 2 could not check).
+    Diagnose(Box<diagnose::DiagnoseArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
     /// Print a shell completion script.
@@ -99,6 +102,9 @@ pub fn run(cli: Cli) -> ExitCode {
             with_settings(&options, |settings| host::run(args, &cli.remote, &settings))
         }
         Some(Command::Render(args)) => render::run(*args),
+        Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
+            diagnose::run(*args, &cli.remote, &settings)
+        }),
         Some(Command::Completions { .. }) => unreachable!("handled above"),
     };
     match result {
