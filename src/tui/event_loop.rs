@@ -38,6 +38,11 @@ impl Worker {
     fn start(&mut self, effect: Effect) {
         match effect {
             Effect::Quit => {}
+            Effect::Reconnect => {
+                if let Target::Ssh(ssh) = &self.target {
+                    ssh.connection().retry();
+                }
+            }
             Effect::RefreshHost => {
                 if self.host_job.as_ref().is_some_and(|j| !j.is_finished()) {
                     return;
