@@ -615,3 +615,43 @@ fn nginx_reload_and_tls_with_a_test_ca() {
             .success()
     );
 }
+
+#[test]
+fn stop_after_init_installs_and_exits() {
+    let mut pg = Postgres::start();
+    let args = ["-i", "base,web", "--stop-after-init"]
+        .map(String::from)
+        .to_vec();
+    let mut ok = Standin::spawn(StandinOptions {
+        db_port: Some(pg.port),
+        db_name: Some("odoo".into()),
+        extra_args: args.clone(),
+        ..Default::default()
+    });
+    assert_eq!(
+        ok.wait_exit(Duration::from_secs(5)).expect("exits").code(),
+        Some(0)
+    );
+    let log = ok.log();
+    assert!(
+        log.contains(
+            "INFO odoo odoo.modules.registry: module web: creating or updating database tables"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("HTTP service"), "does not serve");
+    pg.stop();
+    let mut down = Standin::spawn(StandinOptions {
+        db_port: Some(pg.port),
+        db_name: Some("odoo".into()),
+        extra_args: args,
+        ..Default::default()
+    });
+    assert_eq!(
+        down.wait_exit(Duration::from_secs(5))
+            .expect("exits")
+            .code(),
+        Some(1)
+    );
+    assert!(down.log().contains("Connection to the database failed"));
+}

@@ -66,6 +66,8 @@ pub struct StandinOptions {
     /// one; ports, interface and database are then given as command-line flags, which Odoo
     /// applies over the file.
     pub conf_file: Option<PathBuf>,
+    /// More command-line arguments, e.g. `-i base --stop-after-init`.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for StandinOptions {
@@ -81,6 +83,7 @@ impl Default for StandinOptions {
             http_port: None,
             gevent_port: None,
             conf_file: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -178,6 +181,7 @@ impl Standin {
             ]),
         };
         command
+            .args(&options.extra_args)
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
             .stderr(output);
