@@ -263,6 +263,17 @@ fn a_hand_edit_and_a_loose_env_mode_are_shown_and_repaired() {
         "no secret in JSON"
     );
     assert_eq!(mode(&env_path), 0o600);
+    let backups = json["backups"].as_array().unwrap();
+    let env_backup = backups
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .find(|b| b.contains("/.env.bak-"))
+        .unwrap();
+    assert_eq!(
+        mode(Path::new(env_backup)),
+        0o600,
+        "the backup of the secrets is not left readable"
+    );
     assert!(read(&out, "odoo.conf").contains("workers = 5"));
     assert!(read(&out, ".env").contains("ODOO_TAG=18.0-20261115"));
 }
