@@ -413,3 +413,65 @@ fn a_read_only_stack_dir_keeps_its_files() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was written"));
     assert_eq!(snapshot(&out), before);
 }
+
+/// Run under a pseudo-terminal (util-linux `script`), answering the question with `answer`.
+fn render_on_a_terminal(args: &[&str], answer: &str) -> Output {
+    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_odoo-ops").to_string())
+        .chain(std::iter::once("render".to_string()))
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn on_a_terminal_the_user_is_asked_and_no_means_no() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    assert!(
+        render(&["--domain", "erp.example.com", "--out", dir])
+            .status
+            .success()
+    );
+    let before = snapshot(&out);
+    let args = [
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-8vcpu-16gb",
+        "--out",
+        dir,
+    ];
+
+    let no = render_on_a_terminal(&args, "n\n");
+    let text = String::from_utf8_lossy(&no.stdout);
+    assert!(text.contains("Write 2 file(s) in"), "{text}");
+    assert!(
+        text.contains("+workers = 17"),
+        "the diff comes before the question: {text}"
+    );
+    assert!(text.contains("not written: not confirmed"), "{text}");
+    assert_eq!(snapshot(&out), before);
+
+    let yes = render_on_a_terminal(&args, "y\n");
+    assert!(
+        yes.status.success(),
+        "{}",
+        String::from_utf8_lossy(&yes.stdout)
+    );
+    assert!(read(&out, "odoo.conf").contains("workers = 17"));
+}
