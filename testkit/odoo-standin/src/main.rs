@@ -187,43 +187,38 @@ fn load_registry(conf: &Conf, started: Instant) {
         return;
     }
     let db = conf.log_db();
-    if db::server_up(&conf.db_host, conf.db_port) {
-        log::info(db, "odoo.modules.loading", "loading 1 modules... ");
-        log::info(
-            db,
-            "odoo.modules.loading",
-            "1 modules loaded in 0.01s, 0 queries (+0 extra) ",
-        );
-        log::info(db, "odoo.modules.loading", "loading 12 modules... ");
-        log::info(
-            db,
-            "odoo.modules.loading",
-            "12 modules loaded in 0.02s, 0 queries (+0 extra) ",
-        );
-        log::info(db, "odoo.modules.loading", "Modules loaded. ");
-        log::info(
-            db,
-            "odoo.modules.registry",
-            &format!(
-                "Registry loaded in {:.3}s ",
-                started.elapsed().as_secs_f64()
-            ),
-        );
-    } else {
-        let host = if conf.db_host.is_empty() {
-            "/var/run/postgresql"
-        } else {
-            &conf.db_host
-        };
-        log::line(
+    match db::problem(&conf.db_host, conf.db_port) {
+        None => {
+            log::info(db, "odoo.modules.loading", "loading 1 modules... ");
+            log::info(
+                db,
+                "odoo.modules.loading",
+                "1 modules loaded in 0.01s, 0 queries (+0 extra) ",
+            );
+            log::info(db, "odoo.modules.loading", "loading 12 modules... ");
+            log::info(
+                db,
+                "odoo.modules.loading",
+                "12 modules loaded in 0.02s, 0 queries (+0 extra) ",
+            );
+            log::info(db, "odoo.modules.loading", "Modules loaded. ");
+            log::info(
+                db,
+                "odoo.modules.registry",
+                &format!(
+                    "Registry loaded in {:.3}s ",
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+        }
+        Some(why) => log::line(
             "ERROR",
             db,
             "odoo.sql_db",
             &format!(
-                "Connection to the database failed\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/sql_db.py\", line 688, in borrow\n    result = psycopg2.connect(\npsycopg2.OperationalError: connection to server at \"{host}\", port {} failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n",
-                conf.db_port
+                "Connection to the database failed\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/sql_db.py\", line 688, in borrow\n    result = psycopg2.connect(\npsycopg2.OperationalError: {why}\n"
             ),
-        );
+        ),
     }
 }
 
