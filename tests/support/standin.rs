@@ -238,11 +238,16 @@ impl Standin {
         None
     }
 
-    /// Send SIGTERM and wait for the exit.
-    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    /// Send SIGTERM; returns once `kill` has delivered it.
+    pub fn send_sigterm(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Send SIGTERM and wait for the exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.send_sigterm();
         self.wait_exit(timeout)
     }
 }
