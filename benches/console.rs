@@ -15,7 +15,10 @@ struct Tmux(String);
 
 impl Tmux {
     fn start(command: &str) -> Tmux {
-        let socket = format!("odoo-ops-bench-{}", std::process::id());
+        // A socket per session: a server just killed may still be going away.
+        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("odoo-ops-bench-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "-L",
@@ -50,7 +53,7 @@ impl Drop for Tmux {
 /// Nanosecond timings of `RUNS` executions of `command`, taken by a shell in the pty.
 fn timings(command: &str, out: &Path) -> Vec<f64> {
     let script = format!(
-        "for i in $(seq {RUNS}); do s=$(date +%s%N); {command} >/dev/null 2>&1; e=$(date +%s%N); echo $((e-s)) >> {out}; done; echo done >> {out}.done; sleep 60",
+        "for i in $(seq {RUNS}); do s=$(date +%s%N); {command} 2>/dev/null; e=$(date +%s%N); echo $((e-s)) >> {out}; done; echo done >> {out}.done; sleep 60",
         out = out.display()
     );
     let _tmux = Tmux::start(&format!("bash -c '{script}'"));

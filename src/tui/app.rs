@@ -225,12 +225,12 @@ impl App {
         match self.settings.theme_named(name) {
             Ok(theme) => {
                 self.notice = Some(format!("theme: {}", theme.name));
-                log::info!("theme switched to {}", theme.name);
+                tracing::info!("theme switched to {}", theme.name);
                 self.theme = theme;
             }
             Err(e) => {
                 let message = format!("{e}; keeping the {} theme", self.theme.name);
-                log::warn!("{message}");
+                tracing::warn!("{message}");
                 self.last_error = Some(message);
             }
         }
@@ -242,7 +242,7 @@ impl App {
             Message::HostFacts(result) => {
                 if let Err(e) = &result {
                     self.last_error = Some(format!("host: {e}"));
-                    log::warn!("host refresh failed: {e}");
+                    tracing::warn!("host refresh failed: {e}");
                 }
                 self.host.apply(result);
             }

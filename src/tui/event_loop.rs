@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::app::{App, Connection};
 use super::effect::Effect;
 use super::message::Message;
-use super::{draw, terminal};
+use super::{console_log, draw, terminal};
 use crate::config::Settings;
 use crate::host;
 use crate::target::Target;
@@ -58,10 +58,9 @@ impl Worker {
 }
 
 pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u8> {
-    let _ = tui_logger::init_logger(log::LevelFilter::Debug);
-    tui_logger::set_default_level(log::LevelFilter::Info);
+    console_log::install();
     for warning in &settings.warnings {
-        log::warn!("{warning}");
+        tracing::warn!("{warning}");
     }
     let connection = if target.is_local() {
         Connection::Local
@@ -102,6 +101,9 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
 
     loop {
         if dirty && Instant::now() >= last_frame + FRAME {
+            if app.show_console_log {
+                console_log::collect();
+            }
             tui.draw(|frame| draw::draw(frame, &app))?;
             dirty = false;
             last_frame = Instant::now();
@@ -141,6 +143,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
             }
             _ = ticks.tick() => {
                 tick_count += 1;
+                console_log::collect();
                 if tick_count.is_multiple_of(HOST_REFRESH_TICKS) {
                     worker.start(Effect::RefreshHost);
                 }

@@ -1,6 +1,7 @@
 //! The console: one event loop, state, and drawing as a function of state.
 
 pub mod app;
+mod console_log;
 pub mod draw;
 pub mod effect;
 mod event_loop;
