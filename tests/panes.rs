@@ -87,10 +87,9 @@ fn host_pane_for_a_non_root_login_without_docker_access() {
 #[test]
 fn empty_panes_say_what_they_will_show() {
     let mut app = loaded_app(100, 30);
+    // Containers and Logs have their own states (tests/containers_pane.rs, logs_pane.rs).
     for pane in [
         Action::FocusDroplets,
-        Action::FocusContainers,
-        Action::FocusLogs,
         Action::FocusChecks,
         Action::FocusModules,
         Action::FocusDeploy,
