@@ -278,7 +278,8 @@ fn next_level(level: Level) -> Level {
 fn title_note(s: &LogsSnapshot, theme: &Theme) -> Span<'static> {
     let state = if s.follow { "● follow" } else { "‖ paused" };
     let counts = if s.matching == s.buffered {
-        format!("{} lines", thousands(s.buffered as u64))
+        let noun = if s.buffered == 1 { "line" } else { "lines" };
+        format!("{} {noun}", thousands(s.buffered as u64))
     } else {
         format!(
             "{} of {} lines",
@@ -411,11 +412,12 @@ fn entry_rows(
             if !p.is_empty() {
                 chunk.insert(0, Span::styled(p, theme.muted()));
             }
-            let mut l = Line::from(chunk);
             if is_cursor && row == 0 && i == 0 {
-                l = l.patch_style(theme.selection());
+                for span in &mut chunk {
+                    span.style = span.style.patch(theme.selection());
+                }
             }
-            out.push(l);
+            out.push(Line::from(chunk));
         }
         offset += physical.len() + 1;
     }
