@@ -184,11 +184,12 @@ fn wrap_shows_a_long_line_whole_and_off_cuts_it() {
     insta::assert_snapshot!(terminal.backend());
     let wrapped = screen_text(terminal.backend().buffer());
     assert!(wrapped.contains("wrap on"));
-    assert_eq!(
-        wrapped.matches("0123456789").count() >= 18,
-        true,
-        "{wrapped}"
-    );
+    // Every digit is on screen: 200 of them over several rows.
+    let digits: usize = wrapped
+        .lines()
+        .map(|l| l.chars().filter(char::is_ascii_digit).count())
+        .sum();
+    assert!(digits >= 200, "{wrapped}");
 }
 
 #[test]
