@@ -13,8 +13,8 @@ use odoo_ops::target::Target;
 use support::docker::Project;
 use support::{ports, standin};
 
-/// Shorter than the worker's 30 s safety poll: whatever shows up within it came through
-/// the event stream.
+/// The worker runs without its safety poll here: whatever shows up came through Docker's
+/// event stream.
 const BY_EVENTS: Duration = Duration::from_secs(25);
 
 async fn wait_model(
@@ -75,12 +75,13 @@ fn service<'a>(m: &'a Model, name: &str) -> Option<&'a Container> {
 async fn every_state_arrives_through_events_and_actions_work() {
     let image = standin::ensure_image(standin::RELEASES[0]);
     let project = Project::new("states");
-    let mut handle = worker::spawn(
+    let mut handle = worker::spawn_with_poll(
         Target::local(),
         Scope {
             project: Some(project.name.clone()),
         },
         false,
+        None,
     );
     let m = wait_model(&handle, "the first listing and the event stream", |m| {
         m.loaded && m.live && m.compose != ComposeFlavor::Unknown
@@ -238,12 +239,13 @@ async fn every_state_arrives_through_events_and_actions_work() {
 async fn a_readonly_session_refuses_actions_in_the_engine() {
     let image = standin::ensure_image(standin::RELEASES[0]);
     let project = Project::new("readonly");
-    let mut handle = worker::spawn(
+    let mut handle = worker::spawn_with_poll(
         Target::local(),
         Scope {
             project: Some(project.name.clone()),
         },
         true,
+        None,
     );
     project.run("odoo", &[], &image);
     let m = wait_model(&handle, "odoo running", |m| {

@@ -115,10 +115,23 @@ impl Drop for DockerHandle {
 
 /// Start watching. With `readonly`, actions are refused here too, not only hidden.
 pub fn spawn(target: Target, scope: Scope, readonly: bool) -> DockerHandle {
+    spawn_with_poll(target, scope, readonly, Some(POLL_EVERY))
+}
+
+/// As [`spawn`], with the safety poll at another interval, or none at all (tests use
+/// none, to show that the event stream alone keeps the model current).
+pub fn spawn_with_poll(
+    target: Target,
+    scope: Scope,
+    readonly: bool,
+    poll: Option<Duration>,
+) -> DockerHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (model_tx, model_rx) = watch::channel(Arc::new(Model::default()));
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(target, scope, readonly, cmd_rx, model_tx, event_tx));
+    let task = tokio::spawn(run(
+        target, scope, readonly, poll, cmd_rx, model_tx, event_tx,
+    ));
     DockerHandle {
         commands: cmd_tx,
         model: model_rx,
@@ -169,6 +182,7 @@ async fn run(
     target: Target,
     scope: Scope,
     readonly: bool,
+    poll_every: Option<Duration>,
     mut commands: mpsc::UnboundedReceiver<DockerCommand>,
     publish: watch::Sender<Arc<Model>>,
     events: mpsc::UnboundedSender<DockerEvent>,
@@ -197,7 +211,7 @@ async fn run(
     w.refresh().await;
     w.model.compose = compose::detect(&target).await;
     w.publish();
-    let mut poll = tokio::time::interval(POLL_EVERY);
+    let mut poll = tokio::time::interval(poll_every.unwrap_or(POLL_EVERY));
     poll.tick().await;
     loop {
         tokio::select! {
@@ -219,7 +233,7 @@ async fn run(
                 Some(action) => w.act(action, readonly, &events),
             },
             Some(message) = internal_rx.recv() => w.internal(message).await,
-            _ = poll.tick() => w.refresh().await,
+            _ = poll.tick(), if poll_every.is_some() => w.refresh().await,
         }
     }
 }
