@@ -3,11 +3,15 @@
 //! The engine (`target`, `host`, `odoo`, ...) knows how an Odoo stack works and never draws
 //! or prints; the faces (`tui`, `cli`) show what the engine finds.
 
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod host;
 pub mod logs;
+pub mod nginx;
 pub mod odoo;
+pub mod ssh;
+pub mod stack;
 pub mod target;
 pub mod tui;

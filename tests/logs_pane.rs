@@ -133,7 +133,7 @@ fn following_merged_sources_colours_each_level() {
     assert!(row("*49 connect() failed") < row("02:02:16,314"));
     assert!(row("02:02:16,829") < row("[22/Nov/2026:02:02:17"));
     assert!(row("[22/Nov/2026:02:02:17") < row("slow request"));
-    assert!(text.contains("● follow"));
+    assert!(text.contains("▶ follow"));
 }
 
 #[test]

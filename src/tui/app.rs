@@ -32,6 +32,17 @@ pub enum Connection {
     Lost(String),
 }
 
+impl From<crate::ssh::connection::ConnectionState> for Connection {
+    fn from(state: crate::ssh::connection::ConnectionState) -> Self {
+        use crate::ssh::connection::ConnectionState;
+        match state {
+            ConnectionState::Connected => Connection::Connected,
+            ConnectionState::Reconnecting { attempt, .. } => Connection::Reconnecting { attempt },
+            ConnectionState::Failed(why) => Connection::Lost(why),
+        }
+    }
+}
+
 pub struct App {
     pub settings: Settings,
     pub theme: Theme,
@@ -194,6 +205,10 @@ impl App {
             Action::Palette => self.overlay = Overlay::Palette(Palette::new(self)),
             Action::ToggleConsoleLog => self.show_console_log = !self.show_console_log,
             Action::CycleTheme => self.cycle_theme(),
+            // With the link given up, refreshing anything starts with reconnecting.
+            Action::Refresh if matches!(self.connection, Connection::Lost(_)) => {
+                return vec![Effect::Reconnect];
+            }
             _ => return self.on_pane_action(action),
         }
         Vec::new()

@@ -4,6 +4,8 @@
 pub enum Effect {
     /// Gather the host's facts again.
     RefreshHost,
+    /// The SSH connection gave up; the operator asked to try again.
+    Reconnect,
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

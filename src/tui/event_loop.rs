@@ -66,6 +66,11 @@ impl Worker {
                 self.docker.send(command);
             }
             Effect::OpenContainerLogs { container, name } => self.follow_container(container, name),
+            Effect::Reconnect => {
+                if let Target::Ssh(ssh) = &self.target {
+                    ssh.connection().retry();
+                }
+            }
             Effect::RefreshHost => {
                 if self.host_job.as_ref().is_some_and(|j| !j.is_finished()) {
                     return;
@@ -170,6 +175,11 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         Connection::Connected
     };
     let buffer_lines = settings.config.logs.buffer_lines;
+    // Over SSH the status bar follows the connection: reconnecting, lost, back.
+    let mut ssh_state = match &target {
+        Target::Ssh(ssh) => Some(ssh.state()),
+        Target::Local(_) => None,
+    };
     let mut app = App::new(settings, readonly, target.describe(), connection);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (logs, _logs_task) = logs_worker::spawn(buffer_lines);
@@ -264,6 +274,11 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                 }
                 // The console log pane shows records as they arrive.
                 dirty |= app.show_console_log;
+            }
+            Ok(()) = async { ssh_state.as_mut().expect("guarded").changed().await }, if ssh_state.is_some() => {
+                let state = ssh_state.as_mut().expect("guarded").borrow_and_update().clone();
+                app.connection = Connection::from(state);
+                dirty = true;
             }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,

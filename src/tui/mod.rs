@@ -13,14 +13,14 @@ pub mod terminal;
 
 use crate::config::Settings;
 
-/// Open the console on the local host. Returns the process exit code.
-pub fn run(settings: Settings, readonly: bool) -> color_eyre::Result<u8> {
-    terminal::install_hooks()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let target = crate::target::Target::local();
+/// Open the console on `target` (connected on `runtime`, which keeps its SSH session
+/// alive). Returns the process exit code.
+pub fn run(
+    runtime: tokio::runtime::Runtime,
+    settings: Settings,
+    readonly: bool,
+    target: crate::target::Target,
+) -> color_eyre::Result<u8> {
     let result = runtime.block_on(event_loop::run(settings, readonly, target));
     terminal::restore();
     // Background tasks (a slow SSH command, a docker stream) must not hold up the exit.

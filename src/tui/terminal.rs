@@ -43,7 +43,8 @@ pub fn restore() {
 }
 
 /// color-eyre's reports for errors and panics, with the terminal restored first so the
-/// report is readable and the shell is usable afterwards.
+/// report is readable and the shell is usable afterwards. Called first thing in `main`:
+/// an error created before it would fix eyre's handler to the plain default.
 pub fn install_hooks() -> Result<()> {
     let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
         .display_env_section(false)

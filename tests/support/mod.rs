@@ -1,5 +1,6 @@
 //! Shared test support: real servers started on loopback, each in its own temp dir on its own
-//! free port, stopped on Drop. Each test file does `mod support;` and uses what it needs.
+//! free port, stopped on Drop; and the console's state for snapshot tests. Each test file does
+//! `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
 pub mod app;
@@ -8,6 +9,11 @@ pub mod logs;
 pub mod nginx;
 pub mod ports;
 pub mod postgres;
+pub mod prompter;
 pub mod rawhttp;
+pub mod screenshot;
+pub mod sshd;
 pub mod standin;
+pub mod ticker;
 pub mod tls;
+pub mod tmux;

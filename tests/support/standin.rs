@@ -62,6 +62,12 @@ pub struct StandinOptions {
     /// Ports to use instead of fresh free ones (to provoke "address in use").
     pub http_port: Option<u16>,
     pub gevent_port: Option<u16>,
+    /// Run with this odoo.conf (e.g. one `odoo-ops render` wrote) instead of a generated
+    /// one; ports, interface and database are then given as command-line flags, which Odoo
+    /// applies over the file.
+    pub conf_file: Option<PathBuf>,
+    /// More command-line arguments, e.g. `-i base --stop-after-init`.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for StandinOptions {
@@ -76,6 +82,8 @@ impl Default for StandinOptions {
             logfile: false,
             http_port: None,
             gevent_port: None,
+            conf_file: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -162,9 +170,18 @@ impl Standin {
         .unwrap();
         let output = std::fs::File::create(&output_path).unwrap();
         let mut command = Command::new(binary());
+        match &options.conf_file {
+            None => command.arg("-c").arg(&conf_path),
+            Some(file) => command.arg("-c").arg(file).args([
+                "--http-interface=127.0.0.1".to_string(),
+                format!("--http-port={http_port}"),
+                format!("--gevent-port={gevent_port}"),
+                format!("--db_host={}", options.db_host),
+                format!("--db_port={db_port}"),
+            ]),
+        };
         command
-            .arg("-c")
-            .arg(&conf_path)
+            .args(&options.extra_args)
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
             .stderr(output);
@@ -221,11 +238,16 @@ impl Standin {
         None
     }
 
-    /// Send SIGTERM and wait for the exit.
-    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    /// Send SIGTERM; returns once `kill` has delivered it.
+    pub fn send_sigterm(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Send SIGTERM and wait for the exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.send_sigterm();
         self.wait_exit(timeout)
     }
 }
@@ -274,6 +296,7 @@ pub fn ensure_image(tag: &str) -> String {
         format!(
             "FROM scratch\n\
              COPY odoo /usr/bin/odoo\n\
+             COPY odoo /usr/bin/curl\n\
              COPY odoo.conf /etc/odoo/odoo.conf\n\
              LABEL org.opencontainers.image.title=\"odoo stand-in\" \\\n      \
              org.opencontainers.image.version=\"{tag}\" \\\n      \

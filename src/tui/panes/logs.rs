@@ -276,7 +276,7 @@ fn next_level(level: Level) -> Level {
 }
 
 fn title_note(s: &LogsSnapshot, theme: &Theme) -> Span<'static> {
-    let state = if s.follow { "● follow" } else { "‖ paused" };
+    let state = if s.follow { "▶ follow" } else { "‖ paused" };
     let counts = if s.matching == s.buffered {
         let noun = if s.buffered == 1 { "line" } else { "lines" };
         format!("{} {noun}", thousands(s.buffered as u64))
@@ -311,8 +311,8 @@ fn sources_line(s: &LogsSnapshot, theme: &Theme, width: usize) -> Line<'static> 
         }
         let (mark, style) = match &src.status {
             SourceStatus::Starting => ("…", theme.muted()),
-            SourceStatus::Following => ("●", theme.ok()),
-            SourceStatus::Notice(_) => ("●", theme.info()),
+            SourceStatus::Following => ("•", theme.ok()),
+            SourceStatus::Notice(_) => ("•", theme.info()),
             SourceStatus::Ended(_) => ("■", theme.warn()),
             SourceStatus::Failed(_) => ("✗", theme.error()),
         };

@@ -1,0 +1,219 @@
+//! nginx's observations: the master and its -c/-p, `nginx -t`, `nginx -T` parsed, when
+//! the configuration was last loaded, and the error log's recent upstream failures.
+
+use std::path::{Path, PathBuf};
+
+use super::{DiagnoseOptions, run, run_split};
+use crate::checks::obs::{ErrorLogObs, NginxObs, ReloadObs};
+use crate::nginx::error_log::summarize;
+use crate::nginx::process::{ProcessRow, find_master};
+use crate::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
+use crate::target::{Command, Target};
+
+/// The packaged default error log when the configuration names none.
+pub const DEFAULT_ERROR_LOG: &str = "/var/log/nginx/error.log";
+/// How much of the error log's end is read.
+const ERROR_LOG_TAIL_BYTES: &str = "1048576";
+
+/// The invocation to use: the running master's own, with the operator's overrides.
+pub fn invocation(rows: &[ProcessRow], options: &DiagnoseOptions) -> (NginxInvocation, bool) {
+    let master = find_master(rows, options.nginx_conf.as_deref());
+    let running = master.is_some();
+    let mut inv = master.unwrap_or_default();
+    if let Some(b) = &options.nginx_binary {
+        inv.binary = b.clone();
+    }
+    if options.nginx_conf.is_some() {
+        inv.conf = options.nginx_conf.clone();
+    }
+    if options.nginx_prefix.is_some() {
+        inv.prefix = options.nginx_prefix.clone();
+    }
+    (inv, running)
+}
+
+pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOptions) -> NginxObs {
+    let (invocation, running) = invocation(rows, options);
+    let mut obs = NginxObs {
+        invocation: invocation.clone(),
+        running,
+        ps_command: "ps -eo pid=,ppid=,args=".into(),
+        domain: options.domain.clone(),
+        ..Default::default()
+    };
+    let (test_cmd, dump_cmd) = (invocation.command(&["-t"]), invocation.command(&["-T"]));
+    let (test, (dump, dump_stdout, _)) =
+        tokio::join!(run(target, &test_cmd), run_split(target, &dump_cmd));
+    obs.test = Some(test);
+    if dump.ok() {
+        // nginx -T prints the test verdict on stderr and the files on stdout.
+        match NginxConfig::parse_dump(&dump_stdout) {
+            Ok(config) => {
+                obs.sites = odoo_sites(&config);
+                obs.site = select_site(&obs.sites, options.domain.as_deref());
+                obs.config = Some(config);
+            }
+            Err(e) => obs.parse_error = Some(e.to_string()),
+        }
+    }
+    obs.dump = Some(dump);
+    let (reload, error_log) = tokio::join!(
+        reload_times(target, &obs),
+        error_log(target, &obs, options.error_log_minutes),
+    );
+    obs.reload = reload;
+    obs.error_log = error_log;
+    obs
+}
+
+/// Worker start times come from `/proc/PID/stat` (clock ticks since boot), put on the
+/// wall clock with the boot time derived from `date` and `/proc/uptime` (10 ms precision;
+/// `/proc/stat`'s btime is whole seconds, too coarse to compare with a file's mtime).
+const RELOAD_SCRIPT: &str = r#"
+echo "clock $(date +%s.%N) $(cut -d' ' -f1 /proc/uptime) $(getconf CLK_TCK)"
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  echo "worker $(cut -d' ' -f22 "/proc/$1/stat" 2>/dev/null)"
+  shift
+done
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] && stat -L -c 'file %.9Y %n' "$@" 2>/dev/null
+true
+"#;
+
+async fn reload_times(target: &Target, obs: &NginxObs) -> Option<ReloadObs> {
+    let config = obs.config.as_ref()?;
+    if obs.invocation.worker_pids.is_empty() {
+        return None;
+    }
+    let mut cmd = Command::script(RELOAD_SCRIPT);
+    for pid in &obs.invocation.worker_pids {
+        cmd = cmd.arg(pid.to_string());
+    }
+    cmd = cmd.arg("--");
+    for f in &config.files {
+        cmd = cmd.arg(f.path.to_string_lossy());
+    }
+    let ran = run(target, &cmd).await;
+    Some(parse_reload(&ran.output))
+}
+
+/// Parse the reload script's output (pure, for tests).
+pub fn parse_reload(output: &str) -> ReloadObs {
+    let mut reload = ReloadObs {
+        command: "stat -c '%.9Y %n' CONFIG_FILES; cut -d' ' -f22 /proc/WORKER/stat".into(),
+        ..Default::default()
+    };
+    let mut boot = None;
+    let mut ticks_per_sec = 100.0;
+    for line in output.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["clock", now, uptime, clk] => {
+                if let (Ok(n), Ok(u)) = (now.parse::<f64>(), uptime.parse::<f64>()) {
+                    boot = Some(n - u);
+                }
+                ticks_per_sec = clk.parse().unwrap_or(100.0);
+            }
+            ["worker", ticks] => {
+                if let (Some(b), Ok(t)) = (boot, ticks.parse::<f64>()) {
+                    let started = b + t / ticks_per_sec;
+                    reload.workers_started = Some(
+                        reload
+                            .workers_started
+                            .map_or(started, |w: f64| w.min(started)),
+                    );
+                }
+            }
+            ["file", mtime, ..] => {
+                if let (Ok(m), Some(path)) = (mtime.parse::<f64>(), line.splitn(3, ' ').nth(2)) {
+                    reload.files.push((path.to_string(), m));
+                }
+            }
+            _ => {}
+        }
+    }
+    reload
+}
+
+/// The error log path: the main context's `error_log`, relative to the prefix.
+pub fn error_log_path(config: Option<&NginxConfig>, prefix: Option<&Path>) -> Option<PathBuf> {
+    let named = config
+        .and_then(|c| c.main_directive("error_log"))
+        .and_then(|d| d.arg(0).map(str::to_string));
+    match named {
+        Some(p) if p == "stderr" || p.starts_with("syslog:") || p.starts_with("memory:") => None,
+        Some(p) if Path::new(&p).is_absolute() => Some(PathBuf::from(p)),
+        Some(p) => Some(prefix.unwrap_or(Path::new("/usr/share/nginx")).join(p)),
+        None => Some(match prefix {
+            Some(pre) => pre.join("logs/error.log"),
+            None => PathBuf::from(DEFAULT_ERROR_LOG),
+        }),
+    }
+}
+
+const ERROR_LOG_SCRIPT: &str = r#"
+date -d "-$1 min" '+%Y/%m/%d %H:%M:%S'
+echo @@log
+tail -c "$2" "$3"
+"#;
+
+async fn error_log(target: &Target, obs: &NginxObs, minutes: u32) -> Option<ErrorLogObs> {
+    let path = error_log_path(obs.config.as_ref(), obs.invocation.prefix.as_deref())?;
+    let cmd = Command::script(ERROR_LOG_SCRIPT)
+        .arg(minutes.to_string())
+        .arg(ERROR_LOG_TAIL_BYTES)
+        .arg(path.to_string_lossy());
+    let (ran, stdout, stderr) = run_split(target, &cmd).await;
+    let mut out = ErrorLogObs {
+        path: path.display().to_string(),
+        command: format!("tail -c {ERROR_LOG_TAIL_BYTES} {}", path.display()),
+        minutes,
+        ..Default::default()
+    };
+    let Some((since, log)) = stdout.split_once("@@log\n") else {
+        out.error = Some(stderr.trim().to_string());
+        return Some(out);
+    };
+    if !ran.ok() && log.is_empty() {
+        out.error = Some(stderr.trim().to_string());
+        return Some(out);
+    }
+    let since = since.trim().to_string();
+    out.summary = summarize(log, (!since.is_empty()).then_some(since.as_str()));
+    out.since = Some(since);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_times_are_put_on_the_wall_clock() {
+        let r = parse_reload(
+            "clock 1000.50 100.25 100\nworker 5000\nworker 4000\nfile 950.123456789 /etc/nginx/nginx.conf\nfile 990.0 /etc/nginx/sites enabled/odoo\n",
+        );
+        // boot at 900.25; the oldest worker started 40 s later.
+        assert_eq!(r.workers_started, Some(940.25));
+        assert_eq!(
+            r.files[0],
+            ("/etc/nginx/nginx.conf".to_string(), 950.123456789)
+        );
+        assert_eq!(r.files[1].0, "/etc/nginx/sites enabled/odoo");
+    }
+
+    #[test]
+    fn error_log_paths() {
+        assert_eq!(
+            error_log_path(None, None),
+            Some(PathBuf::from(DEFAULT_ERROR_LOG))
+        );
+        assert_eq!(
+            error_log_path(None, Some(Path::new("/t"))),
+            Some(PathBuf::from("/t/logs/error.log"))
+        );
+        let c = NginxConfig::parse_dump("# configuration file /t/nginx.conf:\nerror_log stderr;\n")
+            .unwrap();
+        assert_eq!(error_log_path(Some(&c), None), None);
+    }
+}

@@ -1,0 +1,684 @@
+//! The 502 matrix: each case is a real nginx (TLS with a private CA) in front of the Odoo
+//! stand-in (a host process, or a FROM-scratch container on the real Docker engine) with a
+//! real PostgreSQL behind it, broken in one way; the diagnosis must name that cause first.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use odoo_ops::checks::model::{Report, Status, Verdict};
+use odoo_ops::checks::{DiagnoseOptions, OdooLocation, diagnose};
+use odoo_ops::target::Target;
+use support::nginx::Nginx;
+use support::postgres::Postgres;
+use support::standin::{Standin, StandinOptions};
+use support::{ports, tls};
+
+const DOMAIN: &str = "erp.odoo-ops.test";
+
+/// The seed's section 5.1 site, on test ports. `edit` breaks it for one case.
+fn site(http: u16, gevent: u16, tls_port: u16, cert: &tls::TestCert) -> String {
+    format!(
+        "upstream odoo {{
+    server 127.0.0.1:{http};
+}}
+
+upstream odoo-longpolling {{
+    server 127.0.0.1:{gevent};
+}}
+
+server {{
+    listen 127.0.0.1:{tls_port} ssl;
+    server_name {DOMAIN};
+
+    ssl_certificate     {fullchain};
+    ssl_certificate_key {key};
+    ssl_protocols       TLSv1.2 TLSv1.3;
+
+    proxy_read_timeout 720s;
+    proxy_connect_timeout 60s;
+    proxy_send_timeout 600s;
+
+    proxy_set_header Host $host;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto https;
+
+    location / {{
+        proxy_pass http://odoo;
+        proxy_redirect off;
+    }}
+
+    location /longpolling {{
+        proxy_pass http://odoo-longpolling;
+        proxy_redirect off;
+    }}
+
+    location /websocket {{
+        proxy_pass http://odoo-longpolling;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection \"upgrade\";
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+    }}
+
+    client_max_body_size 64m;
+}}
+",
+        fullchain = cert.fullchain.display(),
+        key = cert.key.display(),
+    )
+}
+
+/// One stack under test; everything stops on Drop.
+struct Stack {
+    nginx: Nginx,
+    tls_port: u16,
+    ca: Vec<u8>,
+    odoo: OdooLocation,
+    _certs: tempfile::TempDir,
+}
+
+impl Stack {
+    fn options(&self) -> DiagnoseOptions {
+        DiagnoseOptions {
+            domain: Some(DOMAIN.into()),
+            nginx_conf: Some(self.nginx.conf_path()),
+            nginx_prefix: Some(self.nginx.path().to_path_buf()),
+            odoo: self.odoo.clone(),
+            extra_root_certs: vec![self.ca.clone()],
+            // The harness's certificates live two days; expiry is asserted in days left.
+            cert_warn_days: 1,
+            ..Default::default()
+        }
+    }
+
+    fn diagnose(&self) -> Report {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (report, _) = rt.block_on(diagnose(&Target::local(), &self.options()));
+        report
+    }
+}
+
+fn nginx_for(http: u16, gevent: u16, edit: impl Fn(String) -> String, odoo: OdooLocation) -> Stack {
+    let certs = tempfile::tempdir().unwrap();
+    let cert = tls::make_cert(certs.path(), DOMAIN);
+    let tls_port = ports::free_port();
+    let content = edit(site(http, gevent, tls_port, &cert));
+    let nginx = Nginx::start(&content, &[tls_port]);
+    Stack {
+        nginx,
+        tls_port,
+        ca: std::fs::read(&cert.ca_cert).unwrap(),
+        odoo,
+        _certs: certs,
+    }
+}
+
+/// A stand-in with a real database behind it, and nginx in front.
+fn host_stack(
+    options: StandinOptions,
+    edit: impl Fn(String) -> String,
+) -> (Stack, Standin, Postgres) {
+    let pg = Postgres::start();
+    let standin = Standin::start(StandinOptions {
+        db_port: Some(pg.port),
+        logfile: true,
+        ..options
+    });
+    let conf = standin.dir.path().join("odoo.conf");
+    let stack = nginx_for(
+        standin.http_port,
+        standin.gevent_port,
+        edit,
+        OdooLocation::ConfigFile(conf),
+    );
+    (stack, standin, pg)
+}
+
+fn summary(r: &Report) -> String {
+    r.checks
+        .iter()
+        .filter(|c| c.outcome.verdict != Verdict::Pass)
+        .map(|c| {
+            format!(
+                "{} {:?}: {} | {}",
+                c.id,
+                c.outcome.verdict,
+                c.outcome.summary,
+                c.outcome.evidence.lines.join(" / ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[track_caller]
+fn assert_root(r: &Report, id: &str, words: &str) {
+    let root = r
+        .root_cause
+        .as_ref()
+        .unwrap_or_else(|| panic!("no root cause; expected {id}\n{}", summary(r)));
+    assert_eq!(root.check, id, "{}\n{}", root.sentence, summary(r));
+    assert!(
+        root.sentence.contains(words),
+        "root cause sentence {:?} lacks {words:?}",
+        root.sentence
+    );
+    assert_eq!(r.status, Status::Problem);
+}
+
+#[test]
+fn healthy_stack_gives_no_false_alarm() {
+    let (stack, _odoo, _pg) = host_stack(StandinOptions::default(), |s| s);
+    let r = stack.diagnose();
+    let alarms: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.outcome.verdict == Verdict::Fail)
+        .chain(r.checks.iter().filter(|c| {
+            // A kernel OOM kill of another test's container may show in the shared kernel log.
+            c.outcome.verdict == Verdict::Warn && c.id != "resources.oom"
+        }))
+        .map(|c| format!("{}: {}", c.id, c.outcome.summary))
+        .collect();
+    assert!(alarms.is_empty(), "{alarms:?}\n{}", summary(&r));
+    assert_eq!(r.status, Status::Healthy);
+    assert!(r.root_cause.is_none());
+    // What a user would see through the edge, verified against the test CA.
+    for id in [
+        "edge.health",
+        "edge.login",
+        "edge.websocket",
+        "edge.tls",
+        "health.websocket",
+        "db.pg_isready",
+        "db.odoo_health",
+        "nginx.reloaded",
+    ] {
+        assert_eq!(
+            r.check(id).unwrap().outcome.verdict,
+            Verdict::Pass,
+            "{id}\n{}",
+            summary(&r)
+        );
+    }
+    assert!(
+        r.check("edge.tls")
+            .unwrap()
+            .outcome
+            .evidence
+            .lines
+            .iter()
+            .any(|l| l.contains(DOMAIN))
+    );
+}
+
+#[test]
+fn upstream_down() {
+    let (stack, mut odoo, _pg) = host_stack(StandinOptions::default(), |s| s);
+    odoo.terminate(Duration::from_secs(5))
+        .expect("stand-in stops");
+    let r = stack.diagnose();
+    assert_root(&r, "odoo.running", "Odoo is not running");
+    assert_eq!(
+        r.check("edge.health").unwrap().outcome.summary,
+        "502 from nginx"
+    );
+    assert_eq!(
+        r.check("ports.listening").unwrap().outcome.verdict,
+        Verdict::Fail
+    );
+    // nginx logged the refusals the edge probes caused.
+    let again = stack.diagnose();
+    let log = again.check("nginx.error_log").unwrap();
+    assert_eq!(log.outcome.verdict, Verdict::Fail, "{}", summary(&again));
+    assert!(log.outcome.summary.contains("connection refused"));
+}
+
+#[test]
+fn wrong_upstream_port() {
+    let wrong = ports::free_port();
+    let (stack, odoo, _pg) = host_stack(StandinOptions::default(), |s| s);
+    drop(stack);
+    let http = odoo.http_port;
+    let stack = nginx_for(
+        http,
+        odoo.gevent_port,
+        |s| {
+            s.replace(
+                &format!("server 127.0.0.1:{http};"),
+                &format!("server 127.0.0.1:{wrong};"),
+            )
+        },
+        OdooLocation::ConfigFile(odoo.dir.path().join("odoo.conf")),
+    );
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.route_root", &format!("127.0.0.1:{wrong}"));
+    let fix = r
+        .check("nginx.route_root")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert!(
+        fix.diff
+            .unwrap()
+            .contains(&format!("+    server 127.0.0.1:{http};"))
+    );
+}
+
+#[test]
+fn websocket_routed_to_http_port() {
+    let (stack, odoo, _pg) = host_stack(StandinOptions::default(), |s| {
+        s.replace(
+            "location /websocket {\n        proxy_pass http://odoo-longpolling;",
+            "location /websocket {\n        proxy_pass http://odoo;",
+        )
+    });
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.route_websocket", "HTTP port");
+    assert_eq!(
+        r.check("edge.websocket").unwrap().outcome.summary,
+        "500 instead of 101"
+    );
+    assert!(odoo.log().contains("Couldn't bind the websocket"));
+}
+
+#[test]
+fn no_websocket_route() {
+    let (stack, _odoo, _pg) = host_stack(StandinOptions::default(), |s| {
+        let start = s.find("    location /websocket {").unwrap();
+        let end = start + s[start..].find("    }\n").unwrap() + 6;
+        format!("{}{}", &s[..start], &s[end..])
+    });
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.route_websocket", "no /websocket route");
+    assert_eq!(
+        r.check("edge.websocket").unwrap().outcome.verdict,
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn missing_upgrade_headers() {
+    let (stack, _odoo, _pg) = host_stack(StandinOptions::default(), |s| {
+        s.replace("        proxy_set_header Upgrade $http_upgrade;\n", "")
+            .replace("        proxy_set_header Connection \"upgrade\";\n", "")
+    });
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.websocket_headers", "Upgrade");
+    assert_ne!(
+        r.check("edge.websocket").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn workers_zero() {
+    let (stack, _odoo, _pg) = host_stack(
+        StandinOptions {
+            workers: 0,
+            ..Default::default()
+        },
+        |s| s,
+    );
+    let r = stack.diagnose();
+    assert_root(&r, "odoo.workers", "workers = 0");
+    assert_eq!(
+        r.check("edge.websocket").unwrap().outcome.summary,
+        "502 instead of 101"
+    );
+}
+
+#[test]
+fn short_read_timeout_with_slow_endpoint() {
+    // The matrix's "30s with a slow endpoint" at test speed: 2 s against a 3 s login page.
+    let (stack, _odoo, _pg) = host_stack(
+        StandinOptions {
+            mode: Some("slow:3000:/web/login".into()),
+            ..Default::default()
+        },
+        |s| s.replace("proxy_read_timeout 720s;", "proxy_read_timeout 2s;"),
+    );
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.timeouts", "504");
+    assert_eq!(r.check("edge.login").unwrap().outcome.summary, "Some(504)");
+    let again = stack.diagnose();
+    assert!(
+        again
+            .check("nginx.error_log")
+            .unwrap()
+            .outcome
+            .summary
+            .contains("timed out")
+    );
+}
+
+#[test]
+fn missing_forwarded_proto_with_proxy_mode() {
+    let (stack, _odoo, _pg) = host_stack(StandinOptions::default(), |s| {
+        s.replace("    proxy_set_header X-Forwarded-Proto https;\n", "")
+    });
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.forward_headers", "X-Forwarded-Proto");
+}
+
+#[test]
+fn config_changed_but_not_reloaded() {
+    let (stack, _odoo, _pg) = host_stack(StandinOptions::default(), |s| s);
+    assert_eq!(
+        stack
+            .diagnose()
+            .check("nginx.reloaded")
+            .unwrap()
+            .outcome
+            .verdict,
+        Verdict::Pass
+    );
+    // An operator edits the site and forgets the reload.
+    std::thread::sleep(Duration::from_millis(1200));
+    let conf = stack.nginx.conf_path();
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        text.replace("client_max_body_size 64m;", "client_max_body_size 128m;"),
+    )
+    .unwrap();
+    let r = stack.diagnose();
+    assert_root(&r, "nginx.reloaded", "never reloaded");
+    // The engine's fix reloads nginx; afterwards the check passes.
+    let fix = r
+        .check("nginx.reloaded")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    let action = fix.apply.expect("a reload is a safe fix");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inv = odoo_ops::nginx::NginxInvocation {
+        binary: "nginx".into(),
+        conf: Some(conf.clone()),
+        prefix: Some(stack.nginx.path().to_path_buf()),
+        ..Default::default()
+    };
+    let applied = rt
+        .block_on(odoo_ops::checks::apply::apply(
+            &Target::local(),
+            &inv,
+            &odoo_ops::checks::apply::ConfirmedFix { action },
+        ))
+        .unwrap();
+    assert!(applied.success, "{:?}", applied.steps);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = stack.diagnose();
+        if r.check("nginx.reloaded").unwrap().outcome.verdict == Verdict::Pass {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not reloaded:\n{}",
+            summary(&r)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn database_down() {
+    let (stack, _odoo, mut pg) = host_stack(StandinOptions::default(), |s| s);
+    pg.stop();
+    let r = stack.diagnose();
+    assert_root(&r, "db.pg_isready", "database is down");
+    assert_eq!(
+        r.check("health.http").unwrap().outcome.summary,
+        "500: db_server_status false"
+    );
+    assert_eq!(
+        r.check("db.odoo_health").unwrap().outcome.verdict,
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn a_broken_edit_is_reverted_when_nginx_t_fails() {
+    let (stack, _odoo, _pg) = host_stack(StandinOptions::default(), |s| {
+        s.replace("proxy_read_timeout 720s;", "proxy_read_timeout 30s;")
+    });
+    let r = stack.diagnose();
+    let fix = r
+        .check("nginx.timeouts")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    let Some(odoo_ops::checks::model::ApplyAction::EditNginxFile {
+        path,
+        before,
+        after,
+    }) = fix.apply
+    else {
+        panic!("expected an nginx edit");
+    };
+    let inv = odoo_ops::nginx::NginxInvocation {
+        binary: "nginx".into(),
+        conf: Some(stack.nginx.conf_path()),
+        prefix: Some(stack.nginx.path().to_path_buf()),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A fix whose result does not pass nginx -t is rolled back.
+    let broken = odoo_ops::checks::apply::ConfirmedFix {
+        action: odoo_ops::checks::model::ApplyAction::EditNginxFile {
+            path: path.clone(),
+            before: before.clone(),
+            after: after.replace("proxy_read_timeout 720s;", "proxy_read_timeout 720s"),
+        },
+    };
+    let applied = rt
+        .block_on(odoo_ops::checks::apply::apply(
+            &Target::local(),
+            &inv,
+            &broken,
+        ))
+        .unwrap();
+    assert!(applied.reverted && !applied.success, "{:?}", applied.steps);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    assert!(PathBuf::from(applied.backup.unwrap()).exists());
+    // The real fix applies, tests, reloads, and the check passes.
+    let good = odoo_ops::checks::apply::ConfirmedFix {
+        action: odoo_ops::checks::model::ApplyAction::EditNginxFile {
+            path: path.clone(),
+            before,
+            after,
+        },
+    };
+    let applied = rt
+        .block_on(odoo_ops::checks::apply::apply(
+            &Target::local(),
+            &inv,
+            &good,
+        ))
+        .unwrap();
+    assert!(applied.success, "{:?}", applied.steps);
+    assert_eq!(
+        stack
+            .diagnose()
+            .check("nginx.timeouts")
+            .unwrap()
+            .outcome
+            .verdict,
+        Verdict::Pass
+    );
+}
+
+/// A container of the stand-in image, removed on Drop.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+fn run_container(test: &str, args: &[&str], http: u16, gevent: u16, bind: &str) -> Container {
+    let image = support::standin::ensure_image(support::standin::RELEASES[0]);
+    let name = format!("odoo-ops-diag-{test}-{}", std::process::id());
+    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            "odoo-ops-test=diagnose_matrix",
+        ])
+        .args([
+            "-p",
+            &format!("{bind}:{http}:8069"),
+            "-p",
+            &format!("127.0.0.1:{gevent}:8072"),
+        ])
+        .args(args)
+        .arg(&image)
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Container(name)
+}
+
+fn inspect(name: &str, format: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", format, name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn container_crash_looping() {
+    let (http, gevent) = (ports::free_port(), ports::free_port());
+    let c = run_container(
+        "crash",
+        &["--restart", "always", "-e", "STANDIN_MODE=crash-after:1"],
+        http,
+        gevent,
+        "127.0.0.1",
+    );
+    wait_for("3 restarts", Duration::from_secs(60), || {
+        inspect(&c.0, "{{.RestartCount}}")
+            .parse::<i64>()
+            .unwrap_or(0)
+            >= 3
+    });
+    let stack = nginx_for(http, gevent, |s| s, OdooLocation::Container(c.0.clone()));
+    let r = stack.diagnose();
+    assert_root(&r, "odoo.running", "keeps crashing");
+}
+
+#[test]
+fn container_oom_killed() {
+    let (http, gevent) = (ports::free_port(), ports::free_port());
+    let c = run_container(
+        "oom",
+        &[
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "64m",
+            "-e",
+            "STANDIN_MODE=oom",
+        ],
+        http,
+        gevent,
+        "127.0.0.1",
+    );
+    wait_for("the OOM kill", Duration::from_secs(60), || {
+        inspect(&c.0, "{{.State.Status}}") == "exited"
+    });
+    assert_eq!(inspect(&c.0, "{{.State.OOMKilled}}"), "true");
+    let stack = nginx_for(http, gevent, |s| s, OdooLocation::Container(c.0.clone()));
+    let r = stack.diagnose();
+    assert_root(&r, "odoo.running", "OOMKilled");
+}
+
+#[test]
+fn port_published_on_all_interfaces() {
+    let (http, gevent) = (ports::free_port(), ports::free_port());
+    let c = run_container("exposed", &[], http, gevent, "0.0.0.0");
+    wait_for("the container to serve", Duration::from_secs(20), || {
+        ports::wait_listening(http, Duration::from_millis(100))
+    });
+    let stack = nginx_for(http, gevent, |s| s, OdooLocation::Container(c.0.clone()));
+    let r = stack.diagnose();
+    assert_root(&r, "ports.loopback_only", &format!("0.0.0.0:{http}"));
+    // Discovery by compose-less auto-detection would find the same container; the
+    // container's own odoo.conf was read through Docker's archive API.
+    assert_eq!(r.check("odoo.conf").unwrap().outcome.verdict, Verdict::Pass);
+}
+
+#[test]
+fn cli_exit_codes_and_json_shape() {
+    let (stack, mut odoo, _pg) = host_stack(StandinOptions::default(), |s| s);
+    let ca = stack._certs.path().join("ca.pem");
+    let odoo_conf = odoo.dir.path().join("odoo.conf");
+    let cli = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
+            .args(["diagnose", "--domain", DOMAIN, "--nginx-conf"])
+            .arg(stack.nginx.conf_path())
+            .arg("--nginx-prefix")
+            .arg(stack.nginx.path())
+            .arg("--odoo-conf")
+            .arg(&odoo_conf)
+            .arg("--ca-file")
+            .arg(&ca)
+            .args(["--cert-warn-days", "1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["status"], "healthy");
+    assert!(json["root_cause"].is_null());
+    assert_eq!(json["checks"][0]["id"], "nginx.running");
+    assert_eq!(json["checks"][0]["verdict"], "pass");
+    odoo.terminate(Duration::from_secs(5)).unwrap();
+    let out = cli(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ROOT CAUSE (odoo.running)"), "{text}");
+    let _ = stack.tls_port;
+}
