@@ -224,7 +224,10 @@ fn a_lost_connection_says_how_to_reconnect_and_refresh_does() {
     let terminal = render(&app);
     let buffer = terminal.backend().buffer();
     let status = screen_text(buffer).lines().last().unwrap().to_string();
-    assert!(status.contains("lost: connection refused after 6 attempts (r reconnects)"), "{status}");
+    assert!(
+        status.contains("lost: connection refused after 6 attempts (r reconnects)"),
+        "{status}"
+    );
     let (x, y) = find(buffer, "●").unwrap();
     assert_eq!(buffer[(x, y)].fg, Color::Red);
     let effects = app.on_action(Action::Refresh);

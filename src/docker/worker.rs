@@ -27,6 +27,9 @@ use crate::target::Target;
 
 /// The full listing is redone this often in case an event was missed.
 pub const POLL_EVERY: Duration = Duration::from_secs(30);
+/// CPU and memory samples (one a second per container) are published together, at most
+/// this often, so a stack of ten containers costs one redraw a second, not ten.
+pub const STATS_EVERY: Duration = Duration::from_secs(1);
 
 /// Which containers to watch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,6 +168,8 @@ struct Worker {
     internal: mpsc::UnboundedSender<Internal>,
     stats_tasks: HashMap<String, JoinHandle<()>>,
     events_task: Option<JoinHandle<()>>,
+    /// When samples received since the last publish are due to be published.
+    stats_due: Option<tokio::time::Instant>,
 }
 
 impl Drop for Worker {
@@ -206,6 +211,7 @@ async fn run(
         internal: internal_tx,
         stats_tasks: HashMap::new(),
         events_task: None,
+        stats_due: None,
     };
     w.start_events();
     w.refresh().await;
@@ -234,12 +240,18 @@ async fn run(
             },
             Some(message) = internal_rx.recv() => w.internal(message).await,
             _ = poll.tick(), if poll_every.is_some() => w.refresh().await,
+            _ = tokio::time::sleep_until(w.stats_due.unwrap_or_else(tokio::time::Instant::now)), if w.stats_due.is_some() => {
+                w.stats_due = None;
+                w.publish();
+            }
         }
     }
 }
 
 impl Worker {
     fn publish(&mut self) {
+        // Pending samples go out with this publish.
+        self.stats_due = None;
         self.model.generation += 1;
         self.publish.send_replace(Arc::new(self.model.clone()));
     }
@@ -410,7 +422,8 @@ impl Worker {
             Internal::Stats { id, cpu, mem } => {
                 if let Some(c) = self.model.containers.iter_mut().find(|c| c.id == id) {
                     c.usage.push(cpu, mem);
-                    self.publish();
+                    self.stats_due
+                        .get_or_insert_with(|| tokio::time::Instant::now() + STATS_EVERY);
                 }
             }
             Internal::StatsEnded(id) => {
