@@ -13,8 +13,8 @@ use odoo_ops::target::Target;
 use support::docker::Project;
 use support::{ports, standin};
 
-/// Shorter than the worker's 30 s safety poll: whatever shows up within it came through
-/// the event stream.
+/// The worker runs without its safety poll here: whatever shows up came through Docker's
+/// event stream.
 const BY_EVENTS: Duration = Duration::from_secs(25);
 
 async fn wait_model(
@@ -52,6 +52,21 @@ async fn wait_model(
     })
 }
 
+/// The Containers pane drawn from `model`, zoomed on a wide screen, as text.
+fn pane_text(model: &Arc<Model>) -> String {
+    let mut app = odoo_ops::tui::app::App::new(
+        odoo_ops::config::Settings::builtin(),
+        false,
+        "test".into(),
+        odoo_ops::tui::app::Connection::Local,
+    );
+    app.size = ratatui::layout::Rect::new(0, 0, 220, 20);
+    app.on_action(odoo_ops::config::keymap::Action::FocusContainers);
+    app.zoomed = true;
+    app.containers.apply(model.clone(), 0);
+    support::app::screen_text(support::app::render(&app).backend().buffer())
+}
+
 fn service<'a>(m: &'a Model, name: &str) -> Option<&'a Container> {
     m.containers.iter().find(|c| c.service == name)
 }
@@ -60,12 +75,13 @@ fn service<'a>(m: &'a Model, name: &str) -> Option<&'a Container> {
 async fn every_state_arrives_through_events_and_actions_work() {
     let image = standin::ensure_image(standin::RELEASES[0]);
     let project = Project::new("states");
-    let mut handle = worker::spawn(
+    let mut handle = worker::spawn_with_poll(
         Target::local(),
         Scope {
             project: Some(project.name.clone()),
         },
         false,
+        None,
     );
     let m = wait_model(&handle, "the first listing and the event stream", |m| {
         m.loaded && m.live && m.compose != ComposeFlavor::Unknown
@@ -129,6 +145,29 @@ async fn every_state_arrives_through_events_and_actions_work() {
             && is("sick", &|c| c.health == Health::Unhealthy)
     })
     .await;
+
+    // The pane, fed the live model, shows each state.
+    let text = pane_text(&m);
+    for (service, shown) in [
+        ("odoo", "running"),
+        ("db", "running"),
+        ("crashy", "exited 1"),
+        ("killed", "exited 137"),
+        ("hungry", "exited 137 OOM"),
+        ("looping", "restarting"),
+        ("sick", "unhealthy"),
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.contains(&format!("{}-{service}-1", project.name)))
+            .unwrap_or_else(|| panic!("{service} row in\n{text}"));
+        assert!(row.contains(shown), "{service}: {shown} in {row}");
+    }
+    assert!(
+        text.contains(&format!("⚠ 0.0.0.0:{public}->8069/tcp")),
+        "{text}"
+    );
+    assert!(text.contains("docker-compose 1.29.2 · live"), "{text}");
 
     let odoo = service(&m, "odoo").unwrap();
     assert_eq!(odoo.image, "odoo-ops-test/odoo");
@@ -200,12 +239,13 @@ async fn every_state_arrives_through_events_and_actions_work() {
 async fn a_readonly_session_refuses_actions_in_the_engine() {
     let image = standin::ensure_image(standin::RELEASES[0]);
     let project = Project::new("readonly");
-    let mut handle = worker::spawn(
+    let mut handle = worker::spawn_with_poll(
         Target::local(),
         Scope {
             project: Some(project.name.clone()),
         },
         true,
+        None,
     );
     project.run("odoo", &[], &image);
     let m = wait_model(&handle, "odoo running", |m| {

@@ -191,3 +191,69 @@ async fn a_flood_of_a_million_lines_stays_bounded_and_the_worker_keeps_answering
     );
     assert!(s.window.iter().all(|w| w.line.level == Level::Error));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_odoo_logfile_named_in_odoo_conf_is_followed() {
+    let odoo = support::standin::Standin::start(support::standin::StandinOptions {
+        logfile: true,
+        ..Default::default()
+    });
+    let conf = odoo.dir.path().join("odoo.conf");
+    assert!(
+        std::fs::read_to_string(&conf)
+            .unwrap()
+            .contains("logfile = ")
+    );
+    let (logs, _task) = worker::spawn(1000);
+    logs.add_source(SourceSpec::OdooLogfile {
+        target: Target::local(),
+        conf,
+        name: "odoo.log".into(),
+    });
+    let s = wait_for(&logs, WAIT, "Odoo's start-up lines from its logfile", |s| {
+        s.window.iter().any(|w| {
+            w.line
+                .message()
+                .is_some_and(|m| m.starts_with("HTTP service (werkzeug) running on"))
+        })
+    })
+    .await;
+    assert!(
+        s.window
+            .iter()
+            .all(|w| w.line.kind == odoo_ops::logs::LineKind::Odoo)
+    );
+    // A request shows up as werkzeug's access line, live.
+    assert_eq!(
+        support::rawhttp::get(odoo.http_port, "/web/health").status,
+        200
+    );
+    wait_for(&logs, WAIT, "the access line", |s| {
+        s.window.iter().any(|w| {
+            w.line.logger() == Some("werkzeug") && w.line.text().contains("GET /web/health")
+        })
+    })
+    .await;
+
+    // An odoo.conf without a logfile says where the lines are instead.
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("odoo.conf");
+    std::fs::write(&bare, "[options]\nhttp_port = 8069\n").unwrap();
+    let (logs, _task) = worker::spawn(1000);
+    logs.add_source(SourceSpec::OdooLogfile {
+        target: Target::local(),
+        conf: bare,
+        name: "odoo.log".into(),
+    });
+    let s = wait_for(&logs, WAIT, "the failure", |s| {
+        matches!(
+            s.sources.first().map(|x| &x.status),
+            Some(odoo_ops::logs::follow::SourceStatus::Failed(_))
+        )
+    })
+    .await;
+    let odoo_ops::logs::follow::SourceStatus::Failed(why) = &s.sources[0].status else {
+        unreachable!()
+    };
+    assert!(why.contains("sets no logfile"), "{why}");
+}

@@ -87,10 +87,9 @@ fn host_pane_for_a_non_root_login_without_docker_access() {
 #[test]
 fn empty_panes_say_what_they_will_show() {
     let mut app = loaded_app(100, 30);
+    // Containers and Logs have their own states (tests/containers_pane.rs, logs_pane.rs).
     for pane in [
         Action::FocusDroplets,
-        Action::FocusContainers,
-        Action::FocusLogs,
         Action::FocusChecks,
         Action::FocusModules,
         Action::FocusDeploy,
@@ -225,7 +224,10 @@ fn a_lost_connection_says_how_to_reconnect_and_refresh_does() {
     let terminal = render(&app);
     let buffer = terminal.backend().buffer();
     let status = screen_text(buffer).lines().last().unwrap().to_string();
-    assert!(status.contains("lost: connection refused after 6 attempts (r reconnects)"), "{status}");
+    assert!(
+        status.contains("lost: connection refused after 6 attempts (r reconnects)"),
+        "{status}"
+    );
     let (x, y) = find(buffer, "●").unwrap();
     assert_eq!(buffer[(x, y)].fg, Color::Red);
     let effects = app.on_action(Action::Refresh);

@@ -27,6 +27,9 @@ use crate::target::Target;
 
 /// The full listing is redone this often in case an event was missed.
 pub const POLL_EVERY: Duration = Duration::from_secs(30);
+/// CPU and memory samples (one a second per container) are published together, at most
+/// this often, so a stack of ten containers costs one redraw a second, not ten.
+pub const STATS_EVERY: Duration = Duration::from_secs(1);
 
 /// Which containers to watch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,10 +118,23 @@ impl Drop for DockerHandle {
 
 /// Start watching. With `readonly`, actions are refused here too, not only hidden.
 pub fn spawn(target: Target, scope: Scope, readonly: bool) -> DockerHandle {
+    spawn_with_poll(target, scope, readonly, Some(POLL_EVERY))
+}
+
+/// As [`spawn`], with the safety poll at another interval, or none at all (tests use
+/// none, to show that the event stream alone keeps the model current).
+pub fn spawn_with_poll(
+    target: Target,
+    scope: Scope,
+    readonly: bool,
+    poll: Option<Duration>,
+) -> DockerHandle {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (model_tx, model_rx) = watch::channel(Arc::new(Model::default()));
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(target, scope, readonly, cmd_rx, model_tx, event_tx));
+    let task = tokio::spawn(run(
+        target, scope, readonly, poll, cmd_rx, model_tx, event_tx,
+    ));
     DockerHandle {
         commands: cmd_tx,
         model: model_rx,
@@ -152,6 +168,8 @@ struct Worker {
     internal: mpsc::UnboundedSender<Internal>,
     stats_tasks: HashMap<String, JoinHandle<()>>,
     events_task: Option<JoinHandle<()>>,
+    /// When samples received since the last publish are due to be published.
+    stats_due: Option<tokio::time::Instant>,
 }
 
 impl Drop for Worker {
@@ -169,6 +187,7 @@ async fn run(
     target: Target,
     scope: Scope,
     readonly: bool,
+    poll_every: Option<Duration>,
     mut commands: mpsc::UnboundedReceiver<DockerCommand>,
     publish: watch::Sender<Arc<Model>>,
     events: mpsc::UnboundedSender<DockerEvent>,
@@ -192,12 +211,13 @@ async fn run(
         internal: internal_tx,
         stats_tasks: HashMap::new(),
         events_task: None,
+        stats_due: None,
     };
     w.start_events();
     w.refresh().await;
     w.model.compose = compose::detect(&target).await;
     w.publish();
-    let mut poll = tokio::time::interval(POLL_EVERY);
+    let mut poll = tokio::time::interval(poll_every.unwrap_or(POLL_EVERY));
     poll.tick().await;
     loop {
         tokio::select! {
@@ -219,13 +239,19 @@ async fn run(
                 Some(action) => w.act(action, readonly, &events),
             },
             Some(message) = internal_rx.recv() => w.internal(message).await,
-            _ = poll.tick() => w.refresh().await,
+            _ = poll.tick(), if poll_every.is_some() => w.refresh().await,
+            _ = tokio::time::sleep_until(w.stats_due.unwrap_or_else(tokio::time::Instant::now)), if w.stats_due.is_some() => {
+                w.stats_due = None;
+                w.publish();
+            }
         }
     }
 }
 
 impl Worker {
     fn publish(&mut self) {
+        // Pending samples go out with this publish.
+        self.stats_due = None;
         self.model.generation += 1;
         self.publish.send_replace(Arc::new(self.model.clone()));
     }
@@ -396,7 +422,8 @@ impl Worker {
             Internal::Stats { id, cpu, mem } => {
                 if let Some(c) = self.model.containers.iter_mut().find(|c| c.id == id) {
                     c.usage.push(cpu, mem);
-                    self.publish();
+                    self.stats_due
+                        .get_or_insert_with(|| tokio::time::Instant::now() + STATS_EVERY);
                 }
             }
             Internal::StatsEnded(id) => {

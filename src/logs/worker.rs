@@ -252,10 +252,10 @@ impl Worker {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Request>) {
         let mut feed = self.feed_rx.take().expect("run once");
-        let mut tick = tokio::time::interval(PUBLISH_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_publish = Instant::now();
         loop {
+            // Idle, the worker sleeps; with changes pending it wakes to publish them.
+            let publish_at = tokio::time::Instant::from_std(last_publish + PUBLISH_EVERY);
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
@@ -267,7 +267,7 @@ impl Worker {
                     // The face is gone: stop, which aborts the followers.
                     None => return,
                 },
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(publish_at), if self.dirty => {}
                 Some(message) = feed.recv() => self.feed(message),
             }
             if self.dirty && last_publish.elapsed() >= PUBLISH_EVERY {

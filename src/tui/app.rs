@@ -9,7 +9,9 @@ use super::layout::ScreenLayout;
 use super::message::Message;
 use super::palette::Palette;
 use super::panes::PaneId;
+use super::panes::containers::ContainersPane;
 use super::panes::host::HostPane;
+use super::panes::logs::LogsPane;
 use crate::config::keymap::{Action, Context};
 use crate::config::{Keymap, Settings, Theme};
 
@@ -57,6 +59,8 @@ pub struct App {
     pub notice: Option<String>,
     pub size: Rect,
     pub host: HostPane,
+    pub containers: ContainersPane,
+    pub logs: LogsPane,
     pub should_quit: bool,
 }
 
@@ -68,6 +72,10 @@ impl App {
         connection: Connection,
     ) -> App {
         let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
+        let confirm_keys = (
+            settings.keymap.keys_label(Action::Confirm),
+            settings.keymap.keys_label(Action::Cancel),
+        );
         App {
             theme: settings.theme.clone(),
             keymap: settings.keymap.clone(),
@@ -86,6 +94,8 @@ impl App {
                 loading: true,
                 ..HostPane::default()
             },
+            containers: ContainersPane::new(readonly, confirm_keys),
+            logs: LogsPane::default(),
             should_quit: false,
         }
     }
@@ -155,6 +165,18 @@ impl App {
                 }
                 Vec::new()
             }
+            // A pane's own prompt takes the keys first: typed text, or a yes/no.
+            Overlay::None if self.focus == PaneId::Logs && self.logs.is_typing() => {
+                self.logs.on_key(key)
+            }
+            Overlay::None
+                if self.focus == PaneId::Containers && self.containers.is_confirming() =>
+            {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(answer) => self.containers.on_confirm(answer),
+                    None => Vec::new(),
+                }
+            }
             Overlay::None => match self.keymap.action(self.focus.context(), key) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -195,6 +217,17 @@ impl App {
     fn on_pane_action(&mut self, action: Action) -> Vec<Effect> {
         match self.focus {
             PaneId::Host => self.host.on_action(action),
+            PaneId::Logs => self.logs.on_action(action),
+            PaneId::Containers => {
+                let effects = self.containers.on_action(action);
+                if effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::OpenContainerLogs { .. }))
+                {
+                    self.focus = PaneId::Logs;
+                }
+                effects
+            }
             // Panes whose feature has not landed have nothing to move or refresh.
             _ => Vec::new(),
         }
@@ -246,6 +279,14 @@ impl App {
                 }
                 self.host.apply(result);
             }
+            Message::Logs(snapshot) => self.logs.apply(snapshot),
+            Message::Containers(model) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                self.containers.apply(model, now);
+            }
+            Message::Docker(event) => self.containers.apply_event(event),
         }
         true
     }

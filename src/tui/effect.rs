@@ -8,4 +8,10 @@ pub enum Effect {
     Reconnect,
     /// Leave the console.
     Quit,
+    /// Ask the logs worker to change the view.
+    Logs(crate::logs::worker::LogsCommand),
+    /// Ask the Docker worker for an action, an inspect or a refresh.
+    Docker(crate::docker::DockerCommand),
+    /// Follow a container's logs in the Logs pane (once per container).
+    OpenContainerLogs { container: String, name: String },
 }

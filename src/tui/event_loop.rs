@@ -17,8 +17,25 @@ use super::effect::Effect;
 use super::message::Message;
 use super::{console_log, draw, terminal};
 use crate::config::Settings;
+use crate::docker::{self, DockerHandle, Model};
 use crate::host;
-use crate::target::Target;
+use crate::logs::Format;
+use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle, SourceSpec};
+use crate::target::{Command, Target};
+
+/// nginx's logs where Debian and the official image put them; followed when present.
+const NGINX_LOGS: [(&str, &str, Format); 2] = [
+    (
+        "nginx access",
+        "/var/log/nginx/access.log",
+        Format::NginxAccess,
+    ),
+    (
+        "nginx error",
+        "/var/log/nginx/error.log",
+        Format::NginxError,
+    ),
+];
 
 /// At most ~60 frames a second; a burst of events in between is coalesced.
 const FRAME: Duration = Duration::from_millis(16);
@@ -32,12 +49,23 @@ struct Worker {
     target: Target,
     tx: mpsc::UnboundedSender<Message>,
     host_job: Option<tokio::task::JoinHandle<()>>,
+    logs: LogsHandle,
+    docker: DockerHandle,
+    /// Containers whose logs are already a source.
+    followed: std::collections::HashSet<String>,
 }
 
 impl Worker {
     fn start(&mut self, effect: Effect) {
         match effect {
             Effect::Quit => {}
+            Effect::Logs(command) => {
+                self.logs.send(command);
+            }
+            Effect::Docker(command) => {
+                self.docker.send(command);
+            }
+            Effect::OpenContainerLogs { container, name } => self.follow_container(container, name),
             Effect::Reconnect => {
                 if let Target::Ssh(ssh) = &self.target {
                     ssh.connection().retry();
@@ -57,6 +85,84 @@ impl Worker {
     }
 }
 
+impl Worker {
+    fn follow_container(&mut self, container: String, name: String) {
+        if self.followed.insert(container.clone()) {
+            self.logs.add_source(SourceSpec::Container {
+                target: self.target.clone(),
+                container,
+                name,
+                since_ms: None,
+            });
+        }
+    }
+
+    /// Odoo's containers are followed as soon as Docker lists them.
+    fn follow_odoo(&mut self, model: &Model) {
+        for c in &model.containers {
+            if c.service.to_ascii_lowercase().contains("odoo") {
+                self.follow_container(c.id.clone(), c.service.clone());
+            }
+        }
+    }
+
+    /// Start the logs and Docker workers and forward what they publish as messages.
+    fn start_engines(&mut self, mut docker_events: mpsc::UnboundedReceiver<docker::DockerEvent>) {
+        let mut snapshots = self.logs.snapshots.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while snapshots.changed().await.is_ok() {
+                let snapshot = snapshots.borrow_and_update().clone();
+                if tx.send(Message::Logs(snapshot)).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut models = self.docker.model.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while models.changed().await.is_ok() {
+                let model = models.borrow_and_update().clone();
+                if tx.send(Message::Containers(model)).is_err() {
+                    return;
+                }
+            }
+        });
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = docker_events.recv().await {
+                if tx.send(Message::Docker(event)).is_err() {
+                    return;
+                }
+            }
+        });
+        let (target, logs) = (self.target.clone(), self.logs.clone());
+        tokio::spawn(async move {
+            for (name, path, format) in NGINX_LOGS {
+                let readable = Command::new("test").arg("-r").arg(path);
+                if target.run(&readable).await.is_ok_and(|o| o.success()) {
+                    logs.add_source(SourceSpec::File {
+                        target: target.clone(),
+                        path: path.into(),
+                        name: name.into(),
+                        format,
+                    });
+                }
+            }
+        });
+    }
+}
+
+/// Rows of log text the Logs pane shows: its height less borders, the sources line and
+/// the bottom line.
+fn logs_rows(app: &App) -> u16 {
+    app.layout()
+        .panes
+        .iter()
+        .find(|(p, _)| *p == super::panes::PaneId::Logs)
+        .map_or(0, |(_, r)| r.height.saturating_sub(4))
+}
+
 pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u8> {
     console_log::install();
     for warning in &settings.warnings {
@@ -67,6 +173,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     } else {
         Connection::Connected
     };
+    let buffer_lines = settings.config.logs.buffer_lines;
     // Over SSH the status bar follows the connection: reconnecting, lost, back.
     let mut ssh_state = match &target {
         Target::Ssh(ssh) => Some(ssh.state()),
@@ -74,11 +181,19 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     };
     let mut app = App::new(settings, readonly, target.describe(), connection);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let (logs, _logs_task) = logs_worker::spawn(buffer_lines);
+    let mut docker = docker::worker::spawn(target.clone(), docker::Scope::default(), readonly);
+    let (_, no_events) = mpsc::unbounded_channel();
+    let docker_events = std::mem::replace(&mut docker.events, no_events);
     let mut worker = Worker {
         target,
         tx,
         host_job: None,
+        logs,
+        docker,
+        followed: Default::default(),
     };
+    worker.start_engines(docker_events);
 
     let mut tui = terminal::enter()?;
     let size = tui.size()?;
@@ -103,6 +218,13 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         if dirty && Instant::now() >= last_frame + FRAME {
             if app.show_console_log {
                 console_log::collect();
+            }
+            let rows = logs_rows(&app);
+            if rows != app.logs.rows {
+                app.logs.rows = rows;
+                worker
+                    .logs
+                    .send(LogsCommand::Viewport(rows.max(1) as usize));
             }
             tui.draw(|frame| draw::draw(frame, &app))?;
             dirty = false;
@@ -135,9 +257,15 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                 None => break,
             },
             Some(message) = rx.recv() => {
+                if let Message::Containers(model) = &message {
+                    worker.follow_odoo(model);
+                }
                 dirty |= app.apply(message);
                 // Take everything already waiting so a burst costs one frame.
                 while let Ok(message) = rx.try_recv() {
+                    if let Message::Containers(model) = &message {
+                        worker.follow_odoo(model);
+                    }
                     dirty |= app.apply(message);
                 }
             }

@@ -1,9 +1,21 @@
 //! Results of background work, delivered to the event loop.
 
-use crate::host::HostFacts;
+use std::sync::Arc;
 
+use crate::docker::{DockerEvent, Model};
+use crate::host::HostFacts;
+use crate::logs::worker::LogsSnapshot;
+
+// Messages are few (a handful a second); boxing the host facts would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Message {
     /// A Host refresh finished.
     HostFacts(Result<HostFacts, String>),
+    /// The logs worker published a new view.
+    Logs(Arc<LogsSnapshot>),
+    /// The Docker worker's model changed.
+    Containers(Arc<Model>),
+    /// An action or inspect finished.
+    Docker(DockerEvent),
 }

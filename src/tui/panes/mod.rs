@@ -11,7 +11,9 @@
 //! A pane whose feature has not landed yet is drawn by [`placeholder`]: it says what it
 //! will show and why it is empty, and never shows made-up data.
 
+pub mod containers;
 pub mod host;
+pub mod logs;
 pub mod placeholder;
 
 use ratatui::Frame;
@@ -59,7 +61,11 @@ impl PaneId {
 
     /// The keymap context a focused pane looks keys up in first.
     pub fn context(self) -> Context {
-        Context::Pane
+        match self {
+            PaneId::Logs => Context::Logs,
+            PaneId::Containers => Context::Containers,
+            _ => Context::Pane,
+        }
     }
 
     pub fn index(self) -> usize {
@@ -115,6 +121,8 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
     };
     match pane {
         PaneId::Host => app.host.draw(frame, area, &ctx),
+        PaneId::Containers => app.containers.draw(frame, area, &ctx),
+        PaneId::Logs => app.logs.draw(frame, area, &ctx),
         other => placeholder::draw(frame, area, other, &ctx),
     }
 }

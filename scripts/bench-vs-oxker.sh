@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Side by side with oxker (a Rust container TUI) watching the same containers: resident
+# memory and idle CPU of each, and odoo-ops' figures as ratios of oxker's.
+#
+#   scripts/bench-vs-oxker.sh [SECONDS]
+#
+# Needs: a release build of odoo-ops (cargo build --release), `oxker` on PATH
+# (cargo install oxker), tmux, Docker, and the stand-in image odoo-ops-test/odoo:18.0-20261101
+# (built by the tests). Starts three labelled containers, runs both TUIs in a private tmux
+# server at 200x50, samples /proc for SECONDS (default 30) after a 10 s warm-up, and removes
+# everything it started.
+set -euo pipefail
+SECONDS_TO_SAMPLE=${1:-30}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/target/release/odoo-ops"
+IMAGE=odoo-ops-test/odoo:18.0-20261101
+PROJECT="ooptest-oxker-$$"
+SOCK="/tmp/odoo-ops-bench-tmux-$$"
+HZ=$(getconf CLK_TCK)
+
+cleanup() {
+    tmux -S "$SOCK" kill-server 2>/dev/null || true
+    rm -f "$SOCK"
+    ids=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
+    [ -n "$ids" ] && docker rm -f $ids >/dev/null
+}
+trap cleanup EXIT
+
+for service in odoo db worker; do
+    docker run -d --name "$PROJECT-$service-1" \
+        --label "com.docker.compose.project=$PROJECT" \
+        --label "com.docker.compose.service=$service" \
+        "$IMAGE" >/dev/null
+done
+
+export HOME=$(mktemp -d)   # default settings for both tools
+tmux -S "$SOCK" new-session -d -s bench -x 200 -y 50 "$BIN"
+tmux -S "$SOCK" new-window -t bench "oxker"
+sleep 10
+pid_of() { pgrep -f -n -x "$1" ; }
+OURS=$(tmux -S "$SOCK" list-panes -a -F '#{pane_pid} #{pane_current_command}' | awk '$2 ~ /odoo-ops/ {print $1}')
+THEIRS=$(tmux -S "$SOCK" list-panes -a -F '#{pane_pid} #{pane_current_command}' | awk '$2 ~ /oxker/ {print $1}')
+[ -n "$OURS" ] && [ -n "$THEIRS" ] || { echo "could not find both processes"; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+o0=$(ticks "$OURS"); t0=$(ticks "$THEIRS")
+max_o=0; max_t=0
+for _ in $(seq "$SECONDS_TO_SAMPLE"); do
+    sleep 1
+    r=$(rss "$OURS"); [ "$r" -gt "$max_o" ] && max_o=$r
+    r=$(rss "$THEIRS"); [ "$r" -gt "$max_t" ] && max_t=$r
+done
+o1=$(ticks "$OURS"); t1=$(ticks "$THEIRS")
+awk -v o="$((o1 - o0))" -v t="$((t1 - t0))" -v hz="$HZ" -v s="$SECONDS_TO_SAMPLE" \
+    -v ro="$max_o" -v rt="$max_t" 'BEGIN {
+    co = o / hz / s * 100; ct = t / hz / s * 100;
+    printf "idle over %d s, 3 containers, 200x50:\n", s;
+    printf "  odoo-ops: RSS %.1f MB, CPU %.2f%%\n", ro / 1024, co;
+    printf "  oxker:    RSS %.1f MB, CPU %.2f%%\n", rt / 1024, ct;
+    printf "  ratios odoo-ops/oxker: RSS %.2f, CPU %s\n", ro / rt, (ct > 0 ? sprintf("%.2f", co / ct) : "n/a (oxker used no measurable CPU)");
+}'

@@ -1,0 +1,496 @@
+//! The Containers pane: the compose project(s) on the host as the Docker worker sees
+//! them, live. Restart, stop and start ask first and are not offered in `--readonly`;
+//! inspect shows Docker's JSON (secrets redacted) in a scrollable view; enter opens the
+//! selected container's logs in the Logs pane.
+
+use std::sync::Arc;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::{PaneContext, PaneId};
+use crate::config::Theme;
+use crate::config::keymap::Action;
+use crate::docker::worker::{Action as DockerAction, DockerCommand, DockerEvent};
+use crate::docker::{Container, Health, Model, State};
+use crate::logs::time;
+use crate::tui::effect::Effect;
+use crate::tui::format;
+
+/// A change waiting for the operator's yes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub action: DockerAction,
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspect {
+    pub name: String,
+    /// `None` while Docker has not answered.
+    pub text: Option<Result<String, String>>,
+    pub scroll: u16,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContainersPane {
+    pub model: Arc<Model>,
+    pub selected: usize,
+    pub readonly: bool,
+    pub pending: Option<Pending>,
+    pub inspect: Option<Inspect>,
+    /// The outcome of the last action, shown on the bottom line.
+    pub outcome: Option<Result<String, String>>,
+    /// Seconds since the epoch, for uptimes; set by the app on each model and tick.
+    pub now: i64,
+    /// How the confirm keys read (`y`, `n esc`), from the active keymap.
+    pub confirm_keys: (String, String),
+}
+
+impl ContainersPane {
+    pub fn new(readonly: bool, confirm_keys: (String, String)) -> ContainersPane {
+        ContainersPane {
+            readonly,
+            confirm_keys,
+            ..ContainersPane::default()
+        }
+    }
+
+    pub fn apply(&mut self, model: Arc<Model>, now: i64) {
+        // Keep the same container selected when rows come and go.
+        let selected_id = self.selected().map(|c| c.id.clone());
+        self.model = model;
+        self.now = now;
+        if let Some(id) = selected_id
+            && let Some(at) = self.model.containers.iter().position(|c| c.id == id)
+        {
+            self.selected = at;
+        }
+        self.selected = self
+            .selected
+            .min(self.model.containers.len().saturating_sub(1));
+    }
+
+    pub fn apply_event(&mut self, event: DockerEvent) {
+        match event {
+            DockerEvent::ActionDone {
+                action,
+                container,
+                result,
+            } => {
+                let name = self
+                    .model
+                    .get(&container)
+                    .map_or(container.clone(), |c| c.name.clone());
+                self.outcome = Some(match result {
+                    Ok(()) => Ok(format!("{} {name}: done", action.name())),
+                    Err(e) => Err(format!("{} {name} failed: {e}", action.name())),
+                });
+            }
+            DockerEvent::Inspected { container, result } => {
+                if let Some(view) = &mut self.inspect
+                    && self
+                        .model
+                        .get(&container)
+                        .is_none_or(|c| c.name == view.name)
+                {
+                    view.text = Some(result);
+                }
+            }
+        }
+    }
+
+    pub fn selected(&self) -> Option<&Container> {
+        self.model.containers.get(self.selected)
+    }
+
+    /// True while a yes/no question is open: keys are looked up in `[confirm]`.
+    pub fn is_confirming(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        let n = self.model.containers.len();
+        if let Some(view) = &mut self.inspect {
+            match action {
+                Action::Up => view.scroll = view.scroll.saturating_sub(1),
+                Action::Down => view.scroll = view.scroll.saturating_add(1),
+                Action::PageUp => view.scroll = view.scroll.saturating_sub(10),
+                Action::PageDown => view.scroll = view.scroll.saturating_add(10),
+                Action::Top => view.scroll = 0,
+                Action::ContainerCloseInspect => self.inspect = None,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(n.saturating_sub(1)),
+            Action::PageUp => self.selected = self.selected.saturating_sub(10),
+            Action::PageDown => self.selected = (self.selected + 10).min(n.saturating_sub(1)),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = n.saturating_sub(1),
+            Action::Refresh => return vec![Effect::Docker(DockerCommand::Refresh)],
+            Action::ContainerInspect => {
+                if let Some(c) = self.selected() {
+                    let (id, name) = (c.id.clone(), c.name.clone());
+                    self.inspect = Some(Inspect {
+                        name,
+                        text: None,
+                        scroll: 0,
+                    });
+                    return vec![Effect::Docker(DockerCommand::Inspect(id))];
+                }
+            }
+            Action::ContainerLogs => {
+                if let Some(c) = self.selected() {
+                    return vec![Effect::OpenContainerLogs {
+                        container: c.id.clone(),
+                        name: c.name.clone(),
+                    }];
+                }
+            }
+            Action::ContainerRestart => self.ask(DockerAction::Restart),
+            Action::ContainerStop => self.ask(DockerAction::Stop),
+            Action::ContainerStart => self.ask(DockerAction::Start),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn ask(&mut self, action: DockerAction) {
+        if self.readonly {
+            self.outcome = Some(Err(format!(
+                "{}: not available in a read-only session",
+                action.name()
+            )));
+            return;
+        }
+        if let Some(c) = self.selected() {
+            self.pending = Some(Pending {
+                action,
+                id: c.id.clone(),
+                name: c.name.clone(),
+            });
+        }
+    }
+
+    /// The answer to the open question (`Action::Confirm` or `Action::Cancel`).
+    pub fn on_confirm(&mut self, answer: Action) -> Vec<Effect> {
+        let Some(p) = self.pending.take() else {
+            return Vec::new();
+        };
+        if answer != Action::Confirm {
+            self.outcome = Some(Ok(format!("{} {}: cancelled", p.action.name(), p.name)));
+            return Vec::new();
+        }
+        self.outcome = Some(Ok(format!("{} {}…", p.action.name(), p.name)));
+        let command = match p.action {
+            DockerAction::Restart => DockerCommand::Restart(p.id),
+            DockerAction::Stop => DockerCommand::Stop(p.id),
+            DockerAction::Start => DockerCommand::Start(p.id),
+        };
+        vec![Effect::Docker(command)]
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let m = &self.model;
+        let mut note = match m.compose {
+            crate::docker::ComposeFlavor::Unknown => String::new(),
+            ref known => known.describe(),
+        };
+        if !m.projects().is_empty() {
+            note = format!("{} · {note}", m.projects().join(", "));
+        }
+        if m.loaded {
+            note += if m.live { " · live" } else { " · polling" };
+        }
+        let note = note.trim_matches([' ', '·']).to_string();
+        let block = ctx.block(
+            PaneId::Containers,
+            (!note.is_empty()).then(|| Span::styled(format!(" {note} "), theme.muted())),
+        );
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        if inner.height < 2 {
+            return;
+        }
+        let [body, details, bottom] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+
+        if let Some(view) = &self.inspect {
+            self.draw_inspect(frame, body, view, theme);
+        } else if !m.loaded {
+            let text = match &m.error {
+                Some(e) => Span::styled(e.clone(), theme.error()),
+                None => Span::styled("Asking Docker for the compose containers…", theme.muted()),
+            };
+            frame.render_widget(Paragraph::new(Line::from(text)), body);
+        } else if m.containers.is_empty() {
+            frame.render_widget(
+                Paragraph::new(Line::from(Span::styled(
+                    "No container with compose labels (com.docker.compose.project) on this host.",
+                    theme.muted(),
+                ))),
+                body,
+            );
+        } else {
+            self.draw_table(frame, body, ctx);
+        }
+        frame.render_widget(Paragraph::new(self.details_line(theme)), details);
+        frame.render_widget(Paragraph::new(self.bottom_line(theme)), bottom);
+    }
+
+    fn draw_table(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let header = Row::new(
+            [
+                "SERVICE",
+                "CONTAINER",
+                "IMAGE:TAG",
+                "STATE",
+                "HEALTH",
+                "RESTARTS",
+                "UPTIME",
+                "CPU",
+                "MEM",
+                "PORTS",
+            ]
+            .map(|h| Cell::from(Span::styled(h, theme.muted()))),
+        );
+        let rows = self.model.containers.iter().map(|c| {
+            let (state_text, state_style) = state_cell(c, theme);
+            let health_style = match c.health {
+                Health::Healthy => theme.ok(),
+                Health::Unhealthy => theme.error(),
+                Health::Starting => theme.warn(),
+                Health::None => theme.muted(),
+            };
+            let restarts_style = if c.restart_count > 0 {
+                theme.warn()
+            } else {
+                theme.text()
+            };
+            let uptime = c.uptime(self.now).map_or("-".to_string(), format::duration);
+            let cpu = match c.usage.cpu_now() {
+                Some(now) => format!("{} {now:>5.1}%", spark(&c.usage.cpu, 8)),
+                None => "-".into(),
+            };
+            let mem = c
+                .usage
+                .mem_now()
+                .map_or("-".to_string(), |b| format::kib(b / 1024));
+            let exposed = c.exposed_ports();
+            let ports: Vec<Span> = if c.ports.is_empty() {
+                vec![Span::styled("-", theme.muted())]
+            } else {
+                c.ports
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, p)| {
+                        let flagged = exposed.contains(&p);
+                        let sep = Span::raw(if i > 0 { " " } else { "" });
+                        let text = if flagged {
+                            format!("⚠ {}", p.describe())
+                        } else {
+                            p.describe()
+                        };
+                        let style = if flagged { theme.error() } else { theme.text() };
+                        [sep, Span::styled(text, style)]
+                    })
+                    .collect()
+            };
+            Row::new(vec![
+                Cell::from(c.service.clone()),
+                Cell::from(c.name.clone()),
+                Cell::from(c.image_ref()),
+                Cell::from(Span::styled(state_text, state_style)),
+                Cell::from(Span::styled(c.health.name(), health_style)),
+                Cell::from(Span::styled(c.restart_count.to_string(), restarts_style)),
+                Cell::from(uptime),
+                Cell::from(cpu),
+                Cell::from(mem),
+                Cell::from(Line::from(ports)),
+            ])
+        });
+        let widths = [
+            Constraint::Length(10),
+            Constraint::Min(12),
+            Constraint::Min(14),
+            Constraint::Length(14),
+            Constraint::Length(9),
+            Constraint::Length(8),
+            Constraint::Length(7),
+            Constraint::Length(15),
+            Constraint::Length(9),
+            Constraint::Min(10),
+        ];
+        let table = Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .row_highlight_style(if ctx.focused {
+                theme.selection()
+            } else {
+                Style::default().add_modifier(Modifier::BOLD)
+            });
+        let mut state = TableState::default().with_selected(Some(self.selected));
+        frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    fn draw_inspect(&self, frame: &mut Frame, area: Rect, view: &Inspect, theme: &Theme) {
+        let lines: Vec<Line> = match &view.text {
+            None => vec![Line::from(Span::styled(
+                format!("inspecting {}…", view.name),
+                theme.muted(),
+            ))],
+            Some(Err(e)) => vec![Line::from(Span::styled(
+                format!("inspect {} failed: {e}", view.name),
+                theme.error(),
+            ))],
+            Some(Ok(json)) => json
+                .lines()
+                .skip(view.scroll as usize)
+                .take(area.height as usize)
+                .map(|l| Line::from(l.to_string()))
+                .collect(),
+        };
+        frame.render_widget(Paragraph::new(lines).style(theme.text()), area);
+    }
+
+    /// What the table has no room for, about the selected container.
+    fn details_line(&self, theme: &Theme) -> Line<'static> {
+        let Some(c) = self.selected().filter(|_| self.inspect.is_none()) else {
+            return Line::default();
+        };
+        let mut parts = Vec::new();
+        if let Some(d) = &c.digest {
+            let short: String = d.chars().take(19).collect();
+            parts.push(format!("digest {short}"));
+        }
+        if let Some(t) = c.started_at {
+            parts.push(format!("started {}", &time::format_ms(t * 1000)[..19]));
+        }
+        if matches!(c.state, State::Exited | State::Dead) {
+            if let Some(code) = c.exit_code {
+                parts.push(format!("exit {code}"));
+            }
+            if let Some(t) = c.finished_at {
+                parts.push(format!("stopped {}", &time::format_ms(t * 1000)[..19]));
+            }
+        }
+        let mut spans = vec![Span::styled(parts.join(" · "), theme.muted())];
+        if c.oom_killed {
+            spans.push(Span::styled(
+                " · OOM-killed: raise the memory limit or lower Odoo's limit_memory_*",
+                theme.error(),
+            ));
+        } else if c.was_killed() {
+            spans.push(Span::styled(" · killed (SIGKILL, 137)", theme.error()));
+        }
+        let exposed = c.exposed_ports();
+        if !exposed.is_empty() {
+            spans.push(Span::styled(
+                format!(
+                    " · {} published beyond 127.0.0.1: reachable from outside, bypassing nginx",
+                    c.service
+                ),
+                theme.error(),
+            ));
+        }
+        Line::from(spans)
+    }
+
+    fn bottom_line(&self, theme: &Theme) -> Line<'static> {
+        if let Some(p) = &self.pending {
+            return Line::from(vec![
+                Span::styled(
+                    format!("{} {}? ", capitalised(p.action.name()), p.name),
+                    theme.warn(),
+                ),
+                Span::styled(
+                    format!("{} yes · {} no", self.confirm_keys.0, self.confirm_keys.1),
+                    theme.accent(),
+                ),
+            ]);
+        }
+        match &self.outcome {
+            Some(Ok(text)) => Line::from(Span::styled(text.clone(), theme.info())),
+            Some(Err(text)) => Line::from(Span::styled(text.clone(), theme.error())),
+            None if self.readonly => Line::from(Span::styled(
+                "read-only: restart, stop and start are off",
+                theme.muted(),
+            )),
+            None => match &self.model.error {
+                Some(e) => Line::from(Span::styled(e.clone(), theme.warn())),
+                None => Line::default(),
+            },
+        }
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn state_cell(c: &Container, theme: &Theme) -> (String, Style) {
+    match c.state {
+        State::Running => ("running".into(), theme.ok()),
+        State::Restarting => ("restarting".into(), theme.warn()),
+        State::Exited | State::Dead => {
+            let code = c.exit_code.unwrap_or(0);
+            let text = if c.oom_killed {
+                format!("{} {code} OOM", c.state.name())
+            } else {
+                format!("{} {code}", c.state.name())
+            };
+            let style = if code == 0 && !c.oom_killed {
+                theme.muted()
+            } else {
+                theme.error()
+            };
+            (text, style)
+        }
+        other => (other.name().into(), theme.warn()),
+    }
+}
+
+/// The last `width` samples as block characters, scaled to their own maximum.
+pub fn spark(values: &std::collections::VecDeque<f64>, width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let start = values.len().saturating_sub(width);
+    let shown: Vec<f64> = values.iter().skip(start).copied().collect();
+    let max = shown.iter().copied().fold(0.0_f64, f64::max);
+    let mut out: String = " ".repeat(width - shown.len());
+    for v in shown {
+        let i = if max <= 0.0 {
+            0
+        } else {
+            ((v / max) * 7.0).round().clamp(0.0, 7.0) as usize
+        };
+        out.push(BARS[i]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_its_maximum_and_pads_left() {
+        let v: std::collections::VecDeque<f64> = [0.0, 5.0, 10.0].into_iter().collect();
+        assert_eq!(spark(&v, 5), "  ▁▅█");
+    }
+}

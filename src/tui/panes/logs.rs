@@ -1,0 +1,511 @@
+//! The Logs pane: the logs worker's latest snapshot, drawn. Follow or pause, colour by
+//! level, filters, search highlight, next/previous, jump to error, wrap, export.
+//!
+//! Everything heavy (parsing, filtering, searching) happens in the worker; this pane only
+//! lays out the window of entries it was sent, and turns keys into worker commands.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{PaneContext, PaneId};
+use crate::config::Theme;
+use crate::config::keymap::Action;
+use crate::logs::follow::SourceStatus;
+use crate::logs::worker::{LogsCommand, LogsSnapshot, WindowLine};
+use crate::logs::{Level, LogLine};
+use crate::tui::effect::Effect;
+
+/// What the one-line prompt at the bottom is asking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Search,
+    Export,
+}
+
+impl InputKind {
+    fn prompt(self) -> &'static str {
+        match self {
+            InputKind::Filter => "filter /",
+            InputKind::Search => "search /",
+            InputKind::Export => "export to ",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: String,
+}
+
+/// Where an export goes unless the operator types another path.
+pub const DEFAULT_EXPORT: &str = "odoo-ops-logs.txt";
+
+#[derive(Debug, Clone)]
+pub struct LogsPane {
+    pub snapshot: Arc<LogsSnapshot>,
+    pub wrap: bool,
+    pub input: Option<Input>,
+    /// The source shown alone (`cycle_source`), `None` for all.
+    pub solo: Option<usize>,
+    /// Rows of log text the pane has on screen, kept up to date by the event loop; the
+    /// worker is asked for that many entries.
+    pub rows: u16,
+}
+
+impl Default for LogsPane {
+    fn default() -> Self {
+        LogsPane {
+            // The worker starts following; say so before its first snapshot.
+            snapshot: Arc::new(LogsSnapshot {
+                follow: true,
+                ..LogsSnapshot::default()
+            }),
+            wrap: false,
+            input: None,
+            solo: None,
+            rows: 0,
+        }
+    }
+}
+
+impl LogsPane {
+    pub fn apply(&mut self, snapshot: Arc<LogsSnapshot>) {
+        self.snapshot = snapshot;
+    }
+
+    /// True while the bottom line takes typed text: keys go to [`LogsPane::on_key`].
+    pub fn is_typing(&self) -> bool {
+        self.input.is_some()
+    }
+
+    fn page(&self) -> i64 {
+        i64::from(self.rows.max(2) - 1)
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        let command = match action {
+            Action::Up => LogsCommand::Scroll(-1),
+            Action::Down => LogsCommand::Scroll(1),
+            Action::PageUp => LogsCommand::Scroll(-self.page()),
+            Action::PageDown => LogsCommand::Scroll(self.page()),
+            Action::Top => LogsCommand::Top,
+            Action::Bottom => LogsCommand::Bottom,
+            Action::LogsFollow => LogsCommand::ToggleFollow,
+            Action::LogsNextMatch => LogsCommand::SearchNext,
+            Action::LogsPrevMatch => LogsCommand::SearchPrev,
+            Action::LogsNextError => LogsCommand::NextError,
+            Action::LogsPrevError => LogsCommand::PrevError,
+            Action::LogsLevel => LogsCommand::SetMinLevel(next_level(self.snapshot.min_level)),
+            Action::LogsWrap => {
+                self.wrap = !self.wrap;
+                return Vec::new();
+            }
+            Action::LogsFilter => return self.open(InputKind::Filter),
+            Action::LogsSearch => return self.open(InputKind::Search),
+            Action::LogsExport => return self.open(InputKind::Export),
+            Action::LogsSource => return self.cycle_source(),
+            _ => return Vec::new(),
+        };
+        vec![Effect::Logs(command)]
+    }
+
+    fn open(&mut self, kind: InputKind) -> Vec<Effect> {
+        let text = match kind {
+            InputKind::Filter => self.snapshot.pattern.clone().unwrap_or_default(),
+            InputKind::Search => self.snapshot.search.clone().unwrap_or_default(),
+            InputKind::Export => DEFAULT_EXPORT.to_string(),
+        };
+        self.input = Some(Input { kind, text });
+        Vec::new()
+    }
+
+    /// Show one source, the next, ..., then all again.
+    fn cycle_source(&mut self) -> Vec<Effect> {
+        let n = self.snapshot.sources.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        self.solo = match self.solo {
+            None => Some(0),
+            Some(i) if i + 1 < n => Some(i + 1),
+            Some(_) => None,
+        };
+        self.snapshot
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.hidden != self.solo.is_some_and(|solo| solo != *i))
+            .map(|(_, s)| Effect::Logs(LogsCommand::ToggleSource(s.id)))
+            .collect()
+    }
+
+    /// A key while typing. Enter applies, Esc cancels.
+    pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let Some(input) = &mut self.input else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Esc => self.input = None,
+            KeyCode::Enter => {
+                let Input { kind, text } = self.input.take().expect("typing");
+                let text = text.trim().to_string();
+                let command = match kind {
+                    InputKind::Filter => LogsCommand::SetPattern(Some(text)),
+                    InputKind::Search => LogsCommand::SetSearch(Some(text)),
+                    InputKind::Export if text.is_empty() => return Vec::new(),
+                    InputKind::Export => LogsCommand::Export(text.into()),
+                };
+                return vec![Effect::Logs(command)];
+            }
+            KeyCode::Backspace => {
+                input.text.pop();
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                input.text.clear()
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                input.text.push(c)
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let s = &self.snapshot;
+        let block = ctx.block(PaneId::Logs, Some(title_note(s, theme)));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        if inner.height == 0 || inner.width == 0 {
+            return;
+        }
+        let width = inner.width as usize;
+        let body_rows = inner.height.saturating_sub(2) as usize;
+        let mut lines = Vec::new();
+        if !s.sources.is_empty() {
+            lines.push(sources_line(s, theme, width));
+        }
+        if s.sources.is_empty() {
+            lines.push(Line::from(Span::styled(
+                "No log source yet: Odoo containers are added when Docker lists them, nginx's logs when /var/log/nginx has them.",
+                theme.muted(),
+            )));
+        } else if s.window.is_empty() {
+            let why = if s.buffered > 0 {
+                "No line matches the filter."
+            } else {
+                "Waiting for lines…"
+            };
+            lines.push(Line::from(Span::styled(why, theme.muted())));
+        } else {
+            let tagged = s.sources.len() > 1;
+            let mut rows: Vec<Line> = Vec::new();
+            for w in &s.window {
+                let is_cursor = s.cursor == Some(w.index);
+                entry_rows(w, s, tagged, is_cursor, self.wrap, width, theme, &mut rows);
+                // Paused: the window starts at the top; enough rows is enough.
+                if !s.follow && rows.len() >= body_rows {
+                    break;
+                }
+            }
+            // Following: the newest lines sit at the bottom.
+            if s.follow && rows.len() > body_rows {
+                rows.drain(..rows.len() - body_rows);
+            }
+            rows.truncate(body_rows);
+            lines.extend(rows);
+        }
+        while lines.len() < inner.height as usize - 1 {
+            lines.push(Line::default());
+        }
+        lines.truncate(inner.height as usize - 1);
+        lines.push(self.bottom_line(theme));
+        frame.render_widget(Paragraph::new(lines).style(theme.text()), inner);
+    }
+
+    fn bottom_line(&self, theme: &Theme) -> Line<'static> {
+        let s = &self.snapshot;
+        if let Some(input) = &self.input {
+            return Line::from(vec![
+                Span::styled(input.kind.prompt(), theme.accent()),
+                Span::styled(input.text.clone(), theme.text()),
+                Span::styled("▏", theme.accent()),
+            ]);
+        }
+        if let Some(e) = &s.error {
+            return Line::from(Span::styled(e.clone(), theme.error()));
+        }
+        if let Some(n) = &s.notice {
+            return Line::from(Span::styled(n.clone(), theme.info()));
+        }
+        let mut parts = vec![format!(
+            "level {}",
+            if s.min_level == Level::Unknown {
+                "all".to_string()
+            } else {
+                format!("≥{}", s.min_level)
+            }
+        )];
+        if let Some(p) = &s.pattern {
+            parts.push(format!("filter /{p}/"));
+        }
+        if let Some(p) = &s.search {
+            parts.push(format!("search /{p}/"));
+        }
+        parts.push(format!("wrap {}", if self.wrap { "on" } else { "off" }));
+        Line::from(Span::styled(parts.join(" · "), theme.muted()))
+    }
+}
+
+fn next_level(level: Level) -> Level {
+    match level {
+        Level::Unknown => Level::Info,
+        Level::Debug | Level::Info => Level::Warning,
+        Level::Warning => Level::Error,
+        Level::Error | Level::Critical => Level::Unknown,
+    }
+}
+
+fn title_note(s: &LogsSnapshot, theme: &Theme) -> Span<'static> {
+    let state = if s.follow { "▶ follow" } else { "‖ paused" };
+    let counts = if s.matching == s.buffered {
+        let noun = if s.buffered == 1 { "line" } else { "lines" };
+        format!("{} {noun}", thousands(s.buffered as u64))
+    } else {
+        format!(
+            "{} of {} lines",
+            thousands(s.matching as u64),
+            thousands(s.buffered as u64)
+        )
+    };
+    let style = if s.follow { theme.ok() } else { theme.warn() };
+    Span::styled(format!(" {state} · {counts} "), style)
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn sources_line(s: &LogsSnapshot, theme: &Theme, width: usize) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (i, src) in s.sources.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", theme.muted()));
+        }
+        let (mark, style) = match &src.status {
+            SourceStatus::Starting => ("…", theme.muted()),
+            SourceStatus::Following => ("•", theme.ok()),
+            SourceStatus::Notice(_) => ("•", theme.info()),
+            SourceStatus::Ended(_) => ("■", theme.warn()),
+            SourceStatus::Failed(_) => ("✗", theme.error()),
+        };
+        let name_style = if src.hidden {
+            theme.muted()
+        } else {
+            theme.text()
+        };
+        spans.push(Span::styled(mark.to_string(), style));
+        spans.push(Span::styled(format!(" {}", src.name), name_style));
+        match &src.status {
+            SourceStatus::Failed(why) | SourceStatus::Ended(why) => {
+                spans.push(Span::styled(format!(" ({why})"), style))
+            }
+            _ => {}
+        }
+        if src.hidden {
+            spans.push(Span::styled(" (hidden)", theme.muted()));
+        }
+    }
+    let mut line = Line::from(spans);
+    // Very long failure reasons must not push the view around.
+    if line.width() > width {
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        line = Line::from(Span::styled(
+            text.chars().take(width).collect::<String>(),
+            theme.muted(),
+        ));
+    }
+    line
+}
+
+/// The style an entry's text is drawn in: colour carries the level.
+pub fn level_style(line: &LogLine, theme: &Theme) -> Style {
+    match line.level {
+        Level::Critical | Level::Error => theme.error(),
+        Level::Warning => theme.warn(),
+        Level::Debug => theme.muted(),
+        Level::Info | Level::Unknown => theme.text(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entry_rows(
+    w: &WindowLine,
+    s: &LogsSnapshot,
+    tagged: bool,
+    is_cursor: bool,
+    wrap: bool,
+    width: usize,
+    theme: &Theme,
+    out: &mut Vec<Line<'static>>,
+) {
+    let line = &w.line;
+    let base = level_style(line, theme);
+    let continuation_style = if line.is_error() {
+        theme.error().remove_modifier(Modifier::BOLD)
+    } else {
+        theme.muted()
+    };
+    let highlight = theme.accent().add_modifier(Modifier::REVERSED);
+    let tag = tagged.then(|| format!("{} ", s.source_name(line.source)));
+    let text = line.text();
+    let mut offset = 0;
+    for (row, physical) in text.split('\n').enumerate() {
+        let style = if row == 0 { base } else { continuation_style };
+        let prefix = match (&tag, row) {
+            (Some(t), 0) => t.clone(),
+            (Some(t), _) => " ".repeat(t.chars().count()),
+            (None, _) => String::new(),
+        };
+        let room = width.saturating_sub(prefix.chars().count()).max(1);
+        // Cut before building spans: a 1 MB line costs only what is visible.
+        let max_chars = if wrap { room * 50 } else { room };
+        let visible_end = physical
+            .char_indices()
+            .nth(max_chars)
+            .map_or(physical.len(), |(i, _)| i);
+        let spans = highlighted(
+            &physical[..visible_end],
+            offset,
+            &w.matches,
+            style,
+            highlight,
+        );
+        let chunks = if wrap {
+            wrap_spans(spans, room)
+        } else {
+            vec![spans]
+        };
+        for (i, mut chunk) in chunks.into_iter().enumerate() {
+            let p = if i == 0 {
+                prefix.clone()
+            } else {
+                " ".repeat(prefix.chars().count())
+            };
+            if !p.is_empty() {
+                chunk.insert(0, Span::styled(p, theme.muted()));
+            }
+            if is_cursor && row == 0 && i == 0 {
+                for span in &mut chunk {
+                    span.style = span.style.patch(theme.selection());
+                }
+            }
+            out.push(Line::from(chunk));
+        }
+        offset += physical.len() + 1;
+    }
+}
+
+/// Split `text` (which starts at byte `offset` of the entry) into spans, with search
+/// matches (byte ranges of the entry) highlighted.
+fn highlighted(
+    text: &str,
+    offset: usize,
+    matches: &[(usize, usize)],
+    style: Style,
+    highlight: Style,
+) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for &(a, b) in matches {
+        let (a, b) = (a.saturating_sub(offset), b.saturating_sub(offset));
+        if b == 0 || a >= text.len() {
+            continue;
+        }
+        let b = b.min(text.len());
+        if !text.is_char_boundary(a) || !text.is_char_boundary(b) || a < at {
+            continue;
+        }
+        if a > at {
+            spans.push(Span::styled(text[at..a].to_string(), style));
+        }
+        spans.push(Span::styled(text[a..b].to_string(), highlight));
+        at = b;
+    }
+    if at < text.len() || spans.is_empty() {
+        spans.push(Span::styled(text[at..].to_string(), style));
+    }
+    spans
+}
+
+/// Cut spans into rows of `width` characters.
+fn wrap_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>> {
+    let mut rows = vec![Vec::new()];
+    let mut used = 0;
+    for span in spans {
+        let mut rest: &str = &span.content;
+        while !rest.is_empty() {
+            if used == width {
+                rows.push(Vec::new());
+                used = 0;
+            }
+            let take = rest
+                .char_indices()
+                .nth(width - used)
+                .map_or(rest.len(), |(i, _)| i);
+            let piece = &rest[..take];
+            used += piece.chars().count();
+            rows.last_mut()
+                .expect("one row")
+                .push(Span::styled(piece.to_string(), span.style));
+            rest = &rest[take..];
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlight_splits_at_matches_in_the_right_row() {
+        let s = Style::default();
+        let h = Style::default().add_modifier(Modifier::REVERSED);
+        let spans = highlighted("abc refused def", 0, &[(4, 11)], s, h);
+        let texts: Vec<&str> = spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(texts, ["abc ", "refused", " def"]);
+        assert_eq!(spans[1].style, h);
+        // A match in the second row (offset 10) of the entry.
+        let spans = highlighted("xx hit", 10, &[(13, 16)], s, h);
+        assert_eq!(spans[1].content, "hit");
+    }
+
+    #[test]
+    fn wrapping_counts_characters() {
+        let rows = wrap_spans(vec![Span::raw("abcdefg")], 3);
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|r| r.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(texts, ["abc", "def", "g"]);
+        assert_eq!(thousands(100_000), "100,000");
+    }
+}
