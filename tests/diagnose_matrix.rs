@@ -12,67 +12,10 @@ use odoo_ops::checks::model::{Report, Status, Verdict};
 use odoo_ops::checks::{DiagnoseOptions, OdooLocation, diagnose};
 use odoo_ops::target::Target;
 use support::nginx::Nginx;
+use support::odoo_site::{DOMAIN, site};
 use support::postgres::Postgres;
 use support::standin::{Standin, StandinOptions};
 use support::{ports, tls};
-
-const DOMAIN: &str = "erp.odoo-ops.test";
-
-/// The seed's section 5.1 site, on test ports. `edit` breaks it for one case.
-fn site(http: u16, gevent: u16, tls_port: u16, cert: &tls::TestCert) -> String {
-    format!(
-        "upstream odoo {{
-    server 127.0.0.1:{http};
-}}
-
-upstream odoo-longpolling {{
-    server 127.0.0.1:{gevent};
-}}
-
-server {{
-    listen 127.0.0.1:{tls_port} ssl;
-    server_name {DOMAIN};
-
-    ssl_certificate     {fullchain};
-    ssl_certificate_key {key};
-    ssl_protocols       TLSv1.2 TLSv1.3;
-
-    proxy_read_timeout 720s;
-    proxy_connect_timeout 60s;
-    proxy_send_timeout 600s;
-
-    proxy_set_header Host $host;
-    proxy_set_header X-Real-IP $remote_addr;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto https;
-
-    location / {{
-        proxy_pass http://odoo;
-        proxy_redirect off;
-    }}
-
-    location /longpolling {{
-        proxy_pass http://odoo-longpolling;
-        proxy_redirect off;
-    }}
-
-    location /websocket {{
-        proxy_pass http://odoo-longpolling;
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection \"upgrade\";
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto https;
-    }}
-
-    client_max_body_size 64m;
-}}
-",
-        fullchain = cert.fullchain.display(),
-        key = cert.key.display(),
-    )
-}
 
 /// One stack under test; everything stops on Drop.
 struct Stack {

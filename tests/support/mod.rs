@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod odoo_site;
 pub mod ports;
 pub mod postgres;
 pub mod rawhttp;
