@@ -6,8 +6,12 @@
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod docker;
 pub mod host;
+pub mod logs;
 pub mod nginx;
 pub mod odoo;
+pub mod ssh;
+pub mod stack;
 pub mod target;
 pub mod tui;

@@ -184,3 +184,38 @@ fn refuse_start_in_a_container() {
         .unwrap();
     assert!(String::from_utf8_lossy(&logs.stderr).contains("ModuleNotFoundError"));
 }
+
+#[test]
+fn the_image_has_a_curl_for_compose_healthchecks() {
+    // Compose runs `["CMD", "curl", ...]` healthchecks by exec, as `docker exec` does here.
+    let image = ensure_image(RELEASES[0]);
+    let c = Container::run(&[&image]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = [
+        "exec",
+        &c.0,
+        "curl",
+        "-fsS",
+        "-o",
+        "/dev/null",
+        "http://127.0.0.1:8069/web/health",
+    ];
+    while !docker(&health).0 {
+        assert!(
+            Instant::now() < deadline,
+            "curl never succeeded: {}",
+            docker(&health).1
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // -f turns the 500 of a DB check without a DB into a failure, as curl does.
+    let (ok, err) = docker(&[
+        "exec",
+        &c.0,
+        "curl",
+        "-fsS",
+        "http://127.0.0.1:8069/web/health?db_server_status=1",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("returned error: 500"), "{err}");
+}

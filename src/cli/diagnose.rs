@@ -1,6 +1,8 @@
 //! `odoo-ops diagnose`: the 502 checklist headless. Exit 0 healthy, 1 problem found,
 //! 2 could not check. `--json` prints the shape documented in docs/diagnose-json.md.
 
+use super::remote::{RemoteArgs, connect_target};
+use crate::config::Settings;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -9,7 +11,6 @@ use color_eyre::Result;
 
 use crate::checks::model::{Report, Status, Verdict};
 use crate::checks::{DiagnoseOptions, OdooLocation, diagnose};
-use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
@@ -79,10 +80,13 @@ impl DiagnoseArgs {
     }
 }
 
-pub fn run(args: DiagnoseArgs) -> Result<u8> {
+pub fn run(args: DiagnoseArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
     let options = args.options()?;
-    let target = Target::local();
-    let (report, _) = super::runtime()?.block_on(diagnose(&target, &options));
+    let (report, _) = super::runtime()?.block_on(async {
+        // Not reaching the host is "could not check" (exit 2), not a diagnosis.
+        let target = connect_target(remote, settings).await?;
+        Ok::<_, color_eyre::Report>(diagnose(&target, &options).await)
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

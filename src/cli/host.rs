@@ -1,8 +1,9 @@
 use clap::Args;
 use color_eyre::Result;
 
+use super::remote::{RemoteArgs, connect_target};
+use crate::config::Settings;
 use crate::host::{self, HostFacts};
-use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct HostArgs {
@@ -11,9 +12,11 @@ pub struct HostArgs {
     pub json: bool,
 }
 
-pub fn run(args: HostArgs) -> Result<u8> {
-    let target = Target::local();
-    let facts = super::runtime()?.block_on(host::gather(&target))?;
+pub fn run(args: HostArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
+    let facts = super::runtime()?.block_on(async {
+        let target = connect_target(remote, settings).await?;
+        host::gather(&target).await
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&facts)?);
     } else {
@@ -47,6 +50,23 @@ fn render_text(f: &HostFacts) -> String {
             crate::tui::format::kib(d.available_kib)
         );
     }
+    out += &format!(
+        "user      {}{}\n",
+        f.user.name,
+        if f.user.is_root {
+            " (root)".to_string()
+        } else {
+            format!(
+                ": docker group {}, passwordless sudo {}",
+                if f.user.in_docker_group { "yes" } else { "NO" },
+                if f.user.passwordless_sudo {
+                    "yes"
+                } else {
+                    "NO"
+                }
+            )
+        }
+    );
     out += &format!(
         "docker    {}\n",
         match (&f.docker.version, &f.docker.error) {

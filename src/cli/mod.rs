@@ -3,6 +3,8 @@
 
 pub mod diagnose;
 mod host;
+pub mod remote;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +30,12 @@ pub mod exit {
     about = "A console for Odoo 18 on DigitalOcean droplets"
 )]
 pub struct Cli {
+    /// Open the console on this host over SSH: `[user@]host[:port]` or an alias from
+    /// config.toml `[hosts.NAME]` or ~/.ssh/config.
+    #[arg(value_name = "[USER@]HOST[:PORT]|ALIAS")]
+    pub destination: Option<String>,
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
     /// Config file (default: config.toml in the XDG config dir).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -50,6 +58,8 @@ pub enum Command {
     Host(host::HostArgs),
     /// Diagnose a 502: the operator's checklist, headless (exit 0 healthy, 1 problem, 2 could not check).
     Diagnose(Box<diagnose::DiagnoseArgs>),
+    /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
+    Render(Box<render::RenderArgs>),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -84,12 +94,17 @@ pub fn run(cli: Cli) -> ExitCode {
             // The console shows a broken file as a warning and carries on with defaults;
             // only a file named on the command line is fatal.
             match Settings::load(&options) {
-                Ok(settings) => crate::tui::run(settings, cli.readonly),
+                Ok(settings) => console(settings, &cli),
                 Err(e) => Err(e),
             }
         }
-        Some(Command::Host(args)) => with_settings(&options, |_| host::run(args)),
-        Some(Command::Diagnose(args)) => with_settings(&options, |_| diagnose::run(*args)),
+        Some(Command::Host(args)) => {
+            with_settings(&options, |settings| host::run(args, &cli.remote, &settings))
+        }
+        Some(Command::Render(args)) => render::run(*args),
+        Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
+            diagnose::run(*args, &cli.remote, &settings)
+        }),
         Some(Command::Completions { .. }) => unreachable!("handled above"),
     };
     match result {
@@ -99,6 +114,22 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// The console, on a remote host when one is named: the connection (and any host key
+/// question) happens on the plain terminal before the screen takes over.
+fn console(settings: Settings, cli: &Cli) -> color_eyre::Result<u8> {
+    let mut remote = cli.remote.clone();
+    if cli.destination.is_some() {
+        remote.host = cli.destination.clone();
+    }
+    let runtime = runtime()?;
+    let target = if remote.host.is_some() {
+        runtime.block_on(remote::connect_target(&remote, &settings))?
+    } else {
+        crate::target::Target::local()
+    };
+    crate::tui::run(runtime, settings, cli.readonly, target)
 }
 
 fn with_settings(

@@ -31,16 +31,27 @@ pub enum Context {
     Palette,
     /// A yes/no question before a change.
     Confirm,
+    /// The focused Logs pane (then `pane`, then `global`).
+    Logs,
+    /// The focused Containers pane (then `pane`, then `global`).
+    Containers,
 }
 
 impl Context {
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 7] = [
         Context::Global,
         Context::Pane,
+        Context::Logs,
+        Context::Containers,
         Context::Help,
         Context::Palette,
         Context::Confirm,
     ];
+
+    /// A pane's own context: looked up before `pane` and `global`, and may not shadow them.
+    pub fn is_pane_specific(self) -> bool {
+        matches!(self, Context::Logs | Context::Containers)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,6 +60,8 @@ impl Context {
             Context::Help => "help",
             Context::Palette => "palette",
             Context::Confirm => "confirm",
+            Context::Logs => "logs",
+            Context::Containers => "containers",
         }
     }
 }
@@ -103,6 +116,23 @@ actions! {
     PaletteDown "next" in Palette: "select the next command",
     Confirm "yes" in Confirm: "confirm the change",
     Cancel "no" in Confirm: "cancel",
+    LogsFollow "toggle_follow" in Logs: "follow the newest lines, or pause",
+    LogsFilter "filter" in Logs: "filter by a regex (empty clears)",
+    LogsSearch "search" in Logs: "search a regex and highlight it",
+    LogsNextMatch "next_match" in Logs: "jump to the next search match",
+    LogsPrevMatch "prev_match" in Logs: "jump to the previous search match",
+    LogsNextError "next_error" in Logs: "jump to the next error",
+    LogsPrevError "prev_error" in Logs: "jump to the previous error",
+    LogsLevel "cycle_level" in Logs: "show only this level and worse (cycles)",
+    LogsSource "cycle_source" in Logs: "show one source, then the next, then all",
+    LogsWrap "toggle_wrap" in Logs: "wrap long lines, or cut them",
+    LogsExport "export" in Logs: "write the current view to a file",
+    ContainerLogs "open_logs" in Containers: "show the selected container's logs",
+    ContainerInspect "inspect" in Containers: "inspect the selected container (JSON)",
+    ContainerRestart "restart" in Containers: "restart the selected container (asks first)",
+    ContainerStop "stop" in Containers: "stop the selected container (asks first)",
+    ContainerStart "start" in Containers: "start the selected container (asks first)",
+    ContainerCloseInspect "close_inspect" in Containers: "close the inspect view",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -281,6 +311,8 @@ struct KeymapFile {
     extends: Option<Spanned<String>>,
     global: Option<ContextTable>,
     pane: Option<ContextTable>,
+    logs: Option<ContextTable>,
+    containers: Option<ContextTable>,
     help: Option<ContextTable>,
     palette: Option<ContextTable>,
     confirm: Option<ContextTable>,
@@ -293,6 +325,8 @@ impl KeymapFile {
         [
             (Context::Global, &self.global),
             (Context::Pane, &self.pane),
+            (Context::Logs, &self.logs),
+            (Context::Containers, &self.containers),
             (Context::Help, &self.help),
             (Context::Palette, &self.palette),
             (Context::Confirm, &self.confirm),
@@ -338,6 +372,23 @@ impl Keymap {
             (PaletteDown, &["down"]),
             (Confirm, &["y"]),
             (Cancel, &["n", "esc"]),
+            (LogsFollow, &["f"]),
+            (LogsFilter, &["&"]),
+            (LogsSearch, &["/"]),
+            (LogsNextMatch, &["n"]),
+            (LogsPrevMatch, &["N"]),
+            (LogsNextError, &["e"]),
+            (LogsPrevError, &["E"]),
+            (LogsLevel, &["L"]),
+            (LogsSource, &["s"]),
+            (LogsWrap, &["w"]),
+            (LogsExport, &["x"]),
+            (ContainerLogs, &["enter"]),
+            (ContainerInspect, &["i"]),
+            (ContainerRestart, &["R"]),
+            (ContainerStop, &["S"]),
+            (ContainerStart, &["U"]),
+            (ContainerCloseInspect, &["esc"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),
@@ -463,14 +514,30 @@ impl Keymap {
                 }
             }
         }
-        // The pane context is reached through global keys too, so a clash there is real.
-        let global = self.bindings.get(&Context::Global)?;
-        let pane = self.bindings.get(&Context::Pane)?;
-        for (g_action, g_keys) in global {
-            for (p_action, p_keys) in pane {
-                if let Some(key) = g_keys.iter().find(|k| p_keys.contains(k)) {
-                    return Some((Context::Pane, *key, *g_action, *p_action));
+        // The pane context is reached through global keys too, so a clash there is real;
+        // a pane's own context is reached through both.
+        let empty = BTreeMap::new();
+        let global = self.bindings.get(&Context::Global).unwrap_or(&empty);
+        let pane = self.bindings.get(&Context::Pane).unwrap_or(&empty);
+        let clash = |ctx: Context,
+                     upper: &BTreeMap<Action, Vec<KeyBinding>>,
+                     lower: &BTreeMap<Action, Vec<KeyBinding>>| {
+            for (u_action, u_keys) in upper {
+                for (l_action, l_keys) in lower {
+                    if let Some(key) = u_keys.iter().find(|k| l_keys.contains(k)) {
+                        return Some((ctx, *key, *u_action, *l_action));
+                    }
                 }
+            }
+            None
+        };
+        if let Some(c) = clash(Context::Pane, global, pane) {
+            return Some(c);
+        }
+        for ctx in Context::ALL.into_iter().filter(|c| c.is_pane_specific()) {
+            let own = self.bindings.get(&ctx).unwrap_or(&empty);
+            if let Some(c) = clash(ctx, global, own).or_else(|| clash(ctx, pane, own)) {
+                return Some(c);
             }
         }
         None
@@ -491,6 +558,9 @@ impl Keymap {
             Context::Pane | Context::Global => {
                 lookup(Context::Pane).or_else(|| lookup(Context::Global))
             }
+            own if own.is_pane_specific() => lookup(own)
+                .or_else(|| lookup(Context::Pane))
+                .or_else(|| lookup(Context::Global)),
             modal => lookup(modal),
         }
     }
@@ -597,6 +667,29 @@ mod tests {
         let e = Keymap::parse(Path::new("k.toml"), "[pane]\nfly = [\"x\"]\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (2, Some("fly")));
         assert!(e.message.contains("no action `fly` in [pane]"));
+    }
+
+    #[test]
+    fn pane_keys_fall_back_to_pane_and_global_and_may_not_shadow_them() {
+        let k = Keymap::builtin();
+        let press = |c| key(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(
+            k.action(Context::Logs, &press('e')),
+            Some(Action::LogsNextError)
+        );
+        assert_eq!(k.action(Context::Logs, &press('q')), Some(Action::Quit));
+        assert_eq!(
+            k.action(Context::Containers, &key(KeyCode::Down, KeyModifiers::NONE)),
+            Some(Action::Down)
+        );
+        // `e` means nothing in the Host pane.
+        assert_eq!(k.action(Context::Pane, &press('e')), None);
+        let e = Keymap::parse(Path::new("k.toml"), "[logs]\nexport = [\"q\"]\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("`q` is bound to both `quit` and `export`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -89,6 +89,17 @@ pub fn state_dir() -> Option<PathBuf> {
 }
 
 impl Settings {
+    /// The built-in defaults with no files read: for tests and screenshots.
+    pub fn builtin() -> Settings {
+        Settings {
+            config: Config::default(),
+            theme: Theme::default(),
+            keymap: Keymap::builtin(),
+            config_dir: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Load config, theme and keymap. Errors only for files named explicitly.
     pub fn load(options: &LoadOptions) -> Result<Settings> {
         let dir = config_dir();
@@ -102,7 +113,7 @@ impl Settings {
                 .filter(|p| p.exists())
             {
                 Some(path) => load_config(&path).unwrap_or_else(|e| {
-                    warnings.push(format!("{e}; using the default settings"));
+                    warnings.push(format!("using the default settings: {e}"));
                     Config::default()
                 }),
                 None => Config::default(),
@@ -112,13 +123,13 @@ impl Settings {
         let theme = match (&options.theme, &config.theme) {
             (Some(spec), _) => resolve_theme(spec, dir.as_deref())?,
             (None, Some(spec)) => resolve_theme(spec, dir.as_deref()).unwrap_or_else(|e| {
-                warnings.push(format!("{e}; using the dark theme"));
+                warnings.push(format!("using the dark theme: {e}"));
                 Theme::default()
             }),
             (None, None) => {
                 // A user file named like a preset (`dark.toml`) refines that preset.
                 resolve_theme("dark", dir.as_deref()).unwrap_or_else(|e| {
-                    warnings.push(format!("{e}; using the dark theme"));
+                    warnings.push(format!("using the dark theme: {e}"));
                     Theme::default()
                 })
             }
@@ -132,7 +143,7 @@ impl Settings {
         let keymap = match (&options.keymap, &config.keymap) {
             (Some(spec), _) => resolve_keymap(spec, dir.as_deref())?,
             (None, Some(spec)) => resolve_keymap(spec, dir.as_deref()).unwrap_or_else(|e| {
-                warnings.push(format!("{e}; using the default keymap"));
+                warnings.push(format!("using the default keymap: {e}"));
                 Keymap::builtin()
             }),
             (None, None) => match dir
@@ -141,7 +152,7 @@ impl Settings {
                 .filter(|p| p.exists())
             {
                 Some(path) => read_keymap(&path).unwrap_or_else(|e| {
-                    warnings.push(format!("{e}; using the default keymap"));
+                    warnings.push(format!("using the default keymap: {e}"));
                     Keymap::builtin()
                 }),
                 None => Keymap::builtin(),

@@ -97,12 +97,11 @@ impl Command {
         self.argv()
             .into_iter()
             .map(|w| {
-                let shown = if w.len() > 60 && w.contains('\n') {
+                if w.len() > 60 && w.contains('\n') {
                     "'<script>'".to_string()
                 } else {
                     quote(w).unwrap_or_else(|_| "'<NUL>'".into())
-                };
-                shown
+                }
             })
             .collect::<Vec<_>>()
             .join(" ")

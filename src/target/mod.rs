@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod local;
+pub mod ssh;
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 
 pub use command::{Command, quote};
 pub use local::LocalTarget;
+pub use ssh::SshTarget;
 
 /// What a finished command left behind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,6 +67,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Tunnel for T {}
 #[derive(Clone)]
 pub enum Target {
     Local(LocalTarget),
+    Ssh(SshTarget),
 }
 
 impl Target {
@@ -76,6 +79,7 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Local(t) => t.describe(),
+            Target::Ssh(t) => t.describe(),
         }
     }
 
@@ -83,11 +87,40 @@ impl Target {
         matches!(self, Target::Local(_))
     }
 
+    /// Connected / reconnecting / failed, for the status bar; `None` for the local
+    /// machine, which cannot drop.
+    pub fn connection_state(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<crate::ssh::ConnectionState>> {
+        match self {
+            Target::Local(_) => None,
+            Target::Ssh(t) => Some(t.state()),
+        }
+    }
+
+    /// Bumped each time the connection is re-established; constant for the local machine.
+    /// A stream that ended while this changed was cut by a drop, not finished.
+    pub fn generation(&self) -> u64 {
+        match self {
+            Target::Local(_) => 0,
+            Target::Ssh(t) => t.connection().generation(),
+        }
+    }
+
+    /// Wait until the connection is usable again (at once when it is, or is local).
+    pub async fn wait_until_connected(&self) -> Result<()> {
+        match self {
+            Target::Local(_) => Ok(()),
+            Target::Ssh(t) => t.connection().session().await.map(|_| ()),
+        }
+    }
+
     /// Run to completion and collect stdout, stderr and the exit status. A command that
     /// exits non-zero is not an error here: the caller decides what the status means.
     pub async fn run(&self, command: &Command) -> Result<Output> {
         match self {
             Target::Local(t) => t.run(command).await,
+            Target::Ssh(t) => t.run(command).await,
         }
     }
 
@@ -95,12 +128,14 @@ impl Target {
     pub async fn stream(&self, command: &Command) -> Result<Streaming> {
         match self {
             Target::Local(t) => t.stream(command).await,
+            Target::Ssh(t) => t.stream(command).await,
         }
     }
 
     pub async fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
         match self {
             Target::Local(t) => t.read_file(path).await,
+            Target::Ssh(t) => t.read_file(path).await,
         }
     }
 
@@ -109,6 +144,7 @@ impl Target {
     pub async fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<()> {
         match self {
             Target::Local(t) => t.write_file(path, contents, mode).await,
+            Target::Ssh(t) => t.write_file(path, contents, mode).await,
         }
     }
 
@@ -116,6 +152,7 @@ impl Target {
     pub async fn connect_loopback(&self, port: u16) -> Result<Box<dyn Tunnel>> {
         match self {
             Target::Local(t) => t.connect_loopback(port).await,
+            Target::Ssh(t) => t.connect_loopback(port).await,
         }
     }
 
@@ -123,6 +160,7 @@ impl Target {
     pub async fn docker(&self) -> Result<bollard::Docker> {
         match self {
             Target::Local(t) => t.docker().await,
+            Target::Ssh(t) => t.docker().await,
         }
     }
 }

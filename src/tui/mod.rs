@@ -1,9 +1,29 @@
 //! The console: one event loop, state, and drawing as a function of state.
 
+pub mod app;
+pub mod draw;
+pub mod effect;
+mod event_loop;
 pub mod format;
+pub mod layout;
+pub mod message;
+pub mod palette;
+pub mod panes;
+pub mod terminal;
 
 use crate::config::Settings;
 
-pub fn run(_settings: Settings, _readonly: bool) -> color_eyre::Result<u8> {
-    Ok(0)
+/// Open the console on `target` (connected on `runtime`, which keeps its SSH session
+/// alive). Returns the process exit code.
+pub fn run(
+    runtime: tokio::runtime::Runtime,
+    settings: Settings,
+    readonly: bool,
+    target: crate::target::Target,
+) -> color_eyre::Result<u8> {
+    let result = runtime.block_on(event_loop::run(settings, readonly, target));
+    terminal::restore();
+    // Background tasks (a slow SSH command, a docker stream) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }

@@ -1,11 +1,20 @@
 //! Shared test support: real servers started on loopback, each in its own temp dir on its own
-//! free port, stopped on Drop. Each test file does `mod support;` and uses what it needs.
+//! free port, stopped on Drop; and the console's state for snapshot tests. Each test file does
+//! `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod app;
+pub mod docker;
+pub mod logs;
 pub mod nginx;
 pub mod odoo_site;
 pub mod ports;
 pub mod postgres;
+pub mod prompter;
 pub mod rawhttp;
+pub mod screenshot;
+pub mod sshd;
 pub mod standin;
+pub mod ticker;
 pub mod tls;
+pub mod tmux;

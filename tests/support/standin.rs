@@ -62,6 +62,10 @@ pub struct StandinOptions {
     /// Ports to use instead of fresh free ones (to provoke "address in use").
     pub http_port: Option<u16>,
     pub gevent_port: Option<u16>,
+    /// Run with this odoo.conf (e.g. one `odoo-ops render` wrote) instead of a generated
+    /// one; ports, interface and database are then given as command-line flags, which Odoo
+    /// applies over the file.
+    pub conf_file: Option<PathBuf>,
 }
 
 impl Default for StandinOptions {
@@ -76,6 +80,7 @@ impl Default for StandinOptions {
             logfile: false,
             http_port: None,
             gevent_port: None,
+            conf_file: None,
         }
     }
 }
@@ -162,9 +167,17 @@ impl Standin {
         .unwrap();
         let output = std::fs::File::create(&output_path).unwrap();
         let mut command = Command::new(binary());
+        match &options.conf_file {
+            None => command.arg("-c").arg(&conf_path),
+            Some(file) => command.arg("-c").arg(file).args([
+                "--http-interface=127.0.0.1".to_string(),
+                format!("--http-port={http_port}"),
+                format!("--gevent-port={gevent_port}"),
+                format!("--db_host={}", options.db_host),
+                format!("--db_port={db_port}"),
+            ]),
+        };
         command
-            .arg("-c")
-            .arg(&conf_path)
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
             .stderr(output);
@@ -274,6 +287,7 @@ pub fn ensure_image(tag: &str) -> String {
         format!(
             "FROM scratch\n\
              COPY odoo /usr/bin/odoo\n\
+             COPY odoo /usr/bin/curl\n\
              COPY odoo.conf /etc/odoo/odoo.conf\n\
              LABEL org.opencontainers.image.title=\"odoo stand-in\" \\\n      \
              org.opencontainers.image.version=\"{tag}\" \\\n      \

@@ -11,6 +11,7 @@ mod app;
 mod base64;
 mod clock;
 mod conf;
+mod curl;
 mod db;
 mod http;
 mod log;
@@ -45,6 +46,10 @@ const SIGTERM: i32 = 15;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let called_as = std::env::args().next().unwrap_or_default();
+    if called_as.rsplit('/').next() == Some("curl") {
+        std::process::exit(curl::main(&args));
+    }
     let modes = match Modes::parse(&std::env::var("STANDIN_MODE").unwrap_or_default()) {
         Ok(m) => m,
         Err(e) => {

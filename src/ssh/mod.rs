@@ -1,0 +1,25 @@
+//! SSH to a droplet with russh: one connection per host carries commands, files, TCP to
+//! the host's loopback ports and the Docker API, and comes back by itself after a drop.
+//!
+//! - [`config`]: `~/.ssh/config`; [`destination`]: `[user@]host[:port]` into a [`ConnectSpec`];
+//! - [`known_hosts`]: host key verdicts; [`prompt`]: who is asked about unknown keys and
+//!   passphrases; [`auth`]: agent, then key files;
+//! - [`session`]: one logged-in session (ProxyJump included); [`connection`]: keepalive,
+//!   reconnect with backoff, state events;
+//! - [`exec`]: commands on channels; [`docker`]: bollard over direct-streamlocal;
+//!   [`resume`]: follows that continue after a reconnect.
+
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod destination;
+pub mod docker;
+pub mod exec;
+pub mod known_hosts;
+pub mod prompt;
+pub mod resume;
+pub mod session;
+
+pub use connection::{Backoff, ConnectionState, SshConnection};
+pub use destination::{ConnectSpec, Destination, Environment, HostKeyPolicy, Overrides};
+pub use prompt::{HeadlessPrompter, HostKeyQuestion, Passphrase, Prompter, TtyPrompter};

@@ -1,0 +1,25 @@
+//! `.env` beside the compose file: what compose substitutes (`${ODOO_TAG}`, passwords).
+//! Mode 0600: it holds the secrets.
+
+use super::options::StackOptions;
+use super::secrets::{ADMIN_PASSWORD_KEY, DB_PASSWORD_KEY, Secrets};
+
+pub fn render(o: &StackOptions, image: &str, tag: &str, secrets: &Secrets) -> String {
+    format!(
+        "# Rendered by odoo-ops for {domain}. Mode 0600: this file holds the stack's secrets.
+# The secrets are generated once (32 random bytes from the OS) and never regenerated.
+# ODOO_ADMIN_PASSWORD is Odoo's master password; odoo.conf holds only its hash.
+# Deploy and rollback change ODOO_TAG.
+ODOO_IMAGE={image}
+ODOO_TAG={tag}
+ODOO_DOMAIN={domain}
+POSTGRES_DB=postgres
+POSTGRES_USER=odoo
+{DB_PASSWORD_KEY}={db}
+{ADMIN_PASSWORD_KEY}={admin}
+",
+        domain = o.domain,
+        db = secrets.db_password,
+        admin = secrets.admin_password,
+    )
+}

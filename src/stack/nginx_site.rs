@@ -1,0 +1,180 @@
+//! The nginx site (http-context include, e.g. `/etc/nginx/conf.d/odoo.conf`) for Odoo 18:
+//! HTTP → HTTPS with the ACME challenge kept on HTTP; TLS 1.2/1.3; `/` to the HTTP workers;
+//! `/websocket` (the bus since Odoo 16) and `/longpolling` to the gevent port with HTTP/1.1
+//! and the Upgrade map; 720/60/600 s timeouts; forwarded headers; gzip; static caching;
+//! the first seed's security headers and rate limit.
+
+use super::options::StackOptions;
+
+/// Headers every proxied location sends. nginx drops inherited `proxy_set_header`s as soon
+/// as a location sets one, so each location repeats all of them.
+fn forwarded_headers(indent: &str) -> String {
+    [
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-Host $host;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+    ]
+    .iter()
+    .map(|l| format!("{indent}{l}\n"))
+    .collect()
+}
+
+/// Same rule for `add_header`: a location with its own `add_header` loses the server's.
+fn security_headers(indent: &str) -> String {
+    [
+        "add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;",
+        "add_header X-Frame-Options \"SAMEORIGIN\" always;",
+        "add_header X-Content-Type-Options \"nosniff\" always;",
+        "add_header Referrer-Policy \"strict-origin-when-cross-origin\" always;",
+        // Odoo's web client needs inline scripts: restrict framing, plugins and the base
+        // URL, and upgrade stray http:// links, without a script policy that would break it.
+        "add_header Content-Security-Policy \"frame-ancestors 'self'; base-uri 'self'; object-src 'none'; upgrade-insecure-requests\" always;",
+    ]
+    .iter()
+    .map(|l| format!("{indent}{l}\n"))
+    .collect()
+}
+
+pub fn render(o: &StackOptions) -> String {
+    let e = &o.edge;
+    let d = &o.domain;
+    let listen_http: String = e
+        .listen_http
+        .iter()
+        .map(|l| format!("    listen {l};\n"))
+        .collect();
+    let listen_https: String = e
+        .listen_https
+        .iter()
+        .map(|l| format!("    listen {l} ssl http2;\n"))
+        .collect();
+    let fwd = forwarded_headers("        ");
+    let sec = security_headers("    ");
+    let sec_static = security_headers("        ");
+    format!(
+        "# Rendered by odoo-ops for {d}. Odoo 18: the bus is /websocket on the gevent port.
+# Check with `nginx -t` before reloading.
+
+upstream odoo_http {{
+    server 127.0.0.1:{http};
+}}
+
+upstream odoo_gevent {{
+    server 127.0.0.1:{gevent};
+}}
+
+# `Connection: upgrade` for websocket handshakes, `close` otherwise.
+map $http_upgrade $connection_upgrade {{
+    default upgrade;
+    ''      close;
+}}
+
+# The first seed's rate limit (100 requests/minute, burst 20), on the endpoints that take
+# passwords; the web client's own calls are not throttled.
+limit_req_zone $binary_remote_addr zone=odoo_login:10m rate=100r/m;
+limit_req_status 429;
+
+# Odoo's static files, cached by nginx for 60 minutes.
+proxy_cache_path {cache} levels=1:2 keys_zone=odoo_static:10m max_size=1g inactive=60m use_temp_path=off;
+
+server {{
+{listen_http}    server_name {d};
+
+    # Let's Encrypt HTTP-01 challenges stay on plain HTTP.
+    location ^~ /.well-known/acme-challenge/ {{
+        root {acme};
+        default_type text/plain;
+    }}
+
+    location / {{
+        return 301 https://$host$request_uri;
+    }}
+}}
+
+server {{
+{listen_https}    server_name {d};
+    server_tokens off;
+
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:odoo_tls:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+
+{sec}
+    # Odoo sets some of these itself; hide its copies so each header appears once.
+    proxy_hide_header X-Frame-Options;
+    proxy_hide_header X-Content-Type-Options;
+    proxy_hide_header Content-Security-Policy;
+
+    # Long requests (reports, imports) must not become 502/504: read 720 s (= Odoo's
+    # limit_time_real), connect 60 s, send 600 s.
+    proxy_read_timeout 720s;
+    proxy_connect_timeout 60s;
+    proxy_send_timeout 600s;
+    proxy_redirect off;
+    proxy_buffers 16 64k;
+    proxy_buffer_size 128k;
+
+    # Uploads (attachments, imports).
+    client_max_body_size 100m;
+
+    gzip on;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_comp_level 5;
+    gzip_min_length 1024;
+    gzip_types text/css text/plain text/xml text/javascript application/javascript application/json application/xml image/svg+xml;
+
+    access_log {logs}/odoo.access.log;
+    error_log {logs}/odoo.error.log;
+
+    # The bus: websocket on the gevent port, HTTP/1.1 with the Upgrade headers.
+    location /websocket {{
+        proxy_pass http://odoo_gevent;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+{fwd}    }}
+
+    # Gone in Odoo 18 (404), still routed to the gevent port for older clients.
+    location /longpolling {{
+        proxy_pass http://odoo_gevent;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+{fwd}    }}
+
+    location ~ ^/web/(login|reset_password|signup|database) {{
+        limit_req zone=odoo_login burst=20 nodelay;
+        proxy_pass http://odoo_http;
+{fwd}    }}
+
+    location ~* ^/[^/]+/static/ {{
+        proxy_pass http://odoo_http;
+        proxy_cache odoo_static;
+        proxy_cache_valid 200 60m;
+        proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+        expires 60m;
+{fwd}{sec_static}        add_header X-Cache-Status $upstream_cache_status always;
+    }}
+
+    location / {{
+        proxy_pass http://odoo_http;
+{fwd}    }}
+}}
+",
+        http = o.http_port,
+        gevent = o.gevent_port,
+        cache = e.cache_dir,
+        logs = e.log_dir,
+        acme = e.acme_root,
+        cert = e.certificate,
+        key = e.certificate_key,
+    )
+}

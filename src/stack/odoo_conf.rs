@@ -1,0 +1,61 @@
+//! `odoo.conf` for Odoo 18 in the compose stack. The DB password is not in it: compose
+//! passes it as `PASSWORD` from `.env` (the official image's entrypoint turns it into
+//! `--db_password`), so this file holds no clear-text secret and can stay readable by the
+//! container's `odoo` user. The master password is stored as a passlib hash.
+
+use super::options::StackOptions;
+
+/// The values written, in file order; `parse back` tests compare against these.
+pub fn options(o: &StackOptions, admin_hash: &str) -> Vec<(&'static str, String)> {
+    let z = o.size.sizing();
+    vec![
+        ("addons_path", "/mnt/extra-addons,/mnt/oca-addons".into()),
+        ("data_dir", "/var/lib/odoo".into()),
+        ("admin_passwd", admin_hash.to_string()),
+        ("db_host", "db".into()),
+        ("db_port", "5432".into()),
+        ("db_user", "odoo".into()),
+        ("db_name", o.db_name.clone()),
+        ("dbfilter", format!("^{}$", o.db_name)),
+        ("list_db", "False".into()),
+        ("db_maxconn", z.db_maxconn.to_string()),
+        ("proxy_mode", "True".into()),
+        ("http_port", "8069".into()),
+        ("gevent_port", "8072".into()),
+        ("workers", z.workers.to_string()),
+        ("max_cron_threads", z.max_cron_threads.to_string()),
+        ("limit_memory_soft", z.limit_memory_soft.to_string()),
+        ("limit_memory_hard", z.limit_memory_hard.to_string()),
+        ("limit_time_cpu", z.limit_time_cpu.to_string()),
+        ("limit_time_real", z.limit_time_real.to_string()),
+        ("limit_request", "65536".into()),
+        ("server_wide_modules", "base,web".into()),
+        ("log_level", "info".into()),
+    ]
+}
+
+pub fn render(o: &StackOptions, admin_hash: &str) -> String {
+    let s = &o.size;
+    let z = s.sizing();
+    let mut out = format!(
+        "; Rendered by odoo-ops for {domain} on {slug} ({cpus} vCPU, {mem} MB).
+; Re-render with `odoo-ops render`; hand edits are shown as a diff before being replaced.
+;
+; workers = min(2 x CPU + 1, memory budget / ~350 MB - cron) = {workers}: Odoo's documented rule,
+; capped by the {budget} MB left after PostgreSQL, the gevent process and the OS.
+; limit_time_real = 720 s matches nginx's proxy_read_timeout.
+; db_password is not here: compose passes PASSWORD from .env.
+[options]
+",
+        domain = o.domain,
+        slug = s.slug,
+        cpus = s.vcpus,
+        mem = s.memory_mb,
+        workers = z.workers,
+        budget = s.odoo_budget_mb(),
+    );
+    for (key, value) in options(o, admin_hash) {
+        out += &format!("{key} = {value}\n");
+    }
+    out
+}

@@ -1,0 +1,248 @@
+//! The console's state and how events change it. No I/O here: work is returned as
+//! [`Effect`]s for the event loop to start.
+
+use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseButton, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use super::effect::Effect;
+use super::layout::ScreenLayout;
+use super::message::Message;
+use super::palette::Palette;
+use super::panes::PaneId;
+use super::panes::host::HostPane;
+use crate::config::keymap::{Action, Context};
+use crate::config::{Keymap, Settings, Theme};
+
+/// A modal layer over the panes; it takes keys first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help { scroll: u16 },
+    Palette(Palette),
+}
+
+/// How the status bar shows the link to the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Local,
+    Connected,
+    Reconnecting { attempt: u32 },
+    Lost(String),
+}
+
+impl From<crate::ssh::connection::ConnectionState> for Connection {
+    fn from(state: crate::ssh::connection::ConnectionState) -> Self {
+        use crate::ssh::connection::ConnectionState;
+        match state {
+            ConnectionState::Connected => Connection::Connected,
+            ConnectionState::Reconnecting { attempt, .. } => Connection::Reconnecting { attempt },
+            ConnectionState::Failed(why) => Connection::Lost(why),
+        }
+    }
+}
+
+pub struct App {
+    pub settings: Settings,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub readonly: bool,
+    pub host_label: String,
+    pub connection: Connection,
+    pub focus: PaneId,
+    pub zoomed: bool,
+    pub overlay: Overlay,
+    pub show_console_log: bool,
+    pub last_error: Option<String>,
+    /// A one-line notice (theme switched, warning at start) shown in the status bar.
+    pub notice: Option<String>,
+    pub size: Rect,
+    pub host: HostPane,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(
+        settings: Settings,
+        readonly: bool,
+        host_label: String,
+        connection: Connection,
+    ) -> App {
+        let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
+        App {
+            theme: settings.theme.clone(),
+            keymap: settings.keymap.clone(),
+            settings,
+            readonly,
+            host_label,
+            connection,
+            focus: PaneId::Host,
+            zoomed: false,
+            overlay: Overlay::None,
+            show_console_log: false,
+            last_error: None,
+            notice,
+            size: Rect::default(),
+            host: HostPane {
+                loading: true,
+                ..HostPane::default()
+            },
+            should_quit: false,
+        }
+    }
+
+    /// The work to start when the console opens.
+    pub fn startup_effects(&self) -> Vec<Effect> {
+        vec![Effect::RefreshHost]
+    }
+
+    pub fn layout(&self) -> ScreenLayout {
+        ScreenLayout::compute(self.size, self)
+    }
+
+    /// A terminal event. Returns the work it asks for; `changed` says whether to redraw.
+    pub fn on_terminal(&mut self, event: &Event) -> (bool, Vec<Effect>) {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => (true, self.on_key(key)),
+            Event::Mouse(mouse) => match mouse.kind {
+                MouseEventKind::Down(MouseButton::Left) => {
+                    let at = Position::new(mouse.column, mouse.row);
+                    let hit = self.layout().pane_at(at);
+                    match hit {
+                        Some(pane) if pane != self.focus && self.overlay == Overlay::None => {
+                            self.focus = pane;
+                            (true, Vec::new())
+                        }
+                        _ => (false, Vec::new()),
+                    }
+                }
+                MouseEventKind::ScrollDown => (true, self.on_pane_action(Action::Down)),
+                MouseEventKind::ScrollUp => (true, self.on_pane_action(Action::Up)),
+                _ => (false, Vec::new()),
+            },
+            Event::Resize(w, h) => {
+                self.size = Rect::new(0, 0, *w, *h);
+                (true, Vec::new())
+            }
+            _ => (false, Vec::new()),
+        }
+    }
+
+    fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        match &mut self.overlay {
+            Overlay::Help { scroll } => {
+                match self.keymap.action(Context::Help, key) {
+                    Some(Action::CloseHelp) => self.overlay = Overlay::None,
+                    Some(Action::HelpUp) => *scroll = scroll.saturating_sub(1),
+                    Some(Action::HelpDown) => *scroll = scroll.saturating_add(1),
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Overlay::Palette(palette) => {
+                let action = self.keymap.action(Context::Palette, key);
+                match action {
+                    Some(Action::PaletteClose) => self.overlay = Overlay::None,
+                    Some(Action::PaletteUp) => palette.select_previous(),
+                    Some(Action::PaletteDown) => palette.select_next(),
+                    Some(Action::PaletteRun) => {
+                        let chosen = palette.chosen();
+                        self.overlay = Overlay::None;
+                        if let Some(command) = chosen {
+                            return self.run_palette_command(command);
+                        }
+                    }
+                    _ => palette.edit(key),
+                }
+                Vec::new()
+            }
+            Overlay::None => match self.keymap.action(self.focus.context(), key) {
+                Some(action) => self.on_action(action),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// An action from a key, the palette or a test.
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => {
+                self.should_quit = true;
+                return vec![Effect::Quit];
+            }
+            Action::FocusNext => self.focus = self.focus.next(),
+            Action::FocusPrev => self.focus = self.focus.prev(),
+            Action::FocusHost => self.focus = PaneId::Host,
+            Action::FocusDroplets => self.focus = PaneId::Droplets,
+            Action::FocusContainers => self.focus = PaneId::Containers,
+            Action::FocusLogs => self.focus = PaneId::Logs,
+            Action::FocusChecks => self.focus = PaneId::Checks,
+            Action::FocusModules => self.focus = PaneId::Modules,
+            Action::FocusDeploy => self.focus = PaneId::Deploy,
+            Action::ToggleZoom => self.zoomed = !self.zoomed,
+            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Action::Palette => self.overlay = Overlay::Palette(Palette::new(self)),
+            Action::ToggleConsoleLog => self.show_console_log = !self.show_console_log,
+            Action::CycleTheme => self.cycle_theme(),
+            _ => return self.on_pane_action(action),
+        }
+        Vec::new()
+    }
+
+    fn on_pane_action(&mut self, action: Action) -> Vec<Effect> {
+        match self.focus {
+            PaneId::Host => self.host.on_action(action),
+            // Panes whose feature has not landed have nothing to move or refresh.
+            _ => Vec::new(),
+        }
+    }
+
+    fn run_palette_command(&mut self, command: super::palette::PaletteCommand) -> Vec<Effect> {
+        use super::palette::PaletteCommand;
+        match command {
+            PaletteCommand::Action(action) => self.on_action(action),
+            PaletteCommand::Theme(name) => {
+                self.set_theme(&name);
+                Vec::new()
+            }
+        }
+    }
+
+    fn cycle_theme(&mut self) {
+        let names = self.settings.available_themes();
+        let current = names.iter().position(|n| *n == self.theme.name);
+        let next = current.map(|i| (i + 1) % names.len()).unwrap_or(0);
+        if let Some(name) = names.get(next).cloned() {
+            self.set_theme(&name);
+        }
+    }
+
+    /// Switch theme; a broken user theme keeps the current one and says why.
+    pub fn set_theme(&mut self, name: &str) {
+        match self.settings.theme_named(name) {
+            Ok(theme) => {
+                self.notice = Some(format!("theme: {}", theme.name));
+                log::info!("theme switched to {}", theme.name);
+                self.theme = theme;
+            }
+            Err(e) => {
+                let message = format!("{e}; keeping the {} theme", self.theme.name);
+                log::warn!("{message}");
+                self.last_error = Some(message);
+            }
+        }
+    }
+
+    /// A background result arrived.
+    pub fn apply(&mut self, message: Message) -> bool {
+        match message {
+            Message::HostFacts(result) => {
+                if let Err(e) = &result {
+                    self.last_error = Some(format!("host: {e}"));
+                    log::warn!("host refresh failed: {e}");
+                }
+                self.host.apply(result);
+            }
+        }
+        true
+    }
+}

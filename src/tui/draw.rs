@@ -1,0 +1,204 @@
+//! Drawing: a function of [`App`] and nothing else.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, List, ListItem, ListState, Paragraph};
+
+use super::app::{App, Connection, Overlay};
+use super::palette::Palette;
+use super::panes;
+use crate::config::keymap::{Action, Context};
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let layout = super::layout::ScreenLayout::compute(frame.area(), app);
+    frame.render_widget(Block::default().style(app.theme.text()), frame.area());
+    for (pane, area) in &layout.panes {
+        panes::draw(frame, *area, *pane, app);
+    }
+    if let Some(area) = layout.console_log {
+        draw_console_log(frame, area, app);
+    }
+    draw_status_bar(frame, layout.status_bar, app);
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => draw_help(frame, app, *scroll),
+        Overlay::Palette(palette) => draw_palette(frame, app, palette),
+    }
+}
+
+fn draw_console_log(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(false))
+        .title(Span::styled(" odoo-ops log ", theme.title(false)));
+    let widget = tui_logger::TuiLoggerWidget::default()
+        .block(block)
+        .style(theme.text())
+        .style_error(theme.error())
+        .style_warn(theme.warn())
+        .style_info(theme.info())
+        .style_debug(theme.muted())
+        .style_trace(theme.muted())
+        .output_target(false)
+        .output_file(false)
+        .output_line(false)
+        .output_timestamp(Some("%H:%M:%S".into()));
+    frame.render_widget(widget, area);
+}
+
+fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let bar = theme.status_bar();
+    let (dot, state) = match &app.connection {
+        Connection::Local => (
+            Span::styled("●", bar.patch(theme.ok())),
+            "local".to_string(),
+        ),
+        Connection::Connected => (Span::styled("●", bar.patch(theme.ok())), "connected".into()),
+        Connection::Reconnecting { attempt } => (
+            Span::styled("●", bar.patch(theme.warn())),
+            format!("reconnecting (attempt {attempt})"),
+        ),
+        Connection::Lost(why) => (
+            Span::styled("●", bar.patch(theme.error())),
+            format!("lost: {why}"),
+        ),
+    };
+    let mut left = vec![
+        Span::styled(format!(" {} ", app.host_label), bar),
+        dot,
+        Span::styled(format!(" {state} "), bar),
+    ];
+    if app.readonly {
+        left.push(Span::styled(" READ-ONLY ", bar.patch(theme.warn())));
+    }
+    if let Some(error) = &app.last_error {
+        left.push(Span::styled(" │ ", bar));
+        left.push(Span::styled(format!("error: {error}"), theme.error()));
+    } else if let Some(notice) = &app.notice {
+        left.push(Span::styled(" │ ", bar));
+        left.push(Span::styled(notice.clone(), bar.patch(theme.warn())));
+    }
+    let keys = &app.keymap;
+    let right = format!(
+        " {} help · {} commands · {} quit ",
+        first_key(keys, Action::Help),
+        first_key(keys, Action::Palette),
+        first_key(keys, Action::Quit)
+    );
+    let [left_area, right_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(right.chars().count() as u16),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)).style(bar), left_area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(right, bar)).style(bar),
+        right_area,
+    );
+}
+
+fn first_key(keymap: &crate::config::Keymap, action: Action) -> String {
+    keymap
+        .keys(action)
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "(unbound)".into())
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+fn overlay_block(app: &App, title: &str) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(app.theme.border(true))
+        .style(app.theme.text())
+        .title(Span::styled(format!(" {title} "), app.theme.title(true)))
+}
+
+/// Help is generated from the active keymap, so it is right after any rebinding.
+pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let mut lines = vec![Line::from(Span::styled(
+        format!("keymap: {} · theme: {}", app.keymap.name, app.theme.name),
+        theme.muted(),
+    ))];
+    for context in Context::ALL {
+        let actions: Vec<&Action> = Action::ALL
+            .iter()
+            .filter(|a| a.context() == context)
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            format!("[{}]", context.name()),
+            theme.title(true),
+        )));
+        for action in actions {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<18}", app.keymap.keys_label(*action)),
+                    theme.accent(),
+                ),
+                Span::styled(action.description().to_string(), theme.text()),
+            ]));
+        }
+    }
+    lines
+}
+
+fn draw_help(frame: &mut Frame, app: &App, scroll: u16) {
+    let area = centered(frame.area(), 64, frame.area().height.saturating_sub(4));
+    frame.render_widget(Clear, area);
+    let paragraph = Paragraph::new(help_lines(app))
+        .scroll((scroll, 0))
+        .block(overlay_block(app, "Help"));
+    frame.render_widget(paragraph, area);
+}
+
+fn draw_palette(frame: &mut Frame, app: &App, palette: &Palette) {
+    let theme = &app.theme;
+    let area = centered(frame.area(), 70, 16);
+    frame.render_widget(Clear, area);
+    let block = overlay_block(app, "Commands");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [input, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(": ", theme.accent()),
+            Span::styled(palette.input.clone(), theme.text()),
+            Span::styled("▏", theme.accent()),
+        ])),
+        input,
+    );
+    let items: Vec<ListItem> = palette
+        .visible()
+        .into_iter()
+        .map(|e| {
+            ListItem::new(Line::from(vec![
+                Span::styled(format!("{:<24}", e.label), theme.text()),
+                Span::styled(e.detail.clone(), theme.muted()),
+            ]))
+        })
+        .collect();
+    let mut state = ListState::default().with_selected(Some(palette.selected));
+    frame.render_stateful_widget(
+        List::new(items).highlight_style(theme.selection()),
+        list,
+        &mut state,
+    );
+}

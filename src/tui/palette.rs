@@ -1,0 +1,101 @@
+//! The command palette: every action and every theme by name, filtered as you type.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::App;
+use crate::config::keymap::{Action, Context};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaletteCommand {
+    Action(Action),
+    Theme(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaletteEntry {
+    pub label: String,
+    pub detail: String,
+    pub command: PaletteCommand,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Palette {
+    pub input: String,
+    pub entries: Vec<PaletteEntry>,
+    pub selected: usize,
+}
+
+impl Palette {
+    pub fn new(app: &App) -> Palette {
+        let mut entries: Vec<PaletteEntry> = Action::ALL
+            .iter()
+            .filter(|a| matches!(a.context(), Context::Global | Context::Pane))
+            .filter(|a| !matches!(a, Action::Palette))
+            .map(|a| PaletteEntry {
+                label: a.name().replace('_', " "),
+                detail: format!("{} · {}", a.description(), app.keymap.keys_label(*a)),
+                command: PaletteCommand::Action(*a),
+            })
+            .collect();
+        entries.extend(
+            app.settings
+                .available_themes()
+                .into_iter()
+                .map(|name| PaletteEntry {
+                    label: format!("theme {name}"),
+                    detail: "switch theme".into(),
+                    command: PaletteCommand::Theme(name),
+                }),
+        );
+        Palette {
+            input: String::new(),
+            entries,
+            selected: 0,
+        }
+    }
+
+    /// Entries whose label contains every word typed, in order of the list.
+    pub fn visible(&self) -> Vec<&PaletteEntry> {
+        let words: Vec<String> = self
+            .input
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        self.entries
+            .iter()
+            .filter(|e| words.iter().all(|w| e.label.contains(w.as_str())))
+            .collect()
+    }
+
+    pub fn chosen(&self) -> Option<PaletteCommand> {
+        self.visible().get(self.selected).map(|e| e.command.clone())
+    }
+
+    pub fn select_next(&mut self) {
+        let n = self.visible().len();
+        if n > 0 {
+            self.selected = (self.selected + 1) % n;
+        }
+    }
+
+    pub fn select_previous(&mut self) {
+        let n = self.visible().len();
+        if n > 0 {
+            self.selected = (self.selected + n - 1) % n;
+        }
+    }
+
+    /// Typing into the filter.
+    pub fn edit(&mut self, key: &KeyEvent) {
+        match key.code {
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.input.push(c)
+            }
+            KeyCode::Backspace => {
+                self.input.pop();
+            }
+            _ => return,
+        }
+        self.selected = 0;
+    }
+}

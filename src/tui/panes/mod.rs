@@ -1,0 +1,120 @@
+//! The panes, and the contract each follows:
+//!
+//! - Its state is a plain struct owned by [`crate::tui::app::App`].
+//! - `draw(&self, frame, area, &PaneContext)` draws from that state only: no I/O, no
+//!   mutation, so a snapshot test of any state is one call on a `TestBackend`.
+//! - `on_action(&mut self, Action) -> Vec<Effect>` changes state for a key and returns the
+//!   work the event loop should start ([`crate::tui::effect::Effect`]); it never does I/O.
+//! - Results of that work come back as [`crate::tui::message::Message`]s, which
+//!   `App::apply` hands to the pane's `apply` method.
+//!
+//! A pane whose feature has not landed yet is drawn by [`placeholder`]: it says what it
+//! will show and why it is empty, and never shows made-up data.
+
+pub mod host;
+pub mod placeholder;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use crate::config::Theme;
+use crate::config::keymap::Context;
+
+/// Every pane on the screen, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaneId {
+    Host,
+    Droplets,
+    Containers,
+    Logs,
+    Checks,
+    Modules,
+    Deploy,
+}
+
+impl PaneId {
+    pub const ALL: [PaneId; 7] = [
+        PaneId::Host,
+        PaneId::Droplets,
+        PaneId::Containers,
+        PaneId::Logs,
+        PaneId::Checks,
+        PaneId::Modules,
+        PaneId::Deploy,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PaneId::Host => "Host",
+            PaneId::Droplets => "Droplets",
+            PaneId::Containers => "Containers",
+            PaneId::Logs => "Logs",
+            PaneId::Checks => "Checks",
+            PaneId::Modules => "Modules",
+            PaneId::Deploy => "Deploy",
+        }
+    }
+
+    /// The keymap context a focused pane looks keys up in first.
+    pub fn context(self) -> Context {
+        Context::Pane
+    }
+
+    pub fn index(self) -> usize {
+        PaneId::ALL.iter().position(|p| *p == self).expect("listed")
+    }
+
+    pub fn next(self) -> PaneId {
+        PaneId::ALL[(self.index() + 1) % PaneId::ALL.len()]
+    }
+
+    pub fn prev(self) -> PaneId {
+        PaneId::ALL[(self.index() + PaneId::ALL.len() - 1) % PaneId::ALL.len()]
+    }
+}
+
+/// What every pane's `draw` needs besides its own state.
+pub struct PaneContext<'a> {
+    pub theme: &'a Theme,
+    pub focused: bool,
+    pub readonly: bool,
+}
+
+impl PaneContext<'_> {
+    /// The bordered block every pane sits in: `[n] Title` plus an optional right-hand note.
+    pub fn block(&self, pane: PaneId, note: Option<Span<'static>>) -> Block<'static> {
+        let theme = self.theme;
+        let mut block = Block::default()
+            .borders(Borders::ALL)
+            .border_type(if self.focused {
+                BorderType::Thick
+            } else {
+                BorderType::Plain
+            })
+            .border_style(theme.border(self.focused))
+            .style(theme.text())
+            .title(Line::from(vec![
+                Span::styled(format!(" {} ", pane.index() + 1), theme.muted()),
+                Span::styled(format!("{} ", pane.title()), theme.title(self.focused)),
+            ]));
+        if let Some(note) = note {
+            block = block.title(Line::from(note).right_aligned());
+        }
+        block
+    }
+}
+
+/// Draw a pane by id from the app's state.
+pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::App) {
+    let ctx = PaneContext {
+        theme: &app.theme,
+        focused: app.focus == pane,
+        readonly: app.readonly,
+    };
+    match pane {
+        PaneId::Host => app.host.draw(frame, area, &ctx),
+        other => placeholder::draw(frame, area, other, &ctx),
+    }
+}

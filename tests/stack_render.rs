@@ -1,0 +1,404 @@
+//! `odoo-ops render` as a user runs it: files and modes, secrets kept across renders,
+//! odoo.conf read back, updates shown as diffs and written only with consent (backups
+//! kept), and bad input refused with nothing written.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use odoo_ops::odoo::conf::OdooConf;
+use odoo_ops::stack::{Domain, DropletSize, StackOptions, odoo_conf, passlib, secrets};
+
+fn render(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
+        .arg("render")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run odoo-ops")
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn first_render_writes_four_files_with_the_right_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let o = render(&[
+        "--domain",
+        "erp.example.com",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = snapshot(&out).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [".env", "docker-compose.yml", "nginx-site.conf", "odoo.conf"]
+    );
+    assert_eq!(mode(&out.join(".env")), 0o600);
+    assert_eq!(mode(&out.join("odoo.conf")), 0o644);
+    let env = secrets::parse_env(&read(&out, ".env"));
+    for key in [secrets::DB_PASSWORD_KEY, secrets::ADMIN_PASSWORD_KEY] {
+        assert_eq!(env[key].len(), 64, "{key}: 32 bytes, hex");
+    }
+    assert_ne!(
+        env[secrets::DB_PASSWORD_KEY],
+        env[secrets::ADMIN_PASSWORD_KEY]
+    );
+    // No secret in what the user sees on the terminal.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(!stdout.contains(&env[secrets::DB_PASSWORD_KEY]));
+    assert!(stdout.contains("created"));
+}
+
+#[test]
+fn odoo_conf_parses_back_to_the_rendered_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let o = render(&[
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-4vcpu-8gb",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let conf = OdooConf::parse(&read(&out, "odoo.conf"));
+    let env = secrets::parse_env(&read(&out, ".env"));
+    let hash = conf.get("admin_passwd").unwrap().to_string();
+    assert!(hash.starts_with("$pbkdf2-sha512$600000$"), "{hash}");
+    assert!(
+        passlib::verify(&env[secrets::ADMIN_PASSWORD_KEY], &hash),
+        "the hash is of .env's admin password"
+    );
+    let options = StackOptions::new(
+        Domain::parse("erp.example.com").unwrap(),
+        *DropletSize::by_slug("s-4vcpu-8gb").unwrap(),
+    );
+    let expected = odoo_conf::options(&options, &hash);
+    assert_eq!(conf.options.len(), expected.len(), "no key more, none less");
+    for (key, value) in &expected {
+        assert_eq!(conf.get(key), Some(value.as_str()), "{key}");
+    }
+    assert_eq!(conf.get_u64("workers"), Some(9));
+    assert_eq!(conf.get_bool("proxy_mode"), Some(true));
+    assert_eq!(conf.get_bool("list_db"), Some(false));
+    assert_eq!(conf.get("gevent_port"), Some("8072"));
+    assert!(
+        conf.get("db_password").is_none(),
+        "the DB password stays in .env"
+    );
+    assert!(conf.get("addons_path").unwrap().contains("/mnt/oca-addons"));
+}
+
+#[test]
+fn second_render_changes_nothing_and_keeps_the_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let args = [
+        "--domain",
+        "erp.example.com",
+        "--redis",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert!(render(&args).status.success());
+    let first = snapshot(&out);
+    let again = render(&args);
+    assert!(again.status.success());
+    assert_eq!(snapshot(&out), first, "same bytes, no backups");
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .matches("unchanged")
+            .count()
+            == 4
+    );
+}
+
+#[test]
+fn changes_are_shown_and_written_only_with_yes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    assert!(
+        render(&["--domain", "erp.example.com", "--out", dir])
+            .status
+            .success()
+    );
+    let before = snapshot(&out);
+    let secrets_before = read(&out, ".env");
+
+    let asked = render(&[
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-8vcpu-16gb",
+        "--out",
+        dir,
+    ]);
+    assert_eq!(asked.status.code(), Some(1), "not written without consent");
+    let diff = String::from_utf8_lossy(&asked.stdout);
+    assert!(
+        diff.contains("\n-workers = 5\n") && diff.contains("\n+workers = 17\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("not written: existing files differ; re-run with --yes"),
+        "{diff}"
+    );
+    assert_eq!(snapshot(&out), before, "nothing written");
+
+    let yes = render(&[
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-8vcpu-16gb",
+        "--out",
+        dir,
+        "--yes",
+    ]);
+    assert!(
+        yes.status.success(),
+        "{}",
+        String::from_utf8_lossy(&yes.stderr)
+    );
+    assert!(read(&out, "odoo.conf").contains("workers = 17"));
+    assert_eq!(read(&out, ".env"), secrets_before, "secrets and tag kept");
+    let backups: Vec<String> = snapshot(&out)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.contains(".bak-"))
+        .collect();
+    assert_eq!(
+        backups.len(),
+        2,
+        "odoo.conf and docker-compose.yml backed up: {backups:?}"
+    );
+    let conf_backup = backups
+        .iter()
+        .find(|n| n.starts_with("odoo.conf.bak-"))
+        .unwrap();
+    assert_eq!(
+        read(&out, conf_backup).as_bytes(),
+        before
+            .iter()
+            .find(|(n, _)| n == "odoo.conf")
+            .unwrap()
+            .1
+            .as_slice()
+    );
+}
+
+#[test]
+fn a_hand_edit_and_a_loose_env_mode_are_shown_and_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    assert!(
+        render(&["--domain", "erp.example.com", "--out", dir])
+            .status
+            .success()
+    );
+    let env_path = out.join(".env");
+    std::fs::set_permissions(&env_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let env = read(&out, ".env");
+    std::fs::write(
+        &env_path,
+        env.replace("ODOO_TAG=18.0", "ODOO_TAG=18.0-20261115"),
+    )
+    .unwrap();
+    std::fs::write(
+        out.join("odoo.conf"),
+        read(&out, "odoo.conf").replace("workers = 5", "workers = 3"),
+    )
+    .unwrap();
+
+    let shown = render(&["--domain", "erp.example.com", "--out", dir]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("-workers = 3\n+workers = 5"), "{text}");
+    assert!(
+        text.contains("mode of") && text.contains(".env becomes 600"),
+        "{text}"
+    );
+    // The deployed tag is kept, and the diff of .env never shows a secret.
+    let secret = secrets::parse_env(&env)[secrets::DB_PASSWORD_KEY].clone();
+    assert!(!text.contains(&secret));
+    let yes = render(&[
+        "--domain",
+        "erp.example.com",
+        "--out",
+        dir,
+        "--yes",
+        "--json",
+    ]);
+    assert!(yes.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&yes.stdout).unwrap();
+    assert_eq!(json["written"], true);
+    assert_eq!(json["tag"], "18.0-20261115");
+    assert!(
+        !String::from_utf8_lossy(&yes.stdout).contains(&secret),
+        "no secret in JSON"
+    );
+    assert_eq!(mode(&env_path), 0o600);
+    assert!(read(&out, "odoo.conf").contains("workers = 5"));
+    assert!(read(&out, ".env").contains("ODOO_TAG=18.0-20261115"));
+}
+
+#[test]
+fn json_report_describes_files_and_sizing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let o = render(&[
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-1vcpu-2gb",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["size"]["slug"], "s-1vcpu-2gb");
+    assert_eq!(json["sizing"]["workers"], 2);
+    assert_eq!(json["files"].as_array().unwrap().len(), 4);
+    assert!(
+        json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["change"] == "create")
+    );
+    let env = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == ".env")
+        .unwrap();
+    assert_eq!(env["mode"], 0o600);
+}
+
+fn assert_refused(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    assert_refused(
+        &render(&["--domain", "erp example.com", "--out", dir]),
+        "contains whitespace",
+    );
+    assert_refused(
+        &render(&[
+            "--domain",
+            "erp.example.com",
+            "--size",
+            "s-64vcpu-1tb",
+            "--out",
+            dir,
+        ]),
+        "unknown size \"s-64vcpu-1tb\"; known sizes: s-1vcpu-2gb",
+    );
+    assert_refused(
+        &render(&[
+            "--domain",
+            "erp.example.com",
+            "--tag",
+            "18.0 beta",
+            "--out",
+            dir,
+        ]),
+        "--tag",
+    );
+    assert!(!out.exists(), "no directory created");
+
+    // A directory that cannot be written, even by root: below a regular file, or in /proc.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let below_file = file.join("stack");
+    assert_refused(
+        &render(&[
+            "--domain",
+            "erp.example.com",
+            "--out",
+            below_file.to_str().unwrap(),
+        ]),
+        "cannot create",
+    );
+    assert_refused(
+        &render(&[
+            "--domain",
+            "erp.example.com",
+            "--out",
+            "/proc/self/odoo-stack",
+        ]),
+        "cannot",
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn a_read_only_stack_dir_keeps_its_files() {
+    // Root ignores permission bits, so make the directory unwritable with a read-only bind
+    // mount when possible; otherwise use a non-root-owned mode and skip the root case.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    assert!(
+        render(&["--domain", "erp.example.com", "--out", dir])
+            .status
+            .success()
+    );
+    let before = snapshot(&out);
+    let ro = Command::new("mount")
+        .args(["--bind", "-o", "ro", dir, dir])
+        .status();
+    let mounted = ro.map(|s| s.success()).unwrap_or(false);
+    if !mounted {
+        // Not allowed to mount here (unprivileged container): the other cases cover refusal.
+        eprintln!("skipping: cannot bind-mount read-only here");
+        return;
+    }
+    let o = render(&[
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-8vcpu-16gb",
+        "--out",
+        dir,
+        "--yes",
+    ]);
+    let _ = Command::new("umount").arg(dir).status();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was written"));
+    assert_eq!(snapshot(&out), before);
+}

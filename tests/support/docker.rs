@@ -1,0 +1,84 @@
+//! Containers on the real Docker engine, labelled like a compose project whose name is
+//! unique to the test, so parallel tests (and other people's) never see each other's.
+//! Every container of the project is removed on Drop.
+
+use std::process::Command;
+
+pub struct Project {
+    pub name: String,
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker CLI")
+}
+
+impl Project {
+    pub fn new(test: &str) -> Project {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("ooptest-{test}-{}-{nanos:x}", std::process::id());
+        let p = Project { name };
+        p.remove_all();
+        p
+    }
+
+    /// `docker run -d` a container of `service` with compose's labels (as Compose v1
+    /// 1.29 writes them) plus `extra` options, from `image`. Returns the container name.
+    pub fn run(&self, service: &str, extra: &[&str], image: &str) -> String {
+        let name = format!("{}-{service}-1", self.name);
+        let project_label = format!("com.docker.compose.project={}", self.name);
+        let service_label = format!("com.docker.compose.service={service}");
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &project_label,
+            "--label",
+            &service_label,
+            "--label",
+            "com.docker.compose.container-number=1",
+            "--label",
+            "com.docker.compose.version=1.29.2",
+        ];
+        args.extend_from_slice(extra);
+        args.push(image);
+        let out = docker(&args);
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        name
+    }
+
+    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        docker(args)
+    }
+
+    fn remove_all(&self) {
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let out = docker(&["ps", "-aq", "--filter", &filter]);
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids.iter().map(String::as_str));
+            docker(&args);
+        }
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}

@@ -1,0 +1,232 @@
+//! A real OpenSSH sshd on a free loopback port: its own host key, authorized_keys and
+//! sshd_config in a temp dir, run in the foreground (`-D -e`) and killed on Drop.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Sshd {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+    /// The host's public key line (`ssh-ed25519 AAAA...`).
+    pub host_public_key: String,
+    /// A key pair authorized for `root` (and any user the sshd lets in).
+    pub client_key: PathBuf,
+}
+
+/// `ssh-keygen -t TYPE -N PASSPHRASE -f PATH`.
+pub fn keygen(path: &Path, key_type: &str, passphrase: &str) {
+    let status = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            key_type,
+            "-N",
+            passphrase,
+            "-C",
+            "odoo-ops-test",
+            "-f",
+        ])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed for {}", path.display());
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Sshd {
+    pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Start with extra sshd_config lines (they come first, and in sshd_config the first
+    /// value of a keyword wins, so they override the defaults here).
+    pub fn start_with(extra_config: &str) -> Self {
+        // sshd refuses to start without its privilege-separation directory.
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+        let dir = tempfile::Builder::new().prefix("sshd-").tempdir().unwrap();
+        // Traversable so sshd can read authorized_keys as a non-root login user.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let host_key = dir.path().join("host_ed25519");
+        keygen(&host_key, "ed25519", "");
+        let client_key = dir.path().join("client_ed25519");
+        keygen(&client_key, "ed25519", "");
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::copy(client_key.with_extension("pub"), &authorized).unwrap();
+        std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let host_public_key = std::fs::read_to_string(host_key.with_extension("pub"))
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("sshd_config");
+            let mut f = std::fs::File::create(&config).unwrap();
+            write!(
+                f,
+                "{extra_config}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\n\
+                 AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPermitRootLogin yes\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 200\n\
+                 MaxStartups 100\nLogLevel VERBOSE\nPrintMotd no\n",
+                host_key.display(),
+                dir.path().join("sshd.pid").display(),
+                authorized.display(),
+            )
+            .unwrap();
+            drop(f);
+            let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+            let mut child = Command::new("/usr/sbin/sshd")
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start /usr/sbin/sshd");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Sshd {
+                        dir,
+                        port,
+                        child,
+                        host_public_key,
+                        client_key,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = std::fs::read_to_string(dir.path().join("sshd.log")).unwrap_or_default();
+        }
+        panic!("sshd did not start; its log:\n{last_log}");
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// `[127.0.0.1]:PORT ssh-ed25519 AAAA...`, as known_hosts records this server.
+    pub fn known_hosts_line(&self) -> String {
+        format!("[127.0.0.1]:{} {}\n", self.port, self.host_public_key)
+    }
+
+    /// Authorize another public key file.
+    pub fn authorize(&self, public_key: &Path) {
+        let line = std::fs::read_to_string(public_key).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("authorized_keys"))
+            .unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    }
+
+    /// The per-connection sshd processes (children of the listener).
+    pub fn session_pids(&self) -> Vec<i32> {
+        let parent = self.child.id() as i32;
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after `)`.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            if ppid == Some(parent) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Kill every connection's sshd process: what a dropped link looks like to a client.
+    pub fn kill_sessions(&self) -> usize {
+        let pids = self.session_pids();
+        for pid in &pids {
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        pids.len()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        for pid in self.session_pids() {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sshd {
+    /// How odoo-ops connects to this sshd as `user` with the authorized client key, checking
+    /// host keys against `known_hosts` (not the real ~/.ssh) and using no agent.
+    pub fn spec(&self, user: &str, known_hosts: &Path) -> odoo_ops::ssh::ConnectSpec {
+        odoo_ops::ssh::ConnectSpec {
+            label: format!("test-sshd-{}", self.port),
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: user.into(),
+            identity_files: vec![self.client_key.clone()],
+            identities_only: false,
+            agent_socket: None,
+            known_hosts: vec![known_hosts.to_path_buf()],
+            host_key_policy: odoo_ops::ssh::HostKeyPolicy::Ask,
+            keepalive_interval: Duration::from_secs(15),
+            keepalive_max: 3,
+            proxy_jump: None,
+        }
+    }
+
+    /// A known_hosts file (in this sshd's dir) that already trusts it.
+    pub fn trusted_known_hosts(&self) -> PathBuf {
+        let path = self.dir.path().join("client_known_hosts");
+        std::fs::write(&path, self.known_hosts_line()).unwrap();
+        path
+    }
+
+    /// Connected as root, host key already trusted, no prompts possible.
+    pub async fn target(&self) -> odoo_ops::target::Target {
+        let spec = self.spec("root", &self.trusted_known_hosts());
+        let t = odoo_ops::target::SshTarget::connect(
+            spec,
+            std::sync::Arc::new(odoo_ops::ssh::HeadlessPrompter),
+        )
+        .await
+        .expect("connect to the test sshd");
+        odoo_ops::target::Target::Ssh(t)
+    }
+}
