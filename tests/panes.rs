@@ -91,7 +91,7 @@ fn empty_panes_say_what_they_will_show() {
         Action::FocusDroplets,
         Action::FocusContainers,
         Action::FocusLogs,
-        Action::FocusChecks,
+        // The Checks pane has landed: its states are in tests/checks_pane.rs.
         Action::FocusModules,
         Action::FocusDeploy,
     ] {

@@ -9,6 +9,7 @@ use super::layout::ScreenLayout;
 use super::message::Message;
 use super::palette::Palette;
 use super::panes::PaneId;
+use super::panes::checks::ChecksPane;
 use super::panes::host::HostPane;
 use crate::config::keymap::{Action, Context};
 use crate::config::{Keymap, Settings, Theme};
@@ -57,6 +58,7 @@ pub struct App {
     pub notice: Option<String>,
     pub size: Rect,
     pub host: HostPane,
+    pub checks: ChecksPane,
     pub should_quit: bool,
 }
 
@@ -86,6 +88,7 @@ impl App {
                 loading: true,
                 ..HostPane::default()
             },
+            checks: ChecksPane::new(readonly),
             should_quit: false,
         }
     }
@@ -155,6 +158,13 @@ impl App {
                 }
                 Vec::new()
             }
+            // A fix waiting for yes/no takes the Confirm keys.
+            Overlay::None if self.focus == PaneId::Checks && self.checks.confirming() => {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(action) => self.checks.on_action(action),
+                    None => Vec::new(),
+                }
+            }
             Overlay::None => match self.keymap.action(self.focus.context(), key) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -191,6 +201,7 @@ impl App {
     fn on_pane_action(&mut self, action: Action) -> Vec<Effect> {
         match self.focus {
             PaneId::Host => self.host.on_action(action),
+            PaneId::Checks => self.checks.on_action(action),
             // Panes whose feature has not landed have nothing to move or refresh.
             _ => Vec::new(),
         }
@@ -241,6 +252,16 @@ impl App {
                     log::warn!("host refresh failed: {e}");
                 }
                 self.host.apply(result);
+            }
+            Message::ChecksReport(result) => self
+                .checks
+                .apply_report(result.map(|(report, nginx)| (*report, nginx))),
+            Message::CheckRerun(result) => self.checks.apply_rerun(result),
+            Message::FixApplied(result) => {
+                if let Err(e) = &result {
+                    log::warn!("applying a fix failed: {e}");
+                }
+                self.checks.apply_fix_result(result);
             }
         }
         true

@@ -32,12 +32,21 @@ struct Worker {
     target: Target,
     tx: mpsc::UnboundedSender<Message>,
     host_job: Option<tokio::task::JoinHandle<()>>,
+    checks_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
     fn start(&mut self, effect: Effect) {
         match effect {
             Effect::Quit => {}
+            Effect::RunChecks | Effect::RerunCheck(_) | Effect::ApplyFix(..) => {
+                // One diagnosis at a time: the running one brings fresh results anyway.
+                if self.checks_job.as_ref().is_some_and(|j| !j.is_finished()) {
+                    return;
+                }
+                let (target, tx) = (self.target.clone(), self.tx.clone());
+                self.checks_job = Some(tokio::spawn(checks_job(target, tx, effect)));
+            }
             Effect::RefreshHost => {
                 if self.host_job.as_ref().is_some_and(|j| !j.is_finished()) {
                     return;
@@ -50,6 +59,35 @@ impl Worker {
             }
         }
     }
+}
+
+/// The Checks pane's background work: a diagnosis, one check, or a confirmed fix followed
+/// by a fresh diagnosis.
+async fn checks_job(target: Target, tx: mpsc::UnboundedSender<Message>, effect: Effect) {
+    use crate::checks::{DiagnoseOptions, apply, diagnose, run::rerun};
+    let options = DiagnoseOptions::default();
+    match effect {
+        Effect::RerunCheck(id) => {
+            let result = rerun(&target, &options, id)
+                .await
+                .ok_or_else(|| format!("unknown check {id}"));
+            let _ = tx.send(Message::CheckRerun(result));
+            return;
+        }
+        Effect::ApplyFix(action, nginx) => {
+            let fix = apply::ConfirmedFix { action };
+            let result = apply::apply(&target, &nginx, &fix)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Message::FixApplied(result));
+        }
+        _ => {}
+    }
+    let (report, obs) = diagnose(&target, &options).await;
+    let _ = tx.send(Message::ChecksReport(Ok((
+        Box::new(report),
+        obs.nginx.invocation,
+    ))));
 }
 
 pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u8> {
@@ -74,6 +112,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         target,
         tx,
         host_job: None,
+        checks_job: None,
     };
 
     let mut tui = terminal::enter()?;

@@ -11,6 +11,7 @@
 //! A pane whose feature has not landed yet is drawn by [`placeholder`]: it says what it
 //! will show and why it is empty, and never shows made-up data.
 
+pub mod checks;
 pub mod host;
 pub mod placeholder;
 
@@ -59,7 +60,10 @@ impl PaneId {
 
     /// The keymap context a focused pane looks keys up in first.
     pub fn context(self) -> Context {
-        Context::Pane
+        match self {
+            PaneId::Checks => Context::Checks,
+            _ => Context::Pane,
+        }
     }
 
     pub fn index(self) -> usize {
@@ -115,6 +119,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
     };
     match pane {
         PaneId::Host => app.host.draw(frame, area, &ctx),
+        PaneId::Checks => app.checks.draw(frame, area, &ctx),
         other => placeholder::draw(frame, area, other, &ctx),
     }
 }
