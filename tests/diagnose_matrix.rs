@@ -625,3 +625,51 @@ fn cli_exit_codes_and_json_shape() {
     assert!(text.contains("ROOT CAUSE (odoo.running)"), "{text}");
     let _ = stack.tls_port;
 }
+
+#[test]
+fn compose_container_is_found_by_project() {
+    let (http, gevent) = (ports::free_port(), ports::free_port());
+    let project = format!("odoo-ops-diag-compose-{}", std::process::id());
+    let c = run_container(
+        "compose",
+        &[
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            "com.docker.compose.service=odoo",
+        ],
+        http,
+        gevent,
+        "127.0.0.1",
+    );
+    wait_for("the container to serve", Duration::from_secs(20), || {
+        ports::wait_listening(http, Duration::from_millis(100))
+    });
+    let stack = nginx_for(http, gevent, |s| s, OdooLocation::Auto);
+    let mut options = stack.options();
+    options.compose_project = Some(project);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (r, obs) = rt.block_on(diagnose(&Target::local(), &options));
+    match &obs.odoo.runtime {
+        odoo_ops::checks::obs::OdooRuntime::Container(found) => assert_eq!(found.name, c.0),
+        other => panic!("expected the compose container, found {other:?}"),
+    }
+    assert_eq!(
+        r.check("odoo.running").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
+    assert_eq!(obs.odoo.http_port, Some(http));
+    assert_eq!(obs.odoo.gevent_port, Some(gevent));
+    // The image's odoo.conf names the compose service `db`: not reachable from the host,
+    // so pg_isready is skipped with that reason instead of failing.
+    let db = r.check("db.pg_isready").unwrap();
+    assert_eq!(db.outcome.verdict, Verdict::Skipped);
+    assert!(db.outcome.summary.contains("`db`"));
+    assert_eq!(
+        r.check("edge.websocket").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
+}
