@@ -149,12 +149,12 @@ fn a_user_keymap_rebinds_quit() {
     let tmux = Tmux::start(120, 40);
     let dir = tmux.config_home().join("odoo-ops");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("keymap.toml"), "[global]\nquit = [\"x\"]\n").unwrap();
+    std::fs::write(dir.join("keymap.toml"), "[global]\nquit = [\"ctrl+x\"]\n").unwrap();
     let stty = launch(&tmux, "");
-    tmux.wait_for("x quit");
+    tmux.wait_for("ctrl+x quit");
     tmux.keys(&["q"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(tmux.format("#{alternate_on}"), "1", "q no longer quits");
-    tmux.keys(&["x"]);
+    tmux.keys(&["C-x"]);
     assert_restored(&tmux, &stty);
 }

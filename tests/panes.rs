@@ -217,3 +217,17 @@ fn no_color_keeps_meaning_without_hue() {
     let (x, y) = find(buffer, "⚠ beyond loopback").unwrap();
     assert!(buffer[(x, y)].modifier.contains(Modifier::REVERSED));
 }
+
+#[test]
+fn a_lost_connection_says_how_to_reconnect_and_refresh_does() {
+    let mut app = loaded_app(150, 20);
+    app.connection = Connection::Lost("connection refused after 6 attempts".into());
+    let terminal = render(&app);
+    let buffer = terminal.backend().buffer();
+    let status = screen_text(buffer).lines().last().unwrap().to_string();
+    assert!(status.contains("lost: connection refused after 6 attempts (r reconnects)"), "{status}");
+    let (x, y) = find(buffer, "●").unwrap();
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+    let effects = app.on_action(Action::Refresh);
+    assert_eq!(effects, vec![odoo_ops::tui::effect::Effect::Reconnect]);
+}

@@ -185,3 +185,17 @@ async fn an_unauthorized_key_is_refused_with_what_was_tried() {
     assert!(message.contains("refused every key"), "{message}");
     assert!(message.contains("stranger"), "{message}");
 }
+
+#[tokio::test]
+async fn no_passphrase_is_asked_for_a_key_the_server_would_refuse() {
+    let sshd = Sshd::start();
+    let refused = sshd.dir.path().join("locked_but_unauthorized");
+    keygen(&refused, "ed25519", "never asked");
+    let mut spec = sshd.spec("root", &sshd.trusted_known_hosts());
+    // The encrypted, unauthorized key comes first; the authorized plain key second.
+    spec.identity_files = vec![refused, sshd.client_key.clone()];
+    let prompter = Arc::new(ScriptedPrompter::with_passphrases(&[]));
+    let target = SshTarget::connect(spec, prompter.clone()).await.unwrap();
+    assert_eq!(whoami(target).await, "root\n");
+    assert!(prompter.asked_for_passphrases().is_empty());
+}

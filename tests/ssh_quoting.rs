@@ -3,44 +3,39 @@
 
 mod support;
 
-use std::sync::OnceLock;
-
 use odoo_ops::target::{Command, Target};
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use support::sshd::Sshd;
 
-/// One sshd and one connection for all generated cases.
-struct Shared {
+/// A runtime, a real sshd and a connection to it, all dropped (sshd killed) at the end.
+struct Remote {
     runtime: tokio::runtime::Runtime,
     target: Target,
     _sshd: Sshd,
 }
 
-fn shared() -> &'static Shared {
-    static SHARED: OnceLock<Shared> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sshd = Sshd::start();
-        let target = runtime.block_on(sshd.target());
-        Shared {
-            runtime,
-            target,
-            _sshd: sshd,
-        }
-    })
+fn remote() -> Remote {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sshd = Sshd::start();
+    let target = runtime.block_on(sshd.target());
+    Remote {
+        runtime,
+        target,
+        _sshd: sshd,
+    }
 }
 
 /// The remote shell prints each argument it received followed by a NUL.
-fn echo_back(args: &[String]) -> Vec<String> {
-    let s = shared();
+fn echo_back(r: &Remote, args: &[String]) -> Vec<String> {
     let command = Command::new("printf")
         .arg("%s\\0")
         .args(args.iter().cloned());
-    let out = s.runtime.block_on(s.target.run(&command)).unwrap();
+    let out = r.runtime.block_on(r.target.run(&command)).unwrap();
     assert!(out.success(), "printf failed: {}", out.stderr_text());
     let mut words: Vec<String> = out
         .stdout
@@ -94,18 +89,25 @@ fn hostile_word() -> impl Strategy<Value = String> {
     .prop_map(|parts| parts.concat())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn hostile_arguments_round_trip_unchanged(args in prop::collection::vec(hostile_word(), 1..5)) {
-        prop_assert_eq!(echo_back(&args), args);
-    }
+#[test]
+fn hostile_arguments_round_trip_unchanged() {
+    // One sshd for all generated cases, owned by this test so it is stopped at the end.
+    let r = remote();
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 64,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&prop::collection::vec(hostile_word(), 1..5), |args| {
+            prop_assert_eq!(echo_back(&r, &args), args);
+            Ok(())
+        })
+        .unwrap();
 }
 
 #[test]
 fn script_positional_arguments_are_never_parsed_as_shell() {
-    let s = shared();
+    let s = remote();
     let hostile = "x'; touch /tmp/odoo-ops-pwned; echo '$(touch /tmp/odoo-ops-pwned)";
     let out = s
         .runtime
@@ -120,7 +122,7 @@ fn script_positional_arguments_are_never_parsed_as_shell() {
 
 #[test]
 fn a_nul_byte_is_refused_before_anything_runs() {
-    let s = shared();
+    let s = remote();
     let e = s
         .runtime
         .block_on(s.target.run(&Command::new("echo").arg("a\0b")))

@@ -48,8 +48,8 @@ async fn a_killed_session_is_reconnected_and_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_stays_down_ends_in_failed() {
-    let sshd = Sshd::start();
+async fn a_server_that_stays_down_ends_in_failed_until_retried() {
+    let mut sshd = Sshd::start();
     let spec = sshd.spec("root", &sshd.trusted_known_hosts());
     let backoff = Backoff {
         first: Duration::from_millis(50),
@@ -59,9 +59,9 @@ async fn a_server_that_stays_down_ends_in_failed() {
     let conn = SshConnection::connect_with(spec, Arc::new(HeadlessPrompter), backoff)
         .await
         .unwrap();
-    let target = Target::Ssh(SshTarget::from_connection(conn));
+    let target = Target::Ssh(SshTarget::from_connection(conn.clone()));
     let mut state = target.connection_state().unwrap();
-    drop(sshd);
+    sshd.stop();
     let failed = next_state(&mut state, |s| matches!(s, ConnectionState::Failed(_))).await;
     let ConnectionState::Failed(why) = failed else {
         unreachable!()
@@ -69,6 +69,16 @@ async fn a_server_that_stays_down_ends_in_failed() {
     assert!(why.contains("could not connect"), "{why}");
     let e = target.run(&Command::new("true")).await.unwrap_err();
     assert!(format!("{e:#}").contains("failed"), "{e:#}");
+
+    // The host is back and the operator asks to retry.
+    sshd.restart();
+    conn.retry();
+    next_state(&mut state, |s| *s == ConnectionState::Connected).await;
+    let out = target
+        .run(&Command::new("echo").arg("again"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "again\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,7 +72,7 @@ fn asks_on_the_terminal_for_the_host_key_and_the_passphrase() {
     };
     let mut keyboard = child.stdin.take().unwrap();
 
-    wait_for(&screen, "(yes/no)?");
+    wait_for(&screen, "(yes/no/[fingerprint])?");
     let shown = screen.lock().unwrap().clone();
     let fingerprint = String::from_utf8_lossy(
         &Command::new("ssh-keygen")
@@ -109,4 +109,53 @@ fn asks_on_the_terminal_for_the_host_key_and_the_passphrase() {
         std::fs::read_to_string(home.path().join(".ssh/known_hosts")).unwrap(),
         sshd.known_hosts_line()
     );
+}
+
+#[test]
+fn answering_no_on_the_terminal_refuses_and_records_nothing() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{} host --host root@127.0.0.1 -p {} -i {}",
+        env!("CARGO_BIN_EXE_odoo-ops"),
+        sshd.port,
+        sshd.client_key.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-f", "-e", "-c", &command, "/dev/null"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let screen = screen.clone();
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut keyboard = child.stdin.take().unwrap();
+    wait_for(&screen, "(yes/no/[fingerprint])?");
+    // Only `yes` (or the fingerprint) trusts a key; a bare `y` does not.
+    keyboard.write_all(b"y\n").unwrap();
+    let status = child.wait().unwrap();
+    drop(keyboard);
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(2), "{}", screen.lock().unwrap());
+    assert!(screen.lock().unwrap().contains("it was not accepted"));
+    assert!(!home.path().join(".ssh/known_hosts").exists());
 }

@@ -136,6 +136,14 @@ fn rendered_site_passes_nginx_t_and_a_missing_certificate_does_not() {
         "nginx -t: {}",
         String::from_utf8_lossy(&t.stderr)
     );
+    // Beside another site that defines the common `$connection_upgrade` map: no clash.
+    let other = "map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n";
+    let t = nginx::test_config(&format!("{other}{}", site_text(&o)));
+    assert!(
+        t.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&t.stderr)
+    );
     let mut broken = o.clone();
     broken.edge.certificate = edge.path("tls/missing.pem");
     let t = nginx::test_config(&site_text(&broken));

@@ -263,6 +263,17 @@ fn a_hand_edit_and_a_loose_env_mode_are_shown_and_repaired() {
         "no secret in JSON"
     );
     assert_eq!(mode(&env_path), 0o600);
+    let backups = json["backups"].as_array().unwrap();
+    let env_backup = backups
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .find(|b| b.contains("/.env.bak-"))
+        .unwrap();
+    assert_eq!(
+        mode(Path::new(env_backup)),
+        0o600,
+        "the backup of the secrets is not left readable"
+    );
     assert!(read(&out, "odoo.conf").contains("workers = 5"));
     assert!(read(&out, ".env").contains("ODOO_TAG=18.0-20261115"));
 }
@@ -401,4 +412,66 @@ fn a_read_only_stack_dir_keeps_its_files() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was written"));
     assert_eq!(snapshot(&out), before);
+}
+
+/// Run under a pseudo-terminal (util-linux `script`), answering the question with `answer`.
+fn render_on_a_terminal(args: &[&str], answer: &str) -> Output {
+    let line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_odoo-ops").to_string())
+        .chain(std::iter::once("render".to_string()))
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn on_a_terminal_the_user_is_asked_and_no_means_no() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    assert!(
+        render(&["--domain", "erp.example.com", "--out", dir])
+            .status
+            .success()
+    );
+    let before = snapshot(&out);
+    let args = [
+        "--domain",
+        "erp.example.com",
+        "--size",
+        "s-8vcpu-16gb",
+        "--out",
+        dir,
+    ];
+
+    let no = render_on_a_terminal(&args, "n\n");
+    let text = String::from_utf8_lossy(&no.stdout);
+    assert!(text.contains("Write 2 file(s) in"), "{text}");
+    assert!(
+        text.contains("+workers = 17"),
+        "the diff comes before the question: {text}"
+    );
+    assert!(text.contains("not written: not confirmed"), "{text}");
+    assert_eq!(snapshot(&out), before);
+
+    let yes = render_on_a_terminal(&args, "y\n");
+    assert!(
+        yes.status.success(),
+        "{}",
+        String::from_utf8_lossy(&yes.stdout)
+    );
+    assert!(read(&out, "odoo.conf").contains("workers = 17"));
 }

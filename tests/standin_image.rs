@@ -219,3 +219,83 @@ fn the_image_has_a_curl_for_compose_healthchecks() {
     assert!(!ok);
     assert!(err.contains("returned error: 500"), "{err}");
 }
+
+/// A user-defined network, removed on Drop (after the containers on it).
+struct Network(String);
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
+}
+
+fn wait_logs(c: &Container, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new("docker")
+            .args(["logs", &c.0])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if text.contains(needle) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn db_host_is_resolved_through_dockers_dns_without_glibc_nss() {
+    // In a compose network `db` is a name only Docker's embedded DNS knows; the static
+    // stand-in has no NSS, so it must ask that DNS server itself.
+    let image = ensure_image(RELEASES[0]);
+    let net = Network(format!(
+        "odoo-ops-test-net-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    assert!(docker(&["network", "create", &net.0]).0);
+    // Something named `db` that is not PostgreSQL: resolution works, the connection is refused.
+    let db = Container::run(&["--network", &net.0, "--network-alias", "db", &image]);
+    let odoo = Container::run(&[
+        "--network",
+        &net.0,
+        &image,
+        "-c",
+        "/etc/odoo/odoo.conf",
+        "-d",
+        "odoo",
+    ]);
+    let log = wait_logs(&odoo, "psycopg2.OperationalError");
+    // psycopg2's wording, with the address the name resolved to.
+    assert!(
+        log.contains("psycopg2.OperationalError: connection to server at \"db\" ("),
+        "{log}"
+    );
+    assert!(
+        log.contains("port 5432 failed: Connection refused"),
+        "{log}"
+    );
+    let lost = Container::run(&[
+        "--network",
+        &net.0,
+        &image,
+        "-c",
+        "/etc/odoo/odoo.conf",
+        "-d",
+        "odoo",
+        "--db_host=nosuchhost",
+    ]);
+    let log = wait_logs(&lost, "psycopg2.OperationalError");
+    assert!(
+        log.contains("could not translate host name \"nosuchhost\" to address"),
+        "{log}"
+    );
+    drop((db, odoo, lost));
+}

@@ -56,6 +56,7 @@ both!(
     stream_delivers_output_as_it_comes,
     dropping_a_stream_stops_the_command,
     write_then_read_a_file_with_its_mode,
+    a_reader_never_sees_half_a_file,
     reading_a_missing_file_names_it,
     connect_loopback_reaches_an_http_server_on_the_host,
     docker_lists_the_engines_containers,
@@ -173,6 +174,36 @@ mod cases {
         assert_eq!(names, vec!["odoo it's $(x).conf".to_string()]);
     }
 
+    pub async fn a_reader_never_sees_half_a_file(f: &Fixture) {
+        let path = f.scratch.path().join("odoo.conf");
+        let old = vec![b'a'; 2 << 20];
+        let new = vec![b'b'; 3 << 20];
+        f.target.write_file(&path, &old, 0o644).await.unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (path, old, new, done) = (path.clone(), old.clone(), new.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let seen = std::fs::read(&path).unwrap();
+                    assert!(
+                        seen == old || seen == new,
+                        "read a file of {} bytes, half written",
+                        seen.len()
+                    );
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        for round in 0..6 {
+            let contents = if round % 2 == 0 { &new } else { &old };
+            f.target.write_file(&path, contents, 0o644).await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    }
+
     pub async fn reading_a_missing_file_names_it(f: &Fixture) {
         let path = f.scratch.path().join("missing.conf");
         let e = f.target.read_file(&path).await.unwrap_err();
@@ -231,28 +262,32 @@ mod cases {
 
     pub async fn docker_lists_the_engines_containers(f: &Fixture) {
         use bollard::query_parameters::ListContainersOptions;
+        // A container of our own: the daemon is shared with other tests, so only what
+        // this test created can be asserted on.
+        let ticker = support::ticker::Ticker::start(1, 0);
+        ticker.wait();
         let docker = f.target.docker().await.unwrap();
-        let options = Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        });
-        let seen: std::collections::BTreeSet<String> = docker
-            .list_containers(options.clone())
+        let all = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
             .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|c| c.id)
-            .collect();
-        // The same engine asked directly through its socket.
-        let direct = bollard::Docker::connect_with_socket_defaults().unwrap();
-        let expected: std::collections::BTreeSet<String> = direct
-            .list_containers(options)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|c| c.id)
-            .collect();
-        assert_eq!(seen, expected);
+            .unwrap();
+        let ours = all
+            .iter()
+            .find(|c| c.id.as_deref() == Some(ticker.container.as_str()))
+            .expect("the container this test started is listed");
+        assert!(
+            ours.image
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("odoo-ops-test-ticker:")
+        );
+        assert_eq!(
+            ours.state,
+            Some(bollard::models::ContainerSummaryStateEnum::EXITED)
+        );
         let version = docker.version().await.unwrap();
         assert!(version.version.is_some());
     }

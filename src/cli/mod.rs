@@ -110,7 +110,9 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("odoo-ops: {e:?}");
+            // The chain of causes, without eyre's location and backtrace boilerplate:
+            // the operator needs what failed and why.
+            eprintln!("odoo-ops: {e:#}");
             ExitCode::from(exit::ERROR)
         }
     }

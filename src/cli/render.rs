@@ -164,7 +164,11 @@ pub fn run(args: RenderArgs) -> Result<u8> {
             print_diffs(&plan);
         }
         if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !args.json {
-            confirm(&plan)?
+            let yes = confirm(&plan)?;
+            if !yes {
+                pending = Some("not confirmed");
+            }
+            yes
         } else {
             pending = Some("existing files differ; re-run with --yes to write them");
             false

@@ -24,12 +24,12 @@ echo @@sudo; sudo -n true 2>/dev/null && echo yes
 echo @@end
 "#;
 
-/// Gather the host's facts: one script, then one Docker API call.
+/// Gather the host's facts: the script and the Docker API call go out together, so over
+/// SSH a refresh costs the round trips of the slower of the two.
 pub async fn gather(target: &Target) -> Result<HostFacts> {
-    let output = target
-        .run(&Command::script(REPORT_SCRIPT))
-        .await
-        .wrap_err("could not read the host's facts")?;
+    let script = Command::script(REPORT_SCRIPT);
+    let (output, docker) = tokio::join!(target.run(&script), docker_info(target));
+    let output = output.wrap_err("could not read the host's facts")?;
     if !output.stdout_text().contains("@@end") {
         bail!(
             "the host report stopped early (exit {:?}): {}",
@@ -38,7 +38,7 @@ pub async fn gather(target: &Target) -> Result<HostFacts> {
         );
     }
     let mut facts = parse_report(&output.stdout_text());
-    match docker_info(target).await {
+    match docker {
         Ok((version, root)) => {
             facts.docker.answers = true;
             facts.docker.version = Some(version);

@@ -67,6 +67,17 @@ pub async fn authenticate<H: Handler>(
         if !file.exists() {
             continue;
         }
+        if is_encrypted(file)
+            && let Some(public) = read_public_half(file)
+            && !server_would_accept(handle, spec, public, rsa_hash).await?
+        {
+            // Like OpenSSH: no passphrase question for a key the server would refuse.
+            tried.push(format!(
+                "key file {} (encrypted; not accepted by the server)",
+                file.display()
+            ));
+            continue;
+        }
         let Some(key) = load_key(file, prompter, &mut tried).await? else {
             continue;
         };
@@ -97,6 +108,66 @@ pub async fn authenticate<H: Handler>(
         tried.join("; ")
     ))
     .into())
+}
+
+fn is_encrypted(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|text| {
+        matches!(
+            russh::keys::decode_secret_key(&text, None),
+            Err(russh::keys::Error::KeyIsEncrypted)
+        )
+    })
+}
+
+/// Whether the server would take `public`, asked without a signature: russh offers the
+/// key unsigned first and only asks the signer once the server says it would accept it,
+/// so a signer that declines at that point answers the question.
+async fn server_would_accept<H: Handler>(
+    handle: &mut Handle<H>,
+    spec: &ConnectSpec,
+    public: PublicKey,
+    rsa_hash: Option<HashAlg>,
+) -> Result<bool> {
+    let hash = public.algorithm().is_rsa().then_some(rsa_hash).flatten();
+    match handle
+        .authenticate_publickey_with(&spec.user, public, hash, &mut AcceptanceProbe)
+        .await
+    {
+        Err(Probe::WouldAccept) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(Probe::SessionGone) => Err(color_eyre::eyre::eyre!(
+            "the connection to {} closed during login",
+            spec.describe()
+        )),
+    }
+}
+
+struct AcceptanceProbe;
+
+#[derive(Debug)]
+enum Probe {
+    WouldAccept,
+    SessionGone,
+}
+
+impl From<russh::SendError> for Probe {
+    fn from(_: russh::SendError) -> Self {
+        Probe::SessionGone
+    }
+}
+
+impl russh::Signer for AcceptanceProbe {
+    type Error = Probe;
+
+    #[allow(clippy::manual_async_fn)]
+    fn auth_sign(
+        &mut self,
+        _: &AgentIdentity,
+        _: Option<HashAlg>,
+        _: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<Vec<u8>, Probe>> + Send {
+        async { Err(Probe::WouldAccept) }
+    }
 }
 
 fn read_public_half(file: &Path) -> Option<PublicKey> {

@@ -61,6 +61,7 @@ pub struct SshConnection {
     state: watch::Sender<ConnectionState>,
     /// Bumped on every successful (re)connect, so streams know a reconnect happened.
     generation: watch::Sender<u64>,
+    backoff: Backoff,
 }
 
 impl SshConnection {
@@ -82,6 +83,7 @@ impl SshConnection {
             session: watch::Sender::new(Some(Arc::new(first))),
             state: watch::Sender::new(ConnectionState::Connected),
             generation: watch::Sender::new(1),
+            backoff,
         });
         tokio::spawn(watchdog(Arc::downgrade(&connection), backoff));
         Ok(connection)
@@ -99,6 +101,31 @@ impl SshConnection {
     /// How many times the connection has been established (1 = never dropped).
     pub fn generation(&self) -> u64 {
         *self.generation.borrow()
+    }
+
+    /// After `Failed`, try again from the first attempt (the operator asked to); does
+    /// nothing in any other state.
+    pub fn retry(self: &Arc<Self>) {
+        let restarted = self.state.send_if_modified(|state| {
+            if let ConnectionState::Failed(why) = state {
+                *state = ConnectionState::Reconnecting {
+                    attempt: 1,
+                    last_error: why.clone(),
+                };
+                true
+            } else {
+                false
+            }
+        });
+        if restarted {
+            let weak = Arc::downgrade(self);
+            let backoff = self.backoff;
+            tokio::spawn(async move {
+                if reconnect(&weak, backoff).await {
+                    watchdog(weak, backoff).await;
+                }
+            });
+        }
     }
 
     /// The live session, waiting for a reconnect in progress.

@@ -100,7 +100,7 @@ impl Prompter for TtyPrompter {
                 "The authenticity of host '{}' can't be established.\n\
                  {} key fingerprint is {}.\n\
                  It will be added to {}.\n\
-                 Are you sure you want to continue connecting (yes/no)? ",
+                 Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
                 q.host,
                 q.key_type,
                 q.fingerprint,
@@ -110,10 +110,10 @@ impl Prompter for TtyPrompter {
                 .await
                 .ok()
                 .flatten();
-            matches!(
-                answer.as_deref().map(str::trim),
-                Some("yes" | "y" | "YES" | "Yes")
-            )
+            // Like OpenSSH: `yes`, or the fingerprint itself pasted from a trusted source.
+            let answer = answer.unwrap_or_default();
+            let answer = answer.trim();
+            answer.eq_ignore_ascii_case("yes") || answer == q.fingerprint
         })
     }
 

@@ -65,8 +65,9 @@ upstream odoo_gevent {{
     server 127.0.0.1:{gevent};
 }}
 
-# `Connection: upgrade` for websocket handshakes, `close` otherwise.
-map $http_upgrade $connection_upgrade {{
+# `Connection: upgrade` for websocket handshakes, `close` otherwise. Names here are prefixed
+# with odoo_ so another site's map or zones in the same nginx cannot clash.
+map $http_upgrade $odoo_connection_upgrade {{
     default upgrade;
     ''      close;
 }}
@@ -74,7 +75,6 @@ map $http_upgrade $connection_upgrade {{
 # The first seed's rate limit (100 requests/minute, burst 20), on the endpoints that take
 # passwords; the web client's own calls are not throttled.
 limit_req_zone $binary_remote_addr zone=odoo_login:10m rate=100r/m;
-limit_req_status 429;
 
 # Odoo's static files, cached by nginx for 60 minutes.
 proxy_cache_path {cache} levels=1:2 keys_zone=odoo_static:10m max_size=1g inactive=60m use_temp_path=off;
@@ -139,7 +139,7 @@ server {{
         proxy_pass http://odoo_gevent;
         proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header Connection $odoo_connection_upgrade;
 {fwd}    }}
 
     # Gone in Odoo 18 (404), still routed to the gevent port for older clients.
@@ -147,11 +147,12 @@ server {{
         proxy_pass http://odoo_gevent;
         proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header Connection $odoo_connection_upgrade;
 {fwd}    }}
 
     location ~ ^/web/(login|reset_password|signup|database) {{
         limit_req zone=odoo_login burst=20 nodelay;
+        limit_req_status 429;
         proxy_pass http://odoo_http;
 {fwd}    }}
 

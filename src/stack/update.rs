@@ -229,7 +229,15 @@ pub async fn apply(target: &Target, plan: &Plan, stamp: &str) -> Result<Applied>
             .args(["-p", "--"])
             .arg(c.path.display().to_string())
             .arg(backup.display().to_string());
-        if let Err(e) = run_ok(target, copy, "cannot back up").await {
+        let mut backed_up = run_ok(target, copy, "cannot back up").await;
+        if backed_up.is_ok() && c.secret {
+            // A copy of the secrets is as secret as the file, whatever mode it had before.
+            let chmod = Command::new("chmod")
+                .args(["600", "--"])
+                .arg(backup.display().to_string());
+            backed_up = run_ok(target, chmod, "cannot protect the backup").await;
+        }
+        if let Err(e) = backed_up {
             discard(target, &staged).await;
             bail!("{e}; nothing was written");
         }

@@ -193,6 +193,10 @@ impl App {
             Action::Palette => self.overlay = Overlay::Palette(Palette::new(self)),
             Action::ToggleConsoleLog => self.show_console_log = !self.show_console_log,
             Action::CycleTheme => self.cycle_theme(),
+            // With the link given up, refreshing anything starts with reconnecting.
+            Action::Refresh if matches!(self.connection, Connection::Lost(_)) => {
+                return vec![Effect::Reconnect];
+            }
             _ => return self.on_pane_action(action),
         }
         Vec::new()

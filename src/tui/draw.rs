@@ -63,7 +63,7 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
         ),
         Connection::Lost(why) => (
             Span::styled("●", bar.patch(theme.error())),
-            format!("lost: {why}"),
+            format!("lost: {why} ({} reconnects)", first_key(&app.keymap, Action::Refresh)),
         ),
     };
     let mut left = vec![

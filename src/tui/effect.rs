@@ -13,6 +13,8 @@ pub enum Effect {
         crate::checks::model::ApplyAction,
         crate::nginx::NginxInvocation,
     ),
+    /// The SSH connection gave up; the operator asked to try again.
+    Reconnect,
     /// Leave the console.
     Quit,
 }

@@ -47,6 +47,11 @@ impl Worker {
                 let (target, tx) = (self.target.clone(), self.tx.clone());
                 self.checks_job = Some(tokio::spawn(checks_job(target, tx, effect)));
             }
+            Effect::Reconnect => {
+                if let Target::Ssh(ssh) = &self.target {
+                    ssh.connection().retry();
+                }
+            }
             Effect::RefreshHost => {
                 if self.host_job.as_ref().is_some_and(|j| !j.is_finished()) {
                     return;

@@ -95,6 +95,16 @@ pub fn websocket_handshake(port: u16, host: &str) -> RawResponse {
     )
 }
 
+/// One read, retried when a signal to the test process (a child exiting) interrupts it.
+fn read_retrying(s: &mut TcpStream, chunk: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(chunk) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 fn read_response(s: &mut TcpStream) -> std::io::Result<RawResponse> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -102,7 +112,7 @@ fn read_response(s: &mut TcpStream) -> std::io::Result<RawResponse> {
         if let Some(at) = find(&buf, b"\r\n\r\n") {
             break at;
         }
-        let n = s.read(&mut chunk)?;
+        let n = read_retrying(s, &mut chunk)?;
         if n == 0 {
             return Err(std::io::Error::other(format!(
                 "connection closed before the head ended: {:?}",
@@ -134,7 +144,7 @@ fn read_response(s: &mut TcpStream) -> std::io::Result<RawResponse> {
         match length {
             Some(len) => {
                 while body.len() < len {
-                    let n = s.read(&mut chunk)?;
+                    let n = read_retrying(s, &mut chunk)?;
                     if n == 0 {
                         break;
                     }

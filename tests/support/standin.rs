@@ -66,6 +66,8 @@ pub struct StandinOptions {
     /// one; ports, interface and database are then given as command-line flags, which Odoo
     /// applies over the file.
     pub conf_file: Option<PathBuf>,
+    /// More command-line arguments, e.g. `-i base --stop-after-init`.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for StandinOptions {
@@ -81,6 +83,7 @@ impl Default for StandinOptions {
             http_port: None,
             gevent_port: None,
             conf_file: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -178,6 +181,7 @@ impl Standin {
             ]),
         };
         command
+            .args(&options.extra_args)
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
             .stderr(output);
@@ -234,11 +238,16 @@ impl Standin {
         None
     }
 
-    /// Send SIGTERM and wait for the exit.
-    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    /// Send SIGTERM; returns once `kill` has delivered it.
+    pub fn send_sigterm(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Send SIGTERM and wait for the exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.send_sigterm();
         self.wait_exit(timeout)
     }
 }

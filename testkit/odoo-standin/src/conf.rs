@@ -23,6 +23,11 @@ pub struct Conf {
     pub addons_path: String,
     /// Empty = stdout.
     pub logfile: String,
+    /// `--stop-after-init`: load (and install/update) modules, then exit.
+    pub stop_after_init: bool,
+    /// `-i` / `-u` module lists, comma-separated as given.
+    pub init: Vec<String>,
+    pub update: Vec<String>,
 }
 
 impl Default for Conf {
@@ -40,6 +45,9 @@ impl Default for Conf {
             db_name: String::new(),
             addons_path: String::new(),
             logfile: String::new(),
+            stop_after_init: false,
+            init: Vec::new(),
+            update: Vec::new(),
         }
     }
 }
@@ -91,8 +99,35 @@ impl Conf {
                     i += 1;
                     continue;
                 }
+                "--stop-after-init" => {
+                    conf.stop_after_init = true;
+                    i += 1;
+                    continue;
+                }
+                "-i" | "--init" | "-u" | "--update" => {
+                    let value = match inline {
+                        Some(v) => v,
+                        None => {
+                            i += 1;
+                            args.get(i)
+                                .cloned()
+                                .ok_or_else(|| ConfError(format!("{flag} needs a module list")))?
+                        }
+                    };
+                    let list = value
+                        .split(',')
+                        .map(|m| m.trim().to_string())
+                        .filter(|m| !m.is_empty());
+                    if flag.starts_with("-i") || flag == "--init" {
+                        conf.init.extend(list);
+                    } else {
+                        conf.update.extend(list);
+                    }
+                    i += 1;
+                    continue;
+                }
                 _ => {
-                    // Anything else Odoo accepts (-i, -u, --stop-after-init, ...) is ignored.
+                    // Anything else Odoo accepts (--without-demo, ...) is ignored.
                     i += 1;
                     continue;
                 }
@@ -226,6 +261,27 @@ mod tests {
         assert!(c.proxy_mode);
         assert_eq!((c.db_host.as_str(), c.db_port), ("", 5433));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn module_flags() {
+        let args: Vec<String> = [
+            "odoo",
+            "-d",
+            "prod",
+            "-i",
+            "base,web",
+            "--update=sale",
+            "--stop-after-init",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let c = Conf::from_args(&args).unwrap();
+        assert!(c.stop_after_init);
+        assert_eq!(c.init, ["base", "web"]);
+        assert_eq!(c.update, ["sale"]);
+        assert_eq!(c.db_name, "prod");
     }
 
     #[test]

@@ -18,22 +18,50 @@ pub fn server_up(host: &str, port: u16) -> bool {
     probe(host, port).is_ok()
 }
 
-fn probe(host: &str, port: u16) -> std::io::Result<()> {
+/// Why the database is unreachable, worded as psycopg2 words it in Odoo's log.
+pub fn problem(host: &str, port: u16) -> Option<String> {
+    probe(host, port).err()
+}
+
+fn probe(host: &str, port: u16) -> Result<(), String> {
     if host.is_empty() || host.starts_with('/') {
         let dir = if host.is_empty() {
             "/var/run/postgresql"
         } else {
             host
         };
-        let mut s = UnixStream::connect(format!("{dir}/.s.PGSQL.{port}"))?;
-        s.set_read_timeout(Some(TIMEOUT))?;
-        return ssl_request(&mut s);
+        let socket = format!("{dir}/.s.PGSQL.{port}");
+        let failed = |e: std::io::Error| {
+            format!(
+                "connection to server on socket \"{socket}\" failed: {e}\n\tIs the server running locally and accepting connections on that socket?"
+            )
+        };
+        let mut s = UnixStream::connect(&socket).map_err(failed)?;
+        s.set_read_timeout(Some(TIMEOUT)).map_err(failed)?;
+        return ssl_request(&mut s).map_err(failed);
     }
-    let ip =
-        resolve(host).ok_or_else(|| std::io::Error::other(format!("cannot resolve {host}")))?;
-    let mut s = TcpStream::connect_timeout(&SocketAddr::new(ip, port), TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    ssl_request(&mut s)
+    let Some(ip) = resolve(host) else {
+        return Err(format!(
+            "could not translate host name \"{host}\" to address: Name or service not known"
+        ));
+    };
+    let shown = if host == ip.to_string() {
+        format!("\"{host}\"")
+    } else {
+        format!("\"{host}\" ({ip})")
+    };
+    let failed = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "Connection refused".to_string(),
+            _ => e.to_string(),
+        };
+        format!(
+            "connection to server at {shown}, port {port} failed: {why}\n\tIs the server running on that host and accepting TCP/IP connections?"
+        )
+    };
+    let mut s = TcpStream::connect_timeout(&SocketAddr::new(ip, port), TIMEOUT).map_err(failed)?;
+    s.set_read_timeout(Some(TIMEOUT)).map_err(failed)?;
+    ssl_request(&mut s).map_err(failed)
 }
 
 fn ssl_request(s: &mut (impl Read + Write)) -> std::io::Result<()> {

@@ -78,6 +78,9 @@ fn main() {
     }
     let started = Instant::now();
     start_up_lines(&conf);
+    if conf.stop_after_init {
+        std::process::exit(init_and_stop(&conf, started));
+    }
 
     let threaded = conf.workers == 0;
     let http = bind(&conf, conf.http_port);
@@ -184,44 +187,100 @@ fn load_registry(conf: &Conf, started: Instant) {
         return;
     }
     let db = conf.log_db();
-    if db::server_up(&conf.db_host, conf.db_port) {
-        log::info(db, "odoo.modules.loading", "loading 1 modules... ");
-        log::info(
-            db,
-            "odoo.modules.loading",
-            "1 modules loaded in 0.01s, 0 queries (+0 extra) ",
-        );
-        log::info(db, "odoo.modules.loading", "loading 12 modules... ");
-        log::info(
-            db,
-            "odoo.modules.loading",
-            "12 modules loaded in 0.02s, 0 queries (+0 extra) ",
-        );
-        log::info(db, "odoo.modules.loading", "Modules loaded. ");
-        log::info(
-            db,
-            "odoo.modules.registry",
-            &format!(
-                "Registry loaded in {:.3}s ",
-                started.elapsed().as_secs_f64()
-            ),
-        );
-    } else {
-        let host = if conf.db_host.is_empty() {
-            "/var/run/postgresql"
-        } else {
-            &conf.db_host
-        };
-        log::line(
+    match db::problem(&conf.db_host, conf.db_port) {
+        None => {
+            log::info(db, "odoo.modules.loading", "loading 1 modules... ");
+            log::info(
+                db,
+                "odoo.modules.loading",
+                "1 modules loaded in 0.01s, 0 queries (+0 extra) ",
+            );
+            log::info(db, "odoo.modules.loading", "loading 12 modules... ");
+            log::info(
+                db,
+                "odoo.modules.loading",
+                "12 modules loaded in 0.02s, 0 queries (+0 extra) ",
+            );
+            log::info(db, "odoo.modules.loading", "Modules loaded. ");
+            log::info(
+                db,
+                "odoo.modules.registry",
+                &format!(
+                    "Registry loaded in {:.3}s ",
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+        }
+        Some(why) => log::line(
             "ERROR",
             db,
             "odoo.sql_db",
             &format!(
-                "Connection to the database failed\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/sql_db.py\", line 688, in borrow\n    result = psycopg2.connect(\npsycopg2.OperationalError: connection to server at \"{host}\", port {} failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n",
-                conf.db_port
+                "Connection to the database failed\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/sql_db.py\", line 688, in borrow\n    result = psycopg2.connect(\npsycopg2.OperationalError: {why}\n"
             ),
+        ),
+    }
+}
+
+/// `odoo -d DB -i MODULES --stop-after-init`, as a module-install phase runs it: load the
+/// registry, "install" or "update" the modules, exit 0; exit 1 when there is no database
+/// name or the database cannot be reached.
+fn init_and_stop(conf: &Conf, started: Instant) -> i32 {
+    if conf.db_name.is_empty() {
+        log::line(
+            "ERROR",
+            "?",
+            "odoo.service.server",
+            "--stop-after-init needs a database (-d or db_name)",
+        );
+        return 1;
+    }
+    let db = conf.log_db();
+    if !db::server_up(&conf.db_host, conf.db_port) {
+        load_registry(conf, started);
+        return 1;
+    }
+    log::info(db, "odoo.modules.loading", "loading 1 modules... ");
+    for module in &conf.init {
+        log::info(
+            db,
+            "odoo.modules.loading",
+            &format!("Loading module {module} (1/1) "),
+        );
+        log::info(
+            db,
+            "odoo.modules.registry",
+            &format!("module {module}: creating or updating database tables "),
+        );
+        log::info(
+            db,
+            "odoo.modules.loading",
+            &format!("Module {module} loaded in 0.05s, 12 queries (+12 other) "),
         );
     }
+    for module in &conf.update {
+        log::info(
+            db,
+            "odoo.modules.loading",
+            &format!("updating modules list: {module} "),
+        );
+        log::info(
+            db,
+            "odoo.modules.registry",
+            &format!("module {module}: creating or updating database tables "),
+        );
+    }
+    log::info(db, "odoo.modules.loading", "Modules loaded. ");
+    log::info(
+        db,
+        "odoo.modules.registry",
+        &format!(
+            "Registry loaded in {:.3}s ",
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    log::info("?", "odoo.service.server", "Initiating shutdown");
+    0
 }
 
 fn bind(conf: &Conf, port: u16) -> TcpListener {
