@@ -12,67 +12,10 @@ use odoo_ops::checks::model::{Report, Status, Verdict};
 use odoo_ops::checks::{DiagnoseOptions, OdooLocation, diagnose};
 use odoo_ops::target::Target;
 use support::nginx::Nginx;
+use support::odoo_site::{DOMAIN, site};
 use support::postgres::Postgres;
 use support::standin::{Standin, StandinOptions};
 use support::{ports, tls};
-
-const DOMAIN: &str = "erp.odoo-ops.test";
-
-/// The seed's section 5.1 site, on test ports. `edit` breaks it for one case.
-fn site(http: u16, gevent: u16, tls_port: u16, cert: &tls::TestCert) -> String {
-    format!(
-        "upstream odoo {{
-    server 127.0.0.1:{http};
-}}
-
-upstream odoo-longpolling {{
-    server 127.0.0.1:{gevent};
-}}
-
-server {{
-    listen 127.0.0.1:{tls_port} ssl;
-    server_name {DOMAIN};
-
-    ssl_certificate     {fullchain};
-    ssl_certificate_key {key};
-    ssl_protocols       TLSv1.2 TLSv1.3;
-
-    proxy_read_timeout 720s;
-    proxy_connect_timeout 60s;
-    proxy_send_timeout 600s;
-
-    proxy_set_header Host $host;
-    proxy_set_header X-Real-IP $remote_addr;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto https;
-
-    location / {{
-        proxy_pass http://odoo;
-        proxy_redirect off;
-    }}
-
-    location /longpolling {{
-        proxy_pass http://odoo-longpolling;
-        proxy_redirect off;
-    }}
-
-    location /websocket {{
-        proxy_pass http://odoo-longpolling;
-        proxy_http_version 1.1;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection \"upgrade\";
-        proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto https;
-    }}
-
-    client_max_body_size 64m;
-}}
-",
-        fullchain = cert.fullchain.display(),
-        key = cert.key.display(),
-    )
-}
 
 /// One stack under test; everything stops on Drop.
 struct Stack {
@@ -681,4 +624,52 @@ fn cli_exit_codes_and_json_shape() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ROOT CAUSE (odoo.running)"), "{text}");
     let _ = stack.tls_port;
+}
+
+#[test]
+fn compose_container_is_found_by_project() {
+    let (http, gevent) = (ports::free_port(), ports::free_port());
+    let project = format!("odoo-ops-diag-compose-{}", std::process::id());
+    let c = run_container(
+        "compose",
+        &[
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            "com.docker.compose.service=odoo",
+        ],
+        http,
+        gevent,
+        "127.0.0.1",
+    );
+    wait_for("the container to serve", Duration::from_secs(20), || {
+        ports::wait_listening(http, Duration::from_millis(100))
+    });
+    let stack = nginx_for(http, gevent, |s| s, OdooLocation::Auto);
+    let mut options = stack.options();
+    options.compose_project = Some(project);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (r, obs) = rt.block_on(diagnose(&Target::local(), &options));
+    match &obs.odoo.runtime {
+        odoo_ops::checks::obs::OdooRuntime::Container(found) => assert_eq!(found.name, c.0),
+        other => panic!("expected the compose container, found {other:?}"),
+    }
+    assert_eq!(
+        r.check("odoo.running").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
+    assert_eq!(obs.odoo.http_port, Some(http));
+    assert_eq!(obs.odoo.gevent_port, Some(gevent));
+    // The image's odoo.conf names the compose service `db`: not reachable from the host,
+    // so pg_isready is skipped with that reason instead of failing.
+    let db = r.check("db.pg_isready").unwrap();
+    assert_eq!(db.outcome.verdict, Verdict::Skipped);
+    assert!(db.outcome.summary.contains("`db`"));
+    assert_eq!(
+        r.check("edge.websocket").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
 }

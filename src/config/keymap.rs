@@ -35,14 +35,17 @@ pub enum Context {
     Logs,
     /// The focused Containers pane (then `pane`, then `global`).
     Containers,
+    /// The focused Checks pane (then `pane`, then `global`).
+    Checks,
 }
 
 impl Context {
-    pub const ALL: [Context; 7] = [
+    pub const ALL: [Context; 8] = [
         Context::Global,
         Context::Pane,
         Context::Logs,
         Context::Containers,
+        Context::Checks,
         Context::Help,
         Context::Palette,
         Context::Confirm,
@@ -50,7 +53,7 @@ impl Context {
 
     /// A pane's own context: looked up before `pane` and `global`, and may not shadow them.
     pub fn is_pane_specific(self) -> bool {
-        matches!(self, Context::Logs | Context::Containers)
+        matches!(self, Context::Logs | Context::Containers | Context::Checks)
     }
 
     pub fn name(self) -> &'static str {
@@ -62,6 +65,7 @@ impl Context {
             Context::Confirm => "confirm",
             Context::Logs => "logs",
             Context::Containers => "containers",
+            Context::Checks => "checks",
         }
     }
 }
@@ -133,6 +137,11 @@ actions! {
     ContainerStop "stop" in Containers: "stop the selected container (asks first)",
     ContainerStart "start" in Containers: "start the selected container (asks first)",
     ContainerCloseInspect "close_inspect" in Containers: "close the inspect view",
+    ChecksStep "step" in Checks: "run the diagnosis and reveal the next check",
+    ChecksRunAll "run_all" in Checks: "run every check",
+    ChecksRerun "rerun" in Checks: "re-run the selected check",
+    ChecksEvidence "evidence" in Checks: "open or close the selected check's evidence",
+    ChecksApplyFix "apply_fix" in Checks: "apply the selected check's fix (shows the diff, asks first)",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -313,6 +322,7 @@ struct KeymapFile {
     pane: Option<ContextTable>,
     logs: Option<ContextTable>,
     containers: Option<ContextTable>,
+    checks: Option<ContextTable>,
     help: Option<ContextTable>,
     palette: Option<ContextTable>,
     confirm: Option<ContextTable>,
@@ -327,6 +337,7 @@ impl KeymapFile {
             (Context::Pane, &self.pane),
             (Context::Logs, &self.logs),
             (Context::Containers, &self.containers),
+            (Context::Checks, &self.checks),
             (Context::Help, &self.help),
             (Context::Palette, &self.palette),
             (Context::Confirm, &self.confirm),
@@ -389,6 +400,11 @@ impl Keymap {
             (ContainerStop, &["S"]),
             (ContainerStart, &["U"]),
             (ContainerCloseInspect, &["esc"]),
+            (ChecksStep, &["s"]),
+            (ChecksRunAll, &["a"]),
+            (ChecksRerun, &["R"]),
+            (ChecksEvidence, &["enter"]),
+            (ChecksApplyFix, &["F"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

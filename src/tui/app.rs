@@ -9,6 +9,7 @@ use super::layout::ScreenLayout;
 use super::message::Message;
 use super::palette::Palette;
 use super::panes::PaneId;
+use super::panes::checks::ChecksPane;
 use super::panes::containers::ContainersPane;
 use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
@@ -61,6 +62,7 @@ pub struct App {
     pub host: HostPane,
     pub containers: ContainersPane,
     pub logs: LogsPane,
+    pub checks: ChecksPane,
     pub should_quit: bool,
 }
 
@@ -96,6 +98,7 @@ impl App {
             },
             containers: ContainersPane::new(readonly, confirm_keys),
             logs: LogsPane::default(),
+            checks: ChecksPane::new(readonly),
             should_quit: false,
         }
     }
@@ -177,6 +180,13 @@ impl App {
                     None => Vec::new(),
                 }
             }
+            // A fix waiting for yes/no takes the Confirm keys.
+            Overlay::None if self.focus == PaneId::Checks && self.checks.confirming() => {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(action) => self.checks.on_action(action),
+                    None => Vec::new(),
+                }
+            }
             Overlay::None => match self.keymap.action(self.focus.context(), key) {
                 Some(action) => self.on_action(action),
                 None => Vec::new(),
@@ -228,6 +238,7 @@ impl App {
                 }
                 effects
             }
+            PaneId::Checks => self.checks.on_action(action),
             // Panes whose feature has not landed have nothing to move or refresh.
             _ => Vec::new(),
         }
@@ -287,6 +298,16 @@ impl App {
                 self.containers.apply(model, now);
             }
             Message::Docker(event) => self.containers.apply_event(event),
+            Message::ChecksReport(result) => self
+                .checks
+                .apply_report(result.map(|(report, nginx)| (*report, nginx))),
+            Message::CheckRerun(result) => self.checks.apply_rerun(result),
+            Message::FixApplied(result) => {
+                if let Err(e) = &result {
+                    tracing::warn!("applying a fix failed: {e}");
+                }
+                self.checks.apply_fix_result(result);
+            }
         }
         true
     }

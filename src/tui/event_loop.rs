@@ -53,6 +53,7 @@ struct Worker {
     docker: DockerHandle,
     /// Containers whose logs are already a source.
     followed: std::collections::HashSet<String>,
+    checks_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -66,6 +67,14 @@ impl Worker {
                 self.docker.send(command);
             }
             Effect::OpenContainerLogs { container, name } => self.follow_container(container, name),
+            Effect::RunChecks | Effect::RerunCheck(_) | Effect::ApplyFix(..) => {
+                // One diagnosis at a time: the running one brings fresh results anyway.
+                if self.checks_job.as_ref().is_some_and(|j| !j.is_finished()) {
+                    return;
+                }
+                let (target, tx) = (self.target.clone(), self.tx.clone());
+                self.checks_job = Some(tokio::spawn(checks_job(target, tx, effect)));
+            }
             Effect::Reconnect => {
                 if let Target::Ssh(ssh) = &self.target {
                     ssh.connection().retry();
@@ -163,6 +172,35 @@ fn logs_rows(app: &App) -> u16 {
         .map_or(0, |(_, r)| r.height.saturating_sub(4))
 }
 
+/// The Checks pane's background work: a diagnosis, one check, or a confirmed fix followed
+/// by a fresh diagnosis.
+async fn checks_job(target: Target, tx: mpsc::UnboundedSender<Message>, effect: Effect) {
+    use crate::checks::{DiagnoseOptions, apply, diagnose, run::rerun};
+    let options = DiagnoseOptions::default();
+    match effect {
+        Effect::RerunCheck(id) => {
+            let result = rerun(&target, &options, id)
+                .await
+                .ok_or_else(|| format!("unknown check {id}"));
+            let _ = tx.send(Message::CheckRerun(result));
+            return;
+        }
+        Effect::ApplyFix(action, nginx) => {
+            let fix = apply::ConfirmedFix { action };
+            let result = apply::apply(&target, &nginx, &fix)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Message::FixApplied(result));
+        }
+        _ => {}
+    }
+    let (report, obs) = diagnose(&target, &options).await;
+    let _ = tx.send(Message::ChecksReport(Ok((
+        Box::new(report),
+        obs.nginx.invocation,
+    ))));
+}
+
 pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u8> {
     console_log::install();
     for warning in &settings.warnings {
@@ -192,6 +230,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         logs,
         docker,
         followed: Default::default(),
+        checks_job: None,
     };
     worker.start_engines(docker_events);
 

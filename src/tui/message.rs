@@ -18,4 +18,10 @@ pub enum Message {
     Containers(Arc<Model>),
     /// An action or inspect finished.
     Docker(DockerEvent),
+    /// A diagnosis finished, with how its nginx is invoked (for fixes).
+    ChecksReport(Result<(Box<crate::checks::Report>, crate::nginx::NginxInvocation), String>),
+    /// One re-run check finished.
+    CheckRerun(Result<crate::checks::CheckResult, String>),
+    /// An applied fix finished (a fresh diagnosis follows).
+    FixApplied(Result<crate::checks::apply::Applied, String>),
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod docker;
 pub mod logs;
 pub mod nginx;
+pub mod odoo_site;
 pub mod ports;
 pub mod postgres;
 pub mod prompter;

@@ -142,7 +142,7 @@ impl Stopwatch {
     }
 }
 
-async fn internal(target: &Target, odoo: &OdooObs, timeout: Duration) -> InternalObs {
+pub async fn internal(target: &Target, odoo: &OdooObs, timeout: Duration) -> InternalObs {
     let health = "/web/health?db_server_status=1";
     let get = |port: Option<u16>, path: &'static str, ws: bool| async move {
         match port {
@@ -166,7 +166,7 @@ fn is_host_reachable(host: &str) -> bool {
     host == "localhost" || host.parse::<IpAddr>().is_ok()
 }
 
-async fn database(target: &Target, odoo: &OdooObs) -> DbObs {
+pub async fn database(target: &Target, odoo: &OdooObs) -> DbObs {
     let conf = odoo.conf.as_ref();
     let host = conf
         .and_then(|c| c.get("db_host"))

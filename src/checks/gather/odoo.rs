@@ -239,7 +239,12 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
         .or(env_rc)
         .unwrap_or_else(|| DEFAULT_CONTAINER_CONF.to_string());
     obs.conf_source = Some(format!("{}:{conf_path}", c.name));
-    match read_from_container(docker, &c.id, &conf_path).await {
+    // The configuration and the log are independent: fetch both at once.
+    let (conf, logs) = tokio::join!(
+        read_from_container(docker, &c.id, &conf_path),
+        container_logs(docker, &c.id)
+    );
+    match conf {
         Ok(text) => obs.conf = Some(OdooConf::parse(&text)),
         Err(e) => obs.conf_error = Some(e),
     }
@@ -254,7 +259,7 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     obs.http_port = host_port(http);
     obs.gevent_port = host_port(gevent);
     obs.log_command = Some(format!("docker logs --tail {LOG_LINES} {}", c.name));
-    match container_logs(docker, &c.id).await {
+    match logs {
         Ok(lines) => obs.log_lines = lines,
         Err(e) => obs.log_error = Some(e),
     }

@@ -11,6 +11,7 @@
 //! A pane whose feature has not landed yet is drawn by [`placeholder`]: it says what it
 //! will show and why it is empty, and never shows made-up data.
 
+pub mod checks;
 pub mod containers;
 pub mod host;
 pub mod logs;
@@ -64,6 +65,7 @@ impl PaneId {
         match self {
             PaneId::Logs => Context::Logs,
             PaneId::Containers => Context::Containers,
+            PaneId::Checks => Context::Checks,
             _ => Context::Pane,
         }
     }
@@ -123,6 +125,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
         PaneId::Host => app.host.draw(frame, area, &ctx),
         PaneId::Containers => app.containers.draw(frame, area, &ctx),
         PaneId::Logs => app.logs.draw(frame, area, &ctx),
+        PaneId::Checks => app.checks.draw(frame, area, &ctx),
         other => placeholder::draw(frame, area, other, &ctx),
     }
 }

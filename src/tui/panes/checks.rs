@@ -1,0 +1,441 @@
+//! The Checks pane: the 502 checklist step by step or all at once, each check with what it
+//! ran, its evidence, verdict, cause and fix; re-run one; apply a safe fix after seeing its
+//! diff and confirming (never in --readonly).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{PaneContext, PaneId};
+use crate::checks::apply::Applied;
+use crate::checks::model::{ApplyAction, CheckResult, Fix, Report, Verdict};
+use crate::config::Theme;
+use crate::config::keymap::Action;
+use crate::nginx::NginxInvocation;
+use crate::tui::effect::Effect;
+
+/// A fix waiting for the operator's yes or no.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingFix {
+    pub check: &'static str,
+    pub fix: Fix,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChecksPane {
+    pub report: Option<Report>,
+    /// How the diagnosed nginx is invoked, for applying fixes.
+    pub nginx: Option<NginxInvocation>,
+    /// How many checks are shown: all after "run all", one more per step.
+    pub revealed: usize,
+    pub selected: usize,
+    pub running: bool,
+    /// The next report is revealed one check at a time.
+    pub stepping: bool,
+    /// The check being re-run alone.
+    pub rerunning: Option<&'static str>,
+    pub applying: bool,
+    pub evidence_open: bool,
+    pub confirm: Option<PendingFix>,
+    pub last_apply: Option<Result<Applied, String>>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub readonly: bool,
+}
+
+impl ChecksPane {
+    pub fn new(readonly: bool) -> Self {
+        ChecksPane {
+            readonly,
+            ..Default::default()
+        }
+    }
+
+    /// Keys go to the Confirm context while a fix waits for an answer.
+    pub fn confirming(&self) -> bool {
+        self.confirm.is_some()
+    }
+
+    fn visible(&self) -> &[CheckResult] {
+        match &self.report {
+            Some(r) => &r.checks[..self.revealed.min(r.checks.len())],
+            None => &[],
+        }
+    }
+
+    pub fn selected_check(&self) -> Option<&CheckResult> {
+        self.visible().get(self.selected)
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        self.notice = None;
+        if self.confirm.is_some() {
+            match action {
+                Action::Confirm => {
+                    let pending = self.confirm.take().expect("checked");
+                    if let (Some(apply), Some(nginx)) = (pending.fix.apply, self.nginx.clone()) {
+                        self.applying = true;
+                        return vec![Effect::ApplyFix(apply, nginx)];
+                    }
+                }
+                Action::Cancel => {
+                    self.confirm = None;
+                    self.notice = Some("fix not applied".into());
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
+        let last = self.visible().len().saturating_sub(1);
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(10),
+            Action::PageDown => self.selected = (self.selected + 10).min(last),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = last,
+            Action::ChecksRunAll | Action::Refresh => return self.run(false),
+            Action::ChecksStep => {
+                let total = self.report.as_ref().map_or(0, |r| r.checks.len());
+                if self.report.is_some() && self.revealed < total && !self.running {
+                    self.revealed += 1;
+                    self.selected = self.revealed - 1;
+                } else {
+                    return self.run(true);
+                }
+            }
+            Action::ChecksRerun => {
+                if let Some(c) = self.selected_check()
+                    && self.rerunning.is_none()
+                    && !self.running
+                {
+                    let id = c.id;
+                    self.rerunning = Some(id);
+                    return vec![Effect::RerunCheck(id)];
+                }
+            }
+            Action::ChecksEvidence => {
+                self.evidence_open = !self.evidence_open && self.selected_check().is_some();
+            }
+            Action::ChecksApplyFix => self.offer_fix(),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn run(&mut self, stepping: bool) -> Vec<Effect> {
+        if self.running {
+            return Vec::new();
+        }
+        self.running = true;
+        self.stepping = stepping;
+        vec![Effect::RunChecks]
+    }
+
+    fn offer_fix(&mut self) {
+        let Some(check) = self.selected_check() else {
+            return;
+        };
+        let (id, fix) = (check.id, check.outcome.fix.clone());
+        if self.readonly {
+            self.notice = Some("read-only: fixes are not offered".into());
+            return;
+        }
+        match fix {
+            Some(fix) if fix.apply.is_some() && self.nginx.is_some() => {
+                self.evidence_open = true;
+                self.confirm = Some(PendingFix { check: id, fix });
+            }
+            Some(_) => {
+                self.notice =
+                    Some("this fix is not mechanical: do it by hand (see evidence)".into())
+            }
+            None => self.notice = Some("no fix to apply".into()),
+        }
+    }
+
+    /// A whole diagnosis arrived.
+    pub fn apply_report(&mut self, result: Result<(Report, NginxInvocation), String>) {
+        self.running = false;
+        match result {
+            Ok((report, nginx)) => {
+                let total = report.checks.len();
+                self.revealed = if self.stepping { 1 } else { total };
+                self.selected = if self.stepping {
+                    0
+                } else {
+                    self.selected.min(total.saturating_sub(1))
+                };
+                self.report = Some(report);
+                self.nginx = Some(nginx);
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// One re-run check arrived: it replaces its old result; the summary is recomputed.
+    pub fn apply_rerun(&mut self, result: Result<CheckResult, String>) {
+        self.rerunning = None;
+        match result {
+            Ok(fresh) => {
+                if let Some(report) = &mut self.report {
+                    let mut checks = report.checks.clone();
+                    if let Some(slot) = checks.iter_mut().find(|c| c.id == fresh.id) {
+                        *slot = fresh;
+                    }
+                    *report = Report::new(report.target.clone(), checks, report.timings.clone());
+                }
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    pub fn apply_fix_result(&mut self, result: Result<Applied, String>) {
+        self.applying = false;
+        self.running = true;
+        self.stepping = false;
+        self.last_apply = Some(result);
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let note = if self.applying {
+            Some(Span::styled(" applying… ", theme.warn()))
+        } else if self.running {
+            Some(Span::styled(" running… ", theme.muted()))
+        } else if let Some(id) = self.rerunning {
+            Some(Span::styled(format!(" re-running {id}… "), theme.muted()))
+        } else {
+            self.report.as_ref().map(|r| {
+                Span::styled(
+                    format!(
+                        " {} pass · {} warn · {} fail · {} skipped · {:.0} ms ",
+                        r.counts.pass,
+                        r.counts.warn,
+                        r.counts.fail,
+                        r.counts.skipped,
+                        r.timings.total_ms
+                    ),
+                    theme.muted(),
+                )
+            })
+        };
+        let block = ctx.block(PaneId::Checks, note);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let (list_area, detail_area) = if self.evidence_open || self.confirm.is_some() {
+            let [a, b] = Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(inner);
+            (a, Some(b))
+        } else {
+            (inner, None)
+        };
+        let list = Paragraph::new(self.list_lines(theme, list_area.height as usize, ctx.readonly));
+        // Before the first run the pane is prose; afterwards one row per check, cut at
+        // the edge so the selection arithmetic stays one row per line.
+        let list = if self.report.is_none() {
+            list.wrap(Wrap { trim: false })
+        } else {
+            list
+        };
+        frame.render_widget(list, list_area);
+        if let Some(detail) = detail_area {
+            let lines = match &self.confirm {
+                Some(p) => confirm_lines(p, theme),
+                None => self
+                    .selected_check()
+                    .map(|c| evidence_lines(c, theme, ctx.readonly))
+                    .unwrap_or_default(),
+            };
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), detail);
+        }
+    }
+
+    fn list_lines(&self, theme: &Theme, height: usize, readonly: bool) -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        if let Some(e) = &self.error {
+            lines.push(Line::from(vec![
+                Span::styled("diagnosis failed: ", theme.error()),
+                Span::styled(e.clone(), theme.text()),
+            ]));
+        }
+        if let Some(n) = &self.notice {
+            lines.push(Line::from(Span::styled(n.clone(), theme.warn())));
+        }
+        if let Some(applied) = &self.last_apply {
+            lines.push(match applied {
+                Ok(a) if a.success => Line::from(Span::styled(
+                    format!("fix applied: {}", a.steps.join(" · ")),
+                    theme.ok(),
+                )),
+                Ok(a) => Line::from(Span::styled(
+                    format!("fix NOT applied: {}", a.steps.join(" · ")),
+                    theme.error(),
+                )),
+                Err(e) => Line::from(Span::styled(format!("fix failed: {e}"), theme.error())),
+            });
+        }
+        let Some(report) = &self.report else {
+            let hint = if self.running {
+                "Running the checklist…"
+            } else {
+                "No diagnosis yet: a runs every check, s steps through them one at a time."
+            };
+            lines.push(Line::from(Span::styled(hint, theme.muted())));
+            return lines;
+        };
+        match &report.root_cause {
+            Some(c) => lines.push(Line::from(vec![
+                Span::styled("ROOT CAUSE ", theme.error()),
+                Span::styled(c.sentence.clone(), theme.text()),
+            ])),
+            None if self.revealed >= report.checks.len() && report.counts.fail == 0 => {
+                lines.push(Line::from(Span::styled("No problem found.", theme.ok())))
+            }
+            None => {}
+        }
+        let keys = if readonly {
+            "s step · a run all · R re-run · enter evidence"
+        } else {
+            "s step · a run all · R re-run · enter evidence · F apply fix"
+        };
+        lines.push(Line::from(Span::styled(keys, theme.muted())));
+        // Keep the selection in view.
+        let header = lines.len();
+        let room = height.saturating_sub(header).max(1);
+        let start = self.selected.saturating_sub(room.saturating_sub(1));
+        for (i, c) in self.visible().iter().enumerate().skip(start).take(room) {
+            let selected = i == self.selected;
+            let base = if selected {
+                theme.selection()
+            } else {
+                Style::default()
+            };
+            let mark = if c.outcome.fix.as_ref().is_some_and(|f| f.apply.is_some()) && !readonly {
+                " [fix]"
+            } else {
+                ""
+            };
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("[{}]", c.outcome.verdict.label()),
+                    verdict_style(c.outcome.verdict, theme).patch(base),
+                ),
+                Span::styled(format!(" {:<24}", c.id), theme.muted().patch(base)),
+                Span::styled(format!(" {}: ", c.title), theme.text().patch(base)),
+                Span::styled(c.outcome.summary.clone(), theme.text().patch(base)),
+                Span::styled(mark, theme.accent().patch(base)),
+            ]));
+        }
+        lines
+    }
+}
+
+pub fn verdict_style(v: Verdict, theme: &Theme) -> Style {
+    match v {
+        Verdict::Pass => theme.ok(),
+        Verdict::Warn => theme.warn(),
+        Verdict::Fail => theme.error(),
+        Verdict::Skipped => theme.muted(),
+    }
+}
+
+fn diff_lines(diff: &str, theme: &Theme) -> Vec<Line<'static>> {
+    diff.lines()
+        .map(|l| {
+            let style = if l.starts_with('+') && !l.starts_with("+++") {
+                theme.ok()
+            } else if l.starts_with('-') && !l.starts_with("---") {
+                theme.error()
+            } else {
+                theme.muted()
+            };
+            Line::from(Span::styled(format!("  {l}"), style))
+        })
+        .collect()
+}
+
+fn evidence_lines(c: &CheckResult, theme: &Theme, readonly: bool) -> Vec<Line<'static>> {
+    let o = &c.outcome;
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!("[{}] ", o.verdict.label()),
+            verdict_style(o.verdict, theme),
+        ),
+        Span::styled(format!("{} — {}", c.id, c.title), theme.title(true)),
+    ])];
+    lines.push(Line::from(Span::styled(
+        format!("looks at: {}", c.runs),
+        theme.muted(),
+    )));
+    for ran in &o.evidence.ran {
+        lines.push(Line::from(vec![
+            Span::styled("ran: ", theme.muted()),
+            Span::styled(ran.clone(), theme.text()),
+        ]));
+    }
+    for l in &o.evidence.lines {
+        lines.push(Line::from(Span::styled(format!("  │ {l}"), theme.text())));
+    }
+    if let Some(cause) = &o.cause {
+        lines.push(Line::from(vec![
+            Span::styled("cause: ", verdict_style(o.verdict, theme)),
+            Span::styled(cause.clone(), theme.text()),
+        ]));
+    }
+    if let Some(fix) = &o.fix {
+        lines.push(Line::from(vec![
+            Span::styled("fix: ", theme.accent()),
+            Span::styled(fix.summary.clone(), theme.text()),
+        ]));
+        if let Some(cmd) = &fix.command {
+            lines.push(Line::from(Span::styled(format!("  $ {cmd}"), theme.text())));
+        }
+        if let Some(diff) = &fix.diff {
+            lines.extend(diff_lines(diff, theme));
+        }
+        if fix.apply.is_some() && !readonly {
+            lines.push(Line::from(Span::styled(
+                "F applies it: diff, confirmation, backup, nginx -t, reload (reverted if nginx -t fails)",
+                theme.muted(),
+            )));
+        }
+    }
+    lines
+}
+
+fn confirm_lines(p: &PendingFix, theme: &Theme) -> Vec<Line<'static>> {
+    let what = match &p.fix.apply {
+        Some(ApplyAction::EditNginxFile { path, .. }) => format!(
+            "Write {} (a backup is kept), run nginx -t, reload; revert if nginx -t fails?",
+            path.display()
+        ),
+        Some(ApplyAction::ReloadNginx) => "Run nginx -t, then reload nginx?".to_string(),
+        Some(ApplyAction::RestartContainer { container }) => {
+            format!("Restart the container {container}?")
+        }
+        None => String::new(),
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("Apply the fix for {}", p.check),
+            theme.warn(),
+        )),
+        Line::from(Span::styled(p.fix.summary.clone(), theme.text())),
+    ];
+    if let Some(diff) = &p.fix.diff {
+        lines.extend(diff_lines(diff, theme));
+    }
+    if let Some(cmd) = &p.fix.command {
+        lines.push(Line::from(Span::styled(format!("  $ {cmd}"), theme.text())));
+    }
+    lines.push(Line::from(Span::styled(what, theme.warn())));
+    lines.push(Line::from(Span::styled(
+        "y apply · n cancel",
+        theme.accent(),
+    )));
+    lines
+}

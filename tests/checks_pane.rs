@@ -1,0 +1,285 @@
+//! The Checks pane in each state on ratatui's TestBackend (insta snapshots), its keys, and
+//! the colours that carry meaning (fail red, pass green).
+
+mod support;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use odoo_ops::checks::list::evaluate;
+use odoo_ops::checks::model::{ApplyAction, Report, Timings};
+use odoo_ops::checks::obs::{HttpProbe, Observations, OdooRuntime, ProcessObs, Ran};
+use odoo_ops::config::Settings;
+use odoo_ops::config::keymap::Action;
+use odoo_ops::host::{Disk, Listener};
+use odoo_ops::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
+use odoo_ops::odoo::conf::OdooConf;
+use odoo_ops::tui::app::App;
+use odoo_ops::tui::effect::Effect;
+use odoo_ops::tui::message::Message;
+use odoo_ops::tui::panes::PaneId;
+use ratatui::style::Color;
+use support::app::{app_with, find, render, screen_text};
+
+const SITE: &str = include_str!("../src/nginx/testdata/odoo-site.nginx-T.txt");
+
+fn key(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn enter() -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+}
+
+/// A host whose nginx sends /websocket to Odoo's HTTP port; everything else healthy.
+fn misrouted_report() -> Report {
+    let dump = SITE.replace(
+        "location /websocket {\n        proxy_pass http://odoo-longpolling;",
+        "location /websocket {\n        proxy_pass http://odoo;",
+    );
+    let config = NginxConfig::parse_dump(&dump).unwrap();
+    let mut obs = Observations::default();
+    let ok = |c: &str| Ran {
+        command: c.into(),
+        status: Some(0),
+        output: String::new(),
+        error: None,
+    };
+    obs.nginx.running = true;
+    obs.nginx.invocation = NginxInvocation {
+        binary: "nginx".into(),
+        master_pid: Some(812),
+        worker_pids: vec![813],
+        ..Default::default()
+    };
+    obs.nginx.test = Some(ok("nginx -t"));
+    obs.nginx.dump = Some(ok("nginx -T"));
+    obs.nginx.sites = odoo_sites(&config);
+    obs.nginx.site = select_site(&obs.nginx.sites, None);
+    obs.nginx.config = Some(config);
+    obs.odoo.runtime = OdooRuntime::Process {
+        config: Some("/etc/odoo/odoo.conf".into()),
+        process: Some(ProcessObs {
+            pid: 900,
+            args: "/opt/odoo/odoo-bin -c /etc/odoo/odoo.conf".into(),
+        }),
+    };
+    obs.odoo.conf = Some(OdooConf::parse(
+        "[options]\nproxy_mode = True\nworkers = 2\nlimit_memory_hard = 1073741824\n",
+    ));
+    obs.odoo.conf_source = Some("/etc/odoo/odoo.conf".into());
+    obs.odoo.http_port = Some(8069);
+    obs.odoo.gevent_port = Some(8072);
+    obs.host.mem_total_kib = 8 << 20;
+    obs.host.mem_available_kib = 5 << 20;
+    obs.host.disks = vec![Disk {
+        label: "/".into(),
+        mount: "/".into(),
+        size_kib: 100,
+        used_kib: 40,
+        available_kib: 60,
+    }];
+    obs.host.listeners = vec![
+        Listener {
+            port: 8069,
+            address: "127.0.0.1".into(),
+        },
+        Listener {
+            port: 8072,
+            address: "127.0.0.1".into(),
+        },
+    ];
+    let probe = |req: &str, status: u16, body: &str| {
+        Some(HttpProbe {
+            request: req.into(),
+            status: Some(status),
+            body: body.into(),
+            ..Default::default()
+        })
+    };
+    let pass = "{\"status\": \"pass\", \"db_server_status\": true}";
+    obs.internal.http_health = probe(
+        "GET http://127.0.0.1:8069/web/health?db_server_status=1",
+        200,
+        pass,
+    );
+    obs.internal.gevent_health = probe(
+        "GET http://127.0.0.1:8072/web/health?db_server_status=1",
+        200,
+        pass,
+    );
+    obs.internal.gevent_websocket = probe(
+        "GET http://127.0.0.1:8072/websocket?version=18.0-3 (websocket handshake)",
+        101,
+        "",
+    );
+    obs.edge.url = Some("https://erp.example.test:18443".into());
+    obs.edge.health = probe(
+        "GET https://erp.example.test:18443/web/health",
+        200,
+        "{\"status\": \"pass\"}",
+    );
+    obs.edge.login = probe(
+        "GET https://erp.example.test:18443/web/login",
+        200,
+        "name=\"login\"",
+    );
+    obs.edge.websocket = probe(
+        "GET https://erp.example.test:18443/websocket?version=18.0-3 (websocket handshake)",
+        500,
+        "",
+    );
+    obs.db.skipped = Some("pg_isready is not installed".into());
+    Report::new("odoo-prod-1".into(), evaluate(&obs), Timings::default())
+}
+
+fn checks_app(readonly: bool) -> App {
+    let mut app = app_with(Settings::builtin(), 130, 34);
+    app.readonly = readonly;
+    app.checks.readonly = readonly;
+    app.on_action(Action::FocusChecks);
+    app.on_action(Action::ToggleZoom);
+    app
+}
+
+fn with_report(app: &mut App) {
+    let effects = app.on_terminal(&key('a')).1;
+    assert_eq!(effects, vec![Effect::RunChecks]);
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(misrouted_report()),
+        NginxInvocation {
+            binary: "nginx".into(),
+            ..Default::default()
+        },
+    ))));
+}
+
+fn select(app: &mut App, id: &str) {
+    app.on_action(Action::Top);
+    while app.checks.selected_check().map(|c| c.id) != Some(id) {
+        let before = app.checks.selected;
+        app.on_action(Action::Down);
+        assert_ne!(before, app.checks.selected, "{id} not in the list");
+    }
+}
+
+#[test]
+fn before_the_first_run() {
+    let app = checks_app(false);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn a_report_names_the_root_cause_in_colour() {
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    // The selection highlight sits on another row than the ones checked below.
+    select(&mut app, "nginx.route_root");
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let buffer = terminal.backend().buffer();
+    let text = screen_text(buffer);
+    assert!(
+        text.contains("ROOT CAUSE nginx routes /websocket to Odoo's HTTP port"),
+        "{text}"
+    );
+    let (x, y) = find(buffer, "[FAIL]").expect("a failing check");
+    assert_eq!(buffer[(x + 1, y)].fg, Color::Red);
+    let (x, y) = find(buffer, "[PASS]").expect("a passing check");
+    assert_eq!(buffer[(x + 1, y)].fg, Color::Green);
+    let (x, y) = find(buffer, "ROOT CAUSE").unwrap();
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn evidence_shows_what_ran_the_cause_and_the_diff() {
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    select(&mut app, "nginx.route_websocket");
+    app.on_terminal(&enter());
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let buffer = terminal.backend().buffer();
+    let text = screen_text(buffer);
+    assert!(text.contains("ran: nginx -T"));
+    assert!(
+        text.contains("proxy_pass http://odoo-longpolling;"),
+        "{text}"
+    );
+    let (x, y) = find(buffer, "+        proxy_pass http://odoo-longpolling;").unwrap();
+    assert_eq!(buffer[(x, y)].fg, Color::Green);
+    let (x, y) = find(buffer, "-        proxy_pass http://odoo;").unwrap();
+    assert_eq!(buffer[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn applying_a_fix_shows_the_diff_and_asks_first() {
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    select(&mut app, "nginx.route_websocket");
+    assert!(app.on_terminal(&key('F')).1.is_empty());
+    assert!(app.checks.confirming());
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    // `n` cancels without doing anything.
+    assert!(app.on_terminal(&key('n')).1.is_empty());
+    assert!(!app.checks.confirming());
+    // `y` hands the confirmed edit to the engine.
+    app.on_terminal(&key('F'));
+    let effects = app.on_terminal(&key('y')).1;
+    match effects.as_slice() {
+        [Effect::ApplyFix(ApplyAction::EditNginxFile { path, after, .. }, _)] => {
+            assert_eq!(path.display().to_string(), "/tmp/ngfx/conf.d/odoo.conf");
+            assert!(
+                after
+                    .contains("location /websocket {\n        proxy_pass http://odoo-longpolling;")
+            );
+        }
+        other => panic!("expected one ApplyFix, got {other:?}"),
+    }
+    assert!(app.checks.applying);
+}
+
+#[test]
+fn readonly_offers_no_fix() {
+    let mut app = checks_app(true);
+    with_report(&mut app);
+    select(&mut app, "nginx.route_websocket");
+    assert!(app.on_terminal(&key('F')).1.is_empty());
+    assert!(!app.checks.confirming());
+    let terminal = render(&app);
+    let text = screen_text(terminal.backend().buffer());
+    assert!(text.contains("read-only: fixes are not offered"));
+    assert!(!text.contains("F apply fix"));
+    assert!(!text.contains("[fix]"));
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn stepping_reveals_one_check_at_a_time_and_rerun_asks_for_one() {
+    let mut app = checks_app(false);
+    assert_eq!(app.on_terminal(&key('s')).1, vec![Effect::RunChecks]);
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(misrouted_report()),
+        NginxInvocation::default(),
+    ))));
+    assert_eq!(app.checks.revealed, 1);
+    assert!(app.on_terminal(&key('s')).1.is_empty());
+    assert!(app.on_terminal(&key('s')).1.is_empty());
+    assert_eq!(app.checks.revealed, 3);
+    assert_eq!(app.checks.selected, 2);
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("nginx.reloaded") && !text.contains("nginx.site"));
+    assert_eq!(
+        app.on_terminal(&key('R')).1,
+        vec![Effect::RerunCheck("nginx.reloaded")]
+    );
+    // The re-run result replaces the old one; the summary follows.
+    let mut fresh = misrouted_report().checks[2].clone();
+    fresh.outcome.summary = "re-run: still fine".into();
+    app.apply(Message::CheckRerun(Ok(fresh)));
+    assert_eq!(
+        app.checks.selected_check().unwrap().outcome.summary,
+        "re-run: still fine"
+    );
+    assert_eq!(app.focus, PaneId::Checks);
+}
