@@ -99,18 +99,28 @@ fn keys_move_focus_show_help_switch_theme_and_q_restores_the_terminal() {
     );
 }
 
-#[test]
-fn sigterm_restores_the_terminal() {
+fn signal_restores_the_terminal(signal: &str) {
     let tmux = Tmux::start(120, 40);
     let stty = launch(&tmux, "");
     tmux.wait_for("1 Host");
     let pid = console_pid(&tmux);
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([signal, &pid])
         .status()
         .unwrap();
     assert!(status.success());
     assert_restored(&tmux, &stty);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores_the_terminal("-TERM");
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    // What a dropped SSH session sends to the console it was running.
+    signal_restores_the_terminal("-HUP");
 }
 
 #[test]
