@@ -92,7 +92,6 @@ fn empty_panes_say_what_they_will_show() {
         Action::FocusDroplets,
         // Containers, Logs and Checks have landed: their states are in their own tests.
         Action::FocusModules,
-        Action::FocusDeploy,
     ] {
         app.on_action(pane);
         app.zoomed = true;

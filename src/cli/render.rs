@@ -175,7 +175,7 @@ pub fn run(args: RenderArgs) -> Result<u8> {
         }
     };
     let applied = if proceed {
-        let stamp = backup_stamp();
+        let stamp = update::backup_stamp();
         match rt.block_on(update::apply(&target, &plan, &stamp)) {
             Ok(a) => Some(a),
             Err(e) => {
@@ -273,30 +273,4 @@ fn print_summary(
     if let Some(p) = pending {
         println!("not written: {p}");
     }
-}
-
-/// `20261122T031500Z`-style stamp for backup names, from the system clock.
-fn backup_stamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

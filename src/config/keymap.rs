@@ -37,15 +37,18 @@ pub enum Context {
     Containers,
     /// The focused Checks pane (then `pane`, then `global`).
     Checks,
+    /// The focused Deploy pane (then `pane`, then `global`).
+    Deploy,
 }
 
 impl Context {
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Pane,
         Context::Logs,
         Context::Containers,
         Context::Checks,
+        Context::Deploy,
         Context::Help,
         Context::Palette,
         Context::Confirm,
@@ -53,7 +56,10 @@ impl Context {
 
     /// A pane's own context: looked up before `pane` and `global`, and may not shadow them.
     pub fn is_pane_specific(self) -> bool {
-        matches!(self, Context::Logs | Context::Containers | Context::Checks)
+        matches!(
+            self,
+            Context::Logs | Context::Containers | Context::Checks | Context::Deploy
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -66,6 +72,7 @@ impl Context {
             Context::Logs => "logs",
             Context::Containers => "containers",
             Context::Checks => "checks",
+            Context::Deploy => "deploy",
         }
     }
 }
@@ -142,6 +149,9 @@ actions! {
     ChecksRerun "rerun" in Checks: "re-run the selected check",
     ChecksEvidence "evidence" in Checks: "open or close the selected check's evidence",
     ChecksApplyFix "apply_fix" in Checks: "apply the selected check's fix (shows the diff, asks first)",
+    DeployEdit "edit" in Deploy: "edit the selected field (a choice steps to its next value)",
+    DeployPreview "preview" in Deploy: "render the stack's files and show what would change",
+    DeployWrite "write" in Deploy: "write the previewed files (asks first; backups kept)",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -323,6 +333,7 @@ struct KeymapFile {
     logs: Option<ContextTable>,
     containers: Option<ContextTable>,
     checks: Option<ContextTable>,
+    deploy: Option<ContextTable>,
     help: Option<ContextTable>,
     palette: Option<ContextTable>,
     confirm: Option<ContextTable>,
@@ -338,6 +349,7 @@ impl KeymapFile {
             (Context::Logs, &self.logs),
             (Context::Containers, &self.containers),
             (Context::Checks, &self.checks),
+            (Context::Deploy, &self.deploy),
             (Context::Help, &self.help),
             (Context::Palette, &self.palette),
             (Context::Confirm, &self.confirm),
@@ -405,6 +417,9 @@ impl Keymap {
             (ChecksRerun, &["R"]),
             (ChecksEvidence, &["enter"]),
             (ChecksApplyFix, &["F"]),
+            (DeployEdit, &["enter"]),
+            (DeployPreview, &["p"]),
+            (DeployWrite, &["w"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

@@ -11,6 +11,7 @@ use super::palette::Palette;
 use super::panes::PaneId;
 use super::panes::checks::ChecksPane;
 use super::panes::containers::ContainersPane;
+use super::panes::deploy::DeployPane;
 use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
 use crate::config::keymap::{Action, Context};
@@ -63,6 +64,7 @@ pub struct App {
     pub containers: ContainersPane,
     pub logs: LogsPane,
     pub checks: ChecksPane,
+    pub deploy: DeployPane,
     pub should_quit: bool,
 }
 
@@ -99,6 +101,7 @@ impl App {
             containers: ContainersPane::new(readonly, confirm_keys),
             logs: LogsPane::default(),
             checks: ChecksPane::new(readonly),
+            deploy: DeployPane::new(readonly),
             should_quit: false,
         }
     }
@@ -180,6 +183,15 @@ impl App {
                     None => Vec::new(),
                 }
             }
+            Overlay::None if self.focus == PaneId::Deploy && self.deploy.is_typing() => {
+                self.deploy.on_key(key)
+            }
+            Overlay::None if self.focus == PaneId::Deploy && self.deploy.is_confirming() => {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(answer) => self.deploy.on_confirm(answer),
+                    None => Vec::new(),
+                }
+            }
             // A fix waiting for yes/no takes the Confirm keys.
             Overlay::None if self.focus == PaneId::Checks && self.checks.confirming() => {
                 match self.keymap.action(Context::Confirm, key) {
@@ -239,6 +251,7 @@ impl App {
                 effects
             }
             PaneId::Checks => self.checks.on_action(action),
+            PaneId::Deploy => self.deploy.on_action(action),
             // Panes whose feature has not landed have nothing to move or refresh.
             _ => Vec::new(),
         }
@@ -301,6 +314,13 @@ impl App {
             Message::ChecksReport(result) => self
                 .checks
                 .apply_report(result.map(|(report, nginx)| (*report, nginx))),
+            Message::StackPlanned(request, result) => self.deploy.apply_plan(request, result),
+            Message::StackWritten(result) => {
+                if let Err(e) = &result {
+                    tracing::warn!("writing the stack's files failed: {e}");
+                }
+                self.deploy.apply_written(result);
+            }
             Message::CheckRerun(result) => self.checks.apply_rerun(result),
             Message::FixApplied(result) => {
                 if let Err(e) = &result {

@@ -1,5 +1,28 @@
 //! Work a key or a message asks for. The event loop starts it; key handlers never do I/O.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the Deploy pane asks to render: the form's values, validated by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackRequest {
+    pub domain: String,
+    pub size: String,
+    pub redis: bool,
+    pub directory: PathBuf,
+}
+
+/// A previewed plan, shared between the pane and the job that writes it.
+#[derive(Debug, Clone)]
+pub struct StackPlan(pub Arc<crate::stack::update::Plan>);
+
+impl PartialEq for StackPlan {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for StackPlan {}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Gather the host's facts again.
@@ -15,6 +38,10 @@ pub enum Effect {
     ),
     /// The SSH connection gave up; the operator asked to try again.
     Reconnect,
+    /// Render the stack's files and compare them with the host's.
+    PlanStack(StackRequest),
+    /// Write a previewed plan the operator confirmed.
+    WriteStack(StackPlan),
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

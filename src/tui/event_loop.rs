@@ -54,6 +54,7 @@ struct Worker {
     /// Containers whose logs are already a source.
     followed: std::collections::HashSet<String>,
     checks_job: Option<tokio::task::JoinHandle<()>>,
+    stack_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -74,6 +75,18 @@ impl Worker {
                 }
                 let (target, tx) = (self.target.clone(), self.tx.clone());
                 self.checks_job = Some(tokio::spawn(checks_job(target, tx, effect)));
+            }
+            Effect::PlanStack(_) | Effect::WriteStack(_) => {
+                // One stack job at a time; the pane waits for its answer before asking again.
+                if self.stack_job.as_ref().is_some_and(|j| !j.is_finished()) {
+                    return;
+                }
+                let (target, tx) = (self.target.clone(), self.tx.clone());
+                self.stack_job = Some(tokio::spawn(async move {
+                    if let Some(message) = super::stack_job::run(&target, effect).await {
+                        let _ = tx.send(message);
+                    }
+                }));
             }
             Effect::Reconnect => {
                 if let Target::Ssh(ssh) = &self.target {
@@ -231,6 +244,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         docker,
         followed: Default::default(),
         checks_job: None,
+        stack_job: None,
     };
     worker.start_engines(docker_events);
 

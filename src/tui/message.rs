@@ -24,4 +24,11 @@ pub enum Message {
     CheckRerun(Result<crate::checks::CheckResult, String>),
     /// An applied fix finished (a fresh diagnosis follows).
     FixApplied(Result<crate::checks::apply::Applied, String>),
+    /// A stack preview finished, for the request it answers.
+    StackPlanned(
+        crate::tui::effect::StackRequest,
+        Result<crate::stack::update::Plan, String>,
+    ),
+    /// Writing the stack's files finished.
+    StackWritten(Result<crate::stack::update::Applied, String>),
 }

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod message;
 pub mod palette;
 pub mod panes;
+pub mod stack_job;
 pub mod terminal;
 
 use crate::config::Settings;

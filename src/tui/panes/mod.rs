@@ -13,6 +13,7 @@
 
 pub mod checks;
 pub mod containers;
+pub mod deploy;
 pub mod host;
 pub mod logs;
 pub mod placeholder;
@@ -66,6 +67,7 @@ impl PaneId {
             PaneId::Logs => Context::Logs,
             PaneId::Containers => Context::Containers,
             PaneId::Checks => Context::Checks,
+            PaneId::Deploy => Context::Deploy,
             _ => Context::Pane,
         }
     }
@@ -126,6 +128,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
         PaneId::Containers => app.containers.draw(frame, area, &ctx),
         PaneId::Logs => app.logs.draw(frame, area, &ctx),
         PaneId::Checks => app.checks.draw(frame, area, &ctx),
+        PaneId::Deploy => app.deploy.draw(frame, area, &ctx),
         other => placeholder::draw(frame, area, other, &ctx),
     }
 }

@@ -1,0 +1,350 @@
+//! The Deploy pane: the stack's files rendered for a domain and a droplet size, previewed
+//! as diffs against what the host has, and written only after a yes (never in
+//! `--readonly`). Deploy, verify and rollback of image tags arrive with their own issue.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{PaneContext, PaneId};
+use crate::config::Theme;
+use crate::config::keymap::Action;
+use crate::stack::sizing::{DEFAULT_SIZE, SIZES};
+use crate::stack::update::{Applied, Change, Plan};
+use crate::tui::effect::{Effect, StackPlan, StackRequest};
+
+/// Where a droplet's stack lives unless the operator says otherwise.
+pub const DEFAULT_DIR: &str = "/opt/odoo";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Domain,
+    Size,
+    Redis,
+    Directory,
+}
+
+const FIELDS: [Field; 4] = [Field::Domain, Field::Size, Field::Redis, Field::Directory];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Filling the form.
+    Form,
+    Rendering,
+    /// A plan is on screen.
+    Planned,
+    /// Waiting for yes/no before writing.
+    Confirming,
+    Writing,
+    Written(Applied),
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DeployPane {
+    pub domain: String,
+    pub size: usize,
+    pub redis: bool,
+    pub directory: String,
+    pub selected: usize,
+    /// Typing into the selected text field.
+    pub typing: bool,
+    pub stage: Stage,
+    pub plan: Option<Arc<Plan>>,
+    /// The request the plan was made for: writing another one would be a surprise.
+    planned_for: Option<StackRequest>,
+    pub scroll: u16,
+    readonly: bool,
+}
+
+impl DeployPane {
+    pub fn new(readonly: bool) -> DeployPane {
+        DeployPane {
+            domain: String::new(),
+            size: SIZES
+                .iter()
+                .position(|s| s.slug == DEFAULT_SIZE)
+                .unwrap_or(0),
+            redis: false,
+            directory: DEFAULT_DIR.into(),
+            selected: 0,
+            typing: false,
+            stage: Stage::Form,
+            plan: None,
+            planned_for: None,
+            scroll: 0,
+            readonly,
+        }
+    }
+
+    pub fn is_typing(&self) -> bool {
+        self.typing
+    }
+
+    pub fn is_confirming(&self) -> bool {
+        self.stage == Stage::Confirming
+    }
+
+    fn request(&self) -> StackRequest {
+        StackRequest {
+            domain: self.domain.trim().to_string(),
+            size: SIZES[self.size].slug.to_string(),
+            redis: self.redis,
+            directory: PathBuf::from(self.directory.trim()),
+        }
+    }
+
+    /// Keys while typing into a field: text, backspace, and enter or esc to finish.
+    pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let field = match FIELDS[self.selected] {
+            Field::Domain => &mut self.domain,
+            Field::Directory => &mut self.directory,
+            _ => {
+                self.typing = false;
+                return Vec::new();
+            }
+        };
+        match key.code {
+            KeyCode::Enter | KeyCode::Esc => self.typing = false,
+            KeyCode::Backspace => {
+                field.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => field.push(c),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Up if self.plan.is_some() && self.scroll > 0 => self.scroll -= 1,
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down if self.plan.is_some() => self.scroll = self.scroll.saturating_add(1),
+            Action::Down => self.selected = (self.selected + 1).min(FIELDS.len() - 1),
+            Action::Top => self.scroll = 0,
+            Action::DeployEdit => {
+                // Editing the form drops a plan made for other values.
+                self.plan = None;
+                self.planned_for = None;
+                self.scroll = 0;
+                self.stage = Stage::Form;
+                match FIELDS[self.selected] {
+                    Field::Domain | Field::Directory => self.typing = true,
+                    Field::Size => self.size = (self.size + 1) % SIZES.len(),
+                    Field::Redis => self.redis = !self.redis,
+                }
+            }
+            Action::DeployPreview => {
+                self.stage = Stage::Rendering;
+                self.scroll = 0;
+                return vec![Effect::PlanStack(self.request())];
+            }
+            Action::DeployWrite if !self.readonly => {
+                if let (Some(plan), Stage::Planned) = (&self.plan, &self.stage)
+                    && plan.needs_write()
+                    && self.planned_for.as_ref() == Some(&self.request())
+                {
+                    self.stage = Stage::Confirming;
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The operator's answer to "write these files?".
+    pub fn on_confirm(&mut self, answer: Action) -> Vec<Effect> {
+        match (answer, &self.plan) {
+            (Action::Confirm, Some(plan)) if !self.readonly => {
+                self.stage = Stage::Writing;
+                vec![Effect::WriteStack(StackPlan(plan.clone()))]
+            }
+            _ => {
+                self.stage = Stage::Planned;
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn apply_plan(&mut self, request: StackRequest, result: Result<Plan, String>) {
+        match result {
+            Ok(plan) => {
+                self.plan = Some(Arc::new(plan));
+                self.planned_for = Some(request);
+                self.stage = Stage::Planned;
+            }
+            Err(e) => {
+                self.plan = None;
+                self.stage = Stage::Failed(e);
+            }
+        }
+    }
+
+    pub fn apply_written(&mut self, result: Result<Applied, String>) {
+        self.stage = match result {
+            Ok(applied) => Stage::Written(applied),
+            Err(e) => Stage::Failed(e),
+        };
+        // What was written is what the host has now; preview again to compare.
+        self.plan = None;
+        self.planned_for = None;
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let block = ctx.block(
+            PaneId::Deploy,
+            Some(Span::styled(" stack files ", theme.muted())),
+        );
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let [form, body] =
+            Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(inner);
+        frame.render_widget(Paragraph::new(self.form_lines(theme, ctx.focused)), form);
+        let body_lines = self.body_lines(theme, ctx.readonly);
+        frame.render_widget(
+            Paragraph::new(body_lines)
+                .wrap(Wrap { trim: false })
+                .scroll((self.scroll, 0)),
+            body,
+        );
+    }
+
+    fn form_lines(&self, theme: &Theme, focused: bool) -> Vec<Line<'static>> {
+        let size = &SIZES[self.size];
+        let values = [
+            if self.domain.is_empty() && !self.typing {
+                "(type a domain: erp.example.com)".to_string()
+            } else {
+                self.domain.clone()
+            },
+            format!(
+                "{} · {} vCPU, {} GB",
+                size.slug,
+                size.vcpus,
+                size.memory_mb / 1024
+            ),
+            if self.redis {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+            self.directory.clone(),
+        ];
+        let labels = ["domain", "size", "redis", "directory"];
+        let mut lines: Vec<Line> = labels
+            .iter()
+            .zip(values)
+            .enumerate()
+            .map(|(i, (label, value))| {
+                let selected = focused && i == self.selected && self.plan.is_none();
+                let cursor = if selected && self.typing { "▏" } else { "" };
+                let value_style = if selected {
+                    theme.selection()
+                } else {
+                    theme.text()
+                };
+                Line::from(vec![
+                    Span::styled(format!("{label:<10}"), theme.muted()),
+                    Span::styled(format!("{value}{cursor}"), value_style),
+                ])
+            })
+            .collect();
+        lines.push(Line::default());
+        lines
+    }
+
+    fn body_lines(&self, theme: &Theme, readonly: bool) -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        match &self.stage {
+            Stage::Form => {
+                lines.push(Line::from(Span::styled(
+                    "Render docker-compose.yml, the nginx site, odoo.conf and .env for this domain and size, then preview the changes against the host before anything is written.",
+                    theme.muted(),
+                )));
+                lines.push(Line::default());
+                lines.push(Line::from(Span::styled(
+                    "Deploying an image tag, verify gates and rollback are not part of this build yet.",
+                    theme.muted(),
+                )));
+            }
+            Stage::Rendering => lines.push(Line::from(Span::styled(
+                "Rendering and comparing with the host…",
+                theme.muted(),
+            ))),
+            Stage::Failed(e) => lines.push(Line::from(vec![
+                Span::styled("failed: ", theme.error()),
+                Span::styled(e.clone(), theme.text()),
+            ])),
+            Stage::Written(applied) => {
+                lines.push(Line::from(Span::styled(
+                    format!("written: {} file(s)", applied.written.len()),
+                    theme.ok(),
+                )));
+                for backup in &applied.backups {
+                    lines.push(Line::from(Span::styled(
+                        format!("  backup {}", backup.display()),
+                        theme.muted(),
+                    )));
+                }
+            }
+            Stage::Confirming => lines.push(Line::from(vec![
+                Span::styled("Write these files? ", theme.warn()),
+                Span::styled("replaced files are backed up first · y / n", theme.text()),
+            ])),
+            Stage::Planned | Stage::Writing => {}
+        }
+        if let Some(plan) = &self.plan {
+            if !plan.needs_write() {
+                lines.push(Line::from(Span::styled(
+                    format!("{} already holds exactly these files.", plan.dir.display()),
+                    theme.ok(),
+                )));
+            } else if readonly && self.stage == Stage::Planned {
+                lines.push(Line::from(Span::styled(
+                    "read-only: nothing will be written",
+                    theme.warn(),
+                )));
+            }
+            for change in &plan.changes {
+                let (verb, style) = match change.change {
+                    Change::Create => ("create", theme.ok()),
+                    Change::Update => ("update", theme.warn()),
+                    Change::Unchanged if change.mode_differs => ("mode", theme.warn()),
+                    Change::Unchanged => ("same", theme.muted()),
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{verb:<7}"), style),
+                    Span::styled(
+                        format!("{} ({:o})", change.path.display(), change.mode),
+                        theme.text(),
+                    ),
+                ]));
+                if change.change == Change::Update || change.mode_differs {
+                    lines.extend(change.diff().lines().map(|l| diff_line(l, theme)));
+                }
+            }
+        }
+        lines
+    }
+}
+
+fn diff_line(line: &str, theme: &Theme) -> Line<'static> {
+    let style = if line.starts_with("+++") || line.starts_with("---") {
+        theme.muted()
+    } else if line.starts_with('+') {
+        theme.ok()
+    } else if line.starts_with('-') {
+        theme.error()
+    } else if line.starts_with("@@") {
+        theme.info()
+    } else {
+        theme.text()
+    };
+    Line::from(Span::styled(format!("  {line}"), style))
+}
