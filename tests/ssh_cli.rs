@@ -154,3 +154,50 @@ fn a_bad_destination_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`notaport` is not a port number"));
 }
+
+#[test]
+fn render_writes_the_stack_on_the_remote_host_with_secret_modes() {
+    let sshd = Sshd::start();
+    let home = home_for(&sshd);
+    let remote_dir = tempfile::tempdir().unwrap();
+    let out = remote_dir.path().join("stack");
+    let args = [
+        "render",
+        "--host",
+        "testbox",
+        "--accept-new",
+        "--domain",
+        "erp.example.com",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    let first = odoo_ops(home.path(), &args);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["written"], true);
+    // The files landed through the SSH target (sshd's side of this machine), .env 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(out.join(".env"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let env = std::fs::read_to_string(out.join(".env")).unwrap();
+    // A second render over SSH keeps the secrets and writes nothing.
+    let second = odoo_ops(home.path(), &args);
+    assert_eq!(second.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(report["written"], false);
+    assert_eq!(std::fs::read_to_string(out.join(".env")).unwrap(), env);
+    assert!(
+        !String::from_utf8_lossy(&second.stdout)
+            .contains(env.lines().find(|l| l.contains("PASSWORD")).unwrap())
+    );
+}

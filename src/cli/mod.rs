@@ -101,7 +101,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Host(args)) => {
             with_settings(&options, |settings| host::run(args, &cli.remote, &settings))
         }
-        Some(Command::Render(args)) => render::run(*args),
+        Some(Command::Render(args)) => with_settings(&options, |settings| {
+            render::run(*args, &cli.remote, &settings)
+        }),
         Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
             diagnose::run(*args, &cli.remote, &settings)
         }),

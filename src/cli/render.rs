@@ -9,9 +9,10 @@ use clap::Args;
 use color_eyre::Result;
 use serde::Serialize;
 
+use super::remote::{RemoteArgs, connect_target};
+use crate::config::Settings;
 use crate::stack::update::{self, Change, Plan};
 use crate::stack::{self, Domain, DropletSize, StackOptions, sizing};
-use crate::target::Target;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -131,7 +132,7 @@ struct Report<'a> {
     pending: Option<&'a str>,
 }
 
-pub fn run(args: RenderArgs) -> Result<u8> {
+pub fn run(args: RenderArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
     let options = match args.options() {
         Ok(o) => o,
         Err(e) => {
@@ -139,8 +140,15 @@ pub fn run(args: RenderArgs) -> Result<u8> {
             return Ok(super::exit::ERROR);
         }
     };
-    let target = Target::local();
     let rt = super::runtime()?;
+    // `--host` renders into a directory on that host, over the same SSH connection.
+    let target = match rt.block_on(connect_target(remote, settings)) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("odoo-ops render: {e:#}; nothing was written");
+            return Ok(super::exit::ERROR);
+        }
+    };
     let (rendered, plan) = match rt.block_on(async {
         let existing = update::read_existing(&target, &args.out).await?;
         let rendered = stack::render(&options, &existing)?;
