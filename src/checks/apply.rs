@@ -71,14 +71,7 @@ pub async fn apply(
             done.backup = Some(backup.display().to_string());
             target.write_file(path, after.as_bytes(), 0o644).await?;
             done.steps.push(format!("wrote {}", path.display()));
-            let test = run(target, &nginx.command(&["-t"])).await;
-            let ok = test.ok();
-            done.steps.push(format!(
-                "{}: {}",
-                test.command,
-                if ok { "ok" } else { "FAILED" }
-            ));
-            done.test = Some(test);
+            let ok = test_config(target, nginx, &mut done).await;
             if !ok {
                 target.write_file(path, before.as_bytes(), 0o644).await?;
                 done.reverted = true;
@@ -91,14 +84,7 @@ pub async fn apply(
             reload(target, nginx, &mut done).await;
         }
         ApplyAction::ReloadNginx => {
-            let test = run(target, &nginx.command(&["-t"])).await;
-            let ok = test.ok();
-            done.steps.push(format!(
-                "{}: {}",
-                test.command,
-                if ok { "ok" } else { "FAILED" }
-            ));
-            done.test = Some(test);
+            let ok = test_config(target, nginx, &mut done).await;
             if ok {
                 reload(target, nginx, &mut done).await;
             } else {
@@ -116,6 +102,19 @@ pub async fn apply(
         }
     }
     Ok(done)
+}
+
+/// `nginx -t`, recorded in the steps and kept as evidence; true when it passed.
+async fn test_config(target: &Target, nginx: &NginxInvocation, done: &mut Applied) -> bool {
+    let test = run(target, &nginx.command(&["-t"])).await;
+    let ok = test.ok();
+    done.steps.push(format!(
+        "{}: {}",
+        test.command,
+        if ok { "ok" } else { "FAILED" }
+    ));
+    done.test = Some(test);
+    ok
 }
 
 async fn reload(target: &Target, nginx: &NginxInvocation, done: &mut Applied) {
