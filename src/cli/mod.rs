@@ -128,11 +128,19 @@ fn console(settings: Settings, cli: &Cli) -> color_eyre::Result<u8> {
         remote.host = cli.destination.clone();
     }
     let runtime = runtime()?;
+    // Questions (host key, passphrase) are asked on the plain terminal before the screen
+    // takes over; a reconnect later must not ask over the screen.
+    let terminal_taken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let target = if remote.host.is_some() {
-        runtime.block_on(remote::connect_target(&remote, &settings))?
+        let prompter = std::sync::Arc::new(crate::ssh::YieldingPrompter::new(
+            crate::ssh::TtyPrompter::or_headless(),
+            terminal_taken.clone(),
+        ));
+        runtime.block_on(remote::connect_target_with(&remote, &settings, prompter))?
     } else {
         crate::target::Target::local()
     };
+    terminal_taken.store(true, std::sync::atomic::Ordering::SeqCst);
     crate::tui::run(runtime, settings, cli.readonly, target)
 }
 

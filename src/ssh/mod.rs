@@ -22,4 +22,6 @@ pub mod session;
 
 pub use connection::{Backoff, ConnectionState, SshConnection};
 pub use destination::{ConnectSpec, Destination, Environment, HostKeyPolicy, Overrides};
-pub use prompt::{HeadlessPrompter, HostKeyQuestion, Passphrase, Prompter, TtyPrompter};
+pub use prompt::{
+    HeadlessPrompter, HostKeyQuestion, Passphrase, Prompter, TtyPrompter, YieldingPrompter,
+};

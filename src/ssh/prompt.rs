@@ -187,3 +187,90 @@ pub fn describe_refusal(q: &HostKeyQuestion, interactive: bool) -> String {
         q.host, q.key_type, q.fingerprint
     )
 }
+
+/// Asks through `inner` until a full-screen face takes the terminal, then answers like
+/// [`HeadlessPrompter`]: a question written to `/dev/tty` would land on top of the
+/// console's screen and its answer would be eaten by the console's key handling. A
+/// reconnect that needs a passphrase then fails and says so (ssh-agent avoids it).
+pub struct YieldingPrompter {
+    inner: Arc<dyn Prompter>,
+    terminal_taken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl YieldingPrompter {
+    pub fn new(
+        inner: Arc<dyn Prompter>,
+        terminal_taken: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        Self {
+            inner,
+            terminal_taken,
+        }
+    }
+
+    fn may_ask(&self) -> bool {
+        !self
+            .terminal_taken
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Prompter for YieldingPrompter {
+    fn confirm_host_key(&self, question: HostKeyQuestion) -> BoxFuture<'_, bool> {
+        if self.may_ask() {
+            self.inner.confirm_host_key(question)
+        } else {
+            Box::pin(async { false })
+        }
+    }
+
+    fn passphrase(&self, key_file: PathBuf, attempt: u32) -> BoxFuture<'_, Option<Passphrase>> {
+        if self.may_ask() {
+            self.inner.passphrase(key_file, attempt)
+        } else {
+            Box::pin(async { None })
+        }
+    }
+
+    fn interactive(&self) -> bool {
+        self.may_ask() && self.inner.interactive()
+    }
+}
+
+#[cfg(test)]
+mod yielding_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Says yes to everything, as a person at a terminal might.
+    struct Agreeable;
+
+    impl Prompter for Agreeable {
+        fn confirm_host_key(&self, _: HostKeyQuestion) -> BoxFuture<'_, bool> {
+            Box::pin(async { true })
+        }
+        fn passphrase(&self, _: PathBuf, _: u32) -> BoxFuture<'_, Option<Passphrase>> {
+            Box::pin(async { None })
+        }
+        fn interactive(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn stops_asking_once_the_console_owns_the_terminal() {
+        let taken = Arc::new(AtomicBool::new(false));
+        let prompter = YieldingPrompter::new(Arc::new(Agreeable), taken.clone());
+        assert!(prompter.interactive());
+        let question = || HostKeyQuestion {
+            host: "db.example".into(),
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:x".into(),
+            known_hosts: PathBuf::from("/dev/null"),
+        };
+        assert!(prompter.confirm_host_key(question()).await);
+        taken.store(true, Ordering::SeqCst);
+        assert!(!prompter.interactive());
+        assert!(!prompter.confirm_host_key(question()).await);
+    }
+}
