@@ -32,6 +32,91 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// A diagnosis timed RUNS times on `target`, and each of its probes alone: the median
+/// total, and the ratio the issue sets (total / slowest single probe alone).
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    options: &DiagnoseOptions,
+    label: &str,
+) -> (f64, f64) {
+    let mut totals = Vec::new();
+    let mut ratios = Vec::new();
+    let mut slowest_names = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let (report, _) = rt.block_on(diagnose(target, options));
+        let total = start.elapsed().as_secs_f64() * 1000.0;
+        // Probes that are awaited one after the other by design (ps before discovery,
+        // discovery before health) are counted as the slowest chain's members.
+        let slowest = report.timings.probes.first().cloned().unwrap_or_default();
+        totals.push(total);
+        ratios.push(total / slowest.1.max(0.001));
+        slowest_names.push(slowest.0);
+    }
+    let (min, max) = (
+        totals.iter().cloned().fold(f64::MAX, f64::min),
+        totals.iter().cloned().fold(0.0, f64::max),
+    );
+    let med = median(&mut totals.clone());
+    println!();
+    println!(
+        "full {label} diagnosis ({RUNS} runs): median {med:.0} ms, min {min:.0} ms, max {max:.0} ms  (target < 1000 ms: {})",
+        if med < 1000.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "inside a concurrent run: total / slowest probe = {:.2} (median; slowest: {}; probes slow each other on 2 shared cores)",
+        median(&mut ratios),
+        slowest_names.last().cloned().unwrap_or_default()
+    );
+    // Each probe alone, one after the other: the slowest single one is the floor a
+    // concurrent run can reach; their sum is what running them in sequence would cost.
+    let alone = rt.block_on(async {
+        use odoo_ops::checks::gather as g;
+        let mut times: Vec<(String, f64)> = Vec::new();
+        let t = Instant::now();
+        let (_, out, _) = g::run_split(
+            target,
+            &odoo_ops::target::Command::new("ps").args(["-eo", "pid=,ppid=,args="]),
+        )
+        .await;
+        times.push(("ps".into(), t.elapsed().as_secs_f64() * 1000.0));
+        let rows = odoo_ops::nginx::process::parse_ps(&out);
+        let t = Instant::now();
+        let odoo = g::odoo::gather(target, &rows, options).await;
+        times.push(("odoo".into(), t.elapsed().as_secs_f64() * 1000.0));
+        let t = Instant::now();
+        let _ = g::internal(target, &odoo, options.timeout).await;
+        times.push(("internal health".into(), t.elapsed().as_secs_f64() * 1000.0));
+        let t = Instant::now();
+        let _ = g::database(target, &odoo).await;
+        times.push(("database".into(), t.elapsed().as_secs_f64() * 1000.0));
+        let t = Instant::now();
+        let nginx = g::nginx::gather(target, &rows, options).await;
+        times.push(("nginx".into(), t.elapsed().as_secs_f64() * 1000.0));
+        let plan = g::edge::plan(nginx.site.as_ref().unwrap(), true, None).unwrap();
+        let t = Instant::now();
+        let _ = g::edge::gather(&plan, &options.extra_root_certs, options.timeout).await;
+        times.push(("edge".into(), t.elapsed().as_secs_f64() * 1000.0));
+        let t = Instant::now();
+        let _ = g::host::gather(target).await;
+        times.push(("host".into(), t.elapsed().as_secs_f64() * 1000.0));
+        times
+    });
+    let slowest_alone = alone.iter().map(|(_, ms)| *ms).fold(0.0, f64::max);
+    let sum_alone: f64 = alone.iter().map(|(_, ms)| ms).sum();
+    println!("each probe alone, in sequence:");
+    for (name, ms) in &alone {
+        println!("    {ms:8.1} ms  {name}");
+    }
+    println!(
+        "concurrency (issue's measure): median concurrent total {med:.0} ms / slowest single probe alone {slowest_alone:.0} ms = {:.2} (target <= 1.5); all probes in sequence {sum_alone:.0} ms",
+        med / slowest_alone.max(0.001)
+    );
+    let ratio = med / slowest_alone.max(0.001);
+    (med, ratio)
+}
+
 fn main() {
     let image = standin::ensure_image(standin::RELEASES[0]);
     let (http, gevent) = (ports::free_port(), ports::free_port());
@@ -92,79 +177,7 @@ fn main() {
         report.counts.skipped
     );
 
-    let mut totals = Vec::new();
-    let mut ratios = Vec::new();
-    let mut slowest_names = Vec::new();
-    for _ in 0..RUNS {
-        let start = Instant::now();
-        let (report, _) = rt.block_on(diagnose(&target, &options));
-        let total = start.elapsed().as_secs_f64() * 1000.0;
-        // Probes that are awaited one after the other by design (ps before discovery,
-        // discovery before health) are counted as the slowest chain's members.
-        let slowest = report.timings.probes.first().cloned().unwrap_or_default();
-        totals.push(total);
-        ratios.push(total / slowest.1.max(0.001));
-        slowest_names.push(slowest.0);
-    }
-    let (min, max) = (
-        totals.iter().cloned().fold(f64::MAX, f64::min),
-        totals.iter().cloned().fold(0.0, f64::max),
-    );
-    let med = median(&mut totals.clone());
-    println!();
-    println!(
-        "full local diagnosis ({RUNS} runs): median {med:.0} ms, min {min:.0} ms, max {max:.0} ms  (target < 1000 ms: {})",
-        if med < 1000.0 { "met" } else { "NOT met" }
-    );
-    println!(
-        "inside a concurrent run: total / slowest probe = {:.2} (median; slowest: {}; probes slow each other on 2 shared cores)",
-        median(&mut ratios),
-        slowest_names.last().cloned().unwrap_or_default()
-    );
-    // Each probe alone, one after the other: the slowest single one is the floor a
-    // concurrent run can reach; their sum is what running them in sequence would cost.
-    let alone = rt.block_on(async {
-        use odoo_ops::checks::gather as g;
-        let mut times: Vec<(String, f64)> = Vec::new();
-        let t = Instant::now();
-        let (_, out, _) = g::run_split(
-            &target,
-            &odoo_ops::target::Command::new("ps").args(["-eo", "pid=,ppid=,args="]),
-        )
-        .await;
-        times.push(("ps".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let rows = odoo_ops::nginx::process::parse_ps(&out);
-        let t = Instant::now();
-        let odoo = g::odoo::gather(&target, &rows, &options).await;
-        times.push(("odoo".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let t = Instant::now();
-        let _ = g::internal(&target, &odoo, options.timeout).await;
-        times.push(("internal health".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let t = Instant::now();
-        let _ = g::database(&target, &odoo).await;
-        times.push(("database".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let t = Instant::now();
-        let nginx = g::nginx::gather(&target, &rows, &options).await;
-        times.push(("nginx".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let plan = g::edge::plan(nginx.site.as_ref().unwrap(), true, None).unwrap();
-        let t = Instant::now();
-        let _ = g::edge::gather(&plan, &options.extra_root_certs, options.timeout).await;
-        times.push(("edge".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let t = Instant::now();
-        let _ = g::host::gather(&target).await;
-        times.push(("host".into(), t.elapsed().as_secs_f64() * 1000.0));
-        times
-    });
-    let slowest_alone = alone.iter().map(|(_, ms)| *ms).fold(0.0, f64::max);
-    let sum_alone: f64 = alone.iter().map(|(_, ms)| ms).sum();
-    println!("each probe alone, in sequence:");
-    for (name, ms) in &alone {
-        println!("    {ms:8.1} ms  {name}");
-    }
-    println!(
-        "concurrency (issue's measure): median concurrent total {med:.0} ms / slowest single probe alone {slowest_alone:.0} ms = {:.2} (target <= 1.5); all probes in sequence {sum_alone:.0} ms",
-        med / slowest_alone.max(0.001)
-    );
+    let (med, local_ratio) = measure(&rt, &target, &options, "local");
     let (report, _) = rt.block_on(diagnose(&target, &options));
     println!("  per-probe times of the last run (concurrent):");
     for (name, ms) in &report.timings.probes {
@@ -248,5 +261,18 @@ fn main() {
         med / seq_med,
         report.checks.len(),
         seq.len()
+    );
+
+    // The same stack diagnosed through one SSH connection to this machine: every probe is
+    // a command, a file read, a direct-tcpip or a Docker call over the same session.
+    let sshd = support::sshd::Sshd::start();
+    let ssh_target = rt.block_on(sshd.target());
+    let _ = rt.block_on(diagnose(&ssh_target, &options));
+    println!();
+    let (ssh_med, ssh_ratio) = measure(&rt, &ssh_target, &options, "over-SSH");
+    println!();
+    println!(
+        "summary: local {med:.0} ms (ratio {local_ratio:.2}); over SSH {ssh_med:.0} ms, total / slowest single check = {ssh_ratio:.2} (target <= 1.5: {})",
+        if ssh_ratio <= 1.5 { "met" } else { "NOT met" }
     );
 }
