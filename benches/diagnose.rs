@@ -92,7 +92,7 @@ fn measure(
         let _ = g::database(target, &odoo).await;
         times.push(("database".into(), t.elapsed().as_secs_f64() * 1000.0));
         let t = Instant::now();
-        let nginx = g::nginx::gather(target, &rows, options).await;
+        let nginx = g::nginx::gather(target, &rows, options, None).await;
         times.push(("nginx".into(), t.elapsed().as_secs_f64() * 1000.0));
         let plan = g::edge::plan(nginx.site.as_ref().unwrap(), true, None).unwrap();
         let t = Instant::now();

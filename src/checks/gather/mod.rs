@@ -202,53 +202,60 @@ pub async fn observe(
     options: &DiagnoseOptions,
 ) -> (Observations, Vec<(String, f64)>) {
     let watch = Stopwatch::default();
-    let ps_cmd = Command::new("ps").args(["-eo", "pid=,ppid=,args="]);
-    let (_, ps_out, _) = watch.time("ps", run_split(target, &ps_cmd)).await;
-    let rows = parse_ps(&ps_out);
-    let odoo_branch = async {
-        let odoo = watch
-            .time(
-                "odoo (discovery, odoo.conf, log)",
-                odoo::gather(target, &rows, options),
-            )
-            .await;
-        let (internal, db) = tokio::join!(
-            watch.time(
-                "internal health (8069/8072)",
-                internal(target, &odoo, options.timeout)
-            ),
-            watch.time("database (pg_isready)", database(target, &odoo)),
+    // Odoo and nginx are found through `ps`; the host's facts are not, so they start
+    // together with it instead of after it (over SSH each step is a round trip).
+    let after_ps = async {
+        let ps_cmd = Command::new("ps").args(["-eo", "pid=,ppid=,args="]);
+        let ((_, ps_out, _), early_nginx) = tokio::join!(
+            watch.time("ps", run_split(target, &ps_cmd)),
+            nginx::first_round_early(target, options),
         );
-        (odoo, internal, db)
-    };
-    let nginx_branch = async {
-        let nginx = watch
-            .time(
-                "nginx (-t, -T, reload, error.log)",
-                nginx::gather(target, &rows, options),
-            )
-            .await;
-        let plan = nginx
-            .site
-            .as_ref()
-            .filter(|_| nginx.running)
-            .and_then(|s| edge::plan(s, target.is_local(), options.edge_connect));
-        let edge = match plan {
-            Some(p) => {
-                watch
-                    .time(
-                        "edge (https, login, websocket)",
-                        edge::gather(&p, &options.extra_root_certs, options.timeout),
-                    )
-                    .await
-            }
-            None => Default::default(),
+        let rows = parse_ps(&ps_out);
+        let odoo_branch = async {
+            let odoo = watch
+                .time(
+                    "odoo (discovery, odoo.conf, log)",
+                    odoo::gather(target, &rows, options),
+                )
+                .await;
+            let (internal, db) = tokio::join!(
+                watch.time(
+                    "internal health (8069/8072)",
+                    internal(target, &odoo, options.timeout)
+                ),
+                watch.time("database (pg_isready)", database(target, &odoo)),
+            );
+            (odoo, internal, db)
         };
-        (nginx, edge)
+        let nginx_branch = async {
+            let nginx = watch
+                .time(
+                    "nginx (-t, -T, reload, error.log)",
+                    nginx::gather(target, &rows, options, Some(early_nginx)),
+                )
+                .await;
+            let plan = nginx
+                .site
+                .as_ref()
+                .filter(|_| nginx.running)
+                .and_then(|s| edge::plan(s, target.is_local(), options.edge_connect));
+            let edge = match plan {
+                Some(p) => {
+                    watch
+                        .time(
+                            "edge (https, login, websocket)",
+                            edge::gather(&p, &options.extra_root_certs, options.timeout),
+                        )
+                        .await
+                }
+                None => Default::default(),
+            };
+            (nginx, edge)
+        };
+        tokio::join!(odoo_branch, nginx_branch)
     };
-    let ((odoo, internal, db), (nginx, edge), host) = tokio::join!(
-        odoo_branch,
-        nginx_branch,
+    let (((odoo, internal, db), (nginx, edge)), host) = tokio::join!(
+        after_ps,
         watch.time("host (sockets, memory, disk, oom)", host::gather(target)),
     );
     let obs = Observations {

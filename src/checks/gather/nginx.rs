@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{DiagnoseOptions, run, run_split};
-use crate::checks::obs::{ErrorLogObs, NginxObs, ReloadObs};
+use crate::checks::obs::{ErrorLogObs, NginxObs, Ran, ReloadObs};
 use crate::nginx::error_log::summarize;
 use crate::nginx::process::{ProcessRow, find_master};
 use crate::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
@@ -32,7 +32,40 @@ pub fn invocation(rows: &[ProcessRow], options: &DiagnoseOptions) -> (NginxInvoc
     (inv, running)
 }
 
-pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOptions) -> NginxObs {
+/// `nginx -t` and `nginx -T` for one invocation: the first round of the nginx probe.
+pub struct FirstRound {
+    dump_command: Command,
+    test: Ran,
+    dump: Ran,
+    dump_stdout: String,
+}
+
+/// Run the first round before `ps` has said how nginx is invoked, guessing the usual
+/// case: a master started without `-c` (systemd, the packaged default), or the files the
+/// options name. [`gather`] uses it only when the guess was right.
+pub async fn first_round_early(target: &Target, options: &DiagnoseOptions) -> FirstRound {
+    let (guess, _) = invocation(&[], options);
+    first_round(target, &guess).await
+}
+
+async fn first_round(target: &Target, invocation: &NginxInvocation) -> FirstRound {
+    let (test_cmd, dump_command) = (invocation.command(&["-t"]), invocation.command(&["-T"]));
+    let (test, (dump, dump_stdout, _)) =
+        tokio::join!(run(target, &test_cmd), run_split(target, &dump_command));
+    FirstRound {
+        dump_command,
+        test,
+        dump,
+        dump_stdout,
+    }
+}
+
+pub async fn gather(
+    target: &Target,
+    rows: &[ProcessRow],
+    options: &DiagnoseOptions,
+    early: Option<FirstRound>,
+) -> NginxObs {
     let (invocation, running) = invocation(rows, options);
     let mut obs = NginxObs {
         invocation: invocation.clone(),
@@ -41,9 +74,17 @@ pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOpti
         domain: options.domain.clone(),
         ..Default::default()
     };
-    let (test_cmd, dump_cmd) = (invocation.command(&["-t"]), invocation.command(&["-T"]));
-    let (test, (dump, dump_stdout, _)) =
-        tokio::join!(run(target, &test_cmd), run_split(target, &dump_cmd));
+    let round = match early {
+        // Over SSH this saves a round trip after `ps` in the usual case.
+        Some(round) if round.dump_command == invocation.command(&["-T"]) => round,
+        _ => first_round(target, &invocation).await,
+    };
+    let FirstRound {
+        test,
+        dump,
+        dump_stdout,
+        ..
+    } = round;
     obs.test = Some(test);
     if dump.ok() {
         // nginx -T prints the test verdict on stderr and the files on stdout.
