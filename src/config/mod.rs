@@ -75,6 +75,9 @@ pub struct Settings {
     /// The config dir that was searched, for help texts.
     pub config_dir: Option<PathBuf>,
     pub warnings: Vec<String>,
+    /// Every theme the console can switch to, read once at start so a switch is no I/O:
+    /// presets and the user's `themes/*.toml`, each loaded or with the reason it is broken.
+    pub themes: Vec<(String, std::result::Result<Theme, String>)>,
 }
 
 /// `$XDG_CONFIG_HOME/odoo-ops`, or `~/.config/odoo-ops`.
@@ -97,6 +100,7 @@ impl Settings {
             keymap: Keymap::builtin(),
             config_dir: None,
             warnings: Vec::new(),
+            themes: load_themes(None),
         }
     }
 
@@ -159,47 +163,65 @@ impl Settings {
             },
         };
 
+        let themes = load_themes(dir.as_deref());
         Ok(Settings {
             config,
             theme,
             keymap,
             config_dir: dir,
             warnings,
+            themes,
         })
     }
 
-    /// Every theme that can be switched to: presets and the user's `themes/*.toml`.
+    /// Every theme that can be switched to: presets, then the user's themes by name.
     pub fn available_themes(&self) -> Vec<String> {
-        let mut names: Vec<String> = theme::PRESETS.iter().map(|(n, _)| n.to_string()).collect();
-        if let Some(dir) = &self.config_dir
-            && let Ok(entries) = std::fs::read_dir(dir.join("themes"))
-        {
-            let mut user: Vec<String> = entries
-                .flatten()
-                .filter_map(|e| {
-                    let path = e.path();
-                    if path.extension()? != "toml" {
-                        return None;
-                    }
-                    Some(path.file_stem()?.to_string_lossy().into_owned())
-                })
-                .filter(|n| !names.contains(n))
-                .collect();
-            user.sort();
-            names.extend(user);
-        }
-        names
+        self.themes.iter().map(|(name, _)| name.clone()).collect()
     }
 
-    /// Load a theme by name for a switch inside the console.
+    /// A theme by name for a switch inside the console, from what was loaded at start.
     pub fn theme_named(&self, name: &str) -> Result<Theme> {
-        let theme = resolve_theme(name, self.config_dir.as_deref())?;
+        let theme = match self.themes.iter().find(|(n, _)| n == name) {
+            Some((_, Ok(theme))) => theme.clone(),
+            Some((_, Err(why))) => return Err(eyre!("{why}")),
+            None => return Err(eyre!("unknown theme `{name}`")),
+        };
         Ok(if no_color() {
             theme.without_color()
         } else {
             theme
         })
     }
+}
+
+/// Presets and the user's `themes/*.toml` (a user file named like a preset refines it),
+/// each parsed now; a broken one keeps its error for when it is chosen.
+fn load_themes(dir: Option<&Path>) -> Vec<(String, std::result::Result<Theme, String>)> {
+    let mut names: Vec<String> = theme::PRESETS.iter().map(|(n, _)| n.to_string()).collect();
+    if let Some(dir) = dir
+        && let Ok(entries) = std::fs::read_dir(dir.join("themes"))
+    {
+        let mut user: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                if path.extension()? != "toml" {
+                    return None;
+                }
+                Some(path.file_stem()?.to_string_lossy().into_owned())
+            })
+            .filter(|n| !names.contains(n))
+            .collect();
+        user.sort();
+        names.extend(user);
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let theme = resolve_theme(&name, dir).map_err(|e| e.to_string());
+            (name, theme)
+        })
+        .collect()
 }
 
 /// `NO_COLOR` set to anything non-empty (no-color.org).
@@ -267,4 +289,37 @@ fn resolve_keymap(spec: &str, dir: Option<&Path>) -> Result<Keymap> {
             keymap::preset_names()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn themes_are_read_once_and_a_switch_touches_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("themes")).unwrap();
+        std::fs::write(
+            dir.path().join("themes/ocean.toml"),
+            "[colors]\nok = \"#00ffaa\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("themes/broken.toml"),
+            "[colors]\nok = \"greenish\"\n",
+        )
+        .unwrap();
+        let mut settings = Settings::builtin();
+        settings.themes = load_themes(Some(dir.path()));
+        assert_eq!(
+            settings.available_themes(),
+            ["dark", "light", "high-contrast", "broken", "ocean"]
+        );
+        // Gone from disk: the switch still works, from what was loaded at start.
+        std::fs::remove_dir_all(dir.path().join("themes")).unwrap();
+        let ocean = settings.theme_named("ocean").unwrap();
+        assert_eq!(ocean.colors.ok, ratatui::style::Color::Rgb(0, 255, 170));
+        let err = settings.theme_named("broken").unwrap_err().to_string();
+        assert!(err.contains("broken.toml:2:6: key `ok`"), "{err}");
+    }
 }
