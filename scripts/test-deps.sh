@@ -32,3 +32,28 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   $sudo rm -f /usr/sbin/policy-rc.d
 fi
+
+# Compose v2, as real droplets have it (`docker compose`). Debian 12 ships only v1, so the
+# plugin comes from Debian 13's package, fetched and signature-checked by apt with a
+# private sources list (the system's sources stay untouched), and unpacked where Docker
+# finds it only when DOCKER_CONFIG points there: tests choose v1 or v2 per host.
+compose_v2_config=/opt/odoo-ops-test/compose-v2
+if ! DOCKER_CONFIG=$compose_v2_config docker compose version >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+    >"$work/sources.list"
+  apt_private=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1
+    -o APT::Sandbox::User=root)
+  echo "fetching Compose v2 (Debian 13's docker-compose) into $compose_v2_config"
+  apt-get "${apt_private[@]}" -qq update
+  (cd "$work" && apt-get "${apt_private[@]}" -qq download docker-compose)
+  dpkg-deb -x "$work"/docker-compose_2*.deb "$work/root"
+  $sudo install -D -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" \
+    "$compose_v2_config/cli-plugins/docker-compose"
+  DOCKER_CONFIG=$compose_v2_config docker compose version
+fi

@@ -10,7 +10,8 @@ use std::time::Duration;
 use odoo_ops::docker::worker::{self, Action, DockerCommand, DockerEvent, DockerHandle, Scope};
 use odoo_ops::docker::{ComposeFlavor, Container, Health, Model, State};
 use odoo_ops::target::Target;
-use support::docker::Project;
+use support::docker::{Project, compose_v2_config};
+use support::sshd::Sshd;
 use support::{ports, standin};
 
 /// The worker runs without its safety poll here: whatever shows up came through Docker's
@@ -264,4 +265,36 @@ async fn a_readonly_session_refuses_actions_in_the_engine() {
     );
     let state = project.docker(&["inspect", "-f", "{{.State.Status}}", &id]);
     assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "running");
+}
+
+/// Real droplets have Compose v2 (`docker compose`): a host whose Docker CLI has the
+/// plugin is reached over SSH, and the pane says which Compose runs there, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_v2_on_a_remote_host_is_detected_and_shown() {
+    let sshd = Sshd::start_with(&format!(
+        "SetEnv DOCKER_CONFIG={}",
+        compose_v2_config().display()
+    ));
+    let project = Project::new("composev2");
+    let handle = worker::spawn_with_poll(
+        sshd.target().await,
+        Scope {
+            project: Some(project.name.clone()),
+        },
+        false,
+        None,
+    );
+    let m = wait_model(&handle, "the first listing over SSH", |m| {
+        m.loaded && m.live && m.compose != ComposeFlavor::Unknown
+    })
+    .await;
+    let ComposeFlavor::V2(version) = &m.compose else {
+        panic!("expected Compose v2, got {:?}", m.compose)
+    };
+    assert!(version.starts_with("2."), "{version}");
+    let text = pane_text(&m);
+    assert!(
+        text.contains(&format!("docker compose {version} · live")),
+        "{text}"
+    );
 }

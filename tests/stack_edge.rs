@@ -1,8 +1,8 @@
 //! The rendered files against the real things that read them: `nginx -t` and a real nginx
 //! (with a certificate from a test CA) in front of the Odoo stand-in running on the rendered
-//! odoo.conf, answering the contract over TLS; `docker-compose config` (v1, and v2 when
-//! installed) on the rendered compose file; and the site update with `nginx -t` before the
-//! reload.
+//! odoo.conf, answering the contract over TLS; `docker-compose config` (v1) and
+//! `docker compose config` (v2) on the rendered compose file; and the site update with
+//! `nginx -t` before the reload.
 
 mod support;
 
@@ -433,37 +433,22 @@ fn render_dir(redis: bool) -> tempfile::TempDir {
     dir
 }
 
-fn compose_commands() -> Vec<Vec<&'static str>> {
-    let mut found = Vec::new();
-    if Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        found.push(vec!["docker-compose"]);
-    }
-    if Command::new("docker")
-        .args(["compose", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        found.push(vec!["docker", "compose"]);
-    }
-    found
+/// Debian 12's Compose v1 and, as real droplets have it, v2 (`docker compose`, the plugin
+/// scripts/test-deps.sh unpacks): both must accept the file.
+fn compose_commands() -> Vec<(&'static str, Command)> {
+    let v1 = Command::new("docker-compose");
+    let mut v2 = Command::new("docker");
+    v2.arg("compose")
+        .env("DOCKER_CONFIG", support::docker::compose_v2_config());
+    vec![("docker-compose (v1)", v1), ("docker compose (v2)", v2)]
 }
 
 #[test]
 fn compose_file_is_accepted_by_docker_compose_config() {
-    let tools = compose_commands();
-    assert!(
-        !tools.is_empty(),
-        "neither docker-compose nor docker compose is installed"
-    );
     for redis in [false, true] {
         let dir = render_dir(redis);
-        for tool in &tools {
-            let o = Command::new(tool[0])
-                .args(&tool[1..])
+        for (tool, mut compose) in compose_commands() {
+            let o = compose
                 .args(["--project-directory", dir.path().to_str().unwrap(), "-f"])
                 .arg(dir.path().join("docker-compose.yml"))
                 .arg("config")
@@ -472,7 +457,7 @@ fn compose_file_is_accepted_by_docker_compose_config() {
             let text = String::from_utf8_lossy(&o.stdout);
             assert!(
                 o.status.success(),
-                "{tool:?} config: {}",
+                "{tool} config: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
             assert!(text.contains("image: odoo:18.0"), "{text}");
@@ -489,18 +474,22 @@ fn compose_file_is_accepted_by_docker_compose_config() {
             .map(|l| format!("{l}\n"))
             .collect();
         std::fs::write(&env, kept).unwrap();
-        for tool in &tools {
-            let o = Command::new(tool[0])
-                .args(&tool[1..])
+        for (tool, mut compose) in compose_commands() {
+            let o = compose
                 .args(["--project-directory", dir.path().to_str().unwrap(), "-f"])
                 .arg(dir.path().join("docker-compose.yml"))
                 .arg("config")
                 .output()
                 .unwrap();
-            assert!(!o.status.success());
+            assert!(
+                !o.status.success(),
+                "{tool} accepted a file without the secret"
+            );
             assert!(
                 String::from_utf8_lossy(&o.stderr)
-                    .contains("POSTGRES_PASSWORD must be set in .env")
+                    .contains("POSTGRES_PASSWORD must be set in .env"),
+                "{tool}: {}",
+                String::from_utf8_lossy(&o.stderr)
             );
         }
     }

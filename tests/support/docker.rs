@@ -4,6 +4,20 @@
 
 use std::process::Command;
 
+/// A Docker client configuration directory whose `cli-plugins` holds Compose v2 (Debian
+/// 13's `docker-compose` package, unpacked there by scripts/test-deps.sh). A host whose
+/// DOCKER_CONFIG points here has `docker compose`; without it, Debian 12's v1 only.
+#[allow(dead_code)]
+pub fn compose_v2_config() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from("/opt/odoo-ops-test/compose-v2");
+    assert!(
+        dir.join("cli-plugins/docker-compose").exists(),
+        "Compose v2 is missing from {}: run scripts/test-deps.sh",
+        dir.display()
+    );
+    dir
+}
+
 pub struct Project {
     pub name: String,
 }
