@@ -12,7 +12,7 @@
 set -euo pipefail
 SECONDS_TO_SAMPLE=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/target/release/odoo-ops"
+BIN="${ODOO_OPS_BIN:-$ROOT/target/release/odoo-ops}"   # another build to compare
 IMAGE=odoo-ops-test/odoo:18.0-20261101
 PROJECT="ooptest-oxker-$$"
 SOCK="/tmp/odoo-ops-bench-tmux-$$"
@@ -52,6 +52,11 @@ for _ in $(seq "$SECONDS_TO_SAMPLE"); do
     r=$(rss "$THEIRS"); [ "$r" -gt "$max_t" ] && max_t=$r
 done
 o1=$(ticks "$OURS"); t1=$(ticks "$THEIRS")
+# Where the resident memory is: the program's own pages (heap, stacks) and the mapped
+# files (the executable's code and data, libc), as the kernel counts them.
+split() { awk '/RssAnon|RssFile/ {printf "%s %.1f MB  ", $1, $2 / 1024}' "/proc/$1/status"; }
+echo "  odoo-ops: $(split "$OURS")"
+echo "  oxker:    $(split "$THEIRS")"
 awk -v o="$((o1 - o0))" -v t="$((t1 - t0))" -v hz="$HZ" -v s="$SECONDS_TO_SAMPLE" \
     -v ro="$max_o" -v rt="$max_t" 'BEGIN {
     co = o / hz / s * 100; ct = t / hz / s * 100;
