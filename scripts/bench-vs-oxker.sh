@@ -26,6 +26,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# build.rs lays the console's code out by build/hot-code.order; a stale file costs memory.
+ORDER="$ROOT/build/hot-code.order"
+if [ -f "$ORDER" ]; then
+    defined=$(nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u)
+    listed=$(grep -vc '^#' "$ORDER")
+    found=$(grep -v '^#' "$ORDER" | grep -cFx -f <(echo "$defined") || true)
+    echo "hot-code order: $found of $listed functions found in the binary (rerun scripts/hot-code-order.sh when this drops)"
+fi
+
 for service in odoo db worker; do
     docker run -d --name "$PROJECT-$service-1" \
         --label "com.docker.compose.project=$PROJECT" \
