@@ -283,3 +283,40 @@ fn stepping_reveals_one_check_at_a_time_and_rerun_asks_for_one() {
     );
     assert_eq!(app.focus, PaneId::Checks);
 }
+
+#[test]
+fn hints_name_the_keys_of_a_rebound_keymap() {
+    let mut app = checks_app(false);
+    // Tall enough for the evidence's last line.
+    app.size.height = 60;
+    app.keymap = odoo_ops::config::Keymap::parse(
+        std::path::Path::new("keymap.toml"),
+        "[checks]\nrun_all = [\"A\"]\nstep = [\"space\"]\napply_fix = [\"ctrl+f\"]\n[confirm]\nyes = [\"o\", \"y\"]\n",
+    )
+    .unwrap();
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("No diagnosis yet: A runs every check, space steps through them"),
+        "{text}"
+    );
+    assert_eq!(app.on_terminal(&key('A')).1, vec![Effect::RunChecks]);
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(misrouted_report()),
+        NginxInvocation::default(),
+    ))));
+    select(&mut app, "nginx.route_websocket");
+    app.on_terminal(&enter());
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("space step · A run all · R re-run · enter evidence · ctrl+f apply fix"),
+        "{text}"
+    );
+    assert!(text.contains("ctrl+f applies it: diff"), "{text}");
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char('f'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.checks.confirming());
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("o apply · n cancel"), "{text}");
+}

@@ -256,3 +256,28 @@ fn loading_failing_and_empty() {
     assert!(text.contains("No container with compose labels"));
     assert!(text.contains("docker-compose 1.29.2 · live"));
 }
+
+#[test]
+fn hints_name_the_keys_of_a_rebound_keymap() {
+    let mut app = containers_app(stack(), false);
+    app.keymap = odoo_ops::config::Keymap::parse(
+        std::path::Path::new("keymap.toml"),
+        "[containers]\ninspect = [\"I\"]\nstop = []\n[confirm]\nyes = [\"o\"]\n",
+    )
+    .unwrap();
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("enter logs · I inspect · R restart · U start"),
+        "{text}"
+    );
+    press(&mut app, KeyCode::Char('I'));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("esc close"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('R'));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("Restart shop-odoo-1? o yes · n esc no"),
+        "{text}"
+    );
+}

@@ -286,3 +286,103 @@ fn errors_failures_and_empty_states() {
     insta::assert_snapshot!(terminal.backend());
     assert!(screen_text(terminal.backend().buffer()).contains("No log source yet"));
 }
+
+#[test]
+fn scrolled_right_shows_the_rest_of_long_lines_and_says_by_how_much() {
+    let long = format!(
+        "2026-11-22 02:02:12,655 1 ERROR shop odoo.http: {}needle{}\n",
+        "a".repeat(60),
+        "b".repeat(60),
+    );
+    let mut text = long.clone();
+    text += "2026-11-22 02:02:13,001 1 INFO shop odoo.modules: short\n";
+    let mut app = logs_app(
+        80,
+        12,
+        snapshot(&["odoo"], parse(&text, 0, Format::Odoo), Some("needle")),
+    );
+    // Keys stay in the pane: no work for the worker.
+    for _ in 0..10 {
+        assert!(press(&mut app, KeyCode::Right).is_empty());
+    }
+    assert_eq!(app.logs.hscroll, 80);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let buffer = terminal.backend().buffer();
+    let screen = screen_text(buffer);
+    assert!(screen.contains("scrolled right 80 cols"), "{screen}");
+    // The first 80 characters are gone (the 48 before the a's, then 32 a's).
+    assert!(!screen.contains("odoo.http"));
+    let row = format!("┃{}needle", "a".repeat(28));
+    assert!(screen.contains(&row), "{screen}");
+    // A short line scrolled past its end is blank, not shifted into view.
+    assert!(!screen.contains("short"));
+    // The search match is highlighted where it now is on screen.
+    let (x, y) = find(buffer, "needle").unwrap();
+    assert!(buffer[(x, y)].modifier.contains(Modifier::REVERSED));
+    assert_eq!(buffer[(x - 1, y)].fg, Color::Red);
+    assert!(
+        !buffer[(x - 1, y)].modifier.contains(Modifier::REVERSED),
+        "only the match is highlighted"
+    );
+
+    // Right stops while the longest line still shows text.
+    for _ in 0..100 {
+        press(&mut app, KeyCode::Right);
+    }
+    let longest = long.trim_end().chars().count();
+    assert!(app.logs.hscroll < longest && app.logs.hscroll > longest - 16);
+    assert!(screen_text(render(&app).backend().buffer()).contains("bbbb"));
+    // Left goes back to the start, and no further.
+    for _ in 0..100 {
+        press(&mut app, KeyCode::Left);
+    }
+    assert_eq!(app.logs.hscroll, 0);
+    let screen = screen_text(render(&app).backend().buffer());
+    assert!(screen.contains("2026-11-22 02:02:12,655"));
+    assert!(!screen.contains("scrolled right"));
+
+    // Wrap shows whole lines: it resets the offset and right does nothing while on.
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Char('w'));
+    assert_eq!(app.logs.hscroll, 0);
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.logs.hscroll, 0);
+    let screen = screen_text(render(&app).backend().buffer());
+    assert!(screen.contains("2026-11-22 02:02:12,655") && screen.contains("short"));
+    assert!(!screen.contains("scrolled right"));
+}
+
+#[test]
+fn hints_name_the_keys_of_a_rebound_keymap() {
+    let mut app = logs_app(150, 12, snapshot(&["odoo"], merged(), None));
+    let keymap = odoo_ops::config::Keymap::parse(
+        std::path::Path::new("keymap.toml"),
+        "[logs]\nsearch = [\"ctrl+f\"]\ntoggle_follow = [\"F\", \"f\"]\nscroll_left = [\"<\"]\nscroll_right = [\">\"]\ncycle_level = []\n",
+    )
+    .unwrap();
+    app.keymap = keymap;
+    let terminal = render(&app);
+    let screen = screen_text(terminal.backend().buffer());
+    let bottom = screen.lines().rev().nth(2).unwrap();
+    assert!(bottom.contains("ctrl+f search"), "{bottom}");
+    assert!(!bottom.contains("/ search"), "{bottom}");
+    // The first of several keys; an unbound action has no hint.
+    assert!(bottom.contains("F pause"), "{bottom}");
+    assert!(
+        !bottom.contains("level  ") && !bottom.contains("L level"),
+        "{bottom}"
+    );
+    assert!(bottom.contains("</> scroll"), "{bottom}");
+    // The keys do what the hint says.
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char('>'),
+        KeyModifiers::NONE,
+    )));
+    assert_eq!(app.logs.hscroll, 8);
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char('f'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.logs.is_typing());
+}

@@ -137,6 +137,8 @@ actions! {
     LogsLevel "cycle_level" in Logs: "show only this level and worse (cycles)",
     LogsSource "cycle_source" in Logs: "show one source, then the next, then all",
     LogsWrap "toggle_wrap" in Logs: "wrap long lines, or cut them",
+    LogsScrollLeft "scroll_left" in Logs: "scroll long lines left (wrap off)",
+    LogsScrollRight "scroll_right" in Logs: "scroll long lines right (wrap off)",
     LogsExport "export" in Logs: "write the current view to a file",
     ContainerLogs "open_logs" in Containers: "show the selected container's logs",
     ContainerInspect "inspect" in Containers: "inspect the selected container (JSON)",
@@ -405,6 +407,8 @@ impl Keymap {
             (LogsLevel, &["L"]),
             (LogsSource, &["s"]),
             (LogsWrap, &["w"]),
+            (LogsScrollLeft, &["left"]),
+            (LogsScrollRight, &["right"]),
             (LogsExport, &["x"]),
             (ContainerLogs, &["enter"]),
             (ContainerInspect, &["i"]),
@@ -602,6 +606,11 @@ impl Keymap {
             .and_then(|a| a.get(&action))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// The key a hint names for an action: its first binding, `None` when unbound.
+    pub fn first_key(&self, action: Action) -> Option<String> {
+        self.keys(action).first().map(ToString::to_string)
     }
 
     /// `?`/`f1`: the keys of an action as help shows them.

@@ -76,10 +76,6 @@ impl App {
         connection: Connection,
     ) -> App {
         let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
-        let confirm_keys = (
-            settings.keymap.keys_label(Action::Confirm),
-            settings.keymap.keys_label(Action::Cancel),
-        );
         App {
             theme: settings.theme.clone(),
             keymap: settings.keymap.clone(),
@@ -98,7 +94,7 @@ impl App {
                 loading: true,
                 ..HostPane::default()
             },
-            containers: ContainersPane::new(readonly, confirm_keys),
+            containers: ContainersPane::new(readonly),
             logs: LogsPane::default(),
             checks: ChecksPane::new(readonly),
             deploy: DeployPane::new(readonly),
@@ -133,6 +129,8 @@ impl App {
                 }
                 MouseEventKind::ScrollDown => (true, self.on_pane_action(Action::Down)),
                 MouseEventKind::ScrollUp => (true, self.on_pane_action(Action::Up)),
+                MouseEventKind::ScrollLeft => (true, self.on_pane_action(Action::LogsScrollLeft)),
+                MouseEventKind::ScrollRight => (true, self.on_pane_action(Action::LogsScrollRight)),
                 _ => (false, Vec::new()),
             },
             Event::Resize(w, h) => {

@@ -105,9 +105,7 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
 
 fn first_key(keymap: &crate::config::Keymap, action: Action) -> String {
     keymap
-        .keys(action)
-        .first()
-        .map(ToString::to_string)
+        .first_key(action)
         .unwrap_or_else(|| "(unbound)".into())
 }
 

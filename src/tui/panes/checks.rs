@@ -233,7 +233,7 @@ impl ChecksPane {
         } else {
             (inner, None)
         };
-        let list = Paragraph::new(self.list_lines(theme, list_area.height as usize, ctx.readonly));
+        let list = Paragraph::new(self.list_lines(ctx, list_area.height as usize));
         // Before the first run the pane is prose; afterwards one row per check, cut at
         // the edge so the selection arithmetic stays one row per line.
         let list = if self.report.is_none() {
@@ -244,17 +244,18 @@ impl ChecksPane {
         frame.render_widget(list, list_area);
         if let Some(detail) = detail_area {
             let lines = match &self.confirm {
-                Some(p) => confirm_lines(p, theme),
+                Some(p) => confirm_lines(p, ctx),
                 None => self
                     .selected_check()
-                    .map(|c| evidence_lines(c, theme, ctx.readonly))
+                    .map(|c| evidence_lines(c, ctx))
                     .unwrap_or_default(),
             };
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), detail);
         }
     }
 
-    fn list_lines(&self, theme: &Theme, height: usize, readonly: bool) -> Vec<Line<'static>> {
+    fn list_lines(&self, ctx: &PaneContext, height: usize) -> Vec<Line<'static>> {
+        let (theme, readonly) = (ctx.theme, ctx.readonly);
         let mut lines = Vec::new();
         if let Some(e) = &self.error {
             lines.push(Line::from(vec![
@@ -280,9 +281,13 @@ impl ChecksPane {
         }
         let Some(report) = &self.report else {
             let hint = if self.running {
-                "Running the checklist…"
+                "Running the checklist…".to_string()
             } else {
-                "No diagnosis yet: a runs every check, s steps through them one at a time."
+                format!(
+                    "No diagnosis yet: {} runs every check, {} steps through them one at a time.",
+                    ctx.key(Action::ChecksRunAll),
+                    ctx.key(Action::ChecksStep)
+                )
             };
             lines.push(Line::from(Span::styled(hint, theme.muted())));
             return lines;
@@ -297,11 +302,16 @@ impl ChecksPane {
             }
             None => {}
         }
-        let keys = if readonly {
-            "s step · a run all · R re-run · enter evidence"
-        } else {
-            "s step · a run all · R re-run · enter evidence · F apply fix"
-        };
+        let mut hints = vec![
+            (Action::ChecksStep, "step"),
+            (Action::ChecksRunAll, "run all"),
+            (Action::ChecksRerun, "re-run"),
+            (Action::ChecksEvidence, "evidence"),
+        ];
+        if !readonly {
+            hints.push((Action::ChecksApplyFix, "apply fix"));
+        }
+        let keys = ctx.hints(&hints);
         lines.push(Line::from(Span::styled(keys, theme.muted())));
         // Keep the selection in view.
         let header = lines.len();
@@ -358,7 +368,8 @@ fn diff_lines(diff: &str, theme: &Theme) -> Vec<Line<'static>> {
         .collect()
 }
 
-fn evidence_lines(c: &CheckResult, theme: &Theme, readonly: bool) -> Vec<Line<'static>> {
+fn evidence_lines(c: &CheckResult, ctx: &PaneContext) -> Vec<Line<'static>> {
+    let (theme, readonly) = (ctx.theme, ctx.readonly);
     let o = &c.outcome;
     let mut lines = vec![Line::from(vec![
         Span::styled(
@@ -399,7 +410,10 @@ fn evidence_lines(c: &CheckResult, theme: &Theme, readonly: bool) -> Vec<Line<'s
         }
         if fix.apply.is_some() && !readonly {
             lines.push(Line::from(Span::styled(
-                "F applies it: diff, confirmation, backup, nginx -t, reload (reverted if nginx -t fails)",
+                format!(
+                    "{} applies it: diff, confirmation, backup, nginx -t, reload (reverted if nginx -t fails)",
+                    ctx.key(Action::ChecksApplyFix)
+                ),
                 theme.muted(),
             )));
         }
@@ -407,7 +421,8 @@ fn evidence_lines(c: &CheckResult, theme: &Theme, readonly: bool) -> Vec<Line<'s
     lines
 }
 
-fn confirm_lines(p: &PendingFix, theme: &Theme) -> Vec<Line<'static>> {
+fn confirm_lines(p: &PendingFix, ctx: &PaneContext) -> Vec<Line<'static>> {
+    let theme = ctx.theme;
     let what = match &p.fix.apply {
         Some(ApplyAction::EditNginxFile { path, .. }) => format!(
             "Write {} (a backup is kept), run nginx -t, reload; revert if nginx -t fails?",
@@ -434,7 +449,7 @@ fn confirm_lines(p: &PendingFix, theme: &Theme) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(Span::styled(what, theme.warn())));
     lines.push(Line::from(Span::styled(
-        "y apply · n cancel",
+        ctx.hints(&[(Action::Confirm, "apply"), (Action::Cancel, "cancel")]),
         theme.accent(),
     )));
     lines

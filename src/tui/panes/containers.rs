@@ -47,15 +47,12 @@ pub struct ContainersPane {
     pub outcome: Option<Result<String, String>>,
     /// Seconds since the epoch, for uptimes; set by the app on each model and tick.
     pub now: i64,
-    /// How the confirm keys read (`y`, `n esc`), from the active keymap.
-    pub confirm_keys: (String, String),
 }
 
 impl ContainersPane {
-    pub fn new(readonly: bool, confirm_keys: (String, String)) -> ContainersPane {
+    pub fn new(readonly: bool) -> ContainersPane {
         ContainersPane {
             readonly,
-            confirm_keys,
             ..ContainersPane::default()
         }
     }
@@ -247,7 +244,7 @@ impl ContainersPane {
             self.draw_table(frame, body, ctx);
         }
         frame.render_widget(Paragraph::new(self.details_line(theme)), details);
-        frame.render_widget(Paragraph::new(self.bottom_line(theme)), bottom);
+        frame.render_widget(Paragraph::new(self.bottom_line(ctx)), bottom);
     }
 
     fn draw_table(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
@@ -409,15 +406,21 @@ impl ContainersPane {
         Line::from(spans)
     }
 
-    fn bottom_line(&self, theme: &Theme) -> Line<'static> {
+    fn bottom_line(&self, ctx: &PaneContext) -> Line<'static> {
+        let theme = ctx.theme;
         if let Some(p) = &self.pending {
             return Line::from(vec![
                 Span::styled(
                     format!("{} {}? ", capitalised(p.action.name()), p.name),
                     theme.warn(),
                 ),
+                // Every key that answers: `esc` cancels too.
                 Span::styled(
-                    format!("{} yes · {} no", self.confirm_keys.0, self.confirm_keys.1),
+                    format!(
+                        "{} yes · {} no",
+                        ctx.keymap.keys_label(Action::Confirm),
+                        ctx.keymap.keys_label(Action::Cancel)
+                    ),
                     theme.accent(),
                 ),
             ]);
@@ -425,15 +428,40 @@ impl ContainersPane {
         match &self.outcome {
             Some(Ok(text)) => Line::from(Span::styled(text.clone(), theme.info())),
             Some(Err(text)) => Line::from(Span::styled(text.clone(), theme.error())),
-            None if self.readonly => Line::from(Span::styled(
-                "read-only: restart, stop and start are off",
-                theme.muted(),
-            )),
             None => match &self.model.error {
                 Some(e) => Line::from(Span::styled(e.clone(), theme.warn())),
-                None => Line::default(),
+                None => Line::from(Span::styled(self.hints(ctx), theme.muted())),
             },
         }
+    }
+}
+
+impl ContainersPane {
+    /// The keys that do something here now, as the active keymap binds them.
+    fn hints(&self, ctx: &PaneContext) -> String {
+        if self.inspect.is_some() {
+            return ctx.hints(&[(Action::ContainerCloseInspect, "close")]);
+        }
+        if self.model.containers.is_empty() {
+            return String::new();
+        }
+        let open = ctx.hints(&[
+            (Action::ContainerLogs, "logs"),
+            (Action::ContainerInspect, "inspect"),
+        ]);
+        if self.readonly {
+            return format!("{open} · read-only: restart, stop and start are off");
+        }
+        let change = ctx.hints(&[
+            (Action::ContainerRestart, "restart"),
+            (Action::ContainerStop, "stop"),
+            (Action::ContainerStart, "start"),
+        ]);
+        [open, change]
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 }
 

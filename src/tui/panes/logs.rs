@@ -47,11 +47,15 @@ pub struct Input {
 
 /// Where an export goes unless the operator types another path.
 pub const DEFAULT_EXPORT: &str = "odoo-ops-logs.txt";
+/// Columns one press of scroll left/right moves long lines by (wrap off).
+pub const HSCROLL_STEP: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct LogsPane {
     pub snapshot: Arc<LogsSnapshot>,
     pub wrap: bool,
+    /// Characters cut from the left of every row while wrap is off (scroll left/right).
+    pub hscroll: usize,
     pub input: Option<Input>,
     /// The source shown alone (`cycle_source`), `None` for all.
     pub solo: Option<usize>,
@@ -69,6 +73,7 @@ impl Default for LogsPane {
                 ..LogsSnapshot::default()
             }),
             wrap: false,
+            hscroll: 0,
             input: None,
             solo: None,
             rows: 0,
@@ -106,6 +111,18 @@ impl LogsPane {
             Action::LogsLevel => LogsCommand::SetMinLevel(next_level(self.snapshot.min_level)),
             Action::LogsWrap => {
                 self.wrap = !self.wrap;
+                // Wrapped rows show everything; unwrapping starts at the left again.
+                self.hscroll = 0;
+                return Vec::new();
+            }
+            Action::LogsScrollLeft => {
+                self.hscroll = self.hscroll.saturating_sub(HSCROLL_STEP);
+                return Vec::new();
+            }
+            Action::LogsScrollRight if !self.wrap => {
+                // Stop while the longest row on screen still shows a step's worth of text.
+                let max = self.longest_row().saturating_sub(HSCROLL_STEP);
+                self.hscroll = (self.hscroll + HSCROLL_STEP).min(max.max(self.hscroll));
                 return Vec::new();
             }
             Action::LogsFilter => return self.open(InputKind::Filter),
@@ -115,6 +132,22 @@ impl LogsPane {
             _ => return Vec::new(),
         };
         vec![Effect::Logs(command)]
+    }
+
+    /// Characters in the longest row of the entries on screen.
+    fn longest_row(&self) -> usize {
+        self.snapshot
+            .window
+            .iter()
+            .flat_map(|w| w.line.text().split('\n'))
+            .map(|row| row.chars().count())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Characters cut from the left of each row as drawn: none while wrapping.
+    fn shown_hscroll(&self) -> usize {
+        if self.wrap { 0 } else { self.hscroll }
     }
 
     fn open(&mut self, kind: InputKind) -> Vec<Effect> {
@@ -211,7 +244,14 @@ impl LogsPane {
             let mut rows: Vec<Line> = Vec::new();
             for w in &s.window {
                 let is_cursor = s.cursor == Some(w.index);
-                entry_rows(w, s, tagged, is_cursor, self.wrap, width, theme, &mut rows);
+                let layout = RowLayout {
+                    tagged,
+                    is_cursor,
+                    wrap: self.wrap,
+                    skip: self.shown_hscroll(),
+                    width,
+                };
+                entry_rows(w, s, &layout, theme, &mut rows);
                 // Paused: the window starts at the top; enough rows is enough.
                 if !s.follow && rows.len() >= body_rows {
                     break;
@@ -228,11 +268,12 @@ impl LogsPane {
             lines.push(Line::default());
         }
         lines.truncate(inner.height as usize - 1);
-        lines.push(self.bottom_line(theme));
+        lines.push(self.bottom_line(ctx, width));
         frame.render_widget(Paragraph::new(lines).style(theme.text()), inner);
     }
 
-    fn bottom_line(&self, theme: &Theme) -> Line<'static> {
+    fn bottom_line(&self, ctx: &PaneContext, width: usize) -> Line<'static> {
+        let theme = ctx.theme;
         let s = &self.snapshot;
         if let Some(input) = &self.input {
             return Line::from(vec![
@@ -262,7 +303,59 @@ impl LogsPane {
             parts.push(format!("search /{p}/"));
         }
         parts.push(format!("wrap {}", if self.wrap { "on" } else { "off" }));
-        Line::from(Span::styled(parts.join(" · "), theme.muted()))
+        let skip = self.shown_hscroll();
+        if skip > 0 {
+            parts.push(format!("scrolled right {skip} cols"));
+        }
+        let status = parts.join(" · ");
+        let mut spans = vec![Span::styled(status.clone(), theme.muted())];
+        // Key hints fill what room the status leaves, most useful first.
+        let mut used = status.chars().count();
+        for hint in self.hints(ctx) {
+            let piece = format!("  {hint}");
+            let len = piece.chars().count();
+            if used + len > width {
+                break;
+            }
+            used += len;
+            spans.push(Span::styled(piece, theme.muted()));
+        }
+        Line::from(spans)
+    }
+
+    /// `key what` for the pane's main keys, as the active keymap binds them.
+    fn hints(&self, ctx: &PaneContext) -> Vec<String> {
+        let mut hints: Vec<String> = [
+            (
+                Action::LogsFollow,
+                if self.snapshot.follow {
+                    "pause"
+                } else {
+                    "follow"
+                },
+            ),
+            (Action::LogsSearch, "search"),
+            (Action::LogsFilter, "filter"),
+            (Action::LogsNextError, "next error"),
+            (Action::LogsLevel, "level"),
+            (Action::LogsSource, "source"),
+            (Action::LogsWrap, "wrap"),
+        ]
+        .iter()
+        .map(|hint| ctx.hints(std::slice::from_ref(hint)))
+        .filter(|h| !h.is_empty())
+        .collect();
+        if !self.wrap {
+            let (left, right) = (
+                ctx.keymap.first_key(Action::LogsScrollLeft),
+                ctx.keymap.first_key(Action::LogsScrollRight),
+            );
+            if let (Some(l), Some(r)) = (left, right) {
+                hints.push(format!("{l}/{r} scroll"));
+            }
+        }
+        hints.extend(Some(ctx.hints(&[(Action::LogsExport, "export")])).filter(|h| !h.is_empty()));
+        hints
     }
 }
 
@@ -355,17 +448,31 @@ pub fn level_style(line: &LogLine, theme: &Theme) -> Style {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn entry_rows(
-    w: &WindowLine,
-    s: &LogsSnapshot,
+/// How one entry's rows are laid out.
+struct RowLayout {
+    /// More than one source: each entry starts with its source's name.
     tagged: bool,
     is_cursor: bool,
     wrap: bool,
+    /// Characters cut from the left of each row (horizontal scroll, wrap off).
+    skip: usize,
     width: usize,
+}
+
+fn entry_rows(
+    w: &WindowLine,
+    s: &LogsSnapshot,
+    layout: &RowLayout,
     theme: &Theme,
     out: &mut Vec<Line<'static>>,
 ) {
+    let RowLayout {
+        tagged,
+        is_cursor,
+        wrap,
+        skip,
+        width,
+    } = *layout;
     let line = &w.line;
     let base = level_style(line, theme);
     let continuation_style = if line.is_error() {
@@ -387,13 +494,14 @@ fn entry_rows(
         let room = width.saturating_sub(prefix.chars().count()).max(1);
         // Cut before building spans: a 1 MB line costs only what is visible.
         let max_chars = if wrap { room * 50 } else { room };
-        let visible_end = physical
-            .char_indices()
-            .nth(max_chars)
+        let mut chars = physical.char_indices().skip(skip);
+        let visible_start = chars.next().map_or(physical.len(), |(i, _)| i);
+        let visible_end = chars
+            .nth(max_chars.saturating_sub(1))
             .map_or(physical.len(), |(i, _)| i);
         let spans = highlighted(
-            &physical[..visible_end],
-            offset,
+            &physical[visible_start..visible_end],
+            offset + visible_start,
             &w.matches,
             style,
             highlight,

@@ -23,8 +23,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
-use crate::config::Theme;
-use crate::config::keymap::Context;
+use crate::config::keymap::{Action, Context};
+use crate::config::{Keymap, Theme};
 
 /// Every pane on the screen, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,11 +88,33 @@ impl PaneId {
 /// What every pane's `draw` needs besides its own state.
 pub struct PaneContext<'a> {
     pub theme: &'a Theme,
+    /// The active keymap: hints name the keys actually bound.
+    pub keymap: &'a Keymap,
     pub focused: bool,
     pub readonly: bool,
 }
 
 impl PaneContext<'_> {
+    /// `key what · key what`, from the active keymap; an unbound action is left out.
+    pub fn hints(&self, hints: &[(Action, &str)]) -> String {
+        hints
+            .iter()
+            .filter_map(|(action, what)| {
+                self.keymap
+                    .first_key(*action)
+                    .map(|key| format!("{key} {what}"))
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
+    /// The key that does `action`, for a sentence; `(unbound)` when none does.
+    pub fn key(&self, action: Action) -> String {
+        self.keymap
+            .first_key(action)
+            .unwrap_or_else(|| "(unbound)".into())
+    }
+
     /// The bordered block every pane sits in: `[n] Title` plus an optional right-hand note.
     pub fn block(&self, pane: PaneId, note: Option<Span<'static>>) -> Block<'static> {
         let theme = self.theme;
@@ -120,6 +142,7 @@ impl PaneContext<'_> {
 pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::App) {
     let ctx = PaneContext {
         theme: &app.theme,
+        keymap: &app.keymap,
         focused: app.focus == pane,
         readonly: app.readonly,
     };
