@@ -94,9 +94,9 @@ fn measure(
         let t = Instant::now();
         let nginx = g::nginx::gather(target, &rows, options, None).await;
         times.push(("nginx".into(), t.elapsed().as_secs_f64() * 1000.0));
-        let plan = g::edge::plan(nginx.site.as_ref().unwrap(), true, None).unwrap();
+        let plan = g::edge::plan(nginx.site.as_ref().unwrap(), None).unwrap();
         let t = Instant::now();
-        let _ = g::edge::gather(&plan, &options.extra_root_certs, options.timeout).await;
+        let _ = g::edge::gather(target, &plan, &options.extra_root_certs, options.timeout).await;
         times.push(("edge".into(), t.elapsed().as_secs_f64() * 1000.0));
         let t = Instant::now();
         let _ = g::host::gather(target).await;

@@ -59,6 +59,7 @@ both!(
     a_reader_never_sees_half_a_file,
     reading_a_missing_file_names_it,
     connect_loopback_reaches_an_http_server_on_the_host,
+    connect_tcp_resolves_the_name_on_the_host,
     docker_lists_the_engines_containers,
 );
 
@@ -258,6 +259,28 @@ mod cases {
         let dead_port = closed.local_addr().unwrap().port();
         drop(closed);
         assert!(f.target.connect_loopback(dead_port).await.is_err());
+    }
+
+    pub async fn connect_tcp_resolves_the_name_on_the_host(f: &Fixture) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            if let Ok((mut sock, _)) = listener.accept().await {
+                let _ = sock.write_all(b"hello from the host").await;
+            }
+        });
+        let mut tunnel = f.target.connect_tcp("localhost", port).await.unwrap();
+        let mut greeting = Vec::new();
+        tunnel.read_to_end(&mut greeting).await.unwrap();
+        assert_eq!(greeting, b"hello from the host");
+        // A name the host cannot resolve is an error that names it.
+        let e = f
+            .target
+            .connect_tcp("no-such-host.invalid", port)
+            .await
+            .err()
+            .expect("an unresolvable name cannot be connected to");
+        assert!(format!("{e:#}").contains("no-such-host.invalid"), "{e:#}");
     }
 
     pub async fn docker_lists_the_engines_containers(f: &Fixture) {

@@ -120,7 +120,12 @@ fn edge_health(obs: &Observations) -> Outcome {
         return Outcome::skip("no edge URL");
     };
     let ev = probe_ev(p).line(format!(
-        "connected to {}",
+        "{} {}",
+        if p.error.is_some() {
+            "tried"
+        } else {
+            "connected to"
+        },
         obs.edge.connect_to.as_deref().unwrap_or("DNS")
     ));
     if let Some(e) = &p.error {

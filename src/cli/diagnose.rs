@@ -41,7 +41,8 @@ pub struct DiagnoseArgs {
     /// Minutes of nginx's error log to classify.
     #[arg(long, default_value_t = 15, value_name = "N")]
     pub error_log_minutes: u32,
-    /// Connect the edge checks to this address instead of the listen address or DNS.
+    /// Connect the edge checks from this machine to this address, instead of from the
+    /// host to nginx's listen address.
     #[arg(long, value_name = "IP")]
     pub edge_connect: Option<IpAddr>,
     /// Also trust this CA (PEM) for the edge, on top of the system store.

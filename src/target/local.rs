@@ -7,7 +7,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Command, Output, StreamChunk, Streaming, Tunnel};
+use super::{Command, Output, StreamChunk, Streaming, Tunnel, host_port};
 
 /// Where Docker's socket is unless `DOCKER_HOST` says otherwise.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -153,10 +153,10 @@ impl LocalTarget {
         .await?
     }
 
-    pub async fn connect_loopback(&self, port: u16) -> Result<Box<dyn Tunnel>> {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    pub async fn connect_tcp(&self, host: &str, port: u16) -> Result<Box<dyn Tunnel>> {
+        let stream = tokio::net::TcpStream::connect((host, port))
             .await
-            .wrap_err_with(|| format!("could not connect to 127.0.0.1:{port}"))?;
+            .wrap_err_with(|| format!("could not connect to {}", host_port(host, port)))?;
         Ok(Box::new(stream))
     }
 

@@ -1,5 +1,6 @@
 //! One handle to a host: run a command, stream its output, read and write a file, open a
-//! TCP connection to one of the host's loopback ports, reach its Docker engine.
+//! TCP connection from the host (to one of its loopback ports, or any address it reaches),
+//! reach its Docker engine.
 //!
 //! Every other engine module is written against [`Target`], so a check or a workflow runs
 //! the same on the machine the console runs on as on a droplet reached over SSH.
@@ -61,6 +62,15 @@ pub struct Streaming {
 /// A byte stream to a port on the target's loopback interface.
 pub trait Tunnel: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Tunnel for T {}
+
+/// `host:port`, with an IPv6 address in brackets.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
 
 /// Where commands run. Local and remote variants behave the same; see the behavioural
 /// suite in `tests/target_behaviour.rs`.
@@ -150,9 +160,16 @@ impl Target {
 
     /// A TCP connection to `127.0.0.1:port` as seen from the target.
     pub async fn connect_loopback(&self, port: u16) -> Result<Box<dyn Tunnel>> {
+        self.connect_tcp("127.0.0.1", port).await
+    }
+
+    /// A TCP connection to `host:port` as seen from the target: over SSH the host resolves
+    /// the name and makes the connection (a direct-tcpip channel), so an address that only
+    /// the host can reach (its loopback, a private interface) works from a laptop too.
+    pub async fn connect_tcp(&self, host: &str, port: u16) -> Result<Box<dyn Tunnel>> {
         match self {
-            Target::Local(t) => t.connect_loopback(port).await,
-            Target::Ssh(t) => t.connect_loopback(port).await,
+            Target::Local(t) => t.connect_tcp(host, port).await,
+            Target::Ssh(t) => t.connect_tcp(host, port).await,
         }
     }
 

@@ -94,18 +94,23 @@ trap - EXIT"#;
         Ok(())
     }
 
-    pub async fn connect_loopback(&self, port: u16) -> Result<Box<dyn Tunnel>> {
+    pub async fn connect_tcp(&self, host: &str, port: u16) -> Result<Box<dyn Tunnel>> {
+        let to = host.to_string();
         let channel = self
             .connection
-            .with_session(|s| async move {
-                s.handle
-                    .channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", 0)
-                    .await
+            .with_session(|s| {
+                let to = to.clone();
+                async move {
+                    s.handle
+                        .channel_open_direct_tcpip(to, port as u32, "127.0.0.1", 0)
+                        .await
+                }
             })
             .await
             .wrap_err_with(|| {
                 format!(
-                    "could not connect to 127.0.0.1:{port} on {}",
+                    "could not connect to {} on {}",
+                    super::host_port(host, port),
                     self.describe()
                 )
             })?;

@@ -1,82 +1,118 @@
-//! The edge as a browser sees it: HTTPS through nginx with reqwest + rustls, verified by
-//! rustls-platform-verifier against the system trust store (so a private CA installed in
-//! the system store works), the login page, and a websocket handshake.
+//! The edge as a browser sees it: HTTPS to nginx's own listen address with the site's
+//! server_name as SNI and Host, verified by rustls-platform-verifier against the system
+//! trust store plus the operator's extra roots; then the login page and a websocket
+//! handshake.
+//!
+//! The TCP connection is made from the target: over SSH it is a direct-tcpip channel of the
+//! same connection, so the name need not resolve in DNS (nor point at this host yet), and
+//! the nginx checked is the one whose configuration was read.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use color_eyre::eyre::WrapErr;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use super::cert::leaf_info;
 use super::http::{WEBSOCKET_KEY, WEBSOCKET_PATH};
 use crate::checks::obs::{CertObs, EdgeObs, HttpProbe};
 use crate::nginx::OdooSite;
+use crate::target::{Target, Tunnel, host_port};
+
+const BODY_LIMIT: usize = 8192;
 
 /// Where and how to reach the edge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgePlan {
+    /// `https://server_name[:port]`.
     pub url: String,
+    /// The server_name: SNI, the Host header, and the name the certificate must carry.
     pub host: String,
+    pub port: u16,
     pub tls: bool,
-    /// Connect here instead of looking the name up (local target, tests).
-    pub connect_to: Option<IpAddr>,
+    pub connect: EdgeConnect,
+}
+
+/// The TCP connection under the edge requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeConnect {
+    /// nginx's listen address, connected to from the target (a wildcard listen is reached
+    /// on the host's loopback).
+    Listen { address: String, port: u16 },
+    /// `--edge-connect`: straight from this machine to this address.
+    Direct(SocketAddr),
 }
 
 /// The edge URL from nginx's own server block: server_name and listen.
-pub fn plan(site: &OdooSite, local: bool, connect_override: Option<IpAddr>) -> Option<EdgePlan> {
+pub fn plan(site: &OdooSite, connect_override: Option<IpAddr>) -> Option<EdgePlan> {
     let listen = site.edge_listen()?;
     let host = site.primary_name().unwrap_or("localhost").to_string();
     let scheme = if listen.ssl { "https" } else { "http" };
     let default_port = if listen.ssl { 443 } else { 80 };
-    let port = if listen.port == default_port {
+    let port_suffix = if listen.port == default_port {
         String::new()
     } else {
         format!(":{}", listen.port)
     };
-    let connect_to = connect_override.or_else(|| {
-        local.then(|| {
-            listen
-                .address
-                .as_deref()
-                .and_then(|a| a.parse::<IpAddr>().ok())
-                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-        })
-    });
+    let connect = match connect_override {
+        Some(ip) => EdgeConnect::Direct(SocketAddr::new(ip, listen.port)),
+        None => EdgeConnect::Listen {
+            address: listen.address.clone().unwrap_or_else(|| "127.0.0.1".into()),
+            port: listen.port,
+        },
+    };
     Some(EdgePlan {
-        url: format!("{scheme}://{host}{port}"),
+        url: format!("{scheme}://{host}{port_suffix}"),
         host,
+        port: listen.port,
         tls: listen.ssl,
-        connect_to,
+        connect,
     })
 }
 
-/// Install rustls's ring provider once per process (reqwest is built without one).
-pub fn ensure_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// How the evidence names the connection: the address, and through what.
+fn describe_connection(target: &Target, connect: &EdgeConnect) -> String {
+    match connect {
+        EdgeConnect::Listen { address, port } if target.is_local() => host_port(address, *port),
+        EdgeConnect::Listen { address, port } => format!(
+            "{} on {}, through the SSH connection",
+            host_port(address, *port),
+            target.describe()
+        ),
+        EdgeConnect::Direct(addr) => format!("{addr} (--edge-connect, from this machine)"),
+    }
 }
 
-fn client(
-    plan: &EdgePlan,
-    extra_roots: &[Vec<u8>],
-    timeout: Duration,
-) -> Result<reqwest::Client, String> {
-    ensure_crypto_provider();
-    let mut b = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_info(true)
-        .http1_only()
-        .user_agent("odoo-ops");
-    if let Some(ip) = plan.connect_to {
-        b = b.resolve(&plan.host, SocketAddr::new(ip, 0));
-    }
-    let mut certs = Vec::new();
+/// The system's trust store (through the platform verifier) plus the extra PEM roots.
+fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = Vec::new();
     for pem in extra_roots {
-        certs.push(reqwest::Certificate::from_pem(pem).map_err(|e| e.to_string())?);
+        let before = roots.len();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.push(cert.map_err(|e| format!("an extra root certificate: {e}"))?);
+        }
+        if roots.len() == before {
+            return Err("an extra root certificate file holds no PEM certificate".into());
+        }
     }
-    if !certs.is_empty() {
-        b = b.tls_certs_merge(certs);
-    }
-    b.build().map_err(|e| error_chain(&e))
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+            .map_err(|e| format!("the system trust store: {e}"))?;
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -93,89 +129,198 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Why a request got no answer; a failed TLS handshake is also the certificate check's
+/// evidence.
+enum Failure {
+    Tls(String),
+    Other(String),
+}
+
 struct Answer {
     probe: HttpProbe,
     peer_cert: Option<Vec<u8>>,
     tls_error: Option<String>,
 }
 
-async fn request(client: &reqwest::Client, url: &str, websocket: bool) -> Answer {
+type Reply = (u16, Vec<(String, String)>, String);
+
+async fn open(target: &Target, connect: &EdgeConnect) -> Result<Box<dyn Tunnel>, Failure> {
+    let opened = match connect {
+        EdgeConnect::Listen { address, port } => target.connect_tcp(address, *port).await,
+        EdgeConnect::Direct(addr) => tokio::net::TcpStream::connect(addr)
+            .await
+            .map(|s| Box::new(s) as Box<dyn Tunnel>)
+            .wrap_err_with(|| format!("could not connect to {addr}")),
+    };
+    opened.map_err(|e| Failure::Other(format!("{e:#}")))
+}
+
+async fn fetch(
+    target: &Target,
+    plan: &EdgePlan,
+    tls: Option<&Arc<ClientConfig>>,
+    path: &str,
+    websocket: bool,
+) -> Result<(Reply, Option<Vec<u8>>), Failure> {
+    let tunnel = open(target, &plan.connect).await?;
+    let Some(config) = tls else {
+        return exchange(tunnel, plan, path, websocket)
+            .await
+            .map(|r| (r, None))
+            .map_err(Failure::Other);
+    };
+    let name = ServerName::try_from(plan.host.clone())
+        .map_err(|e| Failure::Tls(format!("`{}` cannot be a TLS name: {e}", plan.host)))?;
+    let stream = tokio_rustls::TlsConnector::from(config.clone())
+        .connect(name, tunnel)
+        .await
+        .map_err(|e| {
+            let text = format!("TLS handshake with {}: {}", plan.host, error_chain(&e));
+            // rustls refusing the peer (certificate, protocol) is the TLS check's business;
+            // a connection that closes mid-handshake is only "no answer".
+            match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(_) => Failure::Tls(text),
+                None => Failure::Other(text),
+            }
+        })?;
+    let cert = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec());
+    exchange(stream, plan, path, websocket)
+        .await
+        .map(|r| (r, cert))
+        .map_err(Failure::Other)
+}
+
+/// One HTTP/1.1 request on an open connection: status, headers and the body's start.
+async fn exchange<S>(io: S, plan: &EdgePlan, path: &str, websocket: bool) -> Result<Reply, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let driver = tokio::spawn(connection.with_upgrades());
+    let authority = plan
+        .url
+        .split_once("://")
+        .map_or(plan.host.as_str(), |(_, a)| a);
+    let mut request = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::USER_AGENT, "odoo-ops")
+        .header(hyper::header::ACCEPT, "*/*");
+    request = if websocket {
+        request
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", WEBSOCKET_KEY)
+            .header(hyper::header::ORIGIN, plan.url.as_str())
+    } else {
+        request.header(hyper::header::CONNECTION, "close")
+    };
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let result = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let mut body = Vec::new();
+        if status != 101 {
+            let mut incoming = response.into_body();
+            while body.len() < BODY_LIMIT {
+                match incoming.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            body.extend_from_slice(data);
+                        }
+                    }
+                    Some(Err(_)) | None => break,
+                }
+            }
+            body.truncate(BODY_LIMIT);
+        }
+        Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+async fn request(
+    target: &Target,
+    plan: &EdgePlan,
+    tls: Option<&Arc<ClientConfig>>,
+    path: &str,
+    websocket: bool,
+    timeout: Duration,
+) -> Answer {
     let label = format!(
-        "GET {url}{}",
+        "GET {}{path}{}",
+        plan.url,
         if websocket {
             " (websocket handshake)"
         } else {
             ""
         }
     );
-    let mut req = client.get(url);
-    if websocket {
-        let origin = url.split("/websocket").next().unwrap_or(url).to_string();
-        req = req
-            .header("Connection", "Upgrade")
-            .header("Upgrade", "websocket")
-            .header("Sec-WebSocket-Version", "13")
-            .header("Sec-WebSocket-Key", WEBSOCKET_KEY)
-            .header("Origin", origin);
-    }
-    match req.send().await {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect();
-            let peer_cert = resp
-                .extensions()
-                .get::<reqwest::tls::TlsInfo>()
-                .and_then(|i| i.peer_certificate().map(<[u8]>::to_vec));
-            let body = if status == 101 {
-                String::new()
-            } else {
-                let bytes = resp.bytes().await.unwrap_or_default();
-                String::from_utf8_lossy(&bytes[..bytes.len().min(8192)]).into_owned()
-            };
-            Answer {
-                probe: HttpProbe {
-                    request: label,
-                    status: Some(status),
-                    headers,
-                    body,
-                    error: None,
-                },
-                peer_cert,
-                tls_error: None,
-            }
-        }
-        Err(e) => {
-            let text = error_chain(&e);
-            let tls = e.is_connect()
-                && (text.contains("certificate") || text.contains("tls") || text.contains("TLS"));
-            Answer {
-                probe: HttpProbe {
-                    request: label,
-                    error: Some(text.clone()),
-                    ..Default::default()
-                },
-                peer_cert: None,
-                tls_error: tls.then_some(text),
-            }
-        }
+    let failed = |error: String, tls_error: Option<String>| Answer {
+        probe: HttpProbe {
+            request: label.clone(),
+            error: Some(error),
+            ..Default::default()
+        },
+        peer_cert: None,
+        tls_error,
+    };
+    match tokio::time::timeout(timeout, fetch(target, plan, tls, path, websocket)).await {
+        Ok(Ok(((status, headers, body), peer_cert))) => Answer {
+            probe: HttpProbe {
+                request: label.clone(),
+                status: Some(status),
+                headers,
+                body,
+                error: None,
+            },
+            peer_cert,
+            tls_error: None,
+        },
+        Ok(Err(Failure::Tls(e))) => failed(e.clone(), Some(e)),
+        Ok(Err(Failure::Other(e))) => failed(e, None),
+        Err(_) => failed(
+            format!("no answer within {} s", timeout.as_secs_f32()),
+            None,
+        ),
     }
 }
 
 /// Health, login page and websocket through the edge, concurrently; the certificate from
 /// whichever TLS answer came back.
-pub async fn gather(plan: &EdgePlan, extra_roots: &[Vec<u8>], timeout: Duration) -> EdgeObs {
+pub async fn gather(
+    target: &Target,
+    plan: &EdgePlan,
+    extra_roots: &[Vec<u8>],
+    timeout: Duration,
+) -> EdgeObs {
     let mut obs = EdgeObs {
         url: Some(plan.url.clone()),
-        connect_to: plan.connect_to.map(|ip| ip.to_string()),
+        connect_to: Some(describe_connection(target, &plan.connect)),
         tls: plan.tls,
         ..Default::default()
     };
-    let client = match client(plan, extra_roots, timeout) {
-        Ok(c) => c,
+    let tls = match plan.tls.then(|| tls_config(extra_roots)).transpose() {
+        Ok(config) => config,
         Err(e) => {
             obs.cert_error = Some(e.clone());
             let failed = |path: &str| HttpProbe {
@@ -189,19 +334,18 @@ pub async fn gather(plan: &EdgePlan, extra_roots: &[Vec<u8>], timeout: Duration)
             return obs;
         }
     };
-    let health_url = format!("{}/web/health", plan.url);
-    let login_url = format!("{}/web/login", plan.url);
-    let ws_url = format!("{}{WEBSOCKET_PATH}", plan.url);
     let (health, login, ws) = tokio::join!(
-        request(&client, &health_url, false),
-        request(&client, &login_url, false),
-        request(&client, &ws_url, true),
+        request(target, plan, tls.as_ref(), "/web/health", false, timeout),
+        request(target, plan, tls.as_ref(), "/web/login", false, timeout),
+        request(target, plan, tls.as_ref(), WEBSOCKET_PATH, true, timeout),
     );
     if plan.tls {
         let cert = [&health, &login, &ws]
             .iter()
             .find_map(|a| a.peer_cert.clone());
-        obs.cert_error = health.tls_error.clone().or_else(|| login.tls_error.clone());
+        obs.cert_error = [&health, &login, &ws]
+            .iter()
+            .find_map(|a| a.tls_error.clone());
         if let Some(info) = cert.as_deref().and_then(leaf_info) {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -218,4 +362,56 @@ pub async fn gather(plan: &EdgePlan, extra_roots: &[Vec<u8>], timeout: Duration)
     obs.login = Some(login.probe);
     obs.websocket = Some(ws.probe);
     obs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nginx::{NginxConfig, odoo_sites, select_site};
+
+    fn site(listen: &str) -> OdooSite {
+        let dump = format!(
+            "# configuration file /etc/nginx/sites-enabled/odoo:\nhttp {{ server {{ listen {listen}; server_name erp.example.com www.example.com; location / {{ proxy_pass http://127.0.0.1:8069; }} location /websocket {{ proxy_pass http://127.0.0.1:8072; }} }} }}\n"
+        );
+        let config = NginxConfig::parse_dump(&dump).unwrap();
+        select_site(&odoo_sites(&config), None).unwrap()
+    }
+
+    #[test]
+    fn the_plan_comes_from_the_server_block() {
+        let p = plan(&site("443 ssl"), None).unwrap();
+        assert_eq!(p.url, "https://erp.example.com");
+        assert_eq!(p.host, "erp.example.com");
+        assert!(p.tls);
+        // A wildcard listen is reached on the host's loopback.
+        assert_eq!(
+            p.connect,
+            EdgeConnect::Listen {
+                address: "127.0.0.1".into(),
+                port: 443
+            }
+        );
+        let p = plan(&site("10.0.0.5:8443 ssl"), None).unwrap();
+        assert_eq!(p.url, "https://erp.example.com:8443");
+        assert_eq!(
+            p.connect,
+            EdgeConnect::Listen {
+                address: "10.0.0.5".into(),
+                port: 8443
+            }
+        );
+        let p = plan(&site("80"), Some("203.0.113.7".parse().unwrap())).unwrap();
+        assert_eq!(p.url, "http://erp.example.com");
+        assert!(!p.tls);
+        assert_eq!(
+            p.connect,
+            EdgeConnect::Direct("203.0.113.7:80".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_certificate_is_refused() {
+        assert!(tls_config(&[b"not a pem".to_vec()]).is_err());
+        assert!(tls_config(&[]).is_ok());
+    }
 }

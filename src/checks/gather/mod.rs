@@ -44,7 +44,8 @@ pub struct DiagnoseOptions {
     pub error_log_minutes: u32,
     /// Per request and per command.
     pub timeout: Duration,
-    /// Connect the edge checks here instead of the listen address / DNS.
+    /// Connect the edge checks from this machine to this address, instead of from the
+    /// target to nginx's listen address.
     pub edge_connect: Option<IpAddr>,
     /// Extra trusted roots (PEM) on top of the system store; tests use it for their CA.
     pub extra_root_certs: Vec<Vec<u8>>,
@@ -238,13 +239,13 @@ pub async fn observe(
                 .site
                 .as_ref()
                 .filter(|_| nginx.running)
-                .and_then(|s| edge::plan(s, target.is_local(), options.edge_connect));
+                .and_then(|s| edge::plan(s, options.edge_connect));
             let edge = match plan {
                 Some(p) => {
                     watch
                         .time(
                             "edge (https, login, websocket)",
-                            edge::gather(&p, &options.extra_root_certs, options.timeout),
+                            edge::gather(target, &p, &options.extra_root_certs, options.timeout),
                         )
                         .await
                 }
