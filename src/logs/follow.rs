@@ -138,15 +138,6 @@ pub async fn file(
     }
 }
 
-/// The log file odoo.conf names, if any (`logfile = None` or empty means stderr).
-pub fn odoo_logfile(conf: &OdooConf) -> Option<PathBuf> {
-    let value = conf.get("logfile")?.trim();
-    if value.is_empty() || matches!(value, "None" | "False" | "false") {
-        return None;
-    }
-    Some(PathBuf::from(value))
-}
-
 /// Follow the Odoo log file named in the odoo.conf at `conf_path` on the target.
 pub async fn odoo_logfile_of(
     target: Target,
@@ -166,7 +157,7 @@ pub async fn odoo_logfile_of(
             return;
         }
     };
-    match odoo_logfile(&conf) {
+    match conf.logfile() {
         Some(path) => file(target, path, Format::Odoo, last_lines, source, tx).await,
         None => {
             status(SourceStatus::Failed(format!(
@@ -336,19 +327,6 @@ pub async fn bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn logfile_from_odoo_conf() {
-        let conf = OdooConf::parse("[options]\nlogfile = /var/log/odoo/odoo.log\n");
-        assert_eq!(
-            odoo_logfile(&conf),
-            Some(PathBuf::from("/var/log/odoo/odoo.log"))
-        );
-        for none in ["logfile = None", "logfile =", "logfile = False", ""] {
-            let conf = OdooConf::parse(&format!("[options]\n{none}\n"));
-            assert_eq!(odoo_logfile(&conf), None, "{none}");
-        }
-    }
 
     #[test]
     fn tail_follows_by_name_and_quotes_the_path() {

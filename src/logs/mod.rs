@@ -8,6 +8,7 @@
 //! [`Target`]: crate::target::Target
 
 pub mod assemble;
+pub mod discover;
 pub mod export;
 pub mod filter;
 pub mod follow;

@@ -46,6 +46,9 @@ pub enum SourceSpec {
         conf: PathBuf,
         name: String,
     },
+    /// A source that cannot be followed from here, listed with the reason (a log file
+    /// inside a container with no mount to the host).
+    Notice { name: String, text: String },
     /// Bytes the caller produces.
     Bytes {
         name: String,
@@ -60,6 +63,7 @@ impl SourceSpec {
             SourceSpec::Container { name, .. }
             | SourceSpec::File { name, .. }
             | SourceSpec::OdooLogfile { name, .. }
+            | SourceSpec::Notice { name, .. }
             | SourceSpec::Bytes { name, .. } => name,
         }
     }
@@ -396,6 +400,9 @@ impl Worker {
             SourceSpec::OdooLogfile { target, conf, .. } => {
                 tokio::spawn(follow::odoo_logfile_of(target, conf, HISTORY_LINES, id, tx))
             }
+            SourceSpec::Notice { text, .. } => tokio::spawn(async move {
+                let _ = tx.send(Feed::Status(id, SourceStatus::Notice(text))).await;
+            }),
             SourceSpec::Bytes { format, chunks, .. } => {
                 tokio::spawn(follow::bytes(chunks, format, id, tx))
             }

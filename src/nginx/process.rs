@@ -50,6 +50,11 @@ pub struct ProcessRow {
     pub args: String,
 }
 
+/// Every process with its parent and command line, for [`parse_ps`].
+pub fn ps_command() -> Command {
+    Command::new("ps").args(["-eo", "pid=,ppid=,args="])
+}
+
 pub fn parse_ps(text: &str) -> Vec<ProcessRow> {
     text.lines()
         .filter_map(|line| {

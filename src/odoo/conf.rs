@@ -1,6 +1,7 @@
 //! `odoo.conf`: an INI file with one `[options]` section that Odoo reads at start.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// The `[options]` of an odoo.conf, in file order of first appearance, keys lowercased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +50,15 @@ impl OdooConf {
     pub fn get_u64(&self, key: &str) -> Option<u64> {
         self.get(key).and_then(|v| v.parse().ok())
     }
+
+    /// The log file Odoo writes, if any (`logfile = None`, `False` or empty means stderr).
+    pub fn logfile(&self) -> Option<PathBuf> {
+        let value = self.get("logfile")?.trim();
+        if value.is_empty() || matches!(value, "None" | "False" | "false") {
+            return None;
+        }
+        Some(PathBuf::from(value))
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +72,18 @@ mod tests {
         );
         assert_eq!(c.get_bool("proxy_mode"), Some(true));
         assert_eq!(c.get_u64("workers"), Some(5));
+    }
+
+    #[test]
+    fn logfile_or_stderr() {
+        let conf = OdooConf::parse("[options]\nlogfile = /var/log/odoo/odoo.log\n");
+        assert_eq!(
+            conf.logfile(),
+            Some(PathBuf::from("/var/log/odoo/odoo.log"))
+        );
+        for none in ["logfile = None", "logfile =", "logfile = False", ""] {
+            let conf = OdooConf::parse(&format!("[options]\n{none}\n"));
+            assert_eq!(conf.logfile(), None, "{none}");
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::docker::{self, DockerHandle, Model};
 use crate::host;
 use crate::logs::Format;
+use crate::logs::discover as logs_discover;
 use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle, SourceSpec};
 use crate::target::{Command, Target};
 
@@ -53,6 +54,8 @@ struct Worker {
     docker: DockerHandle,
     /// Containers whose logs are already a source.
     followed: std::collections::HashSet<String>,
+    /// Odoo containers whose odoo.conf was looked at for a log file.
+    logfile_probed: std::collections::HashSet<String>,
     checks_job: Option<tokio::task::JoinHandle<()>>,
     stack_job: Option<tokio::task::JoinHandle<()>>,
 }
@@ -119,11 +122,25 @@ impl Worker {
         }
     }
 
-    /// Odoo's containers are followed as soon as Docker lists them.
+    /// Odoo's containers are followed as soon as Docker lists them, and so is the log
+    /// file their odoo.conf names (looked for in the background, once per container).
     fn follow_odoo(&mut self, model: &Model) {
         for c in &model.containers {
             if c.service.to_ascii_lowercase().contains("odoo") {
                 self.follow_container(c.id.clone(), c.service.clone());
+                if self.logfile_probed.insert(c.id.clone()) {
+                    let (target, logs, id) = (self.target.clone(), self.logs.clone(), c.id.clone());
+                    tokio::spawn(async move {
+                        let Ok(docker) = target.docker().await else {
+                            return;
+                        };
+                        if let Some(spec) =
+                            logs_discover::container_logfile(&target, &docker, &id).await
+                        {
+                            logs.add_source(spec);
+                        }
+                    });
+                }
             }
         }
     }
@@ -156,6 +173,13 @@ impl Worker {
                 if tx.send(Message::Docker(event)).is_err() {
                     return;
                 }
+            }
+        });
+        // Odoo run as a host process (systemd, a source install) with a log file.
+        let (target, logs) = (self.target.clone(), self.logs.clone());
+        tokio::spawn(async move {
+            for spec in logs_discover::host_logfiles(&target).await {
+                logs.add_source(spec);
             }
         });
         let (target, logs) = (self.target.clone(), self.logs.clone());
@@ -243,6 +267,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         logs,
         docker,
         followed: Default::default(),
+        logfile_probed: Default::default(),
         checks_job: None,
         stack_job: None,
     };

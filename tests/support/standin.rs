@@ -68,6 +68,9 @@ pub struct StandinOptions {
     pub conf_file: Option<PathBuf>,
     /// More command-line arguments, e.g. `-i base --stop-after-init`.
     pub extra_args: Vec<String>,
+    /// Run through this path instead of the built binary: a link named `odoo-bin` shows in
+    /// `ps` the way a source install's server does.
+    pub program: Option<PathBuf>,
 }
 
 impl Default for StandinOptions {
@@ -84,6 +87,7 @@ impl Default for StandinOptions {
             gevent_port: None,
             conf_file: None,
             extra_args: Vec::new(),
+            program: None,
         }
     }
 }
@@ -169,7 +173,7 @@ impl Standin {
         )
         .unwrap();
         let output = std::fs::File::create(&output_path).unwrap();
-        let mut command = Command::new(binary());
+        let mut command = Command::new(options.program.as_deref().unwrap_or(binary()));
         match &options.conf_file {
             None => command.arg("-c").arg(&conf_path),
             Some(file) => command.arg("-c").arg(file).args([

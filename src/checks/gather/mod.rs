@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::obs::{DbObs, InternalObs, Observations, OdooObs, OdooRuntime, Ran};
-use crate::nginx::process::parse_ps;
+use crate::nginx::process::{parse_ps, ps_command};
 use crate::target::{Command, Target};
 
 /// Where Odoo is, when the operator (or a test) says so.
@@ -206,7 +206,7 @@ pub async fn observe(
     // Odoo and nginx are found through `ps`; the host's facts are not, so they start
     // together with it instead of after it (over SSH each step is a round trip).
     let after_ps = async {
-        let ps_cmd = Command::new("ps").args(["-eo", "pid=,ppid=,args="]);
+        let ps_cmd = ps_command();
         let ((_, ps_out, _), early_nginx) = tokio::join!(
             watch.time("ps", run_split(target, &ps_cmd)),
             nginx::first_round_early(target, options),

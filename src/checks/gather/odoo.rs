@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
     LogsOptionsBuilder,
@@ -43,6 +44,48 @@ fn is_odoo_process(args: &str) -> bool {
         let name = w.rsplit('/').next().unwrap_or(w);
         name == "odoo-bin" || name == "odoo"
     })
+}
+
+/// The config files of the Odoo servers running on the host, each once (Odoo's workers
+/// repeat their master's command line). A server started without `-c` has none to give.
+pub fn host_configs(rows: &[ProcessRow]) -> Vec<PathBuf> {
+    let mut configs: Vec<PathBuf> = Vec::new();
+    let on_host = |r: &&ProcessRow| !runs_in_container(rows, r);
+    for r in rows
+        .iter()
+        .filter(|r| is_odoo_process(&r.args))
+        .filter(on_host)
+    {
+        let argv: Vec<&str> = r.args.split_whitespace().collect();
+        if let Some(conf) = config_arg(&argv).map(PathBuf::from)
+            && !configs.contains(&conf)
+        {
+            configs.push(conf);
+        }
+    }
+    configs
+}
+
+/// A container's processes show in the host's `ps` too, under their runtime's shim; the
+/// paths on their command lines are the container's, not the host's.
+fn runs_in_container(rows: &[ProcessRow], row: &ProcessRow) -> bool {
+    let mut ppid = row.ppid;
+    // Bounded: a `ps` taken while processes come and go may hold a loop.
+    for _ in 0..64 {
+        let Some(parent) = rows.iter().find(|r| r.pid == ppid) else {
+            return false;
+        };
+        let program = parent.args.split_whitespace().next().unwrap_or("");
+        let name = program.rsplit('/').next().unwrap_or(program);
+        if name.starts_with("containerd-shim") || name == "conmon" {
+            return true;
+        }
+        if parent.ppid == parent.pid || parent.ppid == 0 {
+            return false;
+        }
+        ppid = parent.ppid;
+    }
+    false
 }
 
 /// Processes on the host running Odoo with `config` (any Odoo process when `None`).
@@ -124,7 +167,7 @@ pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOpti
 
 /// The Odoo container: the compose service `odoo` (in the project, if named), else a
 /// container whose image or name says odoo.
-async fn find_container(docker: &Docker, project: Option<&str>) -> Option<String> {
+pub async fn find_container(docker: &Docker, project: Option<&str>) -> Option<String> {
     let mut filters = HashMap::new();
     if let Some(p) = project {
         filters.insert("label", vec![format!("com.docker.compose.project={p}")]);
@@ -224,20 +267,7 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
         }
     }
     c.published.sort_by_key(|p| (p.container_port, p.host_port));
-    // odoo.conf from the container's own command line, env, or the default path.
-    let mut argv: Vec<String> = inspect.path.clone().into_iter().collect();
-    argv.extend(inspect.args.clone().unwrap_or_default());
-    let env_rc = inspect
-        .config
-        .as_ref()
-        .and_then(|c| c.env.as_ref())
-        .and_then(|env| {
-            env.iter()
-                .find_map(|e| e.strip_prefix("ODOO_RC=").map(str::to_string))
-        });
-    let conf_path = config_arg(&argv)
-        .or(env_rc)
-        .unwrap_or_else(|| DEFAULT_CONTAINER_CONF.to_string());
+    let conf_path = container_conf_path(&inspect);
     obs.conf_source = Some(format!("{}:{conf_path}", c.name));
     // The configuration and the log are independent: fetch both at once.
     let (conf, logs) = tokio::join!(
@@ -267,8 +297,26 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     obs.runtime = OdooRuntime::Container(c);
 }
 
+/// Where a container's Odoo reads odoo.conf: its command line's `-c`, else `ODOO_RC`,
+/// else the official image's default path.
+pub fn container_conf_path(inspect: &ContainerInspectResponse) -> String {
+    let mut argv: Vec<String> = inspect.path.clone().into_iter().collect();
+    argv.extend(inspect.args.clone().unwrap_or_default());
+    let env_rc = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.env.as_ref())
+        .and_then(|env| {
+            env.iter()
+                .find_map(|e| e.strip_prefix("ODOO_RC=").map(str::to_string))
+        });
+    config_arg(&argv)
+        .or(env_rc)
+        .unwrap_or_else(|| DEFAULT_CONTAINER_CONF.to_string())
+}
+
 /// One file out of a container, through the archive API (works on images FROM scratch).
-async fn read_from_container(docker: &Docker, id: &str, path: &str) -> Result<String, String> {
+pub async fn read_from_container(docker: &Docker, id: &str, path: &str) -> Result<String, String> {
     let opts = DownloadFromContainerOptionsBuilder::default()
         .path(path)
         .build();
@@ -336,13 +384,10 @@ async fn process(target: &Target, rows: &[ProcessRow], config: Option<PathBuf>, 
     }
     obs.http_port = Some(obs.conf_http_port());
     obs.gevent_port = Some(obs.conf_gevent_port());
-    if let Some(logfile) = obs
-        .conf
-        .as_ref()
-        .and_then(|c| c.get("logfile"))
-        .filter(|l| !l.is_empty() && *l != "False")
-    {
-        let cmd = Command::new("tail").args(["-n", LOG_LINES, logfile]);
+    if let Some(logfile) = obs.conf.as_ref().and_then(OdooConf::logfile) {
+        let cmd = Command::new("tail")
+            .args(["-n", LOG_LINES])
+            .arg(logfile.to_string_lossy());
         obs.log_command = Some(cmd.display());
         let (ran, stdout, stderr) = run_split(target, &cmd).await;
         if ran.ok() {
@@ -381,6 +426,28 @@ mod tests {
         assert_eq!(conf.as_deref(), Some("/etc/odoo.conf"));
         assert!(find_process(&rows, Some(Path::new("/other.conf"))).is_none());
         assert!(find_process(&rows, Some(Path::new("/etc/odoo.conf"))).is_some());
+    }
+
+    #[test]
+    fn host_configs_once_per_server_and_only_odoo() {
+        let rows = parse_ps(
+            "10 1 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo.conf --workers 2\n\
+             11 10 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo.conf --workers 2\n\
+             12 1 /usr/bin/vim -c /etc/odoo.conf\n\
+             13 1 /srv/b/odoo-bin --config=/srv/b/odoo.conf\n\
+             14 1 /srv/c/odoo-bin\n\
+             20 1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id fe5e\n\
+             21 20 /usr/bin/odoo -c /etc/odoo/odoo.conf\n\
+             22 21 /usr/bin/odoo -c /etc/odoo/odoo.conf\n",
+        );
+        // A container's Odoo (under the shim, workers too) names the container's path.
+        assert_eq!(
+            host_configs(&rows),
+            [
+                PathBuf::from("/etc/odoo.conf"),
+                PathBuf::from("/srv/b/odoo.conf")
+            ]
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Logs pane: the logs worker's latest snapshot, drawn. Follow or pause, colour by
-//! level, filters, search highlight, next/previous, jump to error, wrap, export.
+//! level, filters, search highlight, next/previous, jump to error, wrap or scroll long
+//! lines sideways, export; key hints from the active keymap.
 //!
 //! Everything heavy (parsing, filtering, searching) happens in the worker; this pane only
 //! lays out the window of entries it was sent, and turns keys into worker commands.
@@ -229,7 +230,7 @@ impl LogsPane {
         }
         if s.sources.is_empty() {
             lines.push(Line::from(Span::styled(
-                "No log source yet: Odoo containers are added when Docker lists them, nginx's logs when /var/log/nginx has them.",
+                "No log source yet: Odoo's containers, the log file its odoo.conf names and nginx's logs are added as they are found.",
                 theme.muted(),
             )));
         } else if s.window.is_empty() {
@@ -417,7 +418,7 @@ fn sources_line(s: &LogsSnapshot, theme: &Theme, width: usize) -> Line<'static> 
         spans.push(Span::styled(mark.to_string(), style));
         spans.push(Span::styled(format!(" {}", src.name), name_style));
         match &src.status {
-            SourceStatus::Failed(why) | SourceStatus::Ended(why) => {
+            SourceStatus::Failed(why) | SourceStatus::Ended(why) | SourceStatus::Notice(why) => {
                 spans.push(Span::styled(format!(" ({why})"), style))
             }
             _ => {}
