@@ -613,6 +613,11 @@ impl Keymap {
         self.keys(action).first().map(ToString::to_string)
     }
 
+    /// The key that does `action`, for a sentence; `(unbound)` when none does.
+    pub fn key_for_sentence(&self, action: Action) -> String {
+        self.first_key(action).unwrap_or_else(|| "(unbound)".into())
+    }
+
     /// `?`/`f1`: the keys of an action as help shows them.
     pub fn keys_label(&self, action: Action) -> String {
         let keys = self.keys(action);

@@ -65,7 +65,7 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled("●", bar.patch(theme.error())),
             format!(
                 "lost: {why} ({} reconnects)",
-                first_key(&app.keymap, Action::Refresh)
+                app.keymap.key_for_sentence(Action::Refresh)
             ),
         ),
     };
@@ -87,9 +87,9 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
     let keys = &app.keymap;
     let right = format!(
         " {} help · {} commands · {} quit ",
-        first_key(keys, Action::Help),
-        first_key(keys, Action::Palette),
-        first_key(keys, Action::Quit)
+        keys.key_for_sentence(Action::Help),
+        keys.key_for_sentence(Action::Palette),
+        keys.key_for_sentence(Action::Quit)
     );
     let [left_area, right_area] = Layout::horizontal([
         Constraint::Min(0),
@@ -101,12 +101,6 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(Span::styled(right, bar)).style(bar),
         right_area,
     );
-}
-
-fn first_key(keymap: &crate::config::Keymap, action: Action) -> String {
-    keymap
-        .first_key(action)
-        .unwrap_or_else(|| "(unbound)".into())
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

@@ -110,9 +110,7 @@ impl PaneContext<'_> {
 
     /// The key that does `action`, for a sentence; `(unbound)` when none does.
     pub fn key(&self, action: Action) -> String {
-        self.keymap
-            .first_key(action)
-            .unwrap_or_else(|| "(unbound)".into())
+        self.keymap.key_for_sentence(action)
     }
 
     /// The bordered block every pane sits in: `[n] Title` plus an optional right-hand note.
