@@ -12,20 +12,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use color_eyre::eyre::WrapErr;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use super::cert::leaf_info;
-use super::http::{WEBSOCKET_KEY, WEBSOCKET_PATH};
+use super::http::{self, Reply, WEBSOCKET_PATH, error_chain};
 use crate::checks::obs::{CertObs, EdgeObs, HttpProbe};
 use crate::nginx::OdooSite;
 use crate::target::{Target, Tunnel, host_port};
-
-const BODY_LIMIT: usize = 8192;
 
 /// Where and how to reach the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,20 +110,6 @@ fn tls_config(extra_roots: &[Vec<u8>]) -> Result<Arc<ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 /// Why a request got no answer; a failed TLS handshake is also the certificate check's
 /// evidence.
 enum Failure {
@@ -141,8 +122,6 @@ struct Answer {
     peer_cert: Option<Vec<u8>>,
     tls_error: Option<String>,
 }
-
-type Reply = (u16, Vec<(String, String)>, String);
 
 async fn open(target: &Target, connect: &EdgeConnect) -> Result<Box<dyn Tunnel>, Failure> {
     let opened = match connect {
@@ -195,67 +174,16 @@ async fn fetch(
         .map_err(Failure::Other)
 }
 
-/// One HTTP/1.1 request on an open connection: status, headers and the body's start.
+/// The request on an open connection, with the site's name as Host and Origin.
 async fn exchange<S>(io: S, plan: &EdgePlan, path: &str, websocket: bool) -> Result<Reply, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| error_chain(&e))?;
-    let driver = tokio::spawn(connection.with_upgrades());
     let authority = plan
         .url
         .split_once("://")
         .map_or(plan.host.as_str(), |(_, a)| a);
-    let mut request = hyper::Request::get(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::USER_AGENT, "odoo-ops")
-        .header(hyper::header::ACCEPT, "*/*");
-    request = if websocket {
-        request
-            .header(hyper::header::CONNECTION, "Upgrade")
-            .header(hyper::header::UPGRADE, "websocket")
-            .header("Sec-WebSocket-Version", "13")
-            .header("Sec-WebSocket-Key", WEBSOCKET_KEY)
-            .header(hyper::header::ORIGIN, plan.url.as_str())
-    } else {
-        request.header(hyper::header::CONNECTION, "close")
-    };
-    let request = request
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let result = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| error_chain(&e))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let mut body = Vec::new();
-        if status != 101 {
-            let mut incoming = response.into_body();
-            while body.len() < BODY_LIMIT {
-                match incoming.frame().await {
-                    Some(Ok(frame)) => {
-                        if let Some(data) = frame.data_ref() {
-                            body.extend_from_slice(data);
-                        }
-                    }
-                    Some(Err(_)) | None => break,
-                }
-            }
-            body.truncate(BODY_LIMIT);
-        }
-        Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
-    }
-    .await;
-    driver.abort();
-    result
+    http::exchange(io, authority, &plan.url, path, websocket).await
 }
 
 async fn request(

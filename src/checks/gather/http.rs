@@ -1,9 +1,12 @@
-//! A minimal HTTP/1.1 client over a [`Target`] loopback tunnel, so internal checks reach
-//! 127.0.0.1:8069/8072 of the target (local or over SSH) without curl on the host.
+//! HTTP/1.1 requests on a connection the [`Target`] opened, so the checks reach Odoo's
+//! 127.0.0.1:8069/8072 on the host (local or over SSH) without curl there; the edge checks
+//! send the same requests through TLS.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 
 use crate::checks::obs::HttpProbe;
 use crate::target::Target;
@@ -13,7 +16,8 @@ pub const WEBSOCKET_PATH: &str = "/websocket?version=18.0-3";
 /// A fixed key: the check only cares about the status line.
 pub const WEBSOCKET_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
-const BODY_LIMIT: usize = 4096;
+/// Enough for a health answer and for the login form of the login page.
+pub const BODY_LIMIT: usize = 8192;
 
 /// `GET path` on `127.0.0.1:port` of the target; with `websocket`, as a handshake.
 pub async fn get(
@@ -31,7 +35,16 @@ pub async fn get(
             ""
         }
     );
-    match tokio::time::timeout(timeout, exchange(target, port, path, websocket)).await {
+    let authority = format!("127.0.0.1:{port}");
+    let origin = format!("http://{authority}");
+    let answer = async {
+        let stream = target
+            .connect_loopback(port)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        exchange(stream, &authority, &origin, path, websocket).await
+    };
+    match tokio::time::timeout(timeout, answer).await {
         Ok(Ok((status, headers, body))) => HttpProbe {
             request,
             status: Some(status),
@@ -41,7 +54,7 @@ pub async fn get(
         },
         Ok(Err(e)) => HttpProbe {
             request,
-            error: Some(short_error(&e)),
+            error: Some(e),
             ..Default::default()
         },
         Err(_) => HttpProbe {
@@ -52,105 +65,87 @@ pub async fn get(
     }
 }
 
-fn short_error(e: &color_eyre::Report) -> String {
-    let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-    chain.join(": ")
+/// Status, headers and the start of the body.
+pub type Reply = (u16, Vec<(String, String)>, String);
+
+/// `error: cause: cause`, each text once (hyper and rustls repeat their sources).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
-type Reply = (u16, Vec<(String, String)>, String);
-
-async fn exchange(
-    target: &Target,
-    port: u16,
+/// One HTTP/1.1 `GET path` on an open connection (plain, TLS, local or through SSH):
+/// status, headers and the body's first [`BODY_LIMIT`] bytes. With `websocket`, the
+/// request is Odoo's handshake and a 101 is the whole answer.
+pub async fn exchange<S>(
+    io: S,
+    authority: &str,
+    origin: &str,
     path: &str,
     websocket: bool,
-) -> color_eyre::Result<Reply> {
-    let mut stream = target.connect_loopback(port).await?;
-    let mut req =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: odoo-ops\r\n");
-    if websocket {
-        req.push_str(&format!(
-            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\nOrigin: http://127.0.0.1:{port}\r\n\r\n"
-        ));
+) -> Result<Reply, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let driver = tokio::spawn(connection.with_upgrades());
+    let mut request = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::USER_AGENT, "odoo-ops")
+        .header(hyper::header::ACCEPT, "*/*");
+    request = if websocket {
+        request
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", WEBSOCKET_KEY)
+            .header(hyper::header::ORIGIN, origin)
     } else {
-        req.push_str("Connection: close\r\nAccept: */*\r\n\r\n");
-    }
-    stream.write_all(req.as_bytes()).await?;
-    stream.flush().await?;
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 4096];
-    // Read the head; then the body up to Content-Length (or EOF), never past the limit.
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break find_head_end(&buf);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = find_head_end(&buf) {
-            break Some(end);
-        }
-        if buf.len() > 64 * 1024 {
-            color_eyre::eyre::bail!("response head larger than 64 KiB");
-        }
+        request.header(hyper::header::CONNECTION, "close")
     };
-    let Some(head_end) = head_end else {
-        color_eyre::eyre::bail!("the connection closed without an HTTP answer");
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let (status, headers) = parse_head(&head)?;
-    if status == 101 {
-        return Ok((status, headers, String::new()));
-    }
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length.unwrap_or(BODY_LIMIT).min(BODY_LIMIT) {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let result = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let mut body = Vec::new();
+        if status != 101 {
+            let mut incoming = response.into_body();
+            while body.len() < BODY_LIMIT {
+                match incoming.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            body.extend_from_slice(data);
+                        }
+                    }
+                    Some(Err(_)) | None => break,
+                }
+            }
+            body.truncate(BODY_LIMIT);
         }
+        Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
     }
-    body.truncate(BODY_LIMIT);
-    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n")
-}
-
-/// Status and headers of an HTTP/1.x answer head.
-pub fn parse_head(head: &str) -> color_eyre::Result<(u16, Vec<(String, String)>)> {
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| color_eyre::eyre::eyre!("not an HTTP status line: {status_line:?}"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok((status, headers))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recorded_heads_parse() {
-        let (s, h) = parse_head(
-            "HTTP/1.1 101 SWITCHING PROTOCOLS\r\nUpgrade: websocket\r\nConnection: Upgrade",
-        )
-        .unwrap();
-        assert_eq!(s, 101);
-        assert_eq!(h[0], ("Upgrade".into(), "websocket".into()));
-        let (s, _) =
-            parse_head("HTTP/1.0 500 INTERNAL SERVER ERROR\r\nServer: Werkzeug/2.2.2").unwrap();
-        assert_eq!(s, 500);
-        assert!(parse_head("garbage").is_err());
-    }
+    .await;
+    driver.abort();
+    result
 }
