@@ -83,7 +83,12 @@ fn measure(
         times.push(("ps".into(), t.elapsed().as_secs_f64() * 1000.0));
         let rows = odoo_ops::nginx::process::parse_ps(&out);
         let t = Instant::now();
-        let odoo = g::odoo::gather(target, &rows, options).await;
+        let odoo = g::odoo::gather(
+            target,
+            std::future::ready(std::sync::Arc::new(rows.clone())),
+            options,
+        )
+        .await;
         times.push(("odoo".into(), t.elapsed().as_secs_f64() * 1000.0));
         let t = Instant::now();
         let _ = g::internal(target, &odoo, options.timeout).await;

@@ -89,7 +89,16 @@ fn preview_then_yes_writes_the_files_and_a_second_preview_is_clean() {
     // `w` asks first; `n` keeps everything as it was.
     assert!(key(&mut app, KeyCode::Char('w')).is_empty());
     assert_eq!(app.deploy.stage, Stage::Confirming);
-    assert!(screen_text(render(&app).backend().buffer()).contains("Write these files?"));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("Write these files?"), "{text}");
+    // The answer keys are the keymap's, every key that answers.
+    let keymap = odoo_ops::config::Keymap::builtin();
+    let answers = format!(
+        "{} yes · {} no",
+        keymap.keys_label(Action::Confirm),
+        keymap.keys_label(Action::Cancel)
+    );
+    assert!(text.contains(&answers), "{answers:?} not in {text}");
     assert!(key(&mut app, KeyCode::Char('n')).is_empty());
     assert!(!out.exists());
 

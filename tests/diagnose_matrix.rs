@@ -673,3 +673,33 @@ fn compose_container_is_found_by_project() {
         Verdict::Pass
     );
 }
+
+#[test]
+fn a_bind_mounted_odoo_conf_is_read_from_its_host_file() {
+    // The compose layout odoo-ops renders: odoo.conf bind-mounted over the image's.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("odoo.conf");
+    std::fs::write(
+        &conf,
+        support::standin::IMAGE_ODOO_CONF.replace("workers = 2", "workers = 0"),
+    )
+    .unwrap();
+    let (http, gevent) = (ports::free_port(), ports::free_port());
+    let mount = format!("{}:/etc/odoo/odoo.conf:ro", conf.display());
+    let c = run_container("bind", &["-v", &mount], http, gevent, "127.0.0.1");
+    wait_for("the container to serve", Duration::from_secs(20), || {
+        ports::wait_listening(http, Duration::from_millis(100))
+    });
+    let stack = nginx_for(http, gevent, |s| s, OdooLocation::Container(c.0.clone()));
+    let r = stack.diagnose();
+    assert_root(&r, "odoo.workers", "workers = 0");
+    let read = &r.check("odoo.conf").unwrap().outcome.evidence.ran;
+    assert!(
+        read.iter().any(|cmd| cmd.contains(&format!(
+            "{}:/etc/odoo/odoo.conf (on the host: {})",
+            c.0,
+            conf.display()
+        ))),
+        "{read:?}"
+    );
+}

@@ -52,7 +52,7 @@ macro_rules! both {
 both!(
     run_reports_stdout_stderr_and_exit_status,
     run_passes_stdin_through,
-    run_reports_a_killing_signal_as_no_status,
+    run_reports_a_killing_signal_as_the_shell_does,
     stream_delivers_output_as_it_comes,
     dropping_a_stream_stops_the_command,
     write_then_read_a_file_with_its_mode,
@@ -97,9 +97,10 @@ mod cases {
         assert_eq!(out.stdout, b"");
     }
 
-    pub async fn run_reports_a_killing_signal_as_no_status(f: &Fixture) {
+    pub async fn run_reports_a_killing_signal_as_the_shell_does(f: &Fixture) {
         let out = f.target.run(&Command::script("kill -9 $$")).await.unwrap();
-        assert_eq!(out.status, None);
+        assert_eq!(out.status, Some(128 + 9));
+        assert!(!out.success());
     }
 
     pub async fn stream_delivers_output_as_it_comes(f: &Fixture) {

@@ -6,6 +6,7 @@
 
 pub mod compose;
 pub mod model;
+pub mod mounts;
 pub mod stats;
 pub mod worker;
 

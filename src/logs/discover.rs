@@ -7,15 +7,15 @@
 //! Only a configuration that names a log file gives a source: without one Odoo logs to
 //! stderr, which is the container's log (followed already) or the service's journal.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bollard::Docker;
-use bollard::models::MountPoint;
 use bollard::query_parameters::InspectContainerOptions;
 
 use super::parse::Format;
 use super::worker::SourceSpec;
 use crate::checks::gather::odoo::{container_conf_path, host_configs, read_from_container};
+use crate::docker::mounts::host_path;
 use crate::nginx::process::{parse_ps, ps_command};
 use crate::odoo::conf::OdooConf;
 use crate::target::Target;
@@ -84,80 +84,9 @@ pub async fn container_logfile(
     })
 }
 
-/// Where a path inside a container is on the host: under the deepest bind or volume
-/// mount that holds it. tmpfs and other mounts have no host path.
-pub fn host_path(mounts: &[MountPoint], inside: &Path) -> Option<PathBuf> {
-    mounts
-        .iter()
-        .filter(|m| matches!(m.typ.as_deref(), Some("bind" | "volume")))
-        .filter_map(|m| {
-            let destination = Path::new(m.destination.as_deref()?);
-            let rest = inside.strip_prefix(destination).ok()?;
-            let source = m.source.as_deref().filter(|s| !s.is_empty())?;
-            Some((
-                destination.components().count(),
-                Path::new(source).join(rest),
-            ))
-        })
-        .max_by_key(|(depth, _)| *depth)
-        .map(|(_, path)| path)
-}
-
 /// What the Logs pane calls the file: its name (`odoo.log`).
 fn source_name(logfile: &Path) -> String {
     logfile
         .file_name()
         .map_or_else(|| "odoo log".into(), |n| n.to_string_lossy().into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mount(typ: &str, source: &str, destination: &str) -> MountPoint {
-        MountPoint {
-            typ: Some(typ.into()),
-            source: Some(source.into()),
-            destination: Some(destination.into()),
-            ..MountPoint::default()
-        }
-    }
-
-    #[test]
-    fn a_path_inside_a_container_through_its_deepest_mount() {
-        let mounts = [
-            mount(
-                "volume",
-                "/var/lib/docker/volumes/shop_data/_data",
-                "/var/lib/odoo",
-            ),
-            mount("bind", "/opt/shop/logs", "/var/log/odoo"),
-            mount("bind", "/opt/shop/odoo.conf", "/etc/odoo/odoo.conf"),
-            mount("bind", "/opt/shop/deep", "/var/log/odoo/deep"),
-            mount("tmpfs", "", "/tmp"),
-        ];
-        let on_host = |p: &str| host_path(&mounts, Path::new(p));
-        assert_eq!(
-            on_host("/var/log/odoo/odoo.log"),
-            Some("/opt/shop/logs/odoo.log".into())
-        );
-        assert_eq!(
-            on_host("/var/log/odoo/deep/x.log"),
-            Some("/opt/shop/deep/x.log".into())
-        );
-        assert_eq!(
-            on_host("/var/lib/odoo/logs/odoo.log"),
-            Some("/var/lib/docker/volumes/shop_data/_data/logs/odoo.log".into())
-        );
-        // A file mounted by itself is its own source.
-        assert_eq!(
-            on_host("/etc/odoo/odoo.conf"),
-            Some("/opt/shop/odoo.conf".into())
-        );
-        // Whole components only; tmpfs and unmounted paths have no host path.
-        assert_eq!(on_host("/var/log/odoo2/odoo.log"), None);
-        assert_eq!(on_host("/tmp/odoo.log"), None);
-        assert_eq!(on_host("/odoo.log"), None);
-        assert_eq!(on_host("odoo.log"), None);
-    }
 }

@@ -8,6 +8,7 @@ use color_eyre::eyre::{Result, eyre};
 use tokio::sync::watch;
 
 use super::destination::ConnectSpec;
+use super::job_shell::{JobShell, JobShellSlot};
 use super::prompt::Prompter;
 use super::session::{self, Session};
 
@@ -62,6 +63,8 @@ pub struct SshConnection {
     /// Bumped on every successful (re)connect, so streams know a reconnect happened.
     generation: watch::Sender<u64>,
     backoff: Backoff,
+    /// The shell that runs short commands without a login shell each (see `job_shell`).
+    jobs: JobShellSlot,
 }
 
 impl SshConnection {
@@ -84,9 +87,27 @@ impl SshConnection {
             state: watch::Sender::new(ConnectionState::Connected),
             generation: watch::Sender::new(1),
             backoff,
+            jobs: JobShellSlot::default(),
         });
         tokio::spawn(watchdog(Arc::downgrade(&connection), backoff));
+        connection.start_job_shell();
         Ok(connection)
+    }
+
+    /// The job shell, started now (in the background) so the first command does not
+    /// pay the login shell's start-up.
+    fn start_job_shell(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            if let Some(conn) = weak.upgrade() {
+                conn.jobs.get(&conn).await;
+            }
+        });
+    }
+
+    /// The live job shell; `None` when this host cannot run one.
+    pub async fn job_shell(&self) -> Option<Arc<JobShell>> {
+        self.jobs.get(self).await
     }
 
     pub fn spec(&self) -> &ConnectSpec {
@@ -219,6 +240,7 @@ async fn reconnect(weak: &Weak<SshConnection>, backoff: Backoff) -> bool {
                 conn.session.send_replace(Some(Arc::new(s)));
                 conn.generation.send_modify(|g| *g += 1);
                 conn.state.send_replace(ConnectionState::Connected);
+                conn.start_job_shell();
                 return true;
             }
             Err(e) => {

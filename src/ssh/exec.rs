@@ -8,6 +8,7 @@ use russh::client::Msg;
 use tokio::sync::{mpsc, oneshot};
 
 use super::connection::SshConnection;
+use super::job_shell::NotStarted;
 use crate::target::{Command, Output, StreamChunk, Streaming};
 
 /// Open a channel, start the command and feed its stdin from a task of its own (so a
@@ -39,7 +40,31 @@ async fn start(
     Ok((read, write))
 }
 
+/// Run to completion: a command without stdin as a job of the connection's job shell,
+/// anything else (or on a host that cannot run one) on its own exec channel.
 pub async fn run(conn: &SshConnection, command: &Command) -> Result<Output> {
+    if command.input().is_none()
+        && let Some(shell) = conn.job_shell().await
+    {
+        match shell.run(command).await {
+            Ok(output) => return Ok(output),
+            // The shell died before it got the command (a drop just happened): the exec
+            // path waits for the reconnect.
+            Err(e) if e.downcast_ref::<NotStarted>().is_some() => {}
+            Err(e) => {
+                return Err(e.wrap_err(format!(
+                    "the connection to {} dropped while `{}` was running",
+                    conn.spec().describe(),
+                    command.display()
+                )));
+            }
+        }
+    }
+    run_on_channel(conn, command).await
+}
+
+/// Run on an exec channel of its own (started through the login shell).
+pub async fn run_on_channel(conn: &SshConnection, command: &Command) -> Result<Output> {
     let (mut read, _write) = start(conn, command).await?;
     let mut output = Output::default();
     let mut finished = false;
@@ -51,7 +76,10 @@ pub async fn run(conn: &SshConnection, command: &Command) -> Result<Output> {
                 output.status = Some(exit_status as i32);
                 finished = true;
             }
-            ChannelMsg::ExitSignal { .. } => finished = true,
+            ChannelMsg::ExitSignal { signal_name, .. } => {
+                output.status = Some(signal_status(&signal_name));
+                finished = true;
+            }
             ChannelMsg::Close => break,
             _ => {}
         }
@@ -87,6 +115,10 @@ pub async fn stream(conn: &SshConnection, command: &Command) -> Result<Streaming
                     status = Some(exit_status as i32);
                     continue;
                 }
+                Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                    status = Some(signal_status(&signal_name));
+                    continue;
+                }
                 Some(_) => continue,
             };
             if tx.send(chunk).await.is_err() {
@@ -106,4 +138,33 @@ pub async fn stream(conn: &SshConnection, command: &Command) -> Result<Streaming
 async fn stop(write: &russh::ChannelWriteHalf<Msg>) {
     let _ = write.signal(russh::Sig::KILL).await;
     let _ = write.close().await;
+}
+
+/// A death by signal reads as a shell reports it, 128 + the signal's number (what a
+/// job of the job shell and a local command report too).
+fn signal_status(signal: &russh::Sig) -> i32 {
+    use russh::Sig;
+    let number = match signal {
+        Sig::HUP => libc::SIGHUP,
+        Sig::INT => libc::SIGINT,
+        Sig::QUIT => libc::SIGQUIT,
+        Sig::ILL => libc::SIGILL,
+        Sig::ABRT => libc::SIGABRT,
+        Sig::FPE => libc::SIGFPE,
+        Sig::KILL => libc::SIGKILL,
+        Sig::USR1 => libc::SIGUSR1,
+        Sig::SEGV => libc::SIGSEGV,
+        Sig::PIPE => libc::SIGPIPE,
+        Sig::ALRM => libc::SIGALRM,
+        Sig::TERM => libc::SIGTERM,
+        Sig::Custom(name) => match name.as_str() {
+            "USR2" => libc::SIGUSR2,
+            "BUS" => libc::SIGBUS,
+            "XCPU" => libc::SIGXCPU,
+            "XFSZ" => libc::SIGXFSZ,
+            "SYS" => libc::SIGSYS,
+            _ => 0,
+        },
+    };
+    128 + number
 }

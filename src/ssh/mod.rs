@@ -6,7 +6,7 @@
 //!   passphrases; [`auth`]: agent, then key files;
 //! - [`session`]: one logged-in session (ProxyJump included); [`connection`]: keepalive,
 //!   reconnect with backoff, state events;
-//! - [`exec`]: commands on channels; [`docker`]: bollard over direct-streamlocal;
+//! - [`exec`]: commands on channels, short ones as jobs of one [`job_shell`]; [`docker`]: bollard over direct-streamlocal;
 //!   [`resume`]: follows that continue after a reconnect.
 
 pub mod auth;
@@ -15,6 +15,7 @@ pub mod connection;
 pub mod destination;
 pub mod docker;
 pub mod exec;
+pub mod job_shell;
 pub mod known_hosts;
 pub mod prompt;
 pub mod resume;

@@ -60,7 +60,7 @@ impl LocalTarget {
             .await
             .wrap_err_with(|| format!("`{}` failed", command.display()))?;
         Ok(Output {
-            status: out.status.code(),
+            status: shell_status(out.status),
             stdout: out.stdout,
             stderr: out.stderr,
         })
@@ -101,7 +101,7 @@ impl LocalTarget {
                     },
                 }
             }
-            let status = child.wait().await.ok().and_then(|s| s.code());
+            let status = child.wait().await.ok().and_then(shell_status);
             let _ = tx.send(StreamChunk::Exit(status)).await;
         });
         Ok(Streaming {
@@ -173,4 +173,10 @@ pub fn docker_socket_path() -> String {
         .ok()
         .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
         .unwrap_or_else(|| DEFAULT_DOCKER_SOCKET.to_string())
+}
+
+/// The status as a shell's `$?` reads it: 128 + N for a death by signal N, as over SSH.
+fn shell_status(status: std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|n| 128 + n))
 }

@@ -22,7 +22,9 @@ pub use ssh::SshTarget;
 /// What a finished command left behind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Output {
-    /// Exit status; `None` when the command was killed by a signal.
+    /// Exit status as a shell's `$?` reports it: a command killed by signal N reads
+    /// 128 + N (a remote shell cannot tell the two apart, so neither does this). `None`
+    /// only when no status came back at all.
     pub status: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,

@@ -11,7 +11,9 @@ pub mod odoo;
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
 use std::time::{Duration, Instant};
 
 use super::obs::{DbObs, InternalObs, Observations, OdooObs, OdooRuntime, Ran};
@@ -203,60 +205,62 @@ pub async fn observe(
     options: &DiagnoseOptions,
 ) -> (Observations, Vec<(String, f64)>) {
     let watch = Stopwatch::default();
-    // Odoo and nginx are found through `ps`; the host's facts are not, so they start
-    // together with it instead of after it (over SSH each step is a round trip).
-    let after_ps = async {
-        let ps_cmd = ps_command();
-        let ((_, ps_out, _), early_nginx) = tokio::join!(
-            watch.time("ps", run_split(target, &ps_cmd)),
-            nginx::first_round_early(target, options),
+    // nginx is found through `ps`, and so is an Odoo that runs on the host; an Odoo
+    // container is found through Docker, and the host's facts need neither, so only what
+    // needs the process list waits for it (over SSH each step is a round trip).
+    let ps_cmd = ps_command();
+    let ps = async {
+        Arc::new(parse_ps(
+            &watch.time("ps", run_split(target, &ps_cmd)).await.1,
+        ))
+    }
+    .shared();
+    let odoo_branch = async {
+        let odoo = watch
+            .time(
+                "odoo (discovery, odoo.conf, log)",
+                odoo::gather(target, ps.clone(), options),
+            )
+            .await;
+        let (internal, db) = tokio::join!(
+            watch.time(
+                "internal health (8069/8072)",
+                internal(target, &odoo, options.timeout)
+            ),
+            watch.time("database (pg_isready)", database(target, &odoo)),
         );
-        let rows = parse_ps(&ps_out);
-        let odoo_branch = async {
-            let odoo = watch
-                .time(
-                    "odoo (discovery, odoo.conf, log)",
-                    odoo::gather(target, &rows, options),
-                )
-                .await;
-            let (internal, db) = tokio::join!(
-                watch.time(
-                    "internal health (8069/8072)",
-                    internal(target, &odoo, options.timeout)
-                ),
-                watch.time("database (pg_isready)", database(target, &odoo)),
-            );
-            (odoo, internal, db)
-        };
-        let nginx_branch = async {
-            let nginx = watch
-                .time(
-                    "nginx (-t, -T, reload, error.log)",
-                    nginx::gather(target, &rows, options, Some(early_nginx)),
-                )
-                .await;
-            let plan = nginx
-                .site
-                .as_ref()
-                .filter(|_| nginx.running)
-                .and_then(|s| edge::plan(s, options.edge_connect));
-            let edge = match plan {
-                Some(p) => {
-                    watch
-                        .time(
-                            "edge (https, login, websocket)",
-                            edge::gather(target, &p, &options.extra_root_certs, options.timeout),
-                        )
-                        .await
-                }
-                None => Default::default(),
-            };
-            (nginx, edge)
-        };
-        tokio::join!(odoo_branch, nginx_branch)
+        (odoo, internal, db)
     };
-    let (((odoo, internal, db), (nginx, edge)), host) = tokio::join!(
-        after_ps,
+    let nginx_branch = async {
+        let (rows, early_nginx) =
+            tokio::join!(ps.clone(), nginx::first_round_early(target, options));
+        let nginx = watch
+            .time(
+                "nginx (-t, -T, reload, error.log)",
+                nginx::gather(target, &rows, options, Some(early_nginx)),
+            )
+            .await;
+        let plan = nginx
+            .site
+            .as_ref()
+            .filter(|_| nginx.running)
+            .and_then(|s| edge::plan(s, options.edge_connect));
+        let edge = match plan {
+            Some(p) => {
+                watch
+                    .time(
+                        "edge (https, login, websocket)",
+                        edge::gather(target, &p, &options.extra_root_certs, options.timeout),
+                    )
+                    .await
+            }
+            None => Default::default(),
+        };
+        (nginx, edge)
+    };
+    let ((odoo, internal, db), (nginx, edge), host) = tokio::join!(
+        odoo_branch,
+        nginx_branch,
         watch.time("host (sockets, memory, disk, oom)", host::gather(target)),
     );
     let obs = Observations {
@@ -267,5 +271,7 @@ pub async fn observe(
         edge,
         db,
     };
+    // The shared `ps` future holds a borrow of the stopwatch until it is gone.
+    drop(ps);
     (obs, watch.into_sorted())
 }

@@ -3,7 +3,9 @@
 //! `odoo-bin`/`odoo` process on the host with the config file from its command line.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
@@ -15,6 +17,7 @@ use futures::StreamExt;
 
 use super::{DiagnoseOptions, OdooLocation, run_split};
 use crate::checks::obs::{ContainerObs, OdooObs, OdooRuntime, ProcessObs, PublishedPort};
+use crate::docker::mounts::host_path;
 use crate::nginx::process::ProcessRow;
 use crate::odoo::conf::OdooConf;
 use crate::target::{Command, Target};
@@ -89,30 +92,41 @@ fn runs_in_container(rows: &[ProcessRow], row: &ProcessRow) -> bool {
 }
 
 /// Processes on the host running Odoo with `config` (any Odoo process when `None`).
+/// A container's Odoo is not one of them: its `-c` path is the container's, and it is
+/// found through Docker instead (when Docker cannot be reached, it is not found at all
+/// rather than diagnosed as a host install with the wrong files).
 pub fn find_process(
     rows: &[ProcessRow],
     config: Option<&Path>,
 ) -> Option<(ProcessObs, Option<String>)> {
-    rows.iter().find_map(|r| {
-        let argv: Vec<&str> = r.args.split_whitespace().collect();
-        let conf = config_arg(&argv);
-        let matches = match config {
-            Some(want) => conf.as_deref().map(Path::new) == Some(want),
-            None => is_odoo_process(&r.args),
-        };
-        matches.then(|| {
-            (
-                ProcessObs {
-                    pid: r.pid,
-                    args: r.args.clone(),
-                },
-                conf,
-            )
+    rows.iter()
+        .filter(|r| !runs_in_container(rows, r))
+        .find_map(|r| {
+            let argv: Vec<&str> = r.args.split_whitespace().collect();
+            let conf = config_arg(&argv);
+            let matches = match config {
+                Some(want) => conf.as_deref().map(Path::new) == Some(want),
+                None => is_odoo_process(&r.args),
+            };
+            matches.then(|| {
+                (
+                    ProcessObs {
+                        pid: r.pid,
+                        args: r.args.clone(),
+                    },
+                    conf,
+                )
+            })
         })
-    })
 }
 
-pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOptions) -> OdooObs {
+/// Odoo's observations. `rows` is the host's process list, awaited only when Odoo may
+/// run on the host: a container is found through Docker without it.
+pub async fn gather(
+    target: &Target,
+    rows: impl Future<Output = Arc<Vec<ProcessRow>>>,
+    options: &DiagnoseOptions,
+) -> OdooObs {
     let mut obs = OdooObs::default();
     match &options.odoo {
         OdooLocation::Container(name) => match target.docker().await {
@@ -124,7 +138,7 @@ pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOpti
             }
         },
         OdooLocation::ConfigFile(path) => {
-            process(target, rows, Some(path.clone()), &mut obs).await;
+            process(target, &rows.await, Some(path.clone()), &mut obs).await;
         }
         OdooLocation::Auto => {
             let found = match target.docker().await {
@@ -140,9 +154,10 @@ pub async fn gather(target: &Target, rows: &[ProcessRow], options: &DiagnoseOpti
                 Err(_) => false,
             };
             if !found {
-                match find_process(rows, None) {
+                let rows = rows.await;
+                match find_process(&rows, None) {
                     Some((_, conf)) => {
-                        process(target, rows, conf.map(PathBuf::from), &mut obs).await
+                        process(target, &rows, conf.map(PathBuf::from), &mut obs).await
                     }
                     None => {
                         obs.runtime = OdooRuntime::NotFound {
@@ -268,12 +283,16 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     }
     c.published.sort_by_key(|p| (p.container_port, p.host_port));
     let conf_path = container_conf_path(&inspect);
-    obs.conf_source = Some(format!("{}:{conf_path}", c.name));
     // The configuration and the log are independent: fetch both at once.
     let (conf, logs) = tokio::join!(
-        read_from_container(docker, &c.id, &conf_path),
+        read_conf(target, docker, &inspect, &c.id, &conf_path),
         container_logs(docker, &c.id)
     );
+    let (conf, read_on_host) = conf;
+    obs.conf_source = Some(match read_on_host {
+        Some(file) => format!("{}:{conf_path} (on the host: {})", c.name, file.display()),
+        None => format!("{}:{conf_path}", c.name),
+    });
     match conf {
         Ok(text) => obs.conf = Some(OdooConf::parse(&text)),
         Err(e) => obs.conf_error = Some(e),
@@ -293,7 +312,6 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
         Ok(lines) => obs.log_lines = lines,
         Err(e) => obs.log_error = Some(e),
     }
-    let _ = target;
     obs.runtime = OdooRuntime::Container(c);
 }
 
@@ -313,6 +331,33 @@ pub fn container_conf_path(inspect: &ContainerInspectResponse) -> String {
     config_arg(&argv)
         .or(env_rc)
         .unwrap_or_else(|| DEFAULT_CONTAINER_CONF.to_string())
+}
+
+/// The container's odoo.conf: from the host when a bind or volume mount holds it (the
+/// usual compose layout, ours included: a plain file read, a few ms), else through
+/// Docker's archive API, which mounts the container's filesystem for each call (60 ms on
+/// a small droplet, the slowest step of a diagnosis); the archive API also when the host
+/// file cannot be read (a volume under /var/lib/docker for a login that is not root).
+/// A file mounted by itself is read by its host path: what the next start of the
+/// container will see, and what it runs with unless the file was replaced by a rename
+/// since (Docker keeps the old inode until a restart). Also says which host file it read.
+async fn read_conf(
+    target: &Target,
+    docker: &Docker,
+    inspect: &ContainerInspectResponse,
+    id: &str,
+    conf_path: &str,
+) -> (Result<String, String>, Option<PathBuf>) {
+    let mounts = inspect.mounts.clone().unwrap_or_default();
+    if let Some(on_host) = host_path(&mounts, Path::new(conf_path))
+        && let Ok(bytes) = target.read_file(&on_host).await
+    {
+        return (
+            Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Some(on_host),
+        );
+    }
+    (read_from_container(docker, id, conf_path).await, None)
 }
 
 /// One file out of a container, through the archive API (works on images FROM scratch).
@@ -426,6 +471,24 @@ mod tests {
         assert_eq!(conf.as_deref(), Some("/etc/odoo.conf"));
         assert!(find_process(&rows, Some(Path::new("/other.conf"))).is_none());
         assert!(find_process(&rows, Some(Path::new("/etc/odoo.conf"))).is_some());
+    }
+
+    #[test]
+    fn a_containers_odoo_is_not_taken_for_a_host_process() {
+        let rows = parse_ps(
+            "20 1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id fe5e
+             21 20 /usr/bin/python3 /usr/bin/odoo -c /etc/odoo/odoo.conf
+",
+        );
+        assert!(find_process(&rows, None).is_none());
+        assert!(find_process(&rows, Some(Path::new("/etc/odoo/odoo.conf"))).is_none());
+        let rows = parse_ps(
+            "20 1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id fe5e
+             21 20 /usr/bin/python3 /usr/bin/odoo -c /etc/odoo/odoo.conf
+             30 1 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo18.conf
+",
+        );
+        assert_eq!(find_process(&rows, None).unwrap().0.pid, 30);
     }
 
     #[test]

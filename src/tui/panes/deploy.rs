@@ -206,7 +206,7 @@ impl DeployPane {
         let [form, body] =
             Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(inner);
         frame.render_widget(Paragraph::new(self.form_lines(theme, ctx.focused)), form);
-        let body_lines = self.body_lines(theme, ctx.readonly);
+        let body_lines = self.body_lines(ctx);
         frame.render_widget(
             Paragraph::new(body_lines)
                 .wrap(Wrap { trim: false })
@@ -259,7 +259,8 @@ impl DeployPane {
         lines
     }
 
-    fn body_lines(&self, theme: &Theme, readonly: bool) -> Vec<Line<'static>> {
+    fn body_lines(&self, ctx: &PaneContext) -> Vec<Line<'static>> {
+        let (theme, readonly) = (ctx.theme, ctx.readonly);
         let mut lines = Vec::new();
         match &self.stage {
             Stage::Form => {
@@ -295,7 +296,14 @@ impl DeployPane {
             }
             Stage::Confirming => lines.push(Line::from(vec![
                 Span::styled("Write these files? ", theme.warn()),
-                Span::styled("replaced files are backed up first · y / n", theme.text()),
+                Span::styled(
+                    format!(
+                        "replaced files are backed up first · {} yes · {} no",
+                        ctx.keymap.keys_label(Action::Confirm),
+                        ctx.keymap.keys_label(Action::Cancel)
+                    ),
+                    theme.text(),
+                ),
             ])),
             Stage::Planned | Stage::Writing => {}
         }
