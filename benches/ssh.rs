@@ -145,13 +145,34 @@ fn main() {
     let theirs: Vec<Duration> = (0..ROUND_TRIPS)
         .map(|_| openssh.run(&["-o", &control_opt], "true"))
         .collect();
-    let (o, t) = (median(ours), median(theirs));
+    // The same command on an exec channel of its own, as OpenSSH runs every command:
+    // through the login shell (and whatever its ~/.bashrc costs on this machine).
+    let Target::Ssh(ssh) = &target else {
+        unreachable!("an SSH target")
+    };
+    let own_channel: Vec<Duration> = (0..ROUND_TRIPS)
+        .map(|_| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                odoo_ops::ssh::exec::run_on_channel(ssh.connection(), &Command::new("true"))
+                    .await
+                    .unwrap();
+                start.elapsed()
+            })
+        })
+        .collect();
+    let (o, t, c) = (median(ours), median(theirs), median(own_channel));
     println!("command round trip on an open connection, {ROUND_TRIPS} runs");
     println!(
-        "  odoo-ops {}   OpenSSH mux `ssh -S ctl host true` {}   ratio {:.2}\n",
+        "  odoo-ops (a job of its shell) {}   OpenSSH mux `ssh -S ctl host true` {}   ratio {:.2}",
         ms(o),
         ms(t),
         o.as_secs_f64() / t.as_secs_f64()
+    );
+    println!(
+        "  odoo-ops on an exec channel of its own (login shell per command) {}   ratio {:.2}\n",
+        ms(c),
+        c.as_secs_f64() / t.as_secs_f64()
     );
 
     // 3. Streaming throughput of `cat bigfile`.

@@ -23,9 +23,10 @@ impl Host {
     fn start(path: Option<&str>) -> Host {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let tmp = dir.path().join("tmp");
+        // A space in TMPDIR, which the job shell's directory name then holds.
+        let tmp = dir.path().join("tmp dir");
         std::fs::create_dir(&tmp).unwrap();
-        let mut env = format!("SetEnv TMPDIR={}", tmp.display());
+        let mut env = format!("SetEnv \"TMPDIR={}\"", tmp.display());
         if let Some(path) = path {
             env.push_str(&format!(" PATH={path}"));
         }
@@ -39,7 +40,7 @@ impl Host {
     }
 
     fn job_dirs(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.dir.path().join("tmp"))
+        std::fs::read_dir(self.dir.path().join("tmp dir"))
             .unwrap()
             .flatten()
             .map(|e| e.path())

@@ -32,7 +32,9 @@ use super::connection::SshConnection;
 use super::session::Session;
 use crate::target::{Command, Output, quote};
 
-/// The dispatcher, read by `sh` from its standard input. Each job is started from a
+/// The dispatcher, read by `sh` from its standard input. A job counts its output with
+/// one `wc` inside the private directory (file names without spaces, whatever `TMPDIR`
+/// holds): every process a job starts is CPU the droplet spends. Each job is started from a
 /// foreground subshell that exits at once, so the job is re-parented to init, which
 /// reaps it: a non-interactive `sh` never reaps background jobs itself, and a console
 /// left open for a day would otherwise collect thousands of zombies.
@@ -45,12 +47,14 @@ j() {
   ( (
     ( eval "$2" ) </dev/null >"$d/$1.o" 2>"$d/$1.e"
     s=$?
+    cd "$d" || exit
+    set -- "$1" "$s" $(wc -c "$1.o" "$1.e")
     {
       flock 9
-      printf '%s %s %s %s\n' "$1" "$s" "$(wc -c <"$d/$1.o")" "$(wc -c <"$d/$1.e")"
-      cat "$d/$1.o" "$d/$1.e"
-    } 9>>"$d/lock"
-    rm -f "$d/$1.o" "$d/$1.e"
+      printf '%s %s %s %s\n' "$1" "$2" "$3" "$5"
+      cat "$1.o" "$1.e"
+    } 9>>lock
+    rm -f "$1.o" "$1.e"
   ) & )
 }
 echo 'odoo-ops jobs ready'

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod docker;
+pub mod latency;
 pub mod logs;
 pub mod nginx;
 pub mod odoo_site;

@@ -234,10 +234,10 @@ pub async fn observe(
     let nginx_branch = async {
         let (rows, early_nginx) =
             tokio::join!(ps.clone(), nginx::first_round_early(target, options));
-        let nginx = watch
+        let mut nginx = watch
             .time(
-                "nginx (-t, -T, reload, error.log)",
-                nginx::gather(target, &rows, options, Some(early_nginx)),
+                "nginx (-t, -T)",
+                nginx::configuration(target, &rows, options, Some(early_nginx)),
             )
             .await;
         let plan = nginx
@@ -245,17 +245,26 @@ pub async fn observe(
             .as_ref()
             .filter(|_| nginx.running)
             .and_then(|s| edge::plan(s, options.edge_connect));
-        let edge = match plan {
-            Some(p) => {
-                watch
-                    .time(
-                        "edge (https, login, websocket)",
-                        edge::gather(target, &p, &options.extra_root_certs, options.timeout),
-                    )
-                    .await
+        // The edge needs only where nginx listens and for which name: it does not wait
+        // for the reload times and the error log.
+        let edge = async {
+            match &plan {
+                Some(p) => {
+                    watch
+                        .time(
+                            "edge (https, login, websocket)",
+                            edge::gather(target, p, &options.extra_root_certs, options.timeout),
+                        )
+                        .await
+                }
+                None => Default::default(),
             }
-            None => Default::default(),
         };
+        let history = watch.time(
+            "nginx (reload, error.log)",
+            nginx::history(target, &mut nginx, options),
+        );
+        let (edge, ()) = tokio::join!(edge, history);
         (nginx, edge)
     };
     let ((odoo, internal, db), (nginx, edge), host) = tokio::join!(

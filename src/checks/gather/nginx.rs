@@ -60,7 +60,21 @@ async fn first_round(target: &Target, invocation: &NginxInvocation) -> FirstRoun
     }
 }
 
+/// Everything about nginx: its configuration, then its history (reload, error log).
 pub async fn gather(
+    target: &Target,
+    rows: &[ProcessRow],
+    options: &DiagnoseOptions,
+    early: Option<FirstRound>,
+) -> NginxObs {
+    let mut obs = configuration(target, rows, options, early).await;
+    history(target, &mut obs, options).await;
+    obs
+}
+
+/// Which nginx runs and how, `nginx -t`, and `nginx -T` parsed: all the edge checks
+/// need, so they can start before [`history`] is read.
+pub async fn configuration(
     target: &Target,
     rows: &[ProcessRow],
     options: &DiagnoseOptions,
@@ -98,13 +112,18 @@ pub async fn gather(
         }
     }
     obs.dump = Some(dump);
+    obs
+}
+
+/// When the running configuration was loaded against its files' times, and the error
+/// log's recent upstream failures.
+pub async fn history(target: &Target, obs: &mut NginxObs, options: &DiagnoseOptions) {
     let (reload, error_log) = tokio::join!(
-        reload_times(target, &obs),
-        error_log(target, &obs, options.error_log_minutes),
+        reload_times(target, obs),
+        error_log(target, obs, options.error_log_minutes),
     );
     obs.reload = reload;
     obs.error_log = error_log;
-    obs
 }
 
 /// Worker start times come from `/proc/PID/stat` (clock ticks since boot), put on the

@@ -214,10 +214,13 @@ pub async fn find_container(docker: &Docker, project: Option<&str>) -> Option<St
 }
 
 async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooObs) {
-    let inspect = match docker
-        .inspect_container(name, None::<InspectContainerOptions>)
-        .await
-    {
+    // The log needs only the name: it is fetched while the container is inspected (over
+    // SSH each is a channel of its own and a round trip or two).
+    let (inspect, logs) = tokio::join!(
+        docker.inspect_container(name, None::<InspectContainerOptions>),
+        container_logs(docker, name)
+    );
+    let inspect = match inspect {
         Ok(i) => i,
         Err(e) => {
             obs.runtime = OdooRuntime::NotFound {
@@ -283,12 +286,7 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     }
     c.published.sort_by_key(|p| (p.container_port, p.host_port));
     let conf_path = container_conf_path(&inspect);
-    // The configuration and the log are independent: fetch both at once.
-    let (conf, logs) = tokio::join!(
-        read_conf(target, docker, &inspect, &c.id, &conf_path),
-        container_logs(docker, &c.id)
-    );
-    let (conf, read_on_host) = conf;
+    let (conf, read_on_host) = read_conf(target, docker, &inspect, &c.id, &conf_path).await;
     obs.conf_source = Some(match read_on_host {
         Some(file) => format!("{}:{conf_path} (on the host: {})", c.name, file.display()),
         None => format!("{}:{conf_path}", c.name),

@@ -9,7 +9,8 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_millis(1500);
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
@@ -74,10 +75,29 @@ fn ssl_request(s: &mut (impl Read + Write)) -> std::io::Result<()> {
     }
 }
 
+/// How long an answer (or its absence) is reused. Odoo asks the resolver on every
+/// connection; a host's caching resolver (systemd-resolved, nscd, Docker's embedded DNS)
+/// answers repeats from memory. Without this, a burst of health checks sends a burst of
+/// queries to whatever DNS the test machine has, and one dropped UDP answer in twenty
+/// turned into a 5 s stall of the health endpoint (a flaky check, not a finding).
+const RESOLVE_CACHE_FOR: Duration = Duration::from_secs(30);
+
 pub fn resolve(host: &str) -> Option<IpAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Some(ip);
     }
+    static CACHE: Mutex<Vec<(String, Option<IpAddr>, Instant)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|(_, _, at)| at.elapsed() < RESOLVE_CACHE_FOR);
+    if let Some((_, ip, _)) = cache.iter().find(|(h, _, _)| h == host) {
+        return *ip;
+    }
+    let ip = resolve_now(host);
+    cache.push((host.to_string(), ip, Instant::now()));
+    ip
+}
+
+fn resolve_now(host: &str) -> Option<IpAddr> {
     if host == "localhost" {
         return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
