@@ -145,6 +145,15 @@ async fn commands_share_one_login_shell_and_run_at_the_same_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finished_jobs_leave_no_zombies_and_the_private_dir_goes_with_the_connection() {
     let host = Host::start(None);
+    // What a dispatcher killed outright leaves behind: its directory, naming a pid that
+    // no longer runs. The next dispatcher removes it.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let stale = host.dir.path().join("tmp dir").join("odoo-ops-jobs.stale1");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("pid"), format!("{gone_pid}\n")).unwrap();
+    std::fs::write(stale.join("7.o"), "left over").unwrap();
     let target = host.sshd.target().await;
     futures::future::join_all((0..25).map(|i| echo(&target, format!("z{i}")))).await;
 

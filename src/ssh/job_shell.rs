@@ -37,10 +37,17 @@ use crate::target::{Command, Output, quote};
 /// holds): every process a job starts is CPU the droplet spends. Each job is started from a
 /// foreground subshell that exits at once, so the job is re-parented to init, which
 /// reaps it: a non-interactive `sh` never reaps background jobs itself, and a console
-/// left open for a day would otherwise collect thousands of zombies.
+/// left open for a day would otherwise collect thousands of zombies. A dispatcher killed
+/// outright cannot remove its directory; the next one removes the directories whose
+/// dispatcher is gone.
 const DISPATCHER: &str = r#"d=$(mktemp -d "${TMPDIR:-/tmp}/odoo-ops-jobs.XXXXXX") || exit 97
 command -v flock >/dev/null 2>&1 || { rm -rf "$d"; exit 98; }
 trap 'rm -rf "$d"' EXIT
+echo $$ >"$d/pid"
+for o in "${TMPDIR:-/tmp}"/odoo-ops-jobs.*; do
+  [ "$o" != "$d" ] && [ -O "$o" ] && [ -f "$o/pid" ] || continue
+  kill -0 "$(cat "$o/pid")" 2>/dev/null || rm -rf "$o"
+done
 trap 'exit 129' HUP
 trap 'exit 143' TERM
 j() {
