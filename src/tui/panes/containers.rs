@@ -415,14 +415,7 @@ impl ContainersPane {
                     theme.warn(),
                 ),
                 // Every key that answers: `esc` cancels too.
-                Span::styled(
-                    format!(
-                        "{} yes · {} no",
-                        ctx.keymap.keys_label(Action::Confirm),
-                        ctx.keymap.keys_label(Action::Cancel)
-                    ),
-                    theme.accent(),
-                ),
+                Span::styled(ctx.answer_keys(), theme.accent()),
             ]);
         }
         match &self.outcome {

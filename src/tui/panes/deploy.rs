@@ -297,11 +297,7 @@ impl DeployPane {
             Stage::Confirming => lines.push(Line::from(vec![
                 Span::styled("Write these files? ", theme.warn()),
                 Span::styled(
-                    format!(
-                        "replaced files are backed up first · {} yes · {} no",
-                        ctx.keymap.keys_label(Action::Confirm),
-                        ctx.keymap.keys_label(Action::Cancel)
-                    ),
+                    format!("replaced files are backed up first · {}", ctx.answer_keys()),
                     theme.text(),
                 ),
             ])),

@@ -113,6 +113,15 @@ impl PaneContext<'_> {
         self.keymap.key_for_sentence(action)
     }
 
+    /// `y yes · n/esc no`: every key that answers an open question.
+    pub fn answer_keys(&self) -> String {
+        format!(
+            "{} yes · {} no",
+            self.keymap.keys_label(Action::Confirm),
+            self.keymap.keys_label(Action::Cancel)
+        )
+    }
+
     /// The bordered block every pane sits in: `[n] Title` plus an optional right-hand note.
     pub fn block(&self, pane: PaneId, note: Option<Span<'static>>) -> Block<'static> {
         let theme = self.theme;
