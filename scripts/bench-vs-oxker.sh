@@ -13,7 +13,7 @@ set -euo pipefail
 SECONDS_TO_SAMPLE=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="${ODOO_OPS_BIN:-$ROOT/target/release/odoo-ops}"   # another build to compare
-IMAGE=odoo-ops-test/odoo:18.0-20261101
+. "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-oxker-$$"
 SOCK="/tmp/odoo-ops-bench-tmux-$$"
 HZ=$(getconf CLK_TCK)
@@ -21,8 +21,7 @@ HZ=$(getconf CLK_TCK)
 cleanup() {
     tmux -S "$SOCK" kill-server 2>/dev/null || true
     rm -f "$SOCK"
-    ids=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
-    [ -n "$ids" ] && docker rm -f $ids >/dev/null
+    remove_labelled_stack "$PROJECT"
 }
 trap cleanup EXIT
 
@@ -35,12 +34,7 @@ if [ -f "$ORDER" ]; then
     echo "hot-code order: $found of $listed functions found in the binary (rerun scripts/hot-code-order.sh when this drops)"
 fi
 
-for service in odoo db worker; do
-    docker run -d --name "$PROJECT-$service-1" \
-        --label "com.docker.compose.project=$PROJECT" \
-        --label "com.docker.compose.service=$service" \
-        "$IMAGE" >/dev/null
-done
+start_labelled_stack "$PROJECT"
 
 export HOME=$(mktemp -d)   # default settings for both tools
 tmux -S "$SOCK" new-session -d -s bench -x 200 -y 50 "$BIN"

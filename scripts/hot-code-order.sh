@@ -17,7 +17,7 @@ SECONDS_TO_RUN=${1:-45}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/target/release/odoo-ops"
 OUT="$ROOT/build/hot-code.order"
-IMAGE=odoo-ops-test/odoo:18.0-20261101
+. "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-hotcode-$$"
 SOCK="/tmp/odoo-ops-hotcode-tmux-$$"
 WORK=$(mktemp -d)
@@ -25,17 +25,11 @@ WORK=$(mktemp -d)
 cleanup() {
     tmux -S "$SOCK" kill-server 2>/dev/null || true
     rm -rf "$SOCK" "$WORK"
-    ids=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
-    [ -n "$ids" ] && docker rm -f $ids >/dev/null
+    remove_labelled_stack "$PROJECT"
 }
 trap cleanup EXIT
 
-for service in odoo db worker; do
-    docker run -d --name "$PROJECT-$service-1" \
-        --label "com.docker.compose.project=$PROJECT" \
-        --label "com.docker.compose.service=$service" \
-        "$IMAGE" >/dev/null
-done
+start_labelled_stack "$PROJECT"
 
 mkdir -p "$WORK/home"
 tmux -S "$SOCK" new-session -d -s hot -x 200 -y 50 \

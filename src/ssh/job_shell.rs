@@ -150,19 +150,11 @@ impl JobShell {
     /// long: callers wait behind a start, so it must end.
     async fn start_watched(conn: &SshConnection) -> Result<Start> {
         let session = conn.session().await?;
-        let died = {
-            let session = session.clone();
-            async move {
-                while !session.is_closed() {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        };
         tokio::select! {
-            started = tokio::time::timeout(START_TIMEOUT, Self::start(session)) => {
+            started = tokio::time::timeout(START_TIMEOUT, Self::start(session.clone())) => {
                 started.map_err(|_| eyre!("the shell was not ready within {START_TIMEOUT:?}"))?
             }
-            () = died => bail!("the connection dropped while the shell started"),
+            () = closed(&session) => bail!("the connection dropped while the shell started"),
         }
     }
 
@@ -271,20 +263,23 @@ impl JobShell {
             return Err(NotStarted.into());
         }
         // The frame, unless the session dies first (its channels may never report it).
-        let died = async {
-            while !self.session.is_closed() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        };
         tokio::select! {
             frame = rx => frame.map_err(|_| {
                 eyre!("the job shell's channel closed before the command finished")
             }),
-            () = died => {
+            () = closed(&self.session) => {
                 self.pending.lock().expect("pending jobs").remove(&id);
                 bail!("the session closed before the command finished")
             }
         }
+    }
+}
+
+/// Resolves once `session` is closed. Polled: a frozen server sends nothing, and only
+/// keepalive (which marks the session closed) notices it; channels may never report it.
+async fn closed(session: &Session) {
+    while !session.is_closed() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -346,8 +346,8 @@ async fn read_conf(
     id: &str,
     conf_path: &str,
 ) -> (Result<String, String>, Option<PathBuf>) {
-    let mounts = inspect.mounts.clone().unwrap_or_default();
-    if let Some(on_host) = host_path(&mounts, Path::new(conf_path))
+    let mounts = inspect.mounts.as_deref().unwrap_or_default();
+    if let Some(on_host) = host_path(mounts, Path::new(conf_path))
         && let Ok(bytes) = target.read_file(&on_host).await
     {
         return (
