@@ -14,6 +14,7 @@ packages=(
   openssl curl                    # test certificates; shell baselines in benchmarks
   docker-compose                  # Compose v1, as Debian ships it (`docker-compose config`)
   python3-passlib                 # cross-checks the admin_passwd hash against passlib
+  debootstrap                     # the Debian root of the tests' PostgreSQL image
 )
 
 missing=()

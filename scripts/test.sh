@@ -14,6 +14,10 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/odoo-ops-dockerd.log"; exit 1; }
 fi
 
+# The real PostgreSQL image of a droplet's `db` service (no registry: debootstrap, docker
+# import, Debian's postgresql-15); built once per machine, cached by a tag of its inputs.
+scripts/postgres-image.sh >/dev/null
+
 # Release profile: the end-to-end tests drive the release binary, and one profile means
 # one build.
 cargo test --release --locked "$@"

@@ -2,6 +2,11 @@
 //! Real droplets have Compose v2 (`docker compose`), Debian 12 ships v1
 //! (`docker-compose` 1.29); both label containers the same way.
 
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
 use crate::target::{Command, Target};
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -67,6 +72,36 @@ fn first_version(text: &str) -> String {
         .unwrap_or("?")
         .trim_start_matches('v')
         .to_string()
+}
+
+/// A container of `service` in compose project `project` (by the labels Compose v1 and v2
+/// both write), running ones first: its name and Docker's state (`running`, `exited`...).
+pub async fn service_container(
+    docker: &Docker,
+    project: &str,
+    service: &str,
+) -> Option<(String, String)> {
+    let filters = HashMap::from([(
+        "label",
+        vec![
+            format!("{PROJECT_LABEL}={project}"),
+            format!("{SERVICE_LABEL}={service}"),
+        ],
+    )]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let mut list = docker.list_containers(Some(options)).await.ok()?;
+    let state = |c: &bollard::models::ContainerSummary| {
+        c.state.as_ref().map(|s| s.to_string()).unwrap_or_default()
+    };
+    list.sort_by_key(|c| state(c) != "running");
+    list.into_iter().find_map(|c| {
+        let state = state(&c);
+        let name = c.names?.into_iter().next()?;
+        Some((name.trim_start_matches('/').to_string(), state))
+    })
 }
 
 #[cfg(test)]

@@ -76,6 +76,22 @@ impl Project {
         docker(args)
     }
 
+    /// The project's own network (`NAME_default`, as Compose names it), made on first use
+    /// and removed with the project: services reach each other there by service name.
+    pub fn network(&self) -> String {
+        let name = format!("{}_default", self.name);
+        if !docker(&["network", "inspect", &name]).status.success() {
+            let label = format!("com.docker.compose.project={}", self.name);
+            let out = docker(&["network", "create", "--label", &label, &name]);
+            assert!(
+                out.status.success(),
+                "docker network create {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        name
+    }
+
     fn remove_all(&self) {
         let filter = format!("label=com.docker.compose.project={}", self.name);
         let out = docker(&["ps", "-aq", "--filter", &filter]);
@@ -87,6 +103,10 @@ impl Project {
             let mut args = vec!["rm", "-f", "-v"];
             args.extend(ids.iter().map(String::as_str));
             docker(&args);
+        }
+        let out = docker(&["network", "ls", "-q", "--filter", &filter]);
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            docker(&["network", "rm", id]);
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod latency;
 pub mod logs;
 pub mod nginx;
 pub mod odoo_site;
+pub mod pg_image;
 pub mod ports;
 pub mod postgres;
 pub mod prompter;

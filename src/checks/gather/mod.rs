@@ -188,15 +188,74 @@ pub async fn database(target: &Target, odoo: &OdooObs) -> DbObs {
         db.skipped = Some("odoo.conf was not read, so the database address is unknown".into());
         return db;
     }
-    if matches!(odoo.runtime, OdooRuntime::Container(_)) && !is_host_reachable(&host) {
-        db.skipped = Some(format!(
-            "the database host `{host}` is a name on the container network, not reachable from the host; Odoo's own DB health is used"
-        ));
+    if let OdooRuntime::Container(c) = &odoo.runtime
+        && !is_host_reachable(&host)
+    {
+        // A name on the compose network (`db`): the host cannot resolve it, but the
+        // service's own container has pg_isready, as a droplet's PostgreSQL image does.
+        match pg_isready_in_service(target, c.compose_project.as_deref(), &host, port).await {
+            Some(ran) => db.pg_isready = Some(ran),
+            None => {
+                db.skipped = Some(format!(
+                    "the database host `{host}` is a name on the container network, not reachable from the host, and no container of the compose service `{host}` was found; Odoo's own DB health is used"
+                ))
+            }
+        }
         return db;
     }
     let cmd = Command::new("pg_isready").args(["-h", &host, "-p", &port.to_string(), "-t", "3"]);
     db.pg_isready = Some(run(target, &cmd).await);
     db
+}
+
+/// `pg_isready` inside the running container of compose service `service` of `project`
+/// (through Docker's exec API), recorded as the `docker exec` line an operator would type.
+/// `None` when there is no such container or Docker cannot be asked.
+async fn pg_isready_in_service(
+    target: &Target,
+    project: Option<&str>,
+    service: &str,
+    port: u16,
+) -> Option<Ran> {
+    let docker = target.docker().await.ok()?;
+    let (container, state) =
+        crate::docker::compose::service_container(&docker, project?, service).await?;
+    let port = port.to_string();
+    let argv = ["pg_isready", "-p", port.as_str(), "-t", "3"];
+    let command = format!("docker exec {container} {}", argv.join(" "));
+    if state != "running" {
+        // pg_isready's own code for "no response", with the reason in its place.
+        return Some(Ran {
+            command,
+            status: Some(2),
+            output: format!(
+                "the container {container} of service `{service}` is {state}, not running\n"
+            ),
+            error: None,
+        });
+    }
+    Some(
+        match crate::docker::exec::run(&docker, &container, None, &argv, Duration::from_secs(10))
+            .await
+        {
+            Ok(out) => {
+                let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+                output.push_str(&String::from_utf8_lossy(&out.stderr));
+                Ran {
+                    command,
+                    status: out.exit_code.map(|c| c as i32),
+                    output,
+                    error: None,
+                }
+            }
+            Err(e) => Ran {
+                command,
+                status: None,
+                output: String::new(),
+                error: Some(format!("{e:#}")),
+            },
+        },
+    )
 }
 
 /// Gather every observation, independent ones concurrently.
