@@ -93,11 +93,12 @@ fn spec_in(home: &std::path::Path, name: &str) -> odoo_ops::ssh::ConnectSpec {
     spec
 }
 
-/// sshd's DEBUG1 line for a forwarded connection to `port` on loopback.
+/// sshd's DEBUG1 line for a forwarded connection to `port` on loopback
+/// (`server_request_direct_tcpip: originator ... target 127.0.0.1 port N`).
 fn forwarded_to(log: &str, port: u16) -> bool {
-    log.lines().any(|l| {
-        l.contains("direct-tcpip") || l.contains("server_request_direct_tcpip")
-    }) && log.contains(&format!("127.0.0.1 port {port}"))
+    let target = format!("target 127.0.0.1 port {port}");
+    log.lines()
+        .any(|l| l.contains("direct_tcpip") && l.trim_end().ends_with(&target))
 }
 
 #[tokio::test]
