@@ -101,6 +101,9 @@ mod tests {
             Some("connected")
         );
         let silent = tokio::time::sleep(Duration::from_secs(5));
-        assert_eq!(network_timeout(limit, &HumanTime::default(), silent).await, None);
+        assert_eq!(
+            network_timeout(limit, &HumanTime::default(), silent).await,
+            None
+        );
     }
 }

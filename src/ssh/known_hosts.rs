@@ -350,8 +350,14 @@ mod tests {
         let file = dir.path().join("known_hosts");
         std::fs::write(&file, format!("db {KEY_A}\ndb {KEY_B}\n")).unwrap();
         let files = [file];
-        assert_eq!(check(&files, "db", 22, &key(KEY_B)).unwrap(), HostKeyStatus::Known);
-        assert_eq!(check(&files, "db", 22, &key(KEY_A)).unwrap(), HostKeyStatus::Known);
+        assert_eq!(
+            check(&files, "db", 22, &key(KEY_B)).unwrap(),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&files, "db", 22, &key(KEY_A)).unwrap(),
+            HostKeyStatus::Known
+        );
     }
 
     #[test]
