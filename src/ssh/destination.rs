@@ -332,7 +332,7 @@ mod tests {
     fn config_then_overrides() {
         let config = SshConfig::parse(
             Path::new("/h/.ssh/config"),
-            "Host web\n HostName 10.0.0.5\n User deploy\n Port 2200\n ProxyJump bastion\nHost bastion\n HostName 10.0.0.1\n ServerAliveInterval 5\n",
+            "Host web\n HostName 10.0.0.5\n User deploy\n Port 2200\n ProxyJump bastion\nHost bastion\n HostName 10.0.0.1\n ServerAliveInterval 5\n ConnectTimeout 7\n",
         )
         .unwrap();
         let env = Environment {
@@ -357,6 +357,8 @@ mod tests {
         };
         assert_eq!(jump.describe(), "me@10.0.0.1:22");
         assert_eq!(jump.keepalive_interval, Duration::from_secs(5));
+        assert_eq!(jump.connect_timeout, Duration::from_secs(7));
+        assert_eq!(spec.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
     }
 
     fn env() -> Environment {
