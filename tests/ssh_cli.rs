@@ -201,3 +201,47 @@ fn render_writes_the_stack_on_the_remote_host_with_secret_modes() {
             .contains(env.lines().find(|l| l.contains("PASSWORD")).unwrap())
     );
 }
+
+#[test]
+fn a_tilde_in_config_toml_identity_file_is_the_home() {
+    // The README's own example: `identity_file = "~/.ssh/..."` in config.toml.
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let ssh = home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    std::fs::write(ssh.join("known_hosts"), sshd.known_hosts_line()).unwrap();
+    std::fs::copy(&sshd.client_key, ssh.join("prod_key")).unwrap();
+    std::fs::copy(
+        sshd.client_key.with_extension("pub"),
+        ssh.join("prod_key.pub"),
+    )
+    .unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hosts.prod]\nhost = \"127.0.0.1\"\nuser = \"root\"\nport = {}\nidentity_file = \"~/.ssh/prod_key\"\n",
+            sshd.port
+        ),
+    )
+    .unwrap();
+    let out = odoo_ops(
+        home.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "host",
+            "--host",
+            "prod",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(facts["user"]["name"], "root");
+}

@@ -206,3 +206,128 @@ async fn a_host_known_by_another_key_type_is_asked_for_that_type_first() {
         .unwrap();
     assert!(prompter.asked_about_host_keys().is_empty());
 }
+
+/// A fresh Ed25519 key line that the server does not have.
+fn some_other_ed25519_key(dir: &std::path::Path) -> String {
+    let other = dir.join("other_ed25519");
+    keygen(&other, "ed25519", "");
+    support::sshd::public_key_line(&other)
+}
+
+#[tokio::test]
+async fn a_key_of_another_type_than_the_known_one_is_refused_even_with_accept_new() {
+    // Ed25519 is known for the host; the server now offers only ECDSA. That is not a new
+    // host: OpenSSH refuses it as a changed identification, and so do we.
+    let sshd = Sshd::start_with_host_key("ecdsa", "");
+    let known_ed25519 = some_other_ed25519_key(sshd.dir.path());
+    let known_hosts = sshd.dir.path().join("ed25519_known_hosts");
+    let recorded = format!("[127.0.0.1]:{} {known_ed25519}\n", sshd.port);
+    std::fs::write(&known_hosts, &recorded).unwrap();
+    let mut spec = sshd.spec("root", &known_hosts);
+    spec.host_key_policy = HostKeyPolicy::AcceptNew;
+    let prompter = Arc::new(ScriptedPrompter::trusting());
+    let e = SshConnection::connect(spec, prompter.clone())
+        .await
+        .err()
+        .expect("a key of another type must be refused");
+    let message = format!("{e:#}");
+    assert!(message.contains("CHANGED"), "{message}");
+    assert!(message.contains("man-in-the-middle"), "{message}");
+    // The known key's line, where it is and what it says.
+    assert!(
+        message.contains(&format!("{}:1", known_hosts.display())),
+        "{message}"
+    );
+    assert!(message.contains(recorded.trim()), "{message}");
+    assert!(message.contains("ecdsa-sha2-nistp256"), "{message}");
+    assert!(prompter.asked_about_host_keys().is_empty());
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), recorded);
+}
+
+#[tokio::test]
+async fn a_console_started_with_accept_new_refuses_another_key_type_on_reconnect() {
+    let mut sshd = Sshd::start();
+    let known_hosts = sshd.dir.path().join("fresh_known_hosts");
+    let mut spec = sshd.spec("root", &known_hosts);
+    spec.host_key_policy = HostKeyPolicy::AcceptNew;
+    let connection = SshConnection::connect(spec, Arc::new(HeadlessPrompter))
+        .await
+        .unwrap();
+    let recorded = std::fs::read_to_string(&known_hosts).unwrap();
+    assert_eq!(recorded, sshd.known_hosts_line());
+    let mut state = connection.state();
+
+    // The host comes back offering only an ECDSA key.
+    sshd.replace_host_key("ecdsa");
+    let failed = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        state.wait_for(|s| matches!(s, odoo_ops::ssh::ConnectionState::Failed(_))),
+    )
+    .await
+    .expect("the reconnect is refused, not retried forever")
+    .unwrap()
+    .clone();
+    let odoo_ops::ssh::ConnectionState::Failed(why) = failed else {
+        unreachable!()
+    };
+    assert!(why.contains("CHANGED"), "{why}");
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), recorded);
+}
+
+#[tokio::test]
+async fn two_keys_of_one_type_for_a_host_either_may_match() {
+    let sshd = Sshd::start();
+    let known_hosts = sshd.dir.path().join("two_keys_known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n{}",
+            sshd.port,
+            some_other_ed25519_key(sshd.dir.path()),
+            sshd.known_hosts_line()
+        ),
+    )
+    .unwrap();
+    let target = SshTarget::connect(sshd.spec("root", &known_hosts), Arc::new(HeadlessPrompter))
+        .await
+        .expect("the second recorded key matches");
+    assert_eq!(whoami(&Target::Ssh(target)).await, "root\n");
+}
+
+#[tokio::test]
+async fn a_host_key_question_answered_after_the_connect_timeout_still_connects() {
+    let sshd = Sshd::start();
+    let known_hosts = sshd.dir.path().join("fresh_known_hosts");
+    let mut spec = sshd.spec("root", &known_hosts);
+    // The operator takes twice the connect timeout to read the fingerprint.
+    spec.connect_timeout = std::time::Duration::from_secs(2);
+    let prompter = Arc::new(ScriptedPrompter::trusting_after(
+        std::time::Duration::from_secs(4),
+    ));
+    let target = SshTarget::connect(spec, prompter.clone())
+        .await
+        .expect("a person's time to answer is not the network's");
+    assert_eq!(whoami(&Target::Ssh(target)).await, "root\n");
+    assert_eq!(prompter.asked_about_host_keys().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&known_hosts).unwrap(),
+        sshd.known_hosts_line()
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_still_times_out() {
+    // Accepts the TCP connection and says nothing: the timeout is the network's.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sshd = Sshd::start();
+    let mut spec = sshd.spec("root", &sshd.trusted_known_hosts());
+    spec.port = silent.local_addr().unwrap().port();
+    spec.connect_timeout = std::time::Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let e = SshConnection::connect(spec, Arc::new(ScriptedPrompter::trusting()))
+        .await
+        .err()
+        .expect("nobody answers");
+    assert!(format!("{e:#}").contains("timed out"), "{e:#}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -1,7 +1,8 @@
 //! The parts of OpenSSH's `~/.ssh/config` the console honours: `Host` blocks with
 //! patterns (`*`, `?`, `!negation`), HostName, User, Port, IdentityFile, IdentitiesOnly,
-//! ProxyJump, ServerAliveInterval, ServerAliveCountMax, UserKnownHostsFile, IdentityAgent
-//! and StrictHostKeyChecking, with `Include` (globs, relative to ~/.ssh).
+//! ProxyJump (a list is a chain), ProxyCommand, ConnectTimeout, ServerAliveInterval,
+//! ServerAliveCountMax, UserKnownHostsFile, IdentityAgent and StrictHostKeyChecking, with
+//! `Include` (globs, relative to ~/.ssh).
 //!
 //! As in OpenSSH, the first value obtained for a keyword wins, except IdentityFile,
 //! which accumulates. `Match` blocks are skipped (never applied) rather than guessed at.
@@ -47,6 +48,9 @@ pub struct HostOptions {
     pub identity_files: Vec<PathBuf>,
     pub identities_only: Option<bool>,
     pub proxy_jump: Option<String>,
+    /// Not substituted yet (`%h`, `%p`, ...); `none` means none.
+    pub proxy_command: Option<String>,
+    pub connect_timeout: Option<u64>,
     pub server_alive_interval: Option<u64>,
     pub server_alive_count_max: Option<usize>,
     pub user_known_hosts_files: Vec<PathBuf>,
@@ -188,7 +192,18 @@ impl SshConfig {
                             color_eyre::eyre::eyre!("{}: expected yes or no, got `{value}`", at())
                         })?);
                     }
-                    "proxyjump" => set_once(&mut out.proxy_jump, value.clone()),
+                    // One proxy: whichever of the two comes first wins (as in OpenSSH).
+                    "proxyjump" if out.proxy_command.is_none() => {
+                        set_once(&mut out.proxy_jump, value.clone())
+                    }
+                    "proxycommand" if out.proxy_jump.is_none() => {
+                        set_once(&mut out.proxy_command, value.clone())
+                    }
+                    "connecttimeout" if out.connect_timeout.is_none() => {
+                        out.connect_timeout = Some(value.parse().wrap_err_with(|| {
+                            format!("{}: `{value}` is not a number of seconds", at())
+                        })?);
+                    }
                     "serveraliveinterval" if out.server_alive_interval.is_none() => {
                         out.server_alive_interval = Some(value.parse().wrap_err_with(|| {
                             format!("{}: `{value}` is not a number of seconds", at())

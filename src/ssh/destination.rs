@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use color_eyre::eyre::{Result, bail};
+use color_eyre::eyre::{Result, WrapErr, bail};
 
 use super::config::SshConfig;
 
@@ -89,8 +89,23 @@ pub struct ConnectSpec {
     pub keepalive_interval: Duration,
     /// Unanswered probes before the connection counts as dropped (ServerAliveCountMax).
     pub keepalive_max: usize,
-    /// One hop through another host (ProxyJump).
-    pub proxy_jump: Option<Box<ConnectSpec>>,
+    /// How long the network may take to bring the connection up to the host key check
+    /// and past it (ConnectTimeout); time spent asking a person is not counted.
+    pub connect_timeout: Duration,
+    /// How the TCP connection is made: directly, through a jump host, or by a command.
+    pub proxy: Proxy,
+}
+
+/// ProxyJump and ProxyCommand; as in OpenSSH, whichever the config gives first wins.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Proxy {
+    #[default]
+    Direct,
+    /// A channel opened from the last hop of a chain; that hop's own spec says how it
+    /// is reached (`ProxyJump a,b`: b's proxy is a).
+    Jump(Box<ConnectSpec>),
+    /// A local command (`%h %p %r %n` not yet substituted) whose stdio is the connection.
+    Command(String),
 }
 
 /// Command-line choices that override the config.
@@ -134,6 +149,13 @@ pub const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
 /// connection to show it and reconnect.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// Default ConnectTimeout: OpenSSH waits for the kernel (minutes); a console with a
+/// status bar should say sooner that a host does not answer.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Nested jump hosts deeper than this are a loop (`a` jumps through `b`, `b` through `a`).
+const MAX_JUMP_DEPTH: usize = 16;
+
 /// Merge the destination, the ssh config and the overrides (strongest last).
 pub fn resolve(
     dest: &Destination,
@@ -151,16 +173,34 @@ fn resolve_depth(
     overrides: &Overrides,
     depth: usize,
 ) -> Result<ConnectSpec> {
-    if depth > 4 {
+    resolve_hop(dest, config, env, overrides, depth, true)
+}
+
+/// One host's spec; `own_proxy: false` for a hop of a ProxyJump list, which is reached
+/// through the hop before it whatever its own config says (as `ssh -J a,b` does).
+fn resolve_hop(
+    dest: &Destination,
+    config: &SshConfig,
+    env: &Environment,
+    overrides: &Overrides,
+    depth: usize,
+    own_proxy: bool,
+) -> Result<ConnectSpec> {
+    if depth > MAX_JUMP_DEPTH {
         bail!(
-            "ProxyJump chain for {} is longer than 4 hops (a loop?)",
+            "ProxyJump for {} nests more than {MAX_JUMP_DEPTH} jump hosts (a loop?)",
             dest.host
         );
     }
     let opts = config.resolve(&dest.host, &env.home)?;
     let mut identity_files = opts.identity_files.clone();
     if let Some(file) = &overrides.identity_file {
-        identity_files.insert(0, file.clone());
+        // config.toml's `identity_file = "~/.ssh/key"` (no shell expanded it).
+        let file = match file.to_str() {
+            Some(text) => super::config::expand_home(text, &env.home),
+            None => file.clone(),
+        };
+        identity_files.insert(0, file);
     }
     if identity_files.is_empty() {
         identity_files = default_identity_files(&env.home);
@@ -177,25 +217,40 @@ fn resolve_depth(
     };
     // Checked too (never written): OpenSSH's GlobalKnownHostsFile.
     known_hosts.push(PathBuf::from(GLOBAL_KNOWN_HOSTS));
-    let proxy_jump = match opts.proxy_jump.as_deref() {
-        None | Some("none") => None,
-        Some(jump) => {
-            // Only the first hop of a comma list is taken; more hops chain through
-            // that host's own ProxyJump.
-            let first = jump.split(',').next().unwrap_or(jump);
-            let hop = Destination::parse(first)?;
-            let hop_overrides = Overrides {
-                accept_new: overrides.accept_new,
-                ..Overrides::default()
-            };
-            Some(Box::new(resolve_depth(
-                &hop,
+    let proxy = if !own_proxy {
+        Proxy::Direct
+    } else if let Some(list) = opts.proxy_jump.as_deref().filter(|v| !is_none(v)) {
+        let hop_overrides = Overrides {
+            accept_new: overrides.accept_new,
+            ..Overrides::default()
+        };
+        let mut chain: Option<ConnectSpec> = None;
+        for hop in list.split(',').map(str::trim) {
+            let hop_dest = Destination::parse(hop)
+                .wrap_err_with(|| format!("ProxyJump `{list}` for {}", dest.host))?;
+            // The first hop is reached as its own config says; each later one through
+            // the hop before it.
+            let mut spec = resolve_hop(
+                &hop_dest,
                 config,
                 env,
                 &hop_overrides,
                 depth + 1,
-            )?))
+                chain.is_none(),
+            )?;
+            if let Some(previous) = chain.take() {
+                spec.proxy = Proxy::Jump(Box::new(previous));
+            }
+            chain = Some(spec);
         }
+        match chain {
+            Some(last) => Proxy::Jump(Box::new(last)),
+            None => Proxy::Direct,
+        }
+    } else if let Some(command) = opts.proxy_command.as_deref().filter(|v| !is_none(v)) {
+        Proxy::Command(command.to_string())
+    } else {
+        Proxy::Direct
     };
     Ok(ConnectSpec {
         label: dest.host.clone(),
@@ -220,8 +275,17 @@ fn resolve_depth(
             Some(s) => Duration::from_secs(s),
         },
         keepalive_max: opts.server_alive_count_max.unwrap_or(3).max(1),
-        proxy_jump,
+        connect_timeout: match opts.connect_timeout {
+            Some(0) | None => DEFAULT_CONNECT_TIMEOUT,
+            Some(s) => Duration::from_secs(s),
+        },
+        proxy,
     })
+}
+
+/// `ProxyJump none` / `ProxyCommand none`: no proxy (and no later value applies).
+fn is_none(value: &str) -> bool {
+    value.eq_ignore_ascii_case("none")
 }
 
 /// OpenSSH's default key files, in its order.
@@ -268,7 +332,7 @@ mod tests {
     fn config_then_overrides() {
         let config = SshConfig::parse(
             Path::new("/h/.ssh/config"),
-            "Host web\n HostName 10.0.0.5\n User deploy\n Port 2200\n ProxyJump bastion\nHost bastion\n HostName 10.0.0.1\n ServerAliveInterval 5\n",
+            "Host web\n HostName 10.0.0.5\n User deploy\n Port 2200\n ProxyJump bastion\nHost bastion\n HostName 10.0.0.1\n ServerAliveInterval 5\n ConnectTimeout 7\n",
         )
         .unwrap();
         let env = Environment {
@@ -288,8 +352,88 @@ mod tests {
         .unwrap();
         assert_eq!(spec.describe(), "deploy@10.0.0.5:2201");
         assert_eq!(spec.identity_files, default_identity_files(Path::new("/h")));
-        let jump = spec.proxy_jump.unwrap();
+        let Proxy::Jump(jump) = spec.proxy else {
+            panic!("{:?}", spec.proxy)
+        };
         assert_eq!(jump.describe(), "me@10.0.0.1:22");
         assert_eq!(jump.keepalive_interval, Duration::from_secs(5));
+        assert_eq!(jump.connect_timeout, Duration::from_secs(7));
+        assert_eq!(spec.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    fn env() -> Environment {
+        Environment {
+            home: PathBuf::from("/h"),
+            agent_socket: None,
+            local_user: "me".into(),
+        }
+    }
+
+    /// The hops of a spec's jump chain, nearest to us first.
+    fn hops(spec: &ConnectSpec) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut at = spec;
+        while let Proxy::Jump(hop) = &at.proxy {
+            out.insert(0, hop.describe());
+            at = hop;
+        }
+        out
+    }
+
+    #[test]
+    fn a_jump_list_is_a_chain_and_none_means_none() {
+        let config = SshConfig::parse(
+            Path::new("/h/.ssh/config"),
+            "Host web\n ProxyJump a,u@b:2201,c\nHost a\n ProxyJump z\nHost b\n ProxyJump ignored\n\
+             Host direct\n ProxyCommand none\n ProxyJump a\nHost piped\n ProxyCommand nc %h %p\n ProxyJump a\n",
+        )
+        .unwrap();
+        let spec = |name: &str| {
+            resolve(
+                &Destination::parse(name).unwrap(),
+                &config,
+                &env(),
+                &Overrides::default(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            hops(&spec("web")),
+            ["me@z:22", "me@a:22", "u@b:2201", "me@c:22"]
+        );
+        assert_eq!(spec("direct").proxy, Proxy::Direct);
+        assert_eq!(spec("piped").proxy, Proxy::Command("nc %h %p".into()));
+    }
+
+    #[test]
+    fn a_jump_loop_is_refused() {
+        let config = SshConfig::parse(
+            Path::new("/h/.ssh/config"),
+            "Host a\n ProxyJump b\nHost b\n ProxyJump a\n",
+        )
+        .unwrap();
+        let e = resolve(
+            &Destination::parse("a").unwrap(),
+            &config,
+            &env(),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("a loop?"), "{e:#}");
+    }
+
+    #[test]
+    fn a_tilde_in_the_identity_override_is_the_home() {
+        let spec = resolve(
+            &Destination::parse("box").unwrap(),
+            &SshConfig::default(),
+            &env(),
+            &Overrides {
+                identity_file: Some("~/.ssh/box".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(spec.identity_files[0], PathBuf::from("/h/.ssh/box"));
     }
 }

@@ -18,12 +18,26 @@ use sha1::Sha1;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKeyStatus {
     Known,
+    /// Nothing at all is recorded for this host.
     Unknown,
     /// A key of the same type is recorded for this host and it is a different one.
     Changed {
         file: PathBuf,
         line: usize,
         old_fingerprint: String,
+    },
+    /// Keys of other types are recorded for this host, none of the type offered. The
+    /// client asks for the recorded types first (see [`recorded_algorithms`]), so a server
+    /// that answers with another type no longer has the key we know: the identification
+    /// changed. OpenSSH would ask "but keys of different type are already known"; we
+    /// refuse, like a changed key, so `accept-new` cannot record an impostor's key.
+    OtherTypeKnown {
+        file: PathBuf,
+        line: usize,
+        /// The recorded line as written (`host key-type base64`), to compare by eye.
+        known_line: String,
+        known_type: String,
+        known_fingerprint: String,
     },
     /// The key is marked `@revoked`.
     Revoked {
@@ -46,10 +60,67 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
-/// Check `key` for `host:port` against every file in order.
+/// Keys of one family are one type for known_hosts, as in OpenSSH: an RSA key is the
+/// same key whatever hash signs with it, and ECDSA curves count as one type.
+pub fn same_key_type(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool {
+    use russh::keys::Algorithm as A;
+    match (a, b) {
+        (A::Rsa { .. }, A::Rsa { .. }) | (A::Ecdsa { .. }, A::Ecdsa { .. }) => true,
+        _ => a == b,
+    }
+}
+
+/// One recorded key for the host being checked, with where it is written.
+struct Recorded<'a> {
+    file: &'a Path,
+    line: usize,
+    text: String,
+    revoked: bool,
+    key: PublicKey,
+}
+
+/// Check `key` for `host:port` against every file in order. Every line for the host
+/// counts (two keys of one type: either may match, as in OpenSSH); a revoked match wins
+/// over everything, then a match, then a different key of the same type.
 pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Result<HostKeyStatus> {
+    let recorded = recorded_for(files, host, port)?;
+    if let Some(r) = recorded
+        .iter()
+        .find(|r| r.revoked && r.key.key_data() == key.key_data())
+    {
+        return Ok(HostKeyStatus::Revoked {
+            file: r.file.to_path_buf(),
+            line: r.line,
+        });
+    }
+    let plain = || recorded.iter().filter(|r| !r.revoked);
+    if plain().any(|r| r.key.key_data() == key.key_data()) {
+        return Ok(HostKeyStatus::Known);
+    }
+    if let Some(r) = plain().find(|r| same_key_type(&r.key.algorithm(), &key.algorithm())) {
+        return Ok(HostKeyStatus::Changed {
+            file: r.file.to_path_buf(),
+            line: r.line,
+            old_fingerprint: fingerprint(&r.key),
+        });
+    }
+    if let Some(r) = plain().next() {
+        return Ok(HostKeyStatus::OtherTypeKnown {
+            file: r.file.to_path_buf(),
+            line: r.line,
+            known_line: r.text.clone(),
+            known_type: r.key.algorithm().to_string(),
+            known_fingerprint: fingerprint(&r.key),
+        });
+    }
+    Ok(HostKeyStatus::Unknown)
+}
+
+/// Every key recorded for `host:port` (`@cert-authority` lines aside: we do not accept
+/// host certificates), in file and line order. A missing file records nothing.
+fn recorded_for<'a>(files: &'a [PathBuf], host: &str, port: u16) -> Result<Vec<Recorded<'a>>> {
     let name = host_entry_name(host, port);
-    let mut known = false;
+    let mut found = Vec::new();
     for file in files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
@@ -63,37 +134,20 @@ pub fn check(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Resul
             if entry.marker == Some("@cert-authority") || !hosts_match(entry.hosts, &name) {
                 continue;
             }
-            let Ok(recorded) =
-                PublicKey::from_openssh(&format!("{} {}", entry.key_type, entry.key_b64))
+            let Ok(key) = PublicKey::from_openssh(&format!("{} {}", entry.key_type, entry.key_b64))
             else {
                 continue;
             };
-            let same = recorded.key_data() == key.key_data();
-            if entry.marker == Some("@revoked") {
-                if same {
-                    return Ok(HostKeyStatus::Revoked {
-                        file: file.clone(),
-                        line: index + 1,
-                    });
-                }
-                continue;
-            }
-            if same {
-                known = true;
-            } else if recorded.algorithm() == key.algorithm() {
-                return Ok(HostKeyStatus::Changed {
-                    file: file.clone(),
-                    line: index + 1,
-                    old_fingerprint: fingerprint(&recorded),
-                });
-            }
+            found.push(Recorded {
+                file,
+                line: index + 1,
+                text: line.trim().to_string(),
+                revoked: entry.marker == Some("@revoked"),
+                key,
+            });
         }
     }
-    Ok(if known {
-        HostKeyStatus::Known
-    } else {
-        HostKeyStatus::Unknown
-    })
+    Ok(found)
 }
 
 /// The key types recorded for `host:port`, so the server can be asked for one of those
@@ -104,22 +158,10 @@ pub fn recorded_algorithms(
     host: &str,
     port: u16,
 ) -> Vec<russh::keys::Algorithm> {
-    let name = host_entry_name(host, port);
     let mut found = Vec::new();
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for entry in text.lines().filter_map(parse_line) {
-            if entry.marker.is_some() || !hosts_match(entry.hosts, &name) {
-                continue;
-            }
-            if let Ok(key) =
-                PublicKey::from_openssh(&format!("{} {}", entry.key_type, entry.key_b64))
-                && !found.contains(&key.algorithm())
-            {
-                found.push(key.algorithm());
-            }
+    for r in recorded_for(files, host, port).unwrap_or_default() {
+        if !r.revoked && !found.contains(&r.key.algorithm()) {
+            found.push(r.key.algorithm());
         }
     }
     found
@@ -233,6 +275,8 @@ mod tests {
     const KEY_B: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILIG2T/B0l0gaqj3puu510tu9N1OkQ4znY3LYuEm5zCF";
 
+    const KEY_ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOoViJuAhAX4pnToqWru78WVErslssdhKHl0FMJOyLierR7Af1DZF1vq7NNl2bSOvVuccyfVsrSZYxutKc1OKdM=";
+
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
     }
@@ -297,6 +341,47 @@ mod tests {
         assert_eq!(
             std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
             0o600
+        );
+    }
+
+    #[test]
+    fn two_keys_of_one_type_either_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        std::fs::write(&file, format!("db {KEY_A}\ndb {KEY_B}\n")).unwrap();
+        let files = [file];
+        assert_eq!(
+            check(&files, "db", 22, &key(KEY_B)).unwrap(),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&files, "db", 22, &key(KEY_A)).unwrap(),
+            HostKeyStatus::Known
+        );
+    }
+
+    #[test]
+    fn a_key_of_another_type_than_the_recorded_one_is_not_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        std::fs::write(&file, format!("other {KEY_B}\ndb {KEY_A}\n")).unwrap();
+        match check(std::slice::from_ref(&file), "db", 22, &key(KEY_ECDSA)).unwrap() {
+            HostKeyStatus::OtherTypeKnown {
+                file: f,
+                line,
+                known_line,
+                known_type,
+                ..
+            } => {
+                assert_eq!((f, line), (file.clone(), 2));
+                assert_eq!(known_line, format!("db {KEY_A}"));
+                assert_eq!(known_type, "ssh-ed25519");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            recorded_algorithms(&[file], "db", 22),
+            vec![russh::keys::Algorithm::Ed25519]
         );
     }
 }

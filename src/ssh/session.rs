@@ -1,4 +1,5 @@
-//! One SSH session: TCP (or a ProxyJump channel), host key check, login.
+//! One SSH session: TCP (or a ProxyJump channel, or a ProxyCommand's stdio), host key
+//! check, login.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,9 +8,11 @@ use futures::future::BoxFuture;
 use russh::client::{self, Handle};
 use russh::keys::PublicKey;
 
-use super::destination::{ConnectSpec, HostKeyPolicy};
+use super::deadline::{HumanTime, network_timeout};
+use super::destination::{ConnectSpec, HostKeyPolicy, Proxy};
 use super::known_hosts::{self, HostKeyStatus};
 use super::prompt::{HostKeyQuestion, Prompter, describe_refusal};
+use super::proxy_command::{self, ProxyProcess};
 
 /// The server was reached but refused (or we refused it): a changed or unaccepted host
 /// key, or no key accepted. Retrying will not help.
@@ -24,10 +27,12 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// A logged-in session, plus the jump host's session its transport runs through.
+/// A logged-in session, plus what its transport runs through: the jump host's session
+/// (itself perhaps through another), or the proxy command (killed with the session).
 pub struct Session {
     pub handle: Handle<ClientHandler>,
     _jump: Option<Arc<Session>>,
+    _proxy: Option<ProxyProcess>,
 }
 
 impl Session {
@@ -44,6 +49,8 @@ pub struct ClientHandler {
     policy: HostKeyPolicy,
     prompter: Arc<dyn Prompter>,
     refusal: Arc<Mutex<Option<String>>>,
+    /// Stopped while the operator reads the question, so the connect timeout spares it.
+    human: HumanTime,
 }
 
 impl client::Handler for ClientHandler {
@@ -98,6 +105,24 @@ impl ClientHandler {
                 known_hosts::fingerprint(key),
                 file.display(),
             )),
+            HostKeyStatus::OtherTypeKnown {
+                file,
+                line,
+                known_line,
+                known_type,
+                known_fingerprint,
+            } => Err(format!(
+                "REFUSED: the host identification of {name} has CHANGED.\n\
+                 The key recorded in {}:{line} is {known_type} {known_fingerprint} \
+                 (`{known_line}`); the server no longer offers a key of that type and offers \
+                 {} {} instead.\n\
+                 Someone could be intercepting this connection (a man-in-the-middle attack), \
+                 or the host was rebuilt with other key types.\n\
+                 If the change is expected, remove that line and connect again.",
+                file.display(),
+                key.algorithm(),
+                known_hosts::fingerprint(key),
+            )),
             HostKeyStatus::Revoked { file, line } => Err(format!(
                 "REFUSED: the host key of {name} is marked @revoked in {}:{line}",
                 file.display()
@@ -114,7 +139,11 @@ impl ClientHandler {
                 };
                 let accepted = match self.policy {
                     HostKeyPolicy::AcceptNew => true,
-                    HostKeyPolicy::Ask => self.prompter.confirm_host_key(question.clone()).await,
+                    HostKeyPolicy::Ask => {
+                        self.human
+                            .asking(self.prompter.confirm_host_key(question.clone()))
+                            .await
+                    }
                 };
                 if !accepted {
                     return Err(describe_refusal(&question, self.prompter.interactive()));
@@ -125,10 +154,11 @@ impl ClientHandler {
     }
 }
 
-/// Open and log in, through the ProxyJump host when there is one.
+/// Open and log in, through the jump hosts or the proxy command when there are.
 pub fn open(spec: ConnectSpec, prompter: Arc<dyn Prompter>) -> BoxFuture<'static, Result<Session>> {
     Box::pin(async move {
         let refusal = Arc::new(Mutex::new(None));
+        let human = HumanTime::default();
         let handler = ClientHandler {
             host: spec.host.clone(),
             port: spec.port,
@@ -136,13 +166,15 @@ pub fn open(spec: ConnectSpec, prompter: Arc<dyn Prompter>) -> BoxFuture<'static
             policy: spec.host_key_policy,
             prompter: prompter.clone(),
             refusal: refusal.clone(),
+            human: human.clone(),
         };
         let mut preferred = russh::Preferred::default();
         let recorded = known_hosts::recorded_algorithms(&spec.known_hosts, &spec.host, spec.port);
         if !recorded.is_empty() {
             let mut keys = preferred.key.to_vec();
-            // Stable: the recorded types move to the front in russh's own order.
-            keys.sort_by_key(|a| !recorded.iter().any(|r| r.as_str() == a.as_str()));
+            // Stable: the recorded types move to the front in russh's own order (every
+            // RSA hash counts as the recorded `ssh-rsa`).
+            keys.sort_by_key(|a| !recorded.iter().any(|r| known_hosts::same_key_type(r, a)));
             preferred.key = std::borrow::Cow::Owned(keys);
         }
         let config = Arc::new(client::Config {
@@ -152,43 +184,75 @@ pub fn open(spec: ConnectSpec, prompter: Arc<dyn Prompter>) -> BoxFuture<'static
             nodelay: true,
             ..client::Config::default()
         });
-        let connect_timeout = std::time::Duration::from_secs(20);
-        let (connected, jump) = match &spec.proxy_jump {
-            None => {
+        let timed_out = || eyre!("connecting to {} timed out", spec.describe());
+        let limit = spec.connect_timeout;
+        let mut jump = None;
+        let mut proxy = None;
+        let connected = match &spec.proxy {
+            Proxy::Direct => {
                 let addr = (spec.host.as_str(), spec.port);
-                let connected =
-                    tokio::time::timeout(connect_timeout, client::connect(config, addr, handler))
-                        .await
-                        .map_err(|_| eyre!("connecting to {} timed out", spec.describe()))?;
-                (connected, None)
+                network_timeout(limit, &human, client::connect(config, addr, handler))
+                    .await
+                    .ok_or_else(timed_out)?
             }
-            Some(hop) => {
-                let jump = Arc::new(
+            Proxy::Jump(hop) => {
+                let through = Arc::new(
                     open((**hop).clone(), prompter.clone())
                         .await
                         .wrap_err_with(|| {
                             format!("could not reach the jump host {}", hop.describe())
                         })?,
                 );
-                let channel = jump
-                    .handle
-                    .channel_open_direct_tcpip(spec.host.clone(), spec.port as u32, "127.0.0.1", 0)
-                    .await
-                    .wrap_err_with(|| {
-                        format!(
-                            "the jump host {} could not reach {}:{}",
-                            hop.describe(),
-                            spec.host,
-                            spec.port
-                        )
-                    })?;
-                let connected = tokio::time::timeout(
-                    connect_timeout,
+                let channel = network_timeout(
+                    limit,
+                    &human,
+                    through.handle.channel_open_direct_tcpip(
+                        spec.host.clone(),
+                        spec.port as u32,
+                        "127.0.0.1",
+                        0,
+                    ),
+                )
+                .await
+                .ok_or_else(timed_out)?
+                .wrap_err_with(|| {
+                    format!(
+                        "the jump host {} could not reach {}:{}",
+                        hop.describe(),
+                        spec.host,
+                        spec.port
+                    )
+                })?;
+                jump = Some(through);
+                network_timeout(
+                    limit,
+                    &human,
                     client::connect_stream(config, channel.into_stream(), handler),
                 )
                 .await
-                .map_err(|_| eyre!("connecting to {} timed out", spec.describe()))?;
-                (connected, Some(jump))
+                .ok_or_else(timed_out)?
+            }
+            Proxy::Command(template) => {
+                let (process, stdio) = proxy_command::spawn(template, &spec)?;
+                let process = proxy.insert(process);
+                let connected = network_timeout(
+                    limit,
+                    &human,
+                    client::connect_stream(config, stdio, handler),
+                )
+                .await;
+                match connected {
+                    Some(c) => c,
+                    None => {
+                        let said = process.stderr_tail().await;
+                        let e = timed_out();
+                        return Err(if said.is_empty() {
+                            e
+                        } else {
+                            e.wrap_err(format!("its ProxyCommand said: {said}"))
+                        });
+                    }
+                }
             }
         };
         let mut handle = match connected {
@@ -197,6 +261,16 @@ pub fn open(spec: ConnectSpec, prompter: Arc<dyn Prompter>) -> BoxFuture<'static
                 if let Some(why) = refusal.lock().expect("refusal lock").take() {
                     return Err(Refusal(why).into());
                 }
+                let said = match proxy.as_mut() {
+                    Some(p) => p.stderr_tail().await,
+                    None => String::new(),
+                };
+                if !said.is_empty() {
+                    return Err(eyre!(
+                        "could not connect to {} through its ProxyCommand: {e}; the command said: {said}",
+                        spec.describe()
+                    ));
+                }
                 return Err(eyre!("could not connect to {}: {e}", spec.describe()));
             }
         };
@@ -204,6 +278,7 @@ pub fn open(spec: ConnectSpec, prompter: Arc<dyn Prompter>) -> BoxFuture<'static
         Ok(Session {
             handle,
             _jump: jump,
+            _proxy: proxy,
         })
     })
 }

@@ -14,12 +14,23 @@ pub struct ScriptedPrompter {
     pub passphrases: Mutex<Vec<String>>,
     pub host_key_questions: Mutex<Vec<HostKeyQuestion>>,
     pub passphrase_questions: Mutex<Vec<(PathBuf, u32)>>,
+    /// How long the person takes to answer a host key question.
+    pub host_key_answer_delay: std::time::Duration,
 }
 
 impl ScriptedPrompter {
     pub fn trusting() -> Self {
         Self {
             trust_host_keys: true,
+            ..Default::default()
+        }
+    }
+
+    /// Trusts host keys, but only after reading the question for `delay`.
+    pub fn trusting_after(delay: std::time::Duration) -> Self {
+        Self {
+            trust_host_keys: true,
+            host_key_answer_delay: delay,
             ..Default::default()
         }
     }
@@ -48,7 +59,11 @@ impl Prompter for ScriptedPrompter {
     fn confirm_host_key(&self, question: HostKeyQuestion) -> BoxFuture<'_, bool> {
         self.host_key_questions.lock().unwrap().push(question);
         let answer = self.trust_host_keys;
-        Box::pin(async move { answer })
+        let delay = self.host_key_answer_delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            answer
+        })
     }
 
     fn passphrase(&self, key_file: PathBuf, attempt: u32) -> BoxFuture<'_, Option<Passphrase>> {

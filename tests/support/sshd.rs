@@ -14,8 +14,22 @@ pub struct Sshd {
     child: Child,
     /// The host's public key line (`ssh-ed25519 AAAA...`).
     pub host_public_key: String,
+    /// The host's private key file (its `.pub` beside it).
+    pub host_key: PathBuf,
     /// A key pair authorized for `root` (and any user the sshd lets in).
     pub client_key: PathBuf,
+}
+
+/// `TYPE BASE64` of the public half of a key file (no comment).
+pub fn public_key_line(private_key: &Path) -> String {
+    let mut pub_path = private_key.as_os_str().to_owned();
+    pub_path.push(".pub");
+    std::fs::read_to_string(&pub_path)
+        .unwrap()
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `ssh-keygen -t TYPE -N PASSPHRASE -f PATH`.
@@ -54,24 +68,25 @@ impl Sshd {
     /// Start with extra sshd_config lines (they come first, and in sshd_config the first
     /// value of a keyword wins, so they override the defaults here).
     pub fn start_with(extra_config: &str) -> Self {
+        Self::start_with_host_key("ed25519", extra_config)
+    }
+
+    /// Start with a host key of `key_type` (`ed25519`, `ecdsa`, `rsa`) as its only one
+    /// (unless `extra_config` adds more `HostKey` lines).
+    pub fn start_with_host_key(key_type: &str, extra_config: &str) -> Self {
         // sshd refuses to start without its privilege-separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let dir = tempfile::Builder::new().prefix("sshd-").tempdir().unwrap();
         // Traversable so sshd can read authorized_keys as a non-root login user.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let host_key = dir.path().join("host_ed25519");
-        keygen(&host_key, "ed25519", "");
+        let host_key = dir.path().join(format!("host_{key_type}"));
+        keygen(&host_key, key_type, "");
         let client_key = dir.path().join("client_ed25519");
         keygen(&client_key, "ed25519", "");
         let authorized = dir.path().join("authorized_keys");
         std::fs::copy(client_key.with_extension("pub"), &authorized).unwrap();
         std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let host_public_key = std::fs::read_to_string(host_key.with_extension("pub"))
-            .unwrap()
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let host_public_key = public_key_line(&host_key);
 
         let mut last_log = String::new();
         for _ in 0..5 {
@@ -113,6 +128,7 @@ impl Sshd {
                         port,
                         child,
                         host_public_key,
+                        host_key,
                         client_key,
                     };
                 }
@@ -132,6 +148,23 @@ impl Sshd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stop, give the server a new host key of `key_type` in place of its old one, and
+    /// start again on the same port: a rebuilt host, or an impostor without the old key.
+    pub fn replace_host_key(&mut self, key_type: &str) {
+        self.stop();
+        let new_key = self.dir.path().join(format!("host_{key_type}_new"));
+        keygen(&new_key, key_type, "");
+        let config = self.dir.path().join("sshd_config");
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            &format!("HostKey {}\n", self.host_key.display()),
+            &format!("HostKey {}\n", new_key.display()),
+        );
+        std::fs::write(&config, text).unwrap();
+        self.host_public_key = public_key_line(&new_key);
+        self.host_key = new_key;
+        self.restart();
     }
 
     /// Start again on the same port with the same keys.
@@ -217,6 +250,28 @@ impl Sshd {
     }
 }
 
+/// Several servers for a jump chain: each logs forwarded connections (`LogLevel
+/// DEBUG1` shows `direct-tcpip` requests with their destination port) and authorizes
+/// every other's client key, so one key file logs in everywhere.
+pub fn start_chain(count: usize) -> Vec<Sshd> {
+    let servers: Vec<Sshd> = (0..count)
+        .map(|_| Sshd::start_with("LogLevel DEBUG1"))
+        .collect();
+    for a in &servers {
+        for b in &servers {
+            if a.port != b.port {
+                a.authorize(&b.client_key.with_extension("pub"));
+            }
+        }
+    }
+    servers
+}
+
+/// One known_hosts text trusting every server given.
+pub fn known_hosts_for(servers: &[&Sshd]) -> String {
+    servers.iter().map(|s| s.known_hosts_line()).collect()
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
         for pid in self.session_pids() {
@@ -243,8 +298,20 @@ impl Sshd {
             host_key_policy: odoo_ops::ssh::HostKeyPolicy::Ask,
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 3,
-            proxy_jump: None,
+            connect_timeout: Duration::from_secs(20),
+            proxy: odoo_ops::ssh::Proxy::Direct,
         }
+    }
+
+    /// The `Host` block naming this server `alias` in an `~/.ssh/config`, logging in as
+    /// root with its client key; `extra` lines go inside the block.
+    pub fn ssh_config_block(&self, alias: &str, extra: &str) -> String {
+        format!(
+            "Host {alias}\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n{extra}",
+            self.port,
+            self.client_key.display()
+        )
     }
 
     /// A known_hosts file (in this sshd's dir) that already trusts it.
