@@ -167,8 +167,11 @@ fn assignment(line: &str) -> Option<String> {
         return None;
     }
     let value = after.trim();
-    if value.is_empty() || (value.starts_with("${") && value.ends_with('}')) {
+    if value.is_empty() {
         return None;
+    }
+    if value.starts_with("${") && value.ends_with('}') {
+        return Some(line.to_string());
     }
     let spacing = &after[..after.len() - after.trim_start().len()];
     Some(format!(
@@ -367,7 +370,12 @@ mod tests {
             line("      PASSWORD: ${POSTGRES_PASSWORD:?must be set}"),
             "      PASSWORD: ${POSTGRES_PASSWORD:?must be set}"
         );
-        assert_eq!(line("# DB_PASS=comment"), "# DB_PASS=comment");
+        // A commented-out password is still a password; a comment that names one is not.
+        assert_eq!(line("# DB_PASS=old"), "# DB_PASS=<redacted>");
+        assert_eq!(
+            line("# POSTGRES_PASSWORD is generated"),
+            "# POSTGRES_PASSWORD is generated"
+        );
         assert_eq!(line("ODOO_TAG=18.0"), "ODOO_TAG=18.0");
         assert_eq!(line("PWD=/srv/odoo"), "PWD=/srv/odoo");
     }
@@ -399,9 +407,12 @@ mod tests {
             args(&["sh", "-c", "exec odoo --db_password=hunter2"]),
             ["sh", "-c", "exec odoo --db_password=<redacted>"]
         );
+        // A line that starts with an assignment loses all of its value: an `.env` value
+        // may hold spaces, and hiding too much is the safe error.
+        assert_eq!(line("PGPASSWORD=hunter2 psql -h db"), "PGPASSWORD=<redacted>");
         assert_eq!(
-            line("PGPASSWORD=hunter2 psql -h db"),
-            "PGPASSWORD=<redacted> psql -h db"
+            line("env PGPASSWORD=hunter2 psql -h db"),
+            "env PGPASSWORD=<redacted> psql -h db"
         );
     }
 
