@@ -123,9 +123,7 @@ pub fn json(value: &mut serde_json::Value) {
                                 }
                             }
                         }
-                        (k, child @ (Value::String(_) | Value::Number(_)))
-                            if is_secret_name(k) =>
-                        {
+                        (k, child @ (Value::String(_) | Value::Number(_))) if is_secret_name(k) => {
                             *child = Value::String(REDACTED.into());
                         }
                         (_, child) => todo.push(child),
@@ -287,8 +285,7 @@ fn url_passwords(text: &str) -> String {
 }
 
 const HASH_PREFIXES: &[&str] = &[
-    "$apr1$", "$2y$", "$2a$", "$2b$", "{SHA}", "{SSHA}", "$1$", "$5$", "$6$", "$$apr1$$",
-    "$$2y$$",
+    "$apr1$", "$2y$", "$2a$", "$2b$", "{SHA}", "{SSHA}", "$1$", "$5$", "$6$", "$$apr1$$", "$$2y$$",
 ];
 
 /// `user:$apr1$...` (one or several, comma-separated): an htpasswd entry list.
@@ -319,7 +316,10 @@ fn credential_list(value: &str) -> String {
 fn hidden(word: &str) -> String {
     let lead = word.len() - word.trim_start_matches(['"', '\'']).len();
     let body = &word[lead..];
-    let trail = body.len() - body.trim_end_matches(['"', '\'', ',', ';', ')', '}', ']']).len();
+    let trail = body.len()
+        - body
+            .trim_end_matches(['"', '\'', ',', ';', ')', '}', ']'])
+            .len();
     if lead + trail >= word.len() {
         return word.to_string();
     }
@@ -348,7 +348,9 @@ mod tests {
         ] {
             assert!(is_secret_name(n), "{n}");
         }
-        for n in ["KEYMAP", "PWD", "OLDPWD", "HOST", "db_user", "ODOO_TAG", "PATH"] {
+        for n in [
+            "KEYMAP", "PWD", "OLDPWD", "HOST", "db_user", "ODOO_TAG", "PATH",
+        ] {
             assert!(!is_secret_name(n), "{n}");
         }
     }
@@ -390,18 +392,37 @@ mod tests {
             line("connect to postgresql://u:p%40ss@h/db failed, retry https://x.test/a"),
             "connect to postgresql://u:<redacted>@h/db failed, retry https://x.test/a"
         );
-        assert_eq!(line("https://erp.test:8443/web"), "https://erp.test:8443/web");
+        assert_eq!(
+            line("https://erp.test:8443/web"),
+            "https://erp.test:8443/web"
+        );
     }
 
     #[test]
     fn command_lines_lose_option_values() {
         assert_eq!(
-            line("odoo-bin -c /etc/odoo.conf --db_password=hunter2 -w hunter3 --db_password hunter4"),
+            line(
+                "odoo-bin -c /etc/odoo.conf --db_password=hunter2 -w hunter3 --db_password hunter4"
+            ),
             "odoo-bin -c /etc/odoo.conf --db_password=<redacted> -w <redacted> --db_password <redacted>"
         );
         assert_eq!(
-            args(&["odoo", "--db_password", "hunter2", "-w", "x1", "--http-port=8069"]),
-            ["odoo", "--db_password", "<redacted>", "-w", "<redacted>", "--http-port=8069"]
+            args(&[
+                "odoo",
+                "--db_password",
+                "hunter2",
+                "-w",
+                "x1",
+                "--http-port=8069"
+            ]),
+            [
+                "odoo",
+                "--db_password",
+                "<redacted>",
+                "-w",
+                "<redacted>",
+                "--http-port=8069"
+            ]
         );
         assert_eq!(
             args(&["sh", "-c", "exec odoo --db_password=hunter2"]),
@@ -409,7 +430,10 @@ mod tests {
         );
         // A line that starts with an assignment loses all of its value: an `.env` value
         // may hold spaces, and hiding too much is the safe error.
-        assert_eq!(line("PGPASSWORD=hunter2 psql -h db"), "PGPASSWORD=<redacted>");
+        assert_eq!(
+            line("PGPASSWORD=hunter2 psql -h db"),
+            "PGPASSWORD=<redacted>"
+        );
         assert_eq!(
             line("env PGPASSWORD=hunter2 psql -h db"),
             "env PGPASSWORD=<redacted> psql -h db"
@@ -468,7 +492,13 @@ mod tests {
         for secret in ["p1", "p2", "p3", "p4", "p5", "p6", "p7"] {
             assert!(!shown.contains(&format!("{secret}\"")), "{secret}: {shown}");
         }
-        for name in ["DB_PASS", "DATABASE_URL", "--db_password", "basicauth", "smtp_password"] {
+        for name in [
+            "DB_PASS",
+            "DATABASE_URL",
+            "--db_password",
+            "basicauth",
+            "smtp_password",
+        ] {
             assert!(shown.contains(name), "{name}: {shown}");
         }
         assert!(shown.contains("HOST=db") && shown.contains("admin:<redacted>"));

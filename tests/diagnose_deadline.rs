@@ -59,7 +59,10 @@ fn a_probe_that_hangs_is_named_when_the_deadline_comes() {
         );
     }
     // What finished is still judged: odoo.conf was read.
-    assert_eq!(report.check("odoo.conf").unwrap().outcome.verdict, Verdict::Pass);
+    assert_eq!(
+        report.check("odoo.conf").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
     assert_ne!(report.status, Status::Healthy);
     drop((http, gevent));
 }

@@ -68,7 +68,8 @@ mod tests {
         let lines = [LogLine::plain(
             SourceId(0),
             None,
-            "ERROR connecting to postgres://odoo:hunter2@db:5432/odoo\n  --db_password=hunter3".into(),
+            "ERROR connecting to postgres://odoo:hunter2@db:5432/odoo\n  --db_password=hunter3"
+                .into(),
         )];
         write(&path, lines.iter(), &[], false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -650,7 +650,8 @@ mod tests {
 
     /// `depth` nested `location /a {` blocks inside `http { server {`, one per line.
     fn nested_locations(depth: usize) -> String {
-        let mut dump = String::from("# configuration file /etc/nginx/nginx.conf:\nhttp {\nserver {\n");
+        let mut dump =
+            String::from("# configuration file /etc/nginx/nginx.conf:\nhttp {\nserver {\n");
         for _ in 0..depth {
             dump.push_str("location /a {\n");
         }
@@ -668,7 +669,10 @@ mod tests {
         // Line 1 is `http {`: the block that would be level 33 opens on line 33.
         assert_eq!(
             e.to_string(),
-            format!("/etc/nginx/nginx.conf:{}: nesting deeper than {MAX_NESTING}", MAX_NESTING + 1)
+            format!(
+                "/etc/nginx/nginx.conf:{}: nesting deeper than {MAX_NESTING}",
+                MAX_NESTING + 1
+            )
         );
         // As deep as allowed still parses, and the site is found down there.
         let c = NginxConfig::parse_dump(&nested_locations(MAX_NESTING - 2)).unwrap();
@@ -689,7 +693,10 @@ mod tests {
         let e = NginxConfig::parse_dump(&dump).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("/inner.conf:{}: nesting deeper than {MAX_NESTING}", MAX_NESTING - half + 1)
+            format!(
+                "/inner.conf:{}: nesting deeper than {MAX_NESTING}",
+                MAX_NESTING - half + 1
+            )
         );
     }
 

@@ -99,7 +99,10 @@ mod tests {
             .find(|l| l.contains("cannot connect"))
             .expect("the record reached tui-logger");
         assert!(!line.contains("hunter"), "{line}");
-        assert!(line.contains("postgres://odoo:<redacted>@db/odoo"), "{line}");
+        assert!(
+            line.contains("postgres://odoo:<redacted>@db/odoo"),
+            "{line}"
+        );
         assert!(line.contains("--db_password=<redacted>"), "{line}");
     }
 

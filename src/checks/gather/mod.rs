@@ -161,11 +161,24 @@ impl Unfinished {
         self.probes.iter().any(|probe| {
             let fed: &[super::model::Group] = match probe.as_str() {
                 PS => &[
-                    Nginx, NginxSite, Edge, ErrorLog, OdooConf, OdooRuntime, InternalHealth,
-                    Database, Sockets,
+                    Nginx,
+                    NginxSite,
+                    Edge,
+                    ErrorLog,
+                    OdooConf,
+                    OdooRuntime,
+                    InternalHealth,
+                    Database,
+                    Sockets,
                 ],
                 ODOO => &[
-                    OdooConf, OdooRuntime, InternalHealth, Database, Sockets, NginxSite, Edge,
+                    OdooConf,
+                    OdooRuntime,
+                    InternalHealth,
+                    Database,
+                    Sockets,
+                    NginxSite,
+                    Edge,
                 ],
                 INTERNAL => &[InternalHealth],
                 DATABASE => &[Database],
@@ -313,10 +326,7 @@ pub async fn observe(
     .shared();
     let odoo_branch = async {
         let odoo = watch
-            .time(
-                ODOO,
-                odoo::gather(target, ps.clone(), options),
-            )
+            .time(ODOO, odoo::gather(target, ps.clone(), options))
             .await;
         let (internal, db) = tokio::join!(
             watch.time(INTERNAL, internal(target, &odoo, options.timeout)),
