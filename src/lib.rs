@@ -11,6 +11,7 @@ pub mod host;
 pub mod logs;
 pub mod nginx;
 pub mod odoo;
+pub mod redact;
 pub mod ssh;
 pub mod stack;
 pub mod target;

@@ -89,7 +89,7 @@ pub fn run(args: DiagnoseArgs, remote: &RemoteArgs, settings: &Settings) -> Resu
         Ok::<_, color_eyre::Report>(diagnose(&target, &options).await)
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::print_json(&report)?;
     } else {
         print!("{}", render_text(&report));
     }

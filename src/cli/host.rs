@@ -18,7 +18,7 @@ pub fn run(args: HostArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u
         host::gather(&target).await
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&facts)?);
+        super::print_json(&facts)?;
     } else {
         print!("{}", render_text(&facts));
     }

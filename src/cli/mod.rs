@@ -23,6 +23,15 @@ pub mod exit {
     pub const ERROR: u8 = 2;
 }
 
+/// Print a `--json` output, every string through the redaction policy: what reaches a
+/// script's log holds no secret, whatever field it came in.
+pub fn print_json<T: serde::Serialize>(value: &T) -> color_eyre::Result<()> {
+    let mut value = serde_json::to_value(value)?;
+    crate::redact::json(&mut value);
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "odoo-ops",

@@ -211,7 +211,7 @@ pub fn run(args: RenderArgs, remote: &RemoteArgs, settings: &Settings) -> Result
                 .unwrap_or_default(),
             pending,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::print_json(&report)?;
     } else {
         print_summary(&plan, &rendered, applied.as_ref(), pending);
     }

@@ -488,27 +488,12 @@ impl Worker {
     }
 }
 
-/// Names whose values are secrets in an environment (`PASSWORD`, `DB_PASS`, `API_KEY`).
-fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    ["PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL"]
-        .iter()
-        .any(|w| n.contains(w))
-}
-
-/// `docker inspect` as pretty JSON with secret environment values replaced.
+/// `docker inspect` as pretty JSON, secrets hidden by the one redaction policy
+/// ([`crate::redact`]): `Env`, `Cmd`/`Args`/`Entrypoint`, `Labels` and every other string.
 pub fn redacted_json(info: &bollard::models::ContainerInspectResponse) -> Result<String, String> {
-    let mut info = info.clone();
-    if let Some(env) = info.config.as_mut().and_then(|c| c.env.as_mut()) {
-        for var in env.iter_mut() {
-            if let Some((name, _)) = var.split_once('=')
-                && is_secret_name(name)
-            {
-                *var = format!("{name}=<redacted>");
-            }
-        }
-    }
-    serde_json::to_string_pretty(&info).map_err(|e| e.to_string())
+    let mut value = serde_json::to_value(info).map_err(|e| e.to_string())?;
+    crate::redact::json(&mut value);
+    serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

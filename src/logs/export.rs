@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::line::LogLine;
 
-/// Write `lines` to `path` (created or truncated, mode 0600: logs may hold personal data).
+/// Write `lines` to `path` (created or truncated, mode 0600: logs may hold personal data),
+/// secrets hidden by [`crate::redact`].
 /// Returns the number of entries written.
 pub fn write<'a>(
     path: &Path,
@@ -30,7 +31,8 @@ pub fn write<'a>(
                 .map_or("?", String::as_str);
             write!(out, "[{name}] ")?;
         }
-        out.write_all(line.text().as_bytes())?;
+        // An exported file travels (tickets, chat): a password in a URL or an option does not.
+        out.write_all(crate::redact::text(line.text()).as_bytes())?;
         out.write_all(b"\n")?;
         count += 1;
     }
@@ -56,6 +58,24 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "[odoo] first\n  traceback\n[nginx] second\n"
+        );
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_not_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("view.log");
+        let lines = [LogLine::plain(
+            SourceId(0),
+            None,
+            "ERROR connecting to postgres://odoo:hunter2@db:5432/odoo\n  --db_password=hunter3"
+                .into(),
+        )];
+        write(&path, lines.iter(), &[], false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "ERROR connecting to postgres://odoo:<redacted>@db:5432/odoo\n  --db_password=<redacted>\n"
         );
     }
 }

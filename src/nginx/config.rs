@@ -116,7 +116,7 @@ impl NginxConfig {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let root = match &parsed[0] {
-            Ok(d) => expand(d.clone(), &files, &parsed, &prefix, 0)?,
+            Ok(d) => expand(d.clone(), &files, &parsed, &prefix, 0, 0)?,
             Err(e) => return Err(e.clone()),
         };
         Ok(NginxConfig { files, root })
@@ -141,16 +141,37 @@ impl NginxConfig {
     }
 }
 
+/// How deep blocks may nest, counting across includes. nginx's own contexts go about six
+/// deep (`http > server > location > location > if`), but nginx itself sets no limit, and every
+/// walk over the tree (parsing, include expansion, `collect_locations`, even `Clone` and
+/// `Drop` of [`Directive`]) recurses once per level: a few thousand nested `location`s that
+/// nginx accepts overflowed the console's stack. 32 leaves room for generated configurations
+/// and keeps each of those walks far inside a 2 MiB tokio worker stack.
+pub const MAX_NESTING: usize = 32;
+
+/// How deep `include`s may nest (a file that includes itself would otherwise never end).
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Replace each `include` with the directives of the files it names. `nesting` is how many
+/// blocks enclose `directives` (across includes), `includes` how many includes led here.
 fn expand(
     directives: Vec<Directive>,
     files: &[ConfigFile],
     parsed: &[Result<Vec<Directive>, ParseError>],
     prefix: &Path,
-    depth: usize,
+    nesting: usize,
+    includes: usize,
 ) -> Result<Vec<Directive>, ParseError> {
     let mut out = Vec::with_capacity(directives.len());
     for mut d in directives {
-        if d.name == "include" && d.block.is_none() && depth < 16 {
+        if d.name == "include" && d.block.is_none() {
+            if includes >= MAX_INCLUDE_DEPTH {
+                return Err(ParseError {
+                    file: d.file.clone(),
+                    line: d.line,
+                    message: format!("includes nested deeper than {MAX_INCLUDE_DEPTH}"),
+                });
+            }
             let pattern = d.arg(0).unwrap_or_default();
             let pattern = if Path::new(pattern).is_absolute() {
                 PathBuf::from(pattern)
@@ -161,57 +182,123 @@ fn expand(
             for (i, file) in files.iter().enumerate() {
                 if glob_match(&pattern, &file.path.to_string_lossy()) {
                     let included = parsed[i].clone()?;
-                    out.extend(expand(included, files, parsed, prefix, depth + 1)?);
+                    out.extend(expand(
+                        included,
+                        files,
+                        parsed,
+                        prefix,
+                        nesting,
+                        includes + 1,
+                    )?);
                 }
             }
             continue;
         }
         if let Some(block) = d.block.take() {
-            d.block = Some(expand(block, files, parsed, prefix, depth)?);
+            if nesting >= MAX_NESTING {
+                return Err(too_deep(&d.file, d.line));
+            }
+            d.block = Some(expand(block, files, parsed, prefix, nesting + 1, includes)?);
         }
         out.push(d);
     }
     Ok(out)
 }
 
-/// Shell-style glob with `*`, `?` and `[...]`, where `*` does not cross `/` (as glob(3)).
+fn too_deep(file: &Path, line: usize) -> ParseError {
+    ParseError {
+        file: file.to_path_buf(),
+        line,
+        message: format!("nesting deeper than {MAX_NESTING}"),
+    }
+}
+
+/// Shell-style glob with `*`, `?` and `[...]`, where no wildcard matches `/` (as glob(3)).
+///
+/// Linear in practice and never exponential: since no wildcard crosses `/`, the pattern and
+/// the path are compared one `/`-separated segment at a time, and each segment with the
+/// two-pointer star algorithm, which on a mismatch only moves the most recent `*` one
+/// character on (earlier stars never need to be revisited). The recursive matcher it
+/// replaces backtracked through every star: `include /x/*a*a*a*a*a*a*b` over a long name
+/// took over a minute where nginx needs milliseconds.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('*') => (0..=s.len())
-                .take_while(|&i| i == 0 || s[i - 1] != '/')
-                .any(|i| go(&p[1..], &s[i..])),
-            Some('?') => !s.is_empty() && s[0] != '/' && go(&p[1..], &s[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().position(|&c| c == ']') else {
-                    return !s.is_empty() && s[0] == '[' && go(&p[1..], &s[1..]);
-                };
-                let Some(&c) = s.first() else { return false };
-                let set = &p[1..close];
-                let (negate, set) = match set.first() {
-                    Some('!') | Some('^') => (true, &set[1..]),
-                    _ => (false, set),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= set[i] == c;
-                        i += 1;
-                    }
+    let mut pattern_segments = pattern.split('/');
+    let mut path_segments = path.split('/');
+    loop {
+        match (pattern_segments.next(), path_segments.next()) {
+            (None, None) => return true,
+            (Some(p), Some(s)) => {
+                let p: Vec<char> = p.chars().collect();
+                let s: Vec<char> = s.chars().collect();
+                if !segment_match(&p, &s) {
+                    return false;
                 }
-                hit != negate && go(&p[close + 1..], &s[1..])
             }
-            Some(&c) => s.first() == Some(&c) && go(&p[1..], &s[1..]),
+            _ => return false,
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = path.chars().collect();
-    go(&p, &s)
+}
+
+/// One path segment against one pattern segment (neither holds `/`).
+fn segment_match(p: &[char], s: &[char]) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    // The last `*` seen (index after it in the pattern) and where its match ends in `s`.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi + 1, si));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(1),
+            Some('[') => match class_match(&p[pi..], s[si]) {
+                Some((len, true)) => Some(len),
+                Some((_, false)) => None,
+                // No closing `]`: a literal `[`.
+                None => (s[si] == '[').then_some(1),
+            },
+            Some(&c) => (s[si] == c).then_some(1),
+            None => None,
+        };
+        match (step, star) {
+            (Some(len), _) => {
+                pi += len;
+                si += 1;
+            }
+            // Let the last star swallow one more character and retry after it.
+            (None, Some((after_star, matched_to))) => {
+                pi = after_star;
+                si = matched_to + 1;
+                star = Some((after_star, matched_to + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `[...]` at the start of `p` against `c`: the class's length in the pattern and whether
+/// it matched, or `None` when the class is never closed.
+fn class_match(p: &[char], c: char) -> Option<(usize, bool)> {
+    let mut i = 1;
+    let negate = matches!(p.get(i), Some('!') | Some('^'));
+    if negate {
+        i += 1;
+    }
+    let first = i;
+    let mut hit = false;
+    // A `]` right after `[` or `[!` is a member, as in glob(3).
+    while i < p.len() && (p[i] != ']' || i == first) {
+        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+            hit |= p[i] <= c && c <= p[i + 2];
+            i += 3;
+        } else {
+            hit |= p[i] == c;
+            i += 1;
+        }
+    }
+    (i < p.len()).then_some((i + 1, hit != negate))
 }
 
 #[derive(Debug, PartialEq)]
@@ -324,7 +411,7 @@ fn tokenize(file: &Path, text: &str) -> Result<Vec<Token>, ParseError> {
 pub fn parse_file(file: &Path, text: &str) -> Result<Vec<Directive>, ParseError> {
     let tokens = tokenize(file, text)?;
     let mut pos = 0;
-    let directives = parse_block(file, &tokens, &mut pos, None)?;
+    let directives = parse_block(file, &tokens, &mut pos, None, 0)?;
     Ok(directives)
 }
 
@@ -333,6 +420,7 @@ fn parse_block(
     tokens: &[Token],
     pos: &mut usize,
     opened_at: Option<usize>,
+    nesting: usize,
 ) -> Result<Vec<Directive>, ParseError> {
     let err = |line: usize, message: String| ParseError {
         file: file.to_path_buf(),
@@ -365,9 +453,12 @@ fn parse_block(
                     return Err(err(*line, "unexpected \"{\"".into()));
                 };
                 let (name, at) = (name.clone(), *at);
+                if nesting >= MAX_NESTING {
+                    return Err(too_deep(file, at));
+                }
                 let args = args.iter().map(|(w, _)| w.clone()).collect();
                 words.clear();
-                let block = parse_block(file, tokens, pos, Some(*line))?;
+                let block = parse_block(file, tokens, pos, Some(*line), nesting + 1)?;
                 let end_line = match tokens.get(*pos - 1) {
                     Some(Token::Close(l)) => Some(*l),
                     _ => None,
@@ -513,5 +604,109 @@ mod tests {
         ));
         assert!(glob_match("/x/[ab]?.conf", "/x/b1.conf"));
         assert!(!glob_match("/x/[!ab]?.conf", "/x/b1.conf"));
+    }
+
+    #[test]
+    fn glob_edge_cases_match_like_glob3() {
+        assert!(glob_match("/x/*", "/x/"));
+        assert!(glob_match("/x/**.conf", "/x/a.conf"));
+        assert!(glob_match("/x/a*b*c", "/x/aXbYbZc"));
+        assert!(!glob_match("/x/a*b*c", "/x/aXbYbZ"));
+        assert!(!glob_match("/x/*", "/x"));
+        assert!(!glob_match("/x/?", "/x/ab"));
+        assert!(glob_match("/x/[a-c]", "/x/b"));
+        assert!(!glob_match("/x/[a-c]", "/x/d"));
+        assert!(glob_match("/x/[]]", "/x/]"));
+        assert!(glob_match("/x/[ab", "/x/[ab"));
+        assert!(!glob_match("/*/b", "/x/y/b"));
+    }
+
+    /// A dump whose main file includes `pattern`, with one included file named `name`.
+    fn dump_including(pattern: &str, name: &str) -> String {
+        format!(
+            "# configuration file /etc/nginx/nginx.conf:\nhttp {{\n    include {pattern};\n}}\n\n\
+             # configuration file /etc/nginx/conf.d/{name}:\nupstream odoo {{ server 127.0.0.1:8069; }}\n"
+        )
+    }
+
+    #[test]
+    fn a_glob_with_many_stars_expands_in_linear_time() {
+        // nginx expands this in milliseconds; the backtracking matcher took over a minute.
+        let name = format!("{}.conf", "a".repeat(60));
+        let pattern = format!("/etc/nginx/conf.d/{}b", "*a".repeat(14));
+        let start = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &format!("/etc/nginx/conf.d/{name}")));
+        let c = NginxConfig::parse_dump(&dump_including(&pattern, &name)).unwrap();
+        assert!(c.http().is_empty(), "nothing matched, nothing included");
+        let matching = format!("/etc/nginx/conf.d/{}.conf", "*a".repeat(14));
+        let c = NginxConfig::parse_dump(&dump_including(&matching, &name)).unwrap();
+        assert_eq!(c.http()[0].name, "upstream");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+
+    /// `depth` nested `location /a {` blocks inside `http { server {`, one per line.
+    fn nested_locations(depth: usize) -> String {
+        let mut dump =
+            String::from("# configuration file /etc/nginx/nginx.conf:\nhttp {\nserver {\n");
+        for _ in 0..depth {
+            dump.push_str("location /a {\n");
+        }
+        dump.push_str("proxy_pass http://127.0.0.1:8069;\n");
+        for _ in 0..depth + 2 {
+            dump.push_str("}\n");
+        }
+        dump
+    }
+
+    #[test]
+    fn nesting_nginx_accepts_is_refused_with_a_located_error_not_a_stack_overflow() {
+        // nginx 1.22 accepts 10 000 nested locations (`nginx -t` passes).
+        let e = NginxConfig::parse_dump(&nested_locations(10_000)).unwrap_err();
+        // Line 1 is `http {`: the block that would be level 33 opens on line 33.
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "/etc/nginx/nginx.conf:{}: nesting deeper than {MAX_NESTING}",
+                MAX_NESTING + 1
+            )
+        );
+        // As deep as allowed still parses, and the site is found down there.
+        let c = NginxConfig::parse_dump(&nested_locations(MAX_NESTING - 2)).unwrap();
+        let sites = crate::nginx::site::odoo_sites(&c);
+        assert_eq!(sites[0].locations.len(), MAX_NESTING - 2);
+    }
+
+    #[test]
+    fn nesting_is_counted_across_includes() {
+        let half = MAX_NESTING / 2 + 1;
+        let mut dump = String::from("# configuration file /n.conf:\n");
+        dump += &"a {\n".repeat(half);
+        dump += "include /inner.conf;\n";
+        dump += &"}\n".repeat(half);
+        dump += "\n# configuration file /inner.conf:\n";
+        dump += &"b {\n".repeat(half);
+        dump += &"}\n".repeat(half);
+        let e = NginxConfig::parse_dump(&dump).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "/inner.conf:{}: nesting deeper than {MAX_NESTING}",
+                MAX_NESTING - half + 1
+            )
+        );
+    }
+
+    #[test]
+    fn an_include_of_itself_ends_with_a_located_error() {
+        let dump = "# configuration file /n.conf:\ninclude /n.conf;\n";
+        let e = NginxConfig::parse_dump(dump).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("/n.conf:1: includes nested deeper than {MAX_INCLUDE_DEPTH}")
+        );
     }
 }

@@ -322,6 +322,8 @@ fn parse_listen(d: &Directive) -> Option<Listen> {
     })
 }
 
+/// Recursive over nested `location`s: bounded because the parser refuses a configuration
+/// nested deeper than [`super::config::MAX_NESTING`].
 fn collect_locations(
     children: &[Directive],
     parent: &Level,

@@ -35,15 +35,10 @@ pub struct FileChange {
 }
 
 impl FileChange {
-    /// A unified diff, current → rendered; secret values shown as `<redacted>`.
+    /// A unified diff, current → rendered; secret values shown as `<redacted>`, in every
+    /// file: an odoo.conf on disk may hold `db_password`, a compose file a literal password.
     pub fn diff(&self) -> String {
-        let clean = |t: &str| {
-            if self.secret {
-                redact(t)
-            } else {
-                t.to_string()
-            }
-        };
+        let clean = redact;
         let old = clean(self.old.as_deref().unwrap_or(""));
         let new = clean(&self.new);
         let shown = self.path.display().to_string();
@@ -64,21 +59,10 @@ impl FileChange {
     }
 }
 
-/// `KEY=value` lines whose key names a secret lose their value.
+/// Lines that assign a secret (`KEY=value`, `key = value`) lose their value; the policy is
+/// [`crate::redact`]'s.
 pub fn redact(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.split_once('=') {
-            Some((k, _))
-                if !l.trim_start().starts_with('#')
-                    && ["PASSWORD", "SECRET", "TOKEN", "PASSWD"]
-                        .iter()
-                        .any(|s| k.to_ascii_uppercase().contains(s)) =>
-            {
-                format!("{k}=<redacted>\n")
-            }
-            _ => format!("{l}\n"),
-        })
-        .collect()
+    crate::redact::text(text)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -44,6 +44,17 @@ impl Project {
     /// `docker run -d` a container of `service` with compose's labels (as Compose v1
     /// 1.29 writes them) plus `extra` options, from `image`. Returns the container name.
     pub fn run(&self, service: &str, extra: &[&str], image: &str) -> String {
+        self.run_with_command(service, extra, image, &[])
+    }
+
+    /// [`Project::run`] with `command` after the image (the container's `Cmd`).
+    pub fn run_with_command(
+        &self,
+        service: &str,
+        extra: &[&str],
+        image: &str,
+        command: &[&str],
+    ) -> String {
         let name = format!("{}-{service}-1", self.name);
         let project_label = format!("com.docker.compose.project={}", self.name);
         let service_label = format!("com.docker.compose.service={service}");
@@ -63,6 +74,7 @@ impl Project {
         ];
         args.extend_from_slice(extra);
         args.push(image);
+        args.extend_from_slice(command);
         let out = docker(&args);
         assert!(
             out.status.success(),

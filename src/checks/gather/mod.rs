@@ -53,6 +53,8 @@ pub struct DiagnoseOptions {
     pub extra_root_certs: Vec<Vec<u8>>,
     /// A certificate expiring within this many days is a warning.
     pub cert_warn_days: i64,
+    /// The whole diagnosis' bound: what has not finished by then is named, not waited for.
+    pub deadline: Duration,
 }
 
 impl Default for DiagnoseOptions {
@@ -69,6 +71,9 @@ impl Default for DiagnoseOptions {
             edge_connect: None,
             extra_root_certs: Vec::new(),
             cert_warn_days: 14,
+            // Each command has 20 s and each request `timeout`; a diagnosis normally takes
+            // a few seconds, and one stuck step must not hold the operator for minutes.
+            deadline: Duration::from_secs(60),
         }
     }
 }
@@ -122,24 +127,127 @@ pub async fn run(target: &Target, command: &Command) -> Ran {
     run_split(target, command).await.0
 }
 
-/// Each observation's wall time, in milliseconds.
-#[derive(Default)]
-pub struct Stopwatch(Mutex<Vec<(String, f64)>>);
+/// Each observation's wall time, in milliseconds, and the diagnosis' deadline: every probe
+/// goes through [`Stopwatch::time`], and one still running at the deadline is abandoned
+/// (its observation stays empty) and named in [`Stopwatch::unfinished`].
+pub struct Stopwatch {
+    times: Mutex<Vec<(String, f64)>>,
+    deadline: tokio::time::Instant,
+    limit: Duration,
+    unfinished: Mutex<Vec<String>>,
+}
+
+/// Probes that did not finish by the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub limit: Duration,
+    pub probes: Vec<String>,
+}
+
+impl Unfinished {
+    /// `did not finish within 60 s: nginx (-t, -T), edge (https, login, websocket)`.
+    pub fn sentence(&self) -> String {
+        format!(
+            "did not finish within {} s: {}",
+            self.limit.as_secs_f64(),
+            self.probes.join(", ")
+        )
+    }
+
+    /// Whether a check of `group` may have judged an abandoned probe's empty observation.
+    /// Deliberately broad: a check skipped for this says so, one judged on nothing would lie.
+    pub fn touches(&self, group: super::model::Group) -> bool {
+        use super::model::Group::*;
+        self.probes.iter().any(|probe| {
+            let fed: &[super::model::Group] = match probe.as_str() {
+                PS => &[
+                    Nginx,
+                    NginxSite,
+                    Edge,
+                    ErrorLog,
+                    OdooConf,
+                    OdooRuntime,
+                    InternalHealth,
+                    Database,
+                    Sockets,
+                ],
+                ODOO => &[
+                    OdooConf,
+                    OdooRuntime,
+                    InternalHealth,
+                    Database,
+                    Sockets,
+                    NginxSite,
+                    Edge,
+                ],
+                INTERNAL => &[InternalHealth],
+                DATABASE => &[Database],
+                NGINX => &[Nginx, NginxSite, Edge, ErrorLog],
+                EDGE => &[Edge],
+                NGINX_HISTORY => &[Nginx, ErrorLog],
+                HOST => &[Sockets, Resources],
+                _ => &[],
+            };
+            fed.contains(&group)
+        })
+    }
+}
+
+const PS: &str = "ps";
+const ODOO: &str = "odoo (discovery, odoo.conf, log)";
+const INTERNAL: &str = "internal health (8069/8072)";
+const DATABASE: &str = "database (pg_isready)";
+const NGINX: &str = "nginx (-t, -T)";
+const EDGE: &str = "edge (https, login, websocket)";
+const NGINX_HISTORY: &str = "nginx (reload, error.log)";
+const HOST: &str = "host (sockets, memory, disk, oom)";
 
 impl Stopwatch {
-    pub async fn time<T>(&self, name: &str, fut: impl Future<Output = T>) -> T {
+    pub fn with_deadline(limit: Duration) -> Self {
+        Stopwatch {
+            times: Mutex::default(),
+            deadline: tokio::time::Instant::now() + limit,
+            limit,
+            unfinished: Mutex::default(),
+        }
+    }
+
+    /// Run one probe, timed, until the deadline at the latest; an abandoned probe gives
+    /// its observation's empty value.
+    pub async fn time<T: Default>(&self, name: &str, fut: impl Future<Output = T>) -> T {
         let start = Instant::now();
-        let out = fut.await;
+        let out = self.within(name, fut).await;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
-        self.0
+        self.times
             .lock()
             .expect("stopwatch")
             .push((name.to_string(), ms));
+        out.unwrap_or_default()
+    }
+
+    /// Run `fut` until the deadline at the latest (untimed); `None`, and `name` noted as
+    /// unfinished, when the deadline came first.
+    pub async fn within<T>(&self, name: &str, fut: impl Future<Output = T>) -> Option<T> {
+        let out = tokio::time::timeout_at(self.deadline, fut).await.ok();
+        if out.is_none() {
+            let mut unfinished = self.unfinished.lock().expect("stopwatch");
+            if !unfinished.iter().any(|n| n == name) {
+                unfinished.push(name.to_string());
+            }
+        }
         out
     }
 
+    pub fn unfinished(&self) -> Option<Unfinished> {
+        let probes = self.unfinished.lock().expect("stopwatch").clone();
+        (!probes.is_empty()).then_some(Unfinished {
+            limit: self.limit,
+            probes,
+        })
+    }
+
     pub fn into_sorted(self) -> Vec<(String, f64)> {
-        let mut v = self.0.into_inner().expect("stopwatch");
+        let mut v = self.times.into_inner().expect("stopwatch");
         v.sort_by(|a, b| b.1.total_cmp(&a.1));
         v
     }
@@ -258,45 +366,42 @@ async fn pg_isready_in_service(
     )
 }
 
-/// Gather every observation, independent ones concurrently.
+/// Gather every observation, independent ones concurrently, within `options.deadline`:
+/// each probe's time, and the probes that did not finish by then.
 pub async fn observe(
     target: &Target,
     options: &DiagnoseOptions,
-) -> (Observations, Vec<(String, f64)>) {
-    let watch = Stopwatch::default();
+) -> (Observations, Vec<(String, f64)>, Option<Unfinished>) {
+    let watch = Stopwatch::with_deadline(options.deadline);
     // nginx is found through `ps`, and so is an Odoo that runs on the host; an Odoo
     // container is found through Docker, and the host's facts need neither, so only what
     // needs the process list waits for it (over SSH each step is a round trip).
     let ps_cmd = ps_command();
     let ps = async {
         Arc::new(parse_ps(
-            &watch.time("ps", run_split(target, &ps_cmd)).await.1,
+            &watch.time(PS, run_split(target, &ps_cmd)).await.1,
         ))
     }
     .shared();
     let odoo_branch = async {
         let odoo = watch
-            .time(
-                "odoo (discovery, odoo.conf, log)",
-                odoo::gather(target, ps.clone(), options),
-            )
+            .time(ODOO, odoo::gather(target, ps.clone(), options))
             .await;
         let (internal, db) = tokio::join!(
-            watch.time(
-                "internal health (8069/8072)",
-                internal(target, &odoo, options.timeout)
-            ),
-            watch.time("database (pg_isready)", database(target, &odoo)),
+            watch.time(INTERNAL, internal(target, &odoo, options.timeout)),
+            watch.time(DATABASE, database(target, &odoo)),
         );
         (odoo, internal, db)
     };
     let nginx_branch = async {
-        let (rows, early_nginx) =
-            tokio::join!(ps.clone(), nginx::first_round_early(target, options));
+        let (rows, early_nginx) = tokio::join!(
+            ps.clone(),
+            watch.within(NGINX, nginx::first_round_early(target, options))
+        );
         let mut nginx = watch
             .time(
-                "nginx (-t, -T)",
-                nginx::configuration(target, &rows, options, Some(early_nginx)),
+                NGINX,
+                nginx::configuration(target, &rows, options, early_nginx),
             )
             .await;
         let plan = nginx
@@ -311,7 +416,7 @@ pub async fn observe(
                 Some(p) => {
                     watch
                         .time(
-                            "edge (https, login, websocket)",
+                            EDGE,
                             edge::gather(target, p, &options.extra_root_certs, options.timeout),
                         )
                         .await
@@ -319,17 +424,14 @@ pub async fn observe(
                 None => Default::default(),
             }
         };
-        let history = watch.time(
-            "nginx (reload, error.log)",
-            nginx::history(target, &mut nginx, options),
-        );
+        let history = watch.time(NGINX_HISTORY, nginx::history(target, &mut nginx, options));
         let (edge, ()) = tokio::join!(edge, history);
         (nginx, edge)
     };
     let ((odoo, internal, db), (nginx, edge), host) = tokio::join!(
         odoo_branch,
         nginx_branch,
-        watch.time("host (sockets, memory, disk, oom)", host::gather(target)),
+        watch.time(HOST, host::gather(target)),
     );
     let obs = Observations {
         nginx,
@@ -341,5 +443,6 @@ pub async fn observe(
     };
     // The shared `ps` future holds a borrow of the stopwatch until it is gone.
     drop(ps);
-    (obs, watch.into_sorted())
+    let unfinished = watch.unfinished();
+    (obs, watch.into_sorted(), unfinished)
 }
