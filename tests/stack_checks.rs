@@ -116,7 +116,10 @@ fn a_stack_rendered_for_each_size_passes_the_diagnosis_on_a_host_of_that_size() 
         }
         // nginx made the cache directory itself: the site needs nothing created beside it.
         assert!(cache.is_dir(), "{}", size.slug);
-        let memory = results.iter().find(|c| c.id == "odoo.memory_limits").unwrap();
+        let memory = results
+            .iter()
+            .find(|c| c.id == "odoo.memory_limits")
+            .unwrap();
         assert!(
             memory
                 .outcome
@@ -131,7 +134,7 @@ fn a_stack_rendered_for_each_size_passes_the_diagnosis_on_a_host_of_that_size() 
 }
 
 #[test]
-fn the_4gb_render_that_was_warned_about_is_gone_and_the_old_cache_path_fails_on_debian() {
+fn the_check_still_warns_about_the_old_4gb_numbers_and_the_old_cache_path_fails_on_debian() {
     // What the check says about the numbers render used to write for s-2vcpu-4gb
     // (5 workers, 1.9 GiB hard limit), on a 4 GB host: the rule is the one render uses.
     let size = DropletSize::by_slug("s-2vcpu-4gb").unwrap();
@@ -141,7 +144,10 @@ fn the_4gb_render_that_was_warned_about_is_gone_and_the_old_cache_path_fails_on_
     ));
     obs.host.mem_total_kib = size.mem_total() / 1024;
     let results = evaluate(&obs);
-    let memory = results.iter().find(|c| c.id == "odoo.memory_limits").unwrap();
+    let memory = results
+        .iter()
+        .find(|c| c.id == "odoo.memory_limits")
+        .unwrap();
     assert_eq!(memory.outcome.verdict, Verdict::Warn);
 
     // On Debian's layout, nginx does not create /var/cache/nginx for a cache below it: the
@@ -161,8 +167,10 @@ fn the_4gb_render_that_was_warned_about_is_gone_and_the_old_cache_path_fails_on_
         ..Default::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut obs = Observations::default();
-    obs.nginx = rt.block_on(configuration(&Target::local(), &[], &options, None));
+    let obs = Observations {
+        nginx: rt.block_on(configuration(&Target::local(), &[], &options, None)),
+        ..Default::default()
+    };
     let results = evaluate(&obs);
     let test = results
         .iter()
@@ -170,7 +178,11 @@ fn the_4gb_render_that_was_warned_about_is_gone_and_the_old_cache_path_fails_on_
         .unwrap();
     assert_eq!(test.outcome.verdict, Verdict::Fail);
     assert!(
-        test.outcome.cause.as_deref().unwrap_or("").contains("nginx/odoo"),
+        test.outcome
+            .cause
+            .as_deref()
+            .unwrap_or("")
+            .contains("nginx/odoo"),
         "{:?}",
         test.outcome
     );
@@ -200,7 +212,8 @@ fn the_site_keeps_odoos_content_security_policy_and_cache_lifetime() {
         assert!(
             !directives
                 .iter()
-                .any(|l| l.starts_with("proxy_ignore_headers") || l.contains("proxy_hide_header Cache-Control")),
+                .any(|l| l.starts_with("proxy_ignore_headers")
+                    || l.contains("proxy_hide_header Cache-Control")),
             "nginx follows Odoo's Cache-Control"
         );
         // Ours only where Odoo sent none.

@@ -513,16 +513,34 @@ fn every_value_that_reaches_a_file_is_refused_when_it_could_inject_naming_its_fl
     }
     // Other values that nginx or Docker would read as syntax, one per kind.
     for (args, problem) in [
-        (vec!["--cert", "relative/cert.pem"], "--cert \"relative/cert.pem\": must be an absolute path"),
-        (vec!["--log-dir", "/var/log/$host"], "--log-dir \"/var/log/$host\": contains '$'"),
+        (
+            vec!["--cert", "relative/cert.pem"],
+            "--cert \"relative/cert.pem\": must be an absolute path",
+        ),
+        (
+            vec!["--log-dir", "/var/log/$host"],
+            "--log-dir \"/var/log/$host\": contains '$'",
+        ),
         (vec!["--cache-dir", "/var/cache/x;"], "contains ';'"),
-        (vec!["--listen-https", "443 ssl default_server"], "--listen-https \"443 ssl default_server\": contains whitespace"),
+        (
+            vec!["--listen-https", "443 ssl default_server"],
+            "--listen-https \"443 ssl default_server\": contains whitespace",
+        ),
         (vec!["--listen-http", "0"], "port 0"),
         (vec!["--http-port", "0"], "--http-port \"0\": port 0"),
-        (vec!["--gevent-port", "8069"], "--gevent-port \"8069\": is also --http-port"),
+        (
+            vec!["--gevent-port", "8069"],
+            "--gevent-port \"8069\": is also --http-port",
+        ),
         (vec!["--image", "odoo:17.0"], "give the tag with --tag"),
-        (vec!["--tag", "18.0 beta"], "--tag \"18.0 beta\": contains whitespace"),
-        (vec!["--db-name", "odoo;drop"], "--db-name \"odoo;drop\": contains ';'"),
+        (
+            vec!["--tag", "18.0 beta"],
+            "--tag \"18.0 beta\": contains whitespace",
+        ),
+        (
+            vec!["--db-name", "odoo;drop"],
+            "--db-name \"odoo;drop\": contains ';'",
+        ),
     ] {
         let mut all = vec!["--domain", "erp.example.com", "--out", dir];
         all.extend(args);

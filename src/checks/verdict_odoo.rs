@@ -194,9 +194,10 @@ fn memory_limits(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome
     if !fit.fits() {
         Outcome::warn(
             format!(
-                "workers may use {:.1} GiB of the {:.1} GiB left for Odoo",
+                "workers may use {:.1} GiB; {:.1} GiB of {:.1} GiB RAM is left for Odoo",
                 gib(fit.need),
-                gib(fit.budget())
+                gib(fit.budget()),
+                gib(ram)
             ),
             ev,
             "Odoo's memory limits allow more than the droplet's RAM: the kernel OOM-kills workers (502, upstream prematurely closed)",
@@ -208,9 +209,9 @@ fn memory_limits(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome
     } else {
         Outcome::pass(
             format!(
-                "{:.1} GiB worst case fits the {:.1} GiB left for Odoo",
+                "{:.1} GiB worst case fits {:.1} GiB RAM",
                 gib(fit.need),
-                gib(fit.budget())
+                gib(ram)
             ),
             ev,
         )

@@ -76,8 +76,18 @@ pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<Rendered
     let kept: [(&str, &'static str, Check, bool); 4] = [
         ("ODOO_IMAGE", "ODOO_IMAGE in .env", values::image, false),
         ("ODOO_TAG", "ODOO_TAG in .env", values::tag, false),
-        (secrets::DB_PASSWORD_KEY, "POSTGRES_PASSWORD in .env", values::secret, true),
-        (secrets::ADMIN_PASSWORD_KEY, "ODOO_ADMIN_PASSWORD in .env", values::secret, true),
+        (
+            secrets::DB_PASSWORD_KEY,
+            "POSTGRES_PASSWORD in .env",
+            values::secret,
+            true,
+        ),
+        (
+            secrets::ADMIN_PASSWORD_KEY,
+            "ODOO_ADMIN_PASSWORD in .env",
+            values::secret,
+            true,
+        ),
     ];
     for (key, option, check, secret) in kept {
         if let Some(v) = env.get(key).filter(|v| !v.is_empty()) {

@@ -82,7 +82,10 @@ impl StackOptions {
     /// the command-line option that set it. [`super::render`] refuses what this refuses.
     pub fn validate(&self) -> Result<(), BadValue> {
         let e = &self.edge;
-        for (option, port) in [("--http-port", self.http_port), ("--gevent-port", self.gevent_port)] {
+        for (option, port) in [
+            ("--http-port", self.http_port),
+            ("--gevent-port", self.gevent_port),
+        ] {
             values::port(port).map_err(|problem| BadValue {
                 option,
                 value: port.to_string(),

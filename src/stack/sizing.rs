@@ -339,7 +339,10 @@ mod tests {
         assert!(!memory_fit(&defaults, four_gb).fits());
         assert!(memory_fit(&defaults, 16384 * MIB).fits());
         // Threaded mode: one process, bounded by its hard limit.
-        let threaded = OdooMemory { workers: 0, ..defaults };
+        let threaded = OdooMemory {
+            workers: 0,
+            ..defaults
+        };
         assert_eq!(threaded.need(), ODOO_DEFAULT_HARD);
         // A soft limit above the hard one never triggers.
         let odd = OdooMemory {

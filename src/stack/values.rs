@@ -125,9 +125,7 @@ pub fn listen(value: &str) -> Result<(), String> {
         None => (value, None),
     };
     if address != "*" && address.parse::<Ipv4Addr>().is_err() {
-        return Err(format!(
-            "{address:?} is not an IPv4 address or *; {FORM}"
-        ));
+        return Err(format!("{address:?} is not an IPv4 address or *; {FORM}"));
     }
     match p {
         Some(p) => port_text(p),
@@ -146,9 +144,7 @@ pub fn image(value: &str) -> Result<(), String> {
     }
     let mut parts: Vec<&str> = value.split('/').collect();
     let first = parts[0];
-    if parts.len() > 1
-        && (first.contains('.') || first.contains(':') || first == "localhost")
-    {
+    if parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost") {
         registry(first)?;
         parts.remove(0);
     }
@@ -181,7 +177,9 @@ fn registry(host: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
@@ -231,9 +229,9 @@ pub fn db_name(value: &str) -> Result<(), String> {
 /// quotes, `$` (Compose would substitute it), `\`, `` ` `` or `#`. The ones odoo-ops
 /// generates are hex.
 pub fn secret(value: &str) -> Result<(), String> {
-    let bad = value.chars().find(|c| {
-        !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '$' | '\\' | '`' | '#')
-    });
+    let bad = value
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '$' | '\\' | '`' | '#'));
     match bad {
         // The value itself is not repeated: it is a secret.
         Some(_) => Err(
@@ -269,7 +267,14 @@ mod tests {
 
     #[test]
     fn listen_addresses() {
-        for good in ["80", "[::]:80", "127.0.0.1:8443", "127.0.0.1", "*:443", "[::1]"] {
+        for good in [
+            "80",
+            "[::]:80",
+            "127.0.0.1:8443",
+            "127.0.0.1",
+            "*:443",
+            "[::1]",
+        ] {
             assert!(listen(good).is_ok(), "{good}");
         }
         for (bad, why) in [
@@ -300,7 +305,15 @@ mod tests {
         ] {
             assert!(image(good).is_ok(), "{good}");
         }
-        for bad in ["Odoo", "odoo:18.0", "odoo\nX=1", "-odoo", "a//b", "", "odoo$x"] {
+        for bad in [
+            "Odoo",
+            "odoo:18.0",
+            "odoo\nX=1",
+            "-odoo",
+            "a//b",
+            "",
+            "odoo$x",
+        ] {
             assert!(image(bad).is_err(), "{bad}");
         }
         assert!(image("odoo:18.0").unwrap_err().contains("--tag"));
