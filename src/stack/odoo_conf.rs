@@ -62,3 +62,23 @@ pub fn render(o: &StackOptions, admin_hash: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{Domain, DropletSize};
+
+    #[test]
+    fn dbfilter_matches_the_database_name_only() {
+        let mut o = StackOptions::new(
+            Domain::parse("erp.example.com").unwrap(),
+            *DropletSize::by_slug("s-2vcpu-4gb").unwrap(),
+        );
+        o.db_name = "prod.main".into();
+        let opts = options(&o, "hash");
+        let get = |k: &str| opts.iter().find(|(key, _)| *key == k).unwrap().1.clone();
+        assert_eq!(get("db_name"), "prod.main");
+        // Not `^prod.main$`, which would also serve `prodXmain`.
+        assert_eq!(get("dbfilter"), "^prod\\.main$");
+    }
+}
