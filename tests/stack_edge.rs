@@ -202,7 +202,11 @@ fn nginx_serving_the_rendered_site_in_front_of_the_standin_answers_the_contract(
         "once, not Odoo's and ours"
     );
     assert_eq!(login.header("X-Content-Type-Options"), ["nosniff"]);
-    assert_eq!(login.header("Content-Security-Policy").len(), 1);
+    // Odoo's own policy, unchanged: the site adds its own only where Odoo sent none.
+    assert_eq!(
+        login.header("Content-Security-Policy"),
+        ["frame-ancestors 'self'"]
+    );
 
     let ws = curl(
         &edge,
@@ -279,6 +283,16 @@ fn nginx_serving_the_rendered_site_in_front_of_the_standin_answers_the_contract(
         &["-H", "Accept-Encoding: gzip", "-o", "/dev/null", "-D", "-"],
     );
     assert_eq!(first.header("X-Cache-Status"), ["MISS"]);
+    // Odoo's one-week lifetime reaches the browser, from nginx's cache too.
+    for answer in [&first, &second] {
+        assert_eq!(
+            answer.header("Cache-Control"),
+            ["public, max-age=604800"],
+            "{}",
+            answer.head
+        );
+        assert!(answer.header("Expires").is_empty(), "{}", answer.head);
+    }
     assert_eq!(second.header("X-Cache-Status"), ["HIT"]);
     assert_eq!(second.header("Content-Encoding"), ["gzip"]);
     assert_eq!(
@@ -312,7 +326,13 @@ fn nginx_serving_the_rendered_site_in_front_of_the_standin_answers_the_contract(
 
     // Odoo gone: nginx answers 502, and says why in the site's error log.
     odoo.terminate(Duration::from_secs(2)).unwrap();
-    assert_eq!(curl(&edge, &format!("{base}/web/health"), &[]).status, 502);
+    let gone = curl(&edge, &format!("{base}/web/health"), &[]);
+    assert_eq!(gone.status, 502);
+    // nginx's own page has no policy from Odoo: it gets the site's.
+    assert_eq!(
+        gone.header("Content-Security-Policy"),
+        ["frame-ancestors 'self'; base-uri 'self'; object-src 'none'; upgrade-insecure-requests"]
+    );
     let site_errors = std::fs::read_to_string(edge.dir.path().join("logs/odoo.error.log")).unwrap();
     assert!(
         site_errors

@@ -103,7 +103,8 @@ fn odoo_conf_parses_back_to_the_rendered_values() {
     for (key, value) in &expected {
         assert_eq!(conf.get(key), Some(value.as_str()), "{key}");
     }
-    assert_eq!(conf.get_u64("workers"), Some(9));
+    // 2 x 4 + 1 = 9 by CPU; the memory rule keeps 8 at a 512 MiB soft limit.
+    assert_eq!(conf.get_u64("workers"), Some(8));
     assert_eq!(conf.get_bool("proxy_mode"), Some(true));
     assert_eq!(conf.get_bool("list_db"), Some(false));
     assert_eq!(conf.get("gevent_port"), Some("8072"));
@@ -162,7 +163,7 @@ fn changes_are_shown_and_written_only_with_yes() {
     assert_eq!(asked.status.code(), Some(1), "not written without consent");
     let diff = String::from_utf8_lossy(&asked.stdout);
     assert!(
-        diff.contains("\n-workers = 5\n") && diff.contains("\n+workers = 17\n"),
+        diff.contains("\n-workers = 3\n") && diff.contains("\n+workers = 17\n"),
         "{diff}"
     );
     assert!(
@@ -232,13 +233,13 @@ fn a_hand_edit_and_a_loose_env_mode_are_shown_and_repaired() {
     .unwrap();
     std::fs::write(
         out.join("odoo.conf"),
-        read(&out, "odoo.conf").replace("workers = 5", "workers = 3"),
+        read(&out, "odoo.conf").replace("workers = 3", "workers = 2"),
     )
     .unwrap();
 
     let shown = render(&["--domain", "erp.example.com", "--out", dir]);
     let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(text.contains("-workers = 3\n+workers = 5"), "{text}");
+    assert!(text.contains("-workers = 2\n+workers = 3"), "{text}");
     assert!(
         text.contains("mode of") && text.contains(".env becomes 600"),
         "{text}"
@@ -274,7 +275,7 @@ fn a_hand_edit_and_a_loose_env_mode_are_shown_and_repaired() {
         0o600,
         "the backup of the secrets is not left readable"
     );
-    assert!(read(&out, "odoo.conf").contains("workers = 5"));
+    assert!(read(&out, "odoo.conf").contains("workers = 3"));
     assert!(read(&out, ".env").contains("ODOO_TAG=18.0-20261115"));
 }
 
@@ -294,7 +295,7 @@ fn json_report_describes_files_and_sizing() {
     assert!(o.status.success());
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(json["size"]["slug"], "s-1vcpu-2gb");
-    assert_eq!(json["sizing"]["workers"], 2);
+    assert_eq!(json["sizing"]["workers"], 1);
     assert_eq!(json["files"].as_array().unwrap().len(), 4);
     assert!(
         json["files"]
@@ -474,4 +475,104 @@ fn on_a_terminal_the_user_is_asked_and_no_means_no() {
         String::from_utf8_lossy(&yes.stdout)
     );
     assert!(read(&out, "odoo.conf").contains("workers = 17"));
+}
+
+#[test]
+fn every_value_that_reaches_a_file_is_refused_when_it_could_inject_naming_its_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stack");
+    let dir = out.to_str().unwrap();
+    // A line break and a location that would serve /etc: what used to go into the site.
+    let leak = "\n    location /leak { alias /etc/; }\n";
+    let cases: &[(&str, &str, &str)] = &[
+        ("--cert", "/etc/ssl/odoo.pem", "contains a line break"),
+        ("--cert-key", "/etc/ssl/odoo.key", "contains a line break"),
+        ("--cache-dir", "/var/cache/odoo", "contains a line break"),
+        ("--log-dir", "/var/log/nginx", "contains a line break"),
+        ("--acme-root", "/var/www/certbot", "contains a line break"),
+        ("--listen-http", "80", "contains a line break"),
+        ("--listen-https", "443", "contains a line break"),
+        ("--image", "odoo", "is not an image name component"),
+        ("--tag", "18.0", "contains a line break"),
+        ("--db-name", "odoo", "contains a line break"),
+        ("--domain", "erp.example.com", "contains whitespace"),
+    ];
+    for (flag, good, problem) in cases {
+        let value = format!("{good}{leak}");
+        let mut args = vec!["--out", dir, flag, &value];
+        if *flag != "--domain" {
+            args.extend(["--domain", "erp.example.com"]);
+        }
+        let o = render(&args);
+        assert_refused(&o, problem);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(flag), "{flag}: {err}");
+        // The value is shown quoted, the line break as \n, so the error is one line.
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!out.exists(), "{flag}: nothing created");
+    }
+    // Other values that nginx or Docker would read as syntax, one per kind.
+    for (args, problem) in [
+        (
+            vec!["--cert", "relative/cert.pem"],
+            "--cert \"relative/cert.pem\": must be an absolute path",
+        ),
+        (
+            vec!["--log-dir", "/var/log/$host"],
+            "--log-dir \"/var/log/$host\": contains '$'",
+        ),
+        (vec!["--cache-dir", "/var/cache/x;"], "contains ';'"),
+        (
+            vec!["--listen-https", "443 ssl default_server"],
+            "--listen-https \"443 ssl default_server\": contains whitespace",
+        ),
+        (vec!["--listen-http", "0"], "port 0"),
+        (vec!["--http-port", "0"], "--http-port \"0\": port 0"),
+        (
+            vec!["--gevent-port", "8069"],
+            "--gevent-port \"8069\": is also --http-port",
+        ),
+        (vec!["--image", "odoo:17.0"], "give the tag with --tag"),
+        (
+            vec!["--tag", "18.0 beta"],
+            "--tag \"18.0 beta\": contains whitespace",
+        ),
+        (
+            vec!["--db-name", "odoo;drop"],
+            "--db-name \"odoo;drop\": contains ';'",
+        ),
+    ] {
+        let mut all = vec!["--domain", "erp.example.com", "--out", dir];
+        all.extend(args);
+        assert_refused(&render(&all), problem);
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn values_kept_from_an_existing_env_are_checked_too_and_secrets_not_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let secret = "pa$$word-kept";
+    for (env, problem) in [
+        (
+            "ODOO_IMAGE=odoo\nODOO_TAG=18.0$(id)\n".to_string(),
+            "ODOO_TAG in .env \"18.0$(id)\": contains '$'",
+        ),
+        (
+            "ODOO_IMAGE=Evil/Image\nODOO_TAG=18.0\n".to_string(),
+            "ODOO_IMAGE in .env",
+        ),
+        (
+            format!("POSTGRES_PASSWORD={secret}\n"),
+            "POSTGRES_PASSWORD in .env \"<redacted>\"",
+        ),
+    ] {
+        std::fs::write(tmp.path().join(".env"), &env).unwrap();
+        let o = render(&["--domain", "erp.example.com", "--out", dir, "--yes"]);
+        assert_refused(&o, problem);
+        assert!(!String::from_utf8_lossy(&o.stderr).contains(secret));
+        assert_eq!(read(tmp.path(), ".env"), env, "left as it was");
+        assert!(!tmp.path().join("odoo.conf").exists());
+    }
 }

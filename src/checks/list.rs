@@ -159,7 +159,7 @@ pub const CHECKS: &[CheckDef] = &[
         "odoo.memory_limits",
         OdooConf,
         "Memory limits fit the droplet's RAM",
-        "odoo.conf limit_memory_hard x processes against MemTotal",
+        "odoo.conf memory limits x processes against MemTotal",
         Cause,
         &["odoo.conf"],
     ),

@@ -181,38 +181,36 @@ fn limit_time_real(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outco
 }
 
 fn memory_limits(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome {
-    let hard = c.get_u64("limit_memory_hard").unwrap_or(2_684_354_560);
-    let workers = c.get_u64("workers").unwrap_or(0);
-    let crons = c.get_u64("max_cron_threads").unwrap_or(2);
-    // Each HTTP and cron worker may grow to limit_memory_hard; the gevent child too.
-    let processes = if workers == 0 { 1 } else { workers + crons + 1 };
-    let worst = hard.saturating_mul(processes);
+    // The rule lives with the renderer's sizing, so a rendered stack passes this check.
+    use crate::stack::sizing::{OdooMemory, memory_fit};
+    let limits = OdooMemory::from_conf(c);
     let ram = obs.host.mem_total_kib * 1024;
+    let fit = memory_fit(&limits, ram);
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    let ev = conf_ev(obs).line(format!(
-        "limit_memory_hard {:.2} GiB x {processes} processes = {:.2} GiB; RAM {:.2} GiB",
-        gib(hard),
-        gib(worst),
-        gib(ram)
-    ));
+    let ev = conf_ev(obs).line(fit.explain(&limits));
     if ram == 0 {
         return Outcome::skip("the host's RAM is unknown");
     }
-    if worst > ram {
+    if !fit.fits() {
         Outcome::warn(
-            format!("workers may use {:.1} GiB of {:.1} GiB RAM", gib(worst), gib(ram)),
+            format!(
+                "workers may use {:.1} GiB; {:.1} GiB of {:.1} GiB RAM is left for Odoo",
+                gib(fit.need),
+                gib(fit.budget()),
+                gib(ram)
+            ),
             ev,
             "Odoo's memory limits allow more than the droplet's RAM: the kernel OOM-kills workers (502, upstream prematurely closed)",
         )
         .with_fix(Fix::text(format!(
-            "Lower workers or limit_memory_hard in {} so workers x limit fits in RAM",
+            "Lower workers or limit_memory_soft/limit_memory_hard in {} so they fit in RAM (`odoo-ops render --size` computes them for a droplet size)",
             source(obs)
         )))
     } else {
         Outcome::pass(
             format!(
                 "{:.1} GiB worst case fits {:.1} GiB RAM",
-                gib(worst),
+                gib(fit.need),
                 gib(ram)
             ),
             ev,

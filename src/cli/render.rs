@@ -40,6 +40,9 @@ pub struct RenderArgs {
     /// Odoo image tag (default: keep .env's, else `18.0`).
     #[arg(long)]
     pub tag: Option<String>,
+    /// The one database the stack serves (odoo.conf's db_name and dbfilter).
+    #[arg(long, value_name = "NAME", default_value = "odoo")]
+    pub db_name: String,
     /// Host loopback port for Odoo's HTTP workers.
     #[arg(long, default_value_t = 8069)]
     pub http_port: u16,
@@ -70,13 +73,14 @@ pub struct RenderArgs {
 }
 
 impl RenderArgs {
-    /// Everything the user typed, checked before anything is read or written.
+    /// Everything the user typed, checked before anything is read or written: each value
+    /// by its kind ([`StackOptions::validate`]), the error naming the flag.
     pub fn options(&self) -> Result<StackOptions, String> {
-        let domain = Domain::parse(&self.domain)?;
+        let domain = Domain::parse(&self.domain).map_err(|e| format!("--domain: {e}"))?;
         let size = DropletSize::by_slug(&self.size).ok_or_else(|| {
             let known: Vec<&str> = stack::SIZES.iter().map(|s| s.slug).collect();
             format!(
-                "unknown size {:?}; known sizes: {}",
+                "--size: unknown size {:?}; known sizes: {}",
                 self.size,
                 known.join(", ")
             )
@@ -85,6 +89,7 @@ impl RenderArgs {
         o.redis = self.redis;
         o.odoo_image = self.image.clone();
         o.odoo_tag = self.tag.clone();
+        o.db_name = self.db_name.clone();
         o.http_port = self.http_port;
         o.gevent_port = self.gevent_port;
         if !self.listen_http.is_empty() {
@@ -103,15 +108,7 @@ impl RenderArgs {
         set(&mut o.edge.cache_dir, &self.cache_dir);
         set(&mut o.edge.log_dir, &self.log_dir);
         set(&mut o.edge.acme_root, &self.acme_root);
-        for (what, v) in [("--image", &o.odoo_image), ("--tag", &o.odoo_tag)] {
-            if let Some(v) = v
-                && (v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '$' || c == '"'))
-            {
-                return Err(format!(
-                    "{what} {v:?}: must be non-empty, without spaces, quotes or '$'"
-                ));
-            }
-        }
+        o.validate().map_err(|e| e.to_string())?;
         Ok(o)
     }
 }

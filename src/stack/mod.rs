@@ -12,6 +12,7 @@ pub mod passlib;
 pub mod secrets;
 pub mod sizing;
 pub mod update;
+pub mod values;
 
 use serde::Serialize;
 
@@ -59,13 +60,45 @@ pub struct Existing {
 }
 
 /// Render every file. Secrets, the admin hash and the deployed image/tag already present in
-/// `existing` are kept, so rendering twice gives the same bytes.
+/// `existing` are kept, so rendering twice gives the same bytes. Every value written is
+/// checked first ([`StackOptions::validate`], and the same checks on what is kept from
+/// `.env`): a refused one is an `InvalidInput` error that names it, and nothing is rendered.
 pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<RenderedStack> {
+    let invalid = |e: values::BadValue| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    o.validate().map_err(invalid)?;
     let env = existing
         .env
         .as_deref()
         .map(secrets::parse_env)
         .unwrap_or_default();
+    // What an existing .env holds is written back too: the same checks, naming the key.
+    type Check = fn(&str) -> Result<(), String>;
+    let kept: [(&str, &'static str, Check, bool); 4] = [
+        ("ODOO_IMAGE", "ODOO_IMAGE in .env", values::image, false),
+        ("ODOO_TAG", "ODOO_TAG in .env", values::tag, false),
+        (
+            secrets::DB_PASSWORD_KEY,
+            "POSTGRES_PASSWORD in .env",
+            values::secret,
+            true,
+        ),
+        (
+            secrets::ADMIN_PASSWORD_KEY,
+            "ODOO_ADMIN_PASSWORD in .env",
+            values::secret,
+            true,
+        ),
+    ];
+    for (key, option, check, secret) in kept {
+        if let Some(v) = env.get(key).filter(|v| !v.is_empty()) {
+            values::check(option, v, check).map_err(|mut e| {
+                if secret {
+                    e.value = "<redacted>".into();
+                }
+                invalid(e)
+            })?;
+        }
+    }
     let secrets = Secrets::keep_or_generate(&env)?;
     let image = o
         .odoo_image

@@ -28,9 +28,8 @@ fn security_headers(indent: &str) -> String {
         "add_header X-Frame-Options \"SAMEORIGIN\" always;",
         "add_header X-Content-Type-Options \"nosniff\" always;",
         "add_header Referrer-Policy \"strict-origin-when-cross-origin\" always;",
-        // Odoo's web client needs inline scripts: restrict framing, plugins and the base
-        // URL, and upgrade stray http:// links, without a script policy that would break it.
-        "add_header Content-Security-Policy \"frame-ancestors 'self'; base-uri 'self'; object-src 'none'; upgrade-insecure-requests\" always;",
+        // Only where Odoo sent no policy of its own (see the map `$odoo_default_csp`).
+        "add_header Content-Security-Policy $odoo_default_csp always;",
     ]
     .iter()
     .map(|l| format!("{indent}{l}\n"))
@@ -72,11 +71,23 @@ map $http_upgrade $odoo_connection_upgrade {{
     ''      close;
 }}
 
+# Odoo's own Content-Security-Policy is kept: on /web/content it is `default-src 'none'`,
+# which stops an uploaded SVG from running scripts, and a second, looser policy must not
+# replace it. Answers without one (nginx's own error pages, static files) get ours: the web
+# client needs inline scripts, so it restricts framing, plugins and the base URL only.
+# (add_header sends nothing when the value is empty.)
+map $upstream_http_content_security_policy $odoo_default_csp {{
+    ''      \"frame-ancestors 'self'; base-uri 'self'; object-src 'none'; upgrade-insecure-requests\";
+    default '';
+}}
+
 # The first seed's rate limit (100 requests/minute, burst 20), on the endpoints that take
 # passwords; the web client's own calls are not throttled.
 limit_req_zone $binary_remote_addr zone=odoo_login:10m rate=100r/m;
 
-# Odoo's static files, cached by nginx for 60 minutes.
+# Odoo's static files, cached by nginx for as long as Odoo's Cache-Control says (a week for
+# /web/static). nginx creates the last directory of the path itself (and gives it to its
+# worker user), but not its parents: see EdgeOptions::cache_dir.
 proxy_cache_path {cache} levels=1:2 keys_zone=odoo_static:10m max_size=1g inactive=60m use_temp_path=off;
 
 server {{
@@ -107,10 +118,10 @@ server {{
     ssl_session_tickets off;
 
 {sec}
-    # Odoo sets some of these itself; hide its copies so each header appears once.
+    # Odoo sets these two itself with the same values; hide its copies so each appears once.
+    # Not Content-Security-Policy: Odoo's own is kept (see the map above).
     proxy_hide_header X-Frame-Options;
     proxy_hide_header X-Content-Type-Options;
-    proxy_hide_header Content-Security-Policy;
 
     # Long requests (reports, imports) must not become 502/504: read 720 s (= Odoo's
     # limit_time_real), connect 60 s, send 600 s.
@@ -159,9 +170,11 @@ server {{
     location ~* ^/[^/]+/static/ {{
         proxy_pass http://odoo_http;
         proxy_cache odoo_static;
+        # Odoo's Cache-Control (a week) decides, for nginx and for browsers alike: no
+        # `expires` here, it would replace Odoo's with a shorter one. 60 minutes only for an
+        # answer that says nothing.
         proxy_cache_valid 200 60m;
         proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-        expires 60m;
 {fwd}{sec_static}        add_header X-Cache-Status $upstream_cache_status always;
     }}
 

@@ -16,7 +16,8 @@ pub fn options(o: &StackOptions, admin_hash: &str) -> Vec<(&'static str, String)
         ("db_port", "5432".into()),
         ("db_user", "odoo".into()),
         ("db_name", o.db_name.clone()),
-        ("dbfilter", format!("^{}$", o.db_name)),
+        // A '.' in a database name is a literal dot, not "any character".
+        ("dbfilter", format!("^{}$", o.db_name.replace('.', "\\."))),
         ("list_db", "False".into()),
         ("db_maxconn", z.db_maxconn.to_string()),
         ("proxy_mode", "True".into()),
@@ -41,8 +42,9 @@ pub fn render(o: &StackOptions, admin_hash: &str) -> String {
         "; Rendered by odoo-ops for {domain} on {slug} ({cpus} vCPU, {mem} MB).
 ; Re-render with `odoo-ops render`; hand edits are shown as a diff before being replaced.
 ;
-; workers = min(2 x CPU + 1, memory budget / ~350 MB - cron) = {workers}: Odoo's documented rule,
-; capped by the {budget} MB left after PostgreSQL, the gevent process and the OS.
+; workers = {workers}: Odoo's 2 x CPU + 1, as many as fit the memory rule the diagnosis also
+; applies: {processes} processes (HTTP, cron, gevent) at limit_memory_soft plus one request
+; up to limit_memory_hard fit the {budget} MiB left after PostgreSQL and the OS.
 ; limit_time_real = 720 s matches nginx's proxy_read_timeout.
 ; db_password is not here: compose passes PASSWORD from .env.
 [options]
@@ -52,10 +54,31 @@ pub fn render(o: &StackOptions, admin_hash: &str) -> String {
         cpus = s.vcpus,
         mem = s.memory_mb,
         workers = z.workers,
-        budget = s.odoo_budget_mb(),
+        processes = z.memory().processes(),
+        budget = s.odoo_budget() >> 20,
     );
     for (key, value) in options(o, admin_hash) {
         out += &format!("{key} = {value}\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{Domain, DropletSize};
+
+    #[test]
+    fn dbfilter_matches_the_database_name_only() {
+        let mut o = StackOptions::new(
+            Domain::parse("erp.example.com").unwrap(),
+            *DropletSize::by_slug("s-2vcpu-4gb").unwrap(),
+        );
+        o.db_name = "prod.main".into();
+        let opts = options(&o, "hash");
+        let get = |k: &str| opts.iter().find(|(key, _)| *key == k).unwrap().1.clone();
+        assert_eq!(get("db_name"), "prod.main");
+        // Not `^prod.main$`, which would also serve `prodXmain`.
+        assert_eq!(get("dbfilter"), "^prod\\.main$");
+    }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::domain::Domain;
 use super::passlib;
 use super::sizing::DropletSize;
+use super::values::{self, BadValue, check};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StackOptions {
@@ -39,7 +40,12 @@ pub struct EdgeOptions {
     pub certificate_key: String,
     /// Where certbot's webroot plugin writes challenges.
     pub acme_root: String,
-    /// nginx's cache of Odoo's static files.
+    /// nginx's cache of Odoo's static files. nginx creates this directory itself when it
+    /// starts or tests its configuration (and gives it to its worker user), but not its
+    /// parents: `/var/cache/nginx/odoo` failed `nginx -t` on Debian's and Ubuntu's nginx,
+    /// whose packages do not create `/var/cache/nginx` (nginx.org's do). The default sits
+    /// directly in `/var/cache`, which every Debian and Ubuntu system has (base-files), so
+    /// the site needs nothing created beside it on any of these packages.
     pub cache_dir: String,
     /// Where the site's access and error logs go.
     pub log_dir: String,
@@ -53,7 +59,7 @@ impl StackOptions {
             certificate: format!("/etc/letsencrypt/live/{domain}/fullchain.pem"),
             certificate_key: format!("/etc/letsencrypt/live/{domain}/privkey.pem"),
             acme_root: "/var/www/certbot".into(),
-            cache_dir: "/var/cache/nginx/odoo".into(),
+            cache_dir: "/var/cache/nginx-odoo".into(),
             log_dir: "/var/log/nginx".into(),
         };
         StackOptions {
@@ -68,6 +74,64 @@ impl StackOptions {
             edge,
             hash_rounds: passlib::DEFAULT_ROUNDS,
         }
+    }
+}
+
+impl StackOptions {
+    /// Every value that reaches a file, checked by its kind ([`values`]); the error names
+    /// the command-line option that set it. [`super::render`] refuses what this refuses.
+    pub fn validate(&self) -> Result<(), BadValue> {
+        let e = &self.edge;
+        for (option, port) in [
+            ("--http-port", self.http_port),
+            ("--gevent-port", self.gevent_port),
+        ] {
+            values::port(port).map_err(|problem| BadValue {
+                option,
+                value: port.to_string(),
+                problem,
+            })?;
+        }
+        if self.http_port == self.gevent_port {
+            return Err(BadValue {
+                option: "--gevent-port",
+                value: self.gevent_port.to_string(),
+                problem: "is also --http-port; Odoo's HTTP and gevent servers need a port each"
+                    .into(),
+            });
+        }
+        for (option, list) in [
+            ("--listen-http", &e.listen_http),
+            ("--listen-https", &e.listen_https),
+        ] {
+            if list.is_empty() {
+                return Err(BadValue {
+                    option,
+                    value: String::new(),
+                    problem: "needs at least one address".into(),
+                });
+            }
+            for l in list {
+                check(option, l, values::listen)?;
+            }
+        }
+        for (option, p) in [
+            ("--cert", &e.certificate),
+            ("--cert-key", &e.certificate_key),
+            ("--acme-root", &e.acme_root),
+            ("--cache-dir", &e.cache_dir),
+            ("--log-dir", &e.log_dir),
+        ] {
+            check(option, p, values::path)?;
+        }
+        if let Some(i) = &self.odoo_image {
+            check("--image", i, values::image)?;
+        }
+        if let Some(t) = &self.odoo_tag {
+            check("--tag", t, values::tag)?;
+        }
+        check("--db-name", &self.db_name, values::db_name)?;
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod debian_host;
 pub mod docker;
 pub mod latency;
 pub mod logs;
