@@ -44,9 +44,16 @@ impl Project {
     /// `docker run -d` a container of `service` with compose's labels (as Compose v1
     /// 1.29 writes them) plus `extra` options, from `image`. Returns the container name.
     pub fn run(&self, service: &str, extra: &[&str], image: &str) -> String {
-        let name = format!("{}-{service}-1", self.name);
+        self.run_numbered(service, 1, extra, image)
+    }
+
+    /// As [`Project::run`], for container `number` of the service (compose's scale, or
+    /// the one a recreate leaves beside the old).
+    pub fn run_numbered(&self, service: &str, number: u32, extra: &[&str], image: &str) -> String {
+        let name = format!("{}-{service}-{number}", self.name);
         let project_label = format!("com.docker.compose.project={}", self.name);
         let service_label = format!("com.docker.compose.service={service}");
+        let number_label = format!("com.docker.compose.container-number={number}");
         let mut args = vec![
             "run",
             "-d",
@@ -57,7 +64,7 @@ impl Project {
             "--label",
             &service_label,
             "--label",
-            "com.docker.compose.container-number=1",
+            &number_label,
             "--label",
             "com.docker.compose.version=1.29.2",
         ];
@@ -74,6 +81,13 @@ impl Project {
 
     pub fn docker(&self, args: &[&str]) -> std::process::Output {
         docker(args)
+    }
+
+    /// The full id of a container (by name).
+    pub fn id_of(&self, container: &str) -> String {
+        let out = docker(&["inspect", "-f", "{{.Id}}", container]);
+        assert!(out.status.success(), "docker inspect {container}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn remove_all(&self) {
