@@ -542,6 +542,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn history_gives_the_offset_following_starts_at() {
+        let (at, bytes) = parse_history(b"120 0\nb\nc\n", 2).unwrap();
+        assert_eq!((at, bytes.as_slice()), (120, &b"b\nc\n"[..]));
+        // Read from the middle with fewer lines than asked: the cut first line goes.
+        let (at, bytes) = parse_history(b"900000 375712\nof a line\nwhole\n", 1000).unwrap();
+        assert_eq!((at, bytes.as_slice()), (900000, &b"whole\n"[..]));
+        // A file that is not there yet: nothing to show, follow from its start.
+        assert_eq!(parse_history(b"0 0\n", 5), Some((0, Vec::new())));
+        assert_eq!(parse_history(b"garbage", 5), None);
+    }
+
+    #[test]
     fn tail_follows_by_name_and_quotes_the_path() {
         let c = tail_command(Path::new("/var/log/nginx/my access.log"), 200);
         assert_eq!(
