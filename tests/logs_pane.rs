@@ -407,5 +407,8 @@ fn a_stopped_source_is_not_claimed_as_followed_and_r_restarts_it() {
     app.logs.apply(Arc::new(snap));
     let text = screen_text(render(&app).backend().buffer());
     let title = text.lines().next().unwrap();
-    assert!(title.contains("■ stopped") && !title.contains("follow"), "{title}");
+    assert!(
+        title.contains("■ stopped") && !title.contains("follow"),
+        "{title}"
+    );
 }

@@ -198,7 +198,7 @@ fn the_console_diagnoses_at_start_and_marks_host_facts_stale_while_down() {
     let checked = |s: &str| ["[PASS]", "[FAIL]", "[WARN]"].iter().any(|v| s.contains(v));
     let screen = tmux.wait_until_within(
         Duration::from_secs(30),
-        |s| s.contains("answers") && checked(s),
+        |s| s.contains("answers") && !s.contains("Reading the host's facts") && checked(s),
         "the Host pane loaded and the diagnosis shows, no key pressed",
     );
     assert!(!screen.contains("No diagnosis yet"), "{screen}");
