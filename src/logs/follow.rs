@@ -238,6 +238,9 @@ async fn file_round(
             };
             asm.push(&bytes, None, &mut sink.out);
             *offset = Some(size);
+            if !sink.send_lines().await {
+                return Stop::WorkerGone;
+            }
             size
         }
     };

@@ -212,6 +212,8 @@ impl LogsHandle {
     }
 
     /// Start following a source; it gets the next [`SourceId`] (0, 1, ... in call order).
+    /// A source already followed (the same container, file or odoo.conf) is not added
+    /// again: found again while stopped, it starts again from where it stopped.
     pub fn add_source(&self, spec: SourceSpec) -> bool {
         self.requests.send(Request::AddSource(spec, None)).is_ok()
     }
