@@ -31,6 +31,15 @@ fn enter() -> Event {
 
 /// A host whose nginx sends /websocket to Odoo's HTTP port; everything else healthy.
 fn misrouted_report() -> Report {
+    Report::new(
+        "odoo-prod-1".into(),
+        evaluate(&misrouted_obs()),
+        Timings::default(),
+    )
+}
+
+/// What a diagnosis of [`misrouted_report`]'s host observed.
+fn misrouted_obs() -> Observations {
     let dump = SITE.replace(
         "location /websocket {\n        proxy_pass http://odoo-longpolling;",
         "location /websocket {\n        proxy_pass http://odoo;",
@@ -128,7 +137,7 @@ fn misrouted_report() -> Report {
         "",
     );
     obs.db.skipped = Some("pg_isready is not installed".into());
-    Report::new("odoo-prod-1".into(), evaluate(&obs), Timings::default())
+    obs
 }
 
 fn checks_app(readonly: bool) -> App {
@@ -188,6 +197,117 @@ fn a_report_names_the_root_cause_in_colour() {
     assert_eq!(buffer[(x + 1, y)].fg, Color::Green);
     let (x, y) = find(buffer, "ROOT CAUSE").unwrap();
     assert_eq!(buffer[(x, y)].fg, Color::Red);
+    // Failures first: the rows under the key hints start with the three failures.
+    let rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("s step"))
+        .skip(1)
+        .take(4)
+        .collect();
+    assert!(
+        rows[..3].iter().all(|r| r.contains("[FAIL]")) && !rows[3].contains("[FAIL]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_narrow_pane_wraps_the_root_cause_and_cuts_no_count() {
+    let mut app = checks_app(false);
+    app.size.width = 84;
+    with_report(&mut app);
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let text = screen_text(terminal.backend().buffer());
+    // The whole sentence, in rows under its label.
+    let sentence = app
+        .checks
+        .report
+        .as_ref()
+        .unwrap()
+        .root_cause
+        .as_ref()
+        .unwrap()
+        .sentence
+        .clone();
+    let shown: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.contains("s step"))
+        .map(|l| l.trim_matches('┃').trim_start_matches("ROOT CAUSE").trim())
+        .collect();
+    assert_eq!(shown.join(" "), sentence, "{text}");
+    // The title keeps whole numbers, failures first, or leaves out what does not fit.
+    let title = text.lines().next().unwrap();
+    assert!(title.contains(" 3 fail · 0 warn · 25 pass "), "{title}");
+    app.size.width = 40;
+    let text = screen_text(render(&app).backend().buffer());
+    let title = text.lines().next().unwrap();
+    assert!(
+        title.contains(" 3 fail · 0 warn ") && !title.contains("pass"),
+        "{title}"
+    );
+}
+
+#[test]
+fn multi_line_evidence_keeps_its_rows_and_indentation() {
+    let mut obs = misrouted_obs();
+    let page = "<html>\r\n  <head><title>502 Bad Gateway</title></head>\r\n  <body>\r\n\t<h1>502 Bad Gateway</h1>\r\n  </body>\r\n</html>";
+    if let Some(health) = obs.edge.health.as_mut() {
+        health.status = Some(502);
+        health.body = page.into();
+    }
+    let mut app = checks_app(false);
+    app.size.height = 60;
+    app.on_terminal(&key('a'));
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(Report::new(
+            "odoo-prod-1".into(),
+            evaluate(&obs),
+            Timings::default(),
+        )),
+        NginxInvocation::default(),
+    ))));
+    select(&mut app, "edge.health");
+    app.on_terminal(&enter());
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let text = screen_text(terminal.backend().buffer());
+    for row in [
+        "  │ <html>",
+        "  │   <head><title>502 Bad Gateway</title></head>",
+        "  │   <body>",
+        "  │     <h1>502 Bad Gateway</h1>",
+        "  │   </body>",
+        "  │ </html>",
+    ] {
+        assert!(text.contains(row), "{row:?} in\n{text}");
+    }
+}
+
+#[test]
+fn the_diagnosis_runs_at_start_and_after_a_reconnect_while_host_shows_stale_facts() {
+    use odoo_ops::tui::app::Connection;
+    let mut app = support::app::loaded_app(160, 42);
+    assert!(app.startup_effects().contains(&Effect::RunChecks));
+    app.connection = Connection::Connected;
+    // The link drops: no work, the Host pane says since when its facts are old.
+    let effects = app.connection_changed(Connection::Reconnecting { attempt: 1 }, "03:12:09");
+    assert!(effects.is_empty(), "{effects:?}");
+    app.connection_changed(Connection::Reconnecting { attempt: 2 }, "03:12:11");
+    let text = screen_text(render(&app).backend().buffer());
+    let host_title = text.lines().next().unwrap();
+    assert!(host_title.contains("stale since 03:12:09"), "{text}");
+    // Back: the facts and the diagnosis are gathered again; fresh facts clear the mark.
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(misrouted_report()),
+        NginxInvocation::default(),
+    ))));
+    let effects = app.connection_changed(Connection::Connected, "03:12:15");
+    assert!(effects.contains(&Effect::RunChecks), "{effects:?}");
+    assert!(effects.contains(&Effect::RefreshHost), "{effects:?}");
+    app.apply(Message::HostFacts(Ok(support::app::droplet_facts())));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(!text.contains("stale since"), "{text}");
 }
 
 #[test]

@@ -33,7 +33,13 @@ fn the_console_on_a_droplet_follows_its_connection_through_a_drop() {
     ));
     let label = format!("root@127.0.0.1:{}", sshd.port);
     let screen = tmux.wait_until(
-        |s| s.contains(&label) && s.contains("connected") && s.contains("answers"),
+        // The diagnosis (run at start) has "answers" in it too: wait for the Host pane.
+        |s| {
+            s.contains(&label)
+                && s.contains("connected")
+                && s.contains("answers")
+                && !s.contains("Reading the host's facts")
+        },
         "the console is connected and the Host pane loaded over SSH",
     );
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();

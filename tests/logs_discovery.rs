@@ -147,3 +147,67 @@ fn an_odoo_container_logfile_is_followed_through_its_mount_or_said_to_be_inside(
     assert!(sources_line(&screen).contains("• odoo.log"), "{screen}");
     tmux.keys(&["q"]);
 }
+
+#[test]
+fn an_odoo_started_after_the_console_is_found_on_the_next_host_refresh() {
+    let tmux = Tmux::start(240, 40);
+    console_on_logs(&tmux);
+    // Odoo was down when the console started; it comes up now, logging to a file.
+    let bin = tempfile::tempdir().unwrap();
+    let odoo_bin = bin.path().join("odoo-bin");
+    std::os::unix::fs::symlink(support::standin::binary(), &odoo_bin).unwrap();
+    let odoo = Standin::start(StandinOptions {
+        logfile: true,
+        program: Some(odoo_bin),
+        ..Default::default()
+    });
+    // The host's facts are refreshed every 10 s; the look for Odoo comes with them.
+    let started = format!(
+        "HTTP service (werkzeug) running on 127.0.0.1:{}",
+        odoo.http_port
+    );
+    let screen = tmux.wait_until_within(
+        std::time::Duration::from_secs(30),
+        |s| s.contains(&started),
+        "the log file of an Odoo started later shows",
+    );
+    // From the file: tagged with its name (other tests' sources may fill the source line).
+    let row = screen.lines().find(|l| l.contains(&started)).unwrap();
+    assert!(
+        row.contains("odoo.log ") || sources_line(&screen).contains("odoo.log"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
+}
+
+#[test]
+fn container_sources_are_told_apart_and_go_away_with_their_container() {
+    let image = support::standin::ensure_image(RELEASES[0]);
+    let project = Project::new("names");
+    let first = project.run("odoo", &[], &image);
+    let first_id = project.id_of(&first);
+    let tmux = Tmux::start(400, 40);
+    console_on_logs(&tmux);
+    let first_name = format!("odoo#{}", &first_id[..6]);
+    tmux.wait_until(
+        |s| sources_line(s).contains(&first_name),
+        "the container's source is named by service and id",
+    );
+    // A second container of the same service (a recreate leaves one beside the old).
+    let second = project.run_numbered("odoo", 2, &[], &image);
+    let second_name = format!("odoo#{}", &project.id_of(&second)[..6]);
+    tmux.wait_until(
+        |s| sources_line(s).contains(&second_name) && sources_line(s).contains(&first_name),
+        "both containers are listed, each by its own name",
+    );
+    // The first is removed: its source goes with it, the second stays.
+    let out = project.docker(&["rm", "-f", &first]);
+    assert!(out.status.success());
+    let screen = tmux.wait_until(
+        |s| !sources_line(s).contains(&first_name),
+        "the removed container's source is gone",
+    );
+    assert!(sources_line(&screen).contains(&second_name), "{screen}");
+    assert!(!sources_line(&screen).contains("404"), "{screen}");
+    tmux.keys(&["q"]);
+}

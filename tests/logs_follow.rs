@@ -257,3 +257,33 @@ async fn the_odoo_logfile_named_in_odoo_conf_is_followed() {
     };
     assert!(why.contains("sets no logfile"), "{why}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_found_again_is_followed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("odoo.log");
+    append(&log, odoo_line(1, "INFO").as_bytes());
+    let (logs, _task) = worker::spawn(1000);
+    // Discovery runs again and again (each host refresh) and finds the same file.
+    logs.add_source(file_source(&log, Format::Odoo));
+    logs.add_source(file_source(&log, Format::Odoo));
+    wait_for(&logs, WAIT, "the line", |s| s.buffered == 1).await;
+    logs.add_source(file_source(&log, Format::Odoo));
+    append(&log, odoo_line(2, "INFO").as_bytes());
+    let snap = wait_for(&logs, WAIT, "the second line", |s| s.buffered >= 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let snap2 = logs.snapshot();
+    assert_eq!(snap.sources.len(), 1, "{:?}", snap.sources);
+    assert_eq!(snap2.buffered, 2, "{:?}", window_text(&snap2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_of_a_quiet_file_shows_without_waiting_for_new_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let line = "127.0.0.1 - - [22/Nov/2026:02:02:17 +0000] \"GET /web/login HTTP/1.1\" 502 157 \"-\" \"curl/8.0\"\n";
+    append(&log, line.repeat(3).as_bytes());
+    let (logs, _task) = worker::spawn(1000);
+    logs.add_source(file_source(&log, Format::NginxAccess));
+    wait_for(&logs, WAIT, "the file's 3 lines", |s| s.buffered == 3).await;
+}

@@ -386,3 +386,29 @@ fn hints_name_the_keys_of_a_rebound_keymap() {
     )));
     assert!(app.logs.is_typing());
 }
+
+#[test]
+fn a_stopped_source_is_not_claimed_as_followed_and_r_restarts_it() {
+    let mut snap = snapshot(&["odoo.log", "nginx access"], merged(), None);
+    snap.sources[0].status = SourceStatus::Ended("connection lost: host unreachable".into());
+    let mut app = logs_app(150, 20, snap.clone());
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let text = screen_text(terminal.backend().buffer());
+    let title = text.lines().next().unwrap();
+    assert!(title.contains("▶ follow · 1 stopped"), "{title}");
+    assert!(text.contains("r restart stopped"), "{text}");
+    assert_eq!(
+        press(&mut app, KeyCode::Char('r')),
+        vec![Effect::Logs(LogsCommand::Revive)]
+    );
+    // Every source stopped: the header says so, not "follow".
+    snap.sources[1].status = SourceStatus::Failed("tail: cannot open".into());
+    app.logs.apply(Arc::new(snap));
+    let text = screen_text(render(&app).backend().buffer());
+    let title = text.lines().next().unwrap();
+    assert!(
+        title.contains("■ stopped") && !title.contains("follow"),
+        "{title}"
+    );
+}

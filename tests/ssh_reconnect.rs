@@ -180,3 +180,44 @@ async fn a_frozen_server_is_noticed_by_keepalive_and_reconnected() {
         .unwrap();
     assert_eq!(out.stdout_text(), "alive\n");
 }
+
+/// The console on a droplet in a real terminal: the diagnosis is on screen without a key,
+/// and while the link is down the Host pane says its facts are stale, until they are
+/// fresh again after the reconnect.
+#[test]
+fn the_console_diagnoses_at_start_and_marks_host_facts_stale_while_down() {
+    const BIN: &str = env!("CARGO_BIN_EXE_odoo-ops");
+    let mut sshd = Sshd::start();
+    let tmux = support::tmux::Tmux::start(200, 50);
+    let home = sshd.client_home(tmux.dir.path());
+    tmux.type_line(&format!(
+        "env -u SSH_AUTH_SOCK HOME={} {BIN} droplet 2>{}/stderr.txt",
+        home.display(),
+        tmux.dir.path().display()
+    ));
+    let checked = |s: &str| ["[PASS]", "[FAIL]", "[WARN]"].iter().any(|v| s.contains(v));
+    let screen = tmux.wait_until_within(
+        Duration::from_secs(30),
+        |s| s.contains("answers") && !s.contains("Reading the host's facts") && checked(s),
+        "the Host pane loaded and the diagnosis shows, no key pressed",
+    );
+    assert!(!screen.contains("No diagnosis yet"), "{screen}");
+    assert!(!screen.contains("stale since"), "{screen}");
+
+    sshd.stop();
+    let screen = tmux.wait_for("stale since ");
+    let host_title = screen.lines().next().unwrap();
+    assert!(
+        host_title.contains("1 Host") && host_title.contains("stale since "),
+        "the mark is in the Host pane's title: {screen}"
+    );
+    sshd.restart();
+    tmux.wait_until_within(
+        Duration::from_secs(30),
+        |s| {
+            !s.contains("stale since") && s.lines().last().is_some_and(|l| l.contains(" connected"))
+        },
+        "fresh facts after the reconnect clear the mark",
+    );
+    tmux.keys(&["q"]);
+}

@@ -430,8 +430,16 @@ impl Worker {
                 self.stats_tasks.remove(&id);
             }
             Internal::EventsUp => {
+                // Back after a gap (the connection or the engine went away): what
+                // happened meanwhile came as no event, so the listing is redone. A
+                // removed container leaves the model.
+                let after_gap = self.model.error.is_some() && !self.model.live;
                 self.model.live = true;
-                self.publish();
+                if after_gap {
+                    self.refresh().await;
+                } else {
+                    self.publish();
+                }
             }
             Internal::EventsDown(why) => {
                 self.model.live = false;

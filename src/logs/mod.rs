@@ -14,6 +14,7 @@ pub mod filter;
 pub mod follow;
 pub mod line;
 pub mod parse;
+pub mod sources;
 pub mod store;
 pub mod time;
 pub mod worker;

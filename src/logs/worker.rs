@@ -58,6 +58,18 @@ pub enum SourceSpec {
 }
 
 impl SourceSpec {
+    /// What makes two specs the same source: a second one with the same key is not
+    /// followed twice (discovery runs again and again), it revives the first if stopped.
+    fn key(&self) -> Option<String> {
+        match self {
+            SourceSpec::Container { container, .. } => Some(format!("container:{container}")),
+            SourceSpec::File { path, .. } => Some(format!("file:{}", path.display())),
+            SourceSpec::OdooLogfile { conf, .. } => Some(format!("odoo.conf:{}", conf.display())),
+            SourceSpec::Notice { name, text } => Some(format!("notice:{name}:{text}")),
+            SourceSpec::Bytes { .. } => None,
+        }
+    }
+
     fn name(&self) -> &str {
         match self {
             SourceSpec::Container { name, .. }
@@ -94,6 +106,20 @@ pub enum LogsCommand {
     PrevError,
     /// Write the current view to this file.
     Export(PathBuf),
+    /// Start the stopped sources again (ended or failed), each from where it stopped.
+    Revive,
+}
+
+/// What a container's logs are called in the pane: its compose service and the start of
+/// its id, so that the containers of one service (a new one after a recreate, a scaled
+/// one) can be told apart and found with `docker logs ID`.
+pub fn container_source_name(service: &str, id: &str) -> String {
+    let short: String = id.chars().take(6).collect();
+    if short.is_empty() {
+        service.to_string()
+    } else {
+        format!("{service}#{short}")
+    }
 }
 
 /// One source as the pane lists it.
@@ -138,6 +164,8 @@ pub struct LogsSnapshot {
     pub error: Option<String>,
     /// Something that went well or found nothing ("exported 120 lines to ...").
     pub notice: Option<String>,
+    /// Sources that went away (a removed container) whose lines are still in the buffer.
+    pub gone: Vec<(SourceId, String)>,
 }
 
 impl LogsSnapshot {
@@ -145,13 +173,28 @@ impl LogsSnapshot {
         self.sources
             .iter()
             .find(|s| s.id == id)
-            .map_or("?", |s| s.name.as_str())
+            .map(|s| s.name.as_str())
+            .or_else(|| {
+                self.gone
+                    .iter()
+                    .find(|(g, _)| *g == id)
+                    .map(|(_, n)| n.as_str())
+            })
+            .unwrap_or("?")
+    }
+
+    /// Sources that stopped (ended or failed) and are not following any more.
+    pub fn stopped(&self) -> usize {
+        self.sources
+            .iter()
+            .filter(|s| s.status.is_stopped())
+            .count()
     }
 }
 
 enum Request {
     Command(LogsCommand),
-    AddSource(SourceSpec),
+    AddSource(SourceSpec, Option<String>),
 }
 
 /// The face's end: send commands, read snapshots. The worker stops (and its followers
@@ -169,8 +212,18 @@ impl LogsHandle {
     }
 
     /// Start following a source; it gets the next [`SourceId`] (0, 1, ... in call order).
+    /// A source already followed (the same container, file or odoo.conf) is not added
+    /// again: found again while stopped, it starts again from where it stopped.
     pub fn add_source(&self, spec: SourceSpec) -> bool {
-        self.requests.send(Request::AddSource(spec)).is_ok()
+        self.requests.send(Request::AddSource(spec, None)).is_ok()
+    }
+
+    /// As [`LogsHandle::add_source`], for a source that belongs to a container: it goes
+    /// away when the container's own logs source does (the container was removed).
+    pub fn add_container_source(&self, spec: SourceSpec, container: &str) -> bool {
+        self.requests
+            .send(Request::AddSource(spec, Some(container.to_string())))
+            .is_ok()
     }
 
     pub fn snapshot(&self) -> Arc<LogsSnapshot> {
@@ -200,12 +253,34 @@ pub fn spawn(capacity: usize) -> (LogsHandle, JoinHandle<()>) {
 struct Source {
     view: SourceView,
     task: JoinHandle<()>,
+    key: Option<String>,
+    /// The container this source belongs to (its logs, or a file named by its odoo.conf).
+    owner: Option<String>,
+    /// Bumped to wake the follower once it stopped; `None` for a source that cannot
+    /// start again (bytes the caller produced).
+    revive: Option<watch::Sender<u64>>,
+}
+
+impl Source {
+    /// Wake a stopped follower; false when it cannot start again.
+    fn revive(&mut self) -> bool {
+        match &self.revive {
+            Some(revive) if self.view.status.is_stopped() => {
+                revive.send_modify(|n| *n += 1);
+                self.view.status = SourceStatus::Starting;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 struct Worker {
     store: Store,
     capacity: usize,
     sources: Vec<Source>,
+    next_id: u16,
+    gone: Vec<(SourceId, String)>,
     feed_tx: mpsc::Sender<Feed>,
     feed_rx: Option<mpsc::Receiver<Feed>>,
     snapshots: watch::Sender<Arc<LogsSnapshot>>,
@@ -238,6 +313,8 @@ impl Worker {
             store: Store::new(capacity),
             capacity,
             sources: Vec::new(),
+            next_id: 0,
+            gone: Vec::new(),
             feed_tx,
             feed_rx: Some(feed_rx),
             snapshots,
@@ -264,8 +341,8 @@ impl Worker {
                 biased;
                 command = commands.recv() => match command {
                     Some(Request::Command(c)) => self.command(c),
-                    Some(Request::AddSource(spec)) => {
-                        self.add_source(spec);
+                    Some(Request::AddSource(spec, owner)) => {
+                        self.add_source(spec, owner);
                         self.dirty = true;
                     }
                     // The face is gone: stop, which aborts the followers.
@@ -284,16 +361,17 @@ impl Worker {
     fn feed(&mut self, message: Feed) {
         match message {
             Feed::Lines(source, lines) => {
-                if let Some(s) = self.sources.get_mut(source.0 as usize) {
+                if let Some(s) = self.source_mut(source) {
                     s.view.lines += lines.len() as u64;
                 }
                 self.store.ingest(lines);
             }
             Feed::Status(source, status) => {
-                if let Some(s) = self.sources.get_mut(source.0 as usize) {
+                if let Some(s) = self.source_mut(source) {
                     s.view.status = status;
                 }
             }
+            Feed::Removed(source) => self.remove(source),
         }
         self.dirty = true;
     }
@@ -366,47 +444,111 @@ impl Worker {
             LogsCommand::NextError => self.jump(true, Jump::Error),
             LogsCommand::PrevError => self.jump(false, Jump::Error),
             LogsCommand::Export(path) => self.export(path),
+            LogsCommand::Revive => {
+                let mut revived = 0;
+                for s in &mut self.sources {
+                    revived += usize::from(s.revive());
+                }
+                self.notice = Some(match revived {
+                    0 => "every source is following: nothing to restart".into(),
+                    1 => "restarting 1 stopped source".into(),
+                    n => format!("restarting {n} stopped sources"),
+                });
+            }
         }
     }
 
-    fn add_source(&mut self, spec: SourceSpec) {
-        let id = SourceId(self.sources.len() as u16);
+    fn source_mut(&mut self, id: SourceId) -> Option<&mut Source> {
+        self.sources.iter_mut().find(|s| s.view.id == id)
+    }
+
+    /// Drop a source whose container was removed, with the sources that belong to that
+    /// container. Their lines stay in the buffer, still named.
+    fn remove(&mut self, id: SourceId) {
+        let Some(owner) = self
+            .sources
+            .iter()
+            .find(|s| s.view.id == id)
+            .map(|s| s.owner.clone())
+        else {
+            return;
+        };
+        let (gone, kept): (Vec<Source>, Vec<Source>) = std::mem::take(&mut self.sources)
+            .into_iter()
+            .partition(|s| s.view.id == id || (owner.is_some() && s.owner == owner));
+        self.sources = kept;
+        for s in gone {
+            s.task.abort();
+            if s.view.lines > 0 {
+                self.gone.push((s.view.id, s.view.name.clone()));
+            }
+        }
+    }
+
+    fn add_source(&mut self, spec: SourceSpec, owner: Option<String>) {
+        let key = spec.key();
+        if let Some(same) = self
+            .sources
+            .iter_mut()
+            .find(|s| key.is_some() && s.key == key)
+        {
+            // Found again: already followed, or stopped and worth another try.
+            same.revive();
+            return;
+        }
+        let id = SourceId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        let owner = match &spec {
+            SourceSpec::Container { container, .. } => Some(container.clone()),
+            _ => owner,
+        };
         let name = spec.name().to_string();
         let tx = self.feed_tx.clone();
-        let task = match spec {
-            SourceSpec::Container {
-                target,
-                container,
-                since_ms,
-                ..
-            } => tokio::spawn(async move {
-                match target.docker().await {
-                    Ok(docker) => {
-                        follow::container(docker, container, since_ms, HISTORY_LINES, id, tx).await
-                    }
-                    Err(e) => {
-                        let _ = tx
-                            .send(Feed::Status(id, SourceStatus::Failed(format!("{e:#}"))))
-                            .await;
-                    }
+        let (revive, revived) = watch::channel(0u64);
+        let revivable = matches!(
+            spec,
+            SourceSpec::Container { .. } | SourceSpec::File { .. } | SourceSpec::OdooLogfile { .. }
+        );
+        let task =
+            match spec {
+                SourceSpec::Container {
+                    target,
+                    container,
+                    since_ms,
+                    ..
+                } => tokio::spawn(follow::container(
+                    target,
+                    container,
+                    since_ms,
+                    HISTORY_LINES,
+                    id,
+                    tx,
+                    revived,
+                )),
+                SourceSpec::File {
+                    target,
+                    path,
+                    format,
+                    ..
+                } => tokio::spawn(follow::file(
+                    target,
+                    path,
+                    format,
+                    HISTORY_LINES,
+                    id,
+                    tx,
+                    revived,
+                )),
+                SourceSpec::OdooLogfile { target, conf, .. } => tokio::spawn(
+                    follow::odoo_logfile_of(target, conf, HISTORY_LINES, id, tx, revived),
+                ),
+                SourceSpec::Notice { text, .. } => tokio::spawn(async move {
+                    let _ = tx.send(Feed::Status(id, SourceStatus::Notice(text))).await;
+                }),
+                SourceSpec::Bytes { format, chunks, .. } => {
+                    tokio::spawn(follow::bytes(chunks, format, id, tx))
                 }
-            }),
-            SourceSpec::File {
-                target,
-                path,
-                format,
-                ..
-            } => tokio::spawn(follow::file(target, path, format, HISTORY_LINES, id, tx)),
-            SourceSpec::OdooLogfile { target, conf, .. } => {
-                tokio::spawn(follow::odoo_logfile_of(target, conf, HISTORY_LINES, id, tx))
-            }
-            SourceSpec::Notice { text, .. } => tokio::spawn(async move {
-                let _ = tx.send(Feed::Status(id, SourceStatus::Notice(text))).await;
-            }),
-            SourceSpec::Bytes { format, chunks, .. } => {
-                tokio::spawn(follow::bytes(chunks, format, id, tx))
-            }
-        };
+            };
         self.sources.push(Source {
             view: SourceView {
                 id,
@@ -416,6 +558,9 @@ impl Worker {
                 hidden: false,
             },
             task,
+            key,
+            owner,
+            revive: revivable.then_some(revive),
         });
     }
 
@@ -549,6 +694,7 @@ impl Worker {
             search: self.search.as_ref().map(|r| r.as_str().to_string()),
             error: self.error.clone(),
             notice: self.notice.clone(),
+            gone: self.gone.clone(),
         };
         self.snapshots.send_replace(Arc::new(snapshot));
     }

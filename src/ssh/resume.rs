@@ -18,6 +18,8 @@ use crate::target::{Command, StreamChunk, Target};
 pub enum Follow {
     /// Appended bytes of a file, from the start (`tail -F`: survives rotation).
     File(PathBuf),
+    /// As `File`, from this byte offset on (what a reader already has is not sent again).
+    FileFrom(PathBuf, u64),
     /// A container's log, from `since` (RFC 3339) or the beginning.
     DockerLogs {
         container: String,
@@ -116,11 +118,15 @@ impl Position {
     fn new(what: Follow) -> Self {
         let last_stamp = match &what {
             Follow::DockerLogs { since, .. } => since.clone(),
-            Follow::File(_) => None,
+            Follow::File(_) | Follow::FileFrom(..) => None,
+        };
+        let delivered = match &what {
+            Follow::FileFrom(_, offset) => *offset,
+            _ => 0,
         };
         Self {
             what,
-            delivered: 0,
+            delivered,
             partial: Vec::new(),
             last_stamp,
             at_last_stamp: 0,
@@ -130,7 +136,7 @@ impl Position {
 
     fn command(&mut self) -> Command {
         match &self.what {
-            Follow::File(path) => Command::new("tail")
+            Follow::File(path) | Follow::FileFrom(path, _) => Command::new("tail")
                 .arg("-c")
                 .arg(format!("+{}", self.delivered + 1))
                 .arg("-F")
@@ -152,7 +158,7 @@ impl Position {
     /// What of `bytes` is new to the reader.
     fn accept(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
         match self.what {
-            Follow::File(_) => {
+            Follow::File(_) | Follow::FileFrom(..) => {
                 self.delivered += bytes.len() as u64;
                 Some(bytes.to_vec())
             }
@@ -209,6 +215,20 @@ mod tests {
         assert_eq!(
             p.command().to_shell_line().unwrap(),
             "tail -c +10 -F -- /var/log/x.log"
+        );
+    }
+
+    #[test]
+    fn a_file_follow_can_start_at_an_offset() {
+        let mut p = Position::new(Follow::FileFrom("/var/log/x.log".into(), 100));
+        assert_eq!(
+            p.command().to_shell_line().unwrap(),
+            "tail -c +101 -F -- /var/log/x.log"
+        );
+        p.accept(b"abc");
+        assert_eq!(
+            p.command().to_shell_line().unwrap(),
+            "tail -c +104 -F -- /var/log/x.log"
         );
     }
 

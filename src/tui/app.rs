@@ -102,9 +102,36 @@ impl App {
         }
     }
 
-    /// The work to start when the console opens.
-    pub fn startup_effects(&self) -> Vec<Effect> {
-        vec![Effect::RefreshHost]
+    /// The work to start when the console opens: the host's facts, and the diagnosis,
+    /// so that an operator with a 502 sees its cause without asking.
+    pub fn startup_effects(&mut self) -> Vec<Effect> {
+        let mut effects = vec![Effect::RefreshHost];
+        effects.extend(self.checks.on_action(Action::ChecksRunAll));
+        effects
+    }
+
+    /// The link to the host changed; `now` is the time of day it happened (`HH:MM:SS`).
+    /// While it is down, what the panes show is marked stale since then; when it is back,
+    /// the host's facts, the containers and the diagnosis are gathered again.
+    pub fn connection_changed(&mut self, connection: Connection, now: &str) -> Vec<Effect> {
+        let was_up = matches!(self.connection, Connection::Connected | Connection::Local);
+        let is_up = matches!(connection, Connection::Connected | Connection::Local);
+        self.connection = connection;
+        match (was_up, is_up) {
+            (true, false) => {
+                self.host.mark_stale(now);
+                Vec::new()
+            }
+            (false, true) => {
+                let mut effects = vec![
+                    Effect::RefreshHost,
+                    Effect::Docker(crate::docker::DockerCommand::Refresh),
+                ];
+                effects.extend(self.checks.on_action(Action::ChecksRunAll));
+                effects
+            }
+            _ => Vec::new(),
+        }
     }
 
     pub fn layout(&self) -> ScreenLayout {

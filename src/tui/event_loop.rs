@@ -17,26 +17,11 @@ use super::effect::Effect;
 use super::message::Message;
 use super::{console_log, draw, terminal};
 use crate::config::Settings;
-use crate::docker::{self, DockerHandle, Model};
+use crate::docker::{self, DockerHandle};
 use crate::host;
-use crate::logs::Format;
-use crate::logs::discover as logs_discover;
-use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle, SourceSpec};
-use crate::target::{Command, Target};
-
-/// nginx's logs where Debian and the official image put them; followed when present.
-const NGINX_LOGS: [(&str, &str, Format); 2] = [
-    (
-        "nginx access",
-        "/var/log/nginx/access.log",
-        Format::NginxAccess,
-    ),
-    (
-        "nginx error",
-        "/var/log/nginx/error.log",
-        Format::NginxError,
-    ),
-];
+use crate::logs::sources::LogSources;
+use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle};
+use crate::target::Target;
 
 /// At most ~60 frames a second; a burst of events in between is coalesced.
 const FRAME: Duration = Duration::from_millis(16);
@@ -52,10 +37,8 @@ struct Worker {
     host_job: Option<tokio::task::JoinHandle<()>>,
     logs: LogsHandle,
     docker: DockerHandle,
-    /// Containers whose logs are already a source.
-    followed: std::collections::HashSet<String>,
-    /// Odoo containers whose odoo.conf was looked at for a log file.
-    logfile_probed: std::collections::HashSet<String>,
+    /// Which logs are followed, and when to look for more.
+    log_sources: LogSources,
     checks_job: Option<tokio::task::JoinHandle<()>>,
     stack_job: Option<tokio::task::JoinHandle<()>>,
 }
@@ -70,7 +53,9 @@ impl Worker {
             Effect::Docker(command) => {
                 self.docker.send(command);
             }
-            Effect::OpenContainerLogs { container, name } => self.follow_container(container, name),
+            Effect::OpenContainerLogs { container, name } => {
+                self.log_sources.follow_container(container, &name)
+            }
             Effect::RunChecks | Effect::RerunCheck(_) | Effect::ApplyFix(..) => {
                 // One diagnosis at a time: the running one brings fresh results anyway.
                 if self.checks_job.as_ref().is_some_and(|j| !j.is_finished()) {
@@ -111,40 +96,6 @@ impl Worker {
 }
 
 impl Worker {
-    fn follow_container(&mut self, container: String, name: String) {
-        if self.followed.insert(container.clone()) {
-            self.logs.add_source(SourceSpec::Container {
-                target: self.target.clone(),
-                container,
-                name,
-                since_ms: None,
-            });
-        }
-    }
-
-    /// Odoo's containers are followed as soon as Docker lists them, and so is the log
-    /// file their odoo.conf names (looked for in the background, once per container).
-    fn follow_odoo(&mut self, model: &Model) {
-        for c in &model.containers {
-            if c.service.to_ascii_lowercase().contains("odoo") {
-                self.follow_container(c.id.clone(), c.service.clone());
-                if self.logfile_probed.insert(c.id.clone()) {
-                    let (target, logs, id) = (self.target.clone(), self.logs.clone(), c.id.clone());
-                    tokio::spawn(async move {
-                        let Ok(docker) = target.docker().await else {
-                            return;
-                        };
-                        if let Some(spec) =
-                            logs_discover::container_logfile(&target, &docker, &id).await
-                        {
-                            logs.add_source(spec);
-                        }
-                    });
-                }
-            }
-        }
-    }
-
     /// Start the logs and Docker workers and forward what they publish as messages.
     fn start_engines(&mut self, mut docker_events: mpsc::UnboundedReceiver<docker::DockerEvent>) {
         let mut snapshots = self.logs.snapshots.clone();
@@ -175,28 +126,28 @@ impl Worker {
                 }
             }
         });
-        // Odoo run as a host process (systemd, a source install) with a log file.
-        let (target, logs) = (self.target.clone(), self.logs.clone());
-        tokio::spawn(async move {
-            for spec in logs_discover::host_logfiles(&target).await {
-                logs.add_source(spec);
-            }
-        });
-        let (target, logs) = (self.target.clone(), self.logs.clone());
-        tokio::spawn(async move {
-            for (name, path, format) in NGINX_LOGS {
-                let readable = Command::new("test").arg("-r").arg(path);
-                if target.run(&readable).await.is_ok_and(|o| o.success()) {
-                    logs.add_source(SourceSpec::File {
-                        target: target.clone(),
-                        path: path.into(),
-                        name: name.into(),
-                        format,
-                    });
-                }
-            }
-        });
+        self.log_sources.start();
     }
+}
+
+impl Worker {
+    /// Log sources appear with containers (Docker's model changed) and with Odoo
+    /// servers on the host (looked for again after each refresh of the host's facts).
+    fn look_for_log_sources(&mut self, message: &Message) {
+        match message {
+            Message::Containers(model) => self.log_sources.on_containers(model),
+            Message::HostFacts(Ok(_)) => self.log_sources.look_on_host(),
+            _ => {}
+        }
+    }
+}
+
+/// `HH:MM:SS` (UTC, as the console shows times) now.
+fn time_of_day() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    crate::logs::time::format_ms(ms)[11..19].to_string()
 }
 
 /// Rows of log text the Logs pane shows: its height less borders, the sources line and
@@ -261,13 +212,12 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     let (_, no_events) = mpsc::unbounded_channel();
     let docker_events = std::mem::replace(&mut docker.events, no_events);
     let mut worker = Worker {
+        log_sources: LogSources::new(target.clone(), logs.clone()),
         target,
         tx,
         host_job: None,
         logs,
         docker,
-        followed: Default::default(),
-        logfile_probed: Default::default(),
         checks_job: None,
         stack_job: None,
     };
@@ -335,15 +285,11 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                 None => break,
             },
             Some(message) = rx.recv() => {
-                if let Message::Containers(model) = &message {
-                    worker.follow_odoo(model);
-                }
+                worker.look_for_log_sources(&message);
                 dirty |= app.apply(message);
                 // Take everything already waiting so a burst costs one frame.
                 while let Ok(message) = rx.try_recv() {
-                    if let Message::Containers(model) = &message {
-                        worker.follow_odoo(model);
-                    }
+                    worker.look_for_log_sources(&message);
                     dirty |= app.apply(message);
                 }
             }
@@ -358,7 +304,9 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
             }
             Ok(()) = async { ssh_state.as_mut().expect("guarded").changed().await }, if ssh_state.is_some() => {
                 let state = ssh_state.as_mut().expect("guarded").borrow_and_update().clone();
-                app.connection = Connection::from(state);
+                for effect in app.connection_changed(Connection::from(state), &time_of_day()) {
+                    worker.start(effect);
+                }
                 dirty = true;
             }
             _ = sigterm.recv() => break,

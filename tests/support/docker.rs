@@ -44,7 +44,7 @@ impl Project {
     /// `docker run -d` a container of `service` with compose's labels (as Compose v1
     /// 1.29 writes them) plus `extra` options, from `image`. Returns the container name.
     pub fn run(&self, service: &str, extra: &[&str], image: &str) -> String {
-        self.run_with_command(service, extra, image, &[])
+        self.run_full(service, 1, extra, image, &[])
     }
 
     /// [`Project::run`] with `command` after the image (the container's `Cmd`).
@@ -55,9 +55,27 @@ impl Project {
         image: &str,
         command: &[&str],
     ) -> String {
-        let name = format!("{}-{service}-1", self.name);
+        self.run_full(service, 1, extra, image, command)
+    }
+
+    /// As [`Project::run`], for container `number` of the service (compose's scale, or
+    /// the one a recreate leaves beside the old).
+    pub fn run_numbered(&self, service: &str, number: u32, extra: &[&str], image: &str) -> String {
+        self.run_full(service, number, extra, image, &[])
+    }
+
+    fn run_full(
+        &self,
+        service: &str,
+        number: u32,
+        extra: &[&str],
+        image: &str,
+        command: &[&str],
+    ) -> String {
+        let name = format!("{}-{service}-{number}", self.name);
         let project_label = format!("com.docker.compose.project={}", self.name);
         let service_label = format!("com.docker.compose.service={service}");
+        let number_label = format!("com.docker.compose.container-number={number}");
         let mut args = vec![
             "run",
             "-d",
@@ -68,7 +86,7 @@ impl Project {
             "--label",
             &service_label,
             "--label",
-            "com.docker.compose.container-number=1",
+            &number_label,
             "--label",
             "com.docker.compose.version=1.29.2",
         ];
@@ -102,6 +120,13 @@ impl Project {
             );
         }
         name
+    }
+
+    /// The full id of a container (by name).
+    pub fn id_of(&self, container: &str) -> String {
+        let out = docker(&["inspect", "-f", "{{.Id}}", container]);
+        assert!(out.status.success(), "docker inspect {container}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn remove_all(&self) {

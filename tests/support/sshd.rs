@@ -333,3 +333,24 @@ impl Sshd {
         odoo_ops::target::Target::Ssh(t)
     }
 }
+
+impl Sshd {
+    /// A home directory under `dir` whose `~/.ssh/config` names this server `droplet`
+    /// (root, the authorized key, no agent) and whose known_hosts already trusts it: what
+    /// an operator has who runs `odoo-ops droplet`.
+    pub fn client_home(&self, dir: &Path) -> PathBuf {
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(
+            home.join(".ssh/config"),
+            format!(
+                "Host droplet\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+                self.port,
+                self.client_key.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(home.join(".ssh/known_hosts"), self.known_hosts_line()).unwrap();
+        home
+    }
+}

@@ -89,7 +89,17 @@ impl Tmux {
     }
 
     pub fn wait_until(&self, ok: impl Fn(&str) -> bool, what: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.wait_until_within(Duration::from_secs(15), ok, what)
+    }
+
+    /// As [`Tmux::wait_until`], for what takes longer than usual (a periodic refresh).
+    pub fn wait_until_within(
+        &self,
+        timeout: Duration,
+        ok: impl Fn(&str) -> bool,
+        what: &str,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
         loop {
             let screen = self.screen();
             if ok(&screen) {

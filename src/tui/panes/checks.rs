@@ -168,7 +168,7 @@ impl ChecksPane {
                 } else {
                     self.selected.min(total.saturating_sub(1))
                 };
-                self.report = Some(report);
+                self.report = Some(failures_first(report, self.stepping));
                 self.nginx = Some(nginx);
                 self.error = None;
             }
@@ -209,19 +209,12 @@ impl ChecksPane {
         } else if let Some(id) = self.rerunning {
             Some(Span::styled(format!(" re-running {id}… "), theme.muted()))
         } else {
-            self.report.as_ref().map(|r| {
-                Span::styled(
-                    format!(
-                        " {} pass · {} warn · {} fail · {} skipped · {:.0} ms ",
-                        r.counts.pass,
-                        r.counts.warn,
-                        r.counts.fail,
-                        r.counts.skipped,
-                        r.timings.total_ms
-                    ),
-                    theme.muted(),
-                )
-            })
+            // The title's left part (` 5 Checks `) and the corners take the rest.
+            let room = (area.width as usize).saturating_sub(PaneId::Checks.title().len() + 8);
+            self.report
+                .as_ref()
+                .and_then(|r| counts_note(r, room))
+                .map(|note| Span::styled(note, theme.muted()))
         };
         let block = ctx.block(PaneId::Checks, note);
         let inner = block.inner(area);
@@ -233,7 +226,11 @@ impl ChecksPane {
         } else {
             (inner, None)
         };
-        let list = Paragraph::new(self.list_lines(ctx, list_area.height as usize));
+        let list = Paragraph::new(self.list_lines(
+            ctx,
+            list_area.height as usize,
+            list_area.width as usize,
+        ));
         // Before the first run the pane is prose; afterwards one row per check, cut at
         // the edge so the selection arithmetic stays one row per line.
         let list = if self.report.is_none() {
@@ -254,7 +251,7 @@ impl ChecksPane {
         }
     }
 
-    fn list_lines(&self, ctx: &PaneContext, height: usize) -> Vec<Line<'static>> {
+    fn list_lines(&self, ctx: &PaneContext, height: usize, width: usize) -> Vec<Line<'static>> {
         let (theme, readonly) = (ctx.theme, ctx.readonly);
         let mut lines = Vec::new();
         if let Some(e) = &self.error {
@@ -293,10 +290,19 @@ impl ChecksPane {
             return lines;
         };
         match &report.root_cause {
-            Some(c) => lines.push(Line::from(vec![
-                Span::styled("ROOT CAUSE ", theme.error()),
-                Span::styled(c.sentence.clone(), theme.text()),
-            ])),
+            Some(c) => {
+                // Wrapped under itself, whole: the one sentence the operator came for.
+                const LABEL: &str = "ROOT CAUSE ";
+                let rows = wrap_words(&c.sentence, width.saturating_sub(LABEL.len()).max(20));
+                for (i, row) in rows.into_iter().enumerate() {
+                    let label = if i == 0 {
+                        Span::styled(LABEL, theme.error())
+                    } else {
+                        Span::raw(" ".repeat(LABEL.len()))
+                    };
+                    lines.push(Line::from(vec![label, Span::styled(row, theme.text())]));
+                }
+            }
             None if self.revealed >= report.checks.len() && report.counts.fail == 0 => {
                 lines.push(Line::from(Span::styled("No problem found.", theme.ok())))
             }
@@ -388,8 +394,10 @@ fn evidence_lines(c: &CheckResult, ctx: &PaneContext) -> Vec<Line<'static>> {
             Span::styled(ran.clone(), theme.text()),
         ]));
     }
-    for l in &o.evidence.lines {
-        lines.push(Line::from(Span::styled(format!("  │ {l}"), theme.text())));
+    // A multi-line piece (an HTML error page) keeps its rows and their indentation.
+    for row in o.evidence.lines.iter().flat_map(|l| l.lines()) {
+        let row = row.trim_end_matches('\r').replace('\t', "    ");
+        lines.push(Line::from(Span::styled(format!("  │ {row}"), theme.text())));
     }
     if let Some(cause) = &o.cause {
         lines.push(Line::from(vec![
@@ -453,4 +461,90 @@ fn confirm_lines(p: &PendingFix, ctx: &PaneContext) -> Vec<Line<'static>> {
         theme.accent(),
     )));
     lines
+}
+
+/// The report's checks with failures, then warnings, first (each group in run order), so
+/// that what is wrong is at the top of the list. Stepping keeps the run order: its point
+/// is to follow the checklist.
+fn failures_first(mut report: Report, stepping: bool) -> Report {
+    if !stepping {
+        report.checks.sort_by_key(|c| match c.outcome.verdict {
+            Verdict::Fail => 0,
+            Verdict::Warn => 1,
+            Verdict::Pass => 2,
+            Verdict::Skipped => 3,
+        });
+    }
+    report
+}
+
+/// The counts for the title, in the longest form that fits `room` columns; the numbers
+/// are never cut (failures and warnings are kept longest). `None` when even the
+/// failures do not fit.
+fn counts_note(r: &Report, room: usize) -> Option<String> {
+    let c = &r.counts;
+    [
+        format!(
+            " {} fail · {} warn · {} pass · {} skipped · {:.0} ms ",
+            c.fail, c.warn, c.pass, c.skipped, r.timings.total_ms
+        ),
+        format!(
+            " {} fail · {} warn · {} pass · {} skipped ",
+            c.fail, c.warn, c.pass, c.skipped
+        ),
+        format!(" {} fail · {} warn · {} pass ", c.fail, c.warn, c.pass),
+        format!(" {} fail · {} warn ", c.fail, c.warn),
+        format!(" {} fail ", c.fail),
+    ]
+    .into_iter()
+    .find(|note| note.chars().count() <= room)
+}
+
+/// `text` in rows of at most `width` characters, broken between words (a word longer
+/// than a row is cut).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = vec![String::new()];
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let row = rows.last_mut().expect("one row");
+            let used = row.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= width {
+                if gap == 1 {
+                    row.push(' ');
+                }
+                row.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                rows.push(String::new());
+                continue;
+            }
+            let rest = word.split_off(width);
+            row.extend(word.iter());
+            rows.push(String::new());
+            word = rest;
+        }
+    }
+    if rows.len() > 1 && rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_and_long_words_are_cut() {
+        assert_eq!(
+            wrap_words("nginx routes /websocket to", 12),
+            ["nginx routes", "/websocket", "to"]
+        );
+        assert_eq!(wrap_words("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap_words("", 4), [""]);
+    }
 }

@@ -21,6 +21,9 @@ pub struct HostPane {
     pub error: Option<String>,
     pub loading: bool,
     pub scroll: u16,
+    /// The link to the host dropped at this time (`HH:MM:SS`): the facts shown are from
+    /// before, until a refresh brings fresh ones.
+    pub stale_since: Option<String>,
 }
 
 impl HostPane {
@@ -30,9 +33,16 @@ impl HostPane {
             Ok(facts) => {
                 self.facts = Some(facts);
                 self.error = None;
+                self.stale_since = None;
             }
             Err(e) => self.error = Some(e),
         }
+    }
+
+    /// The link dropped: what is on screen is from before `time` (the first drop counts).
+    pub fn mark_stale(&mut self, time: &str) {
+        self.loading = false;
+        self.stale_since.get_or_insert_with(|| time.to_string());
     }
 
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
@@ -51,7 +61,9 @@ impl HostPane {
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
         let theme = ctx.theme;
-        let note = if self.loading {
+        let note = if let Some(since) = &self.stale_since {
+            Some(Span::styled(format!(" stale since {since} "), theme.warn()))
+        } else if self.loading {
             Some(Span::styled(" refreshing… ", theme.muted()))
         } else {
             None

@@ -130,6 +130,7 @@ impl LogsPane {
             Action::LogsSearch => return self.open(InputKind::Search),
             Action::LogsExport => return self.open(InputKind::Export),
             Action::LogsSource => return self.cycle_source(),
+            Action::Refresh => LogsCommand::Revive,
             _ => return Vec::new(),
         };
         vec![Effect::Logs(command)]
@@ -326,26 +327,31 @@ impl LogsPane {
 
     /// `key what` for the pane's main keys, as the active keymap binds them.
     fn hints(&self, ctx: &PaneContext) -> Vec<String> {
-        let mut hints: Vec<String> = [
-            (
-                Action::LogsFollow,
-                if self.snapshot.follow {
-                    "pause"
-                } else {
-                    "follow"
-                },
-            ),
-            (Action::LogsSearch, "search"),
-            (Action::LogsFilter, "filter"),
-            (Action::LogsNextError, "next error"),
-            (Action::LogsLevel, "level"),
-            (Action::LogsSource, "source"),
-            (Action::LogsWrap, "wrap"),
-        ]
-        .iter()
-        .map(|hint| ctx.hints(std::slice::from_ref(hint)))
-        .filter(|h| !h.is_empty())
-        .collect();
+        let mut hints: Vec<String> = Vec::new();
+        if self.snapshot.stopped() > 0 {
+            hints.push(ctx.hints(&[(Action::Refresh, "restart stopped")]));
+        }
+        hints.extend(
+            [
+                (
+                    Action::LogsFollow,
+                    if self.snapshot.follow {
+                        "pause"
+                    } else {
+                        "follow"
+                    },
+                ),
+                (Action::LogsSearch, "search"),
+                (Action::LogsFilter, "filter"),
+                (Action::LogsNextError, "next error"),
+                (Action::LogsLevel, "level"),
+                (Action::LogsSource, "source"),
+                (Action::LogsWrap, "wrap"),
+            ]
+            .iter()
+            .map(|hint| ctx.hints(std::slice::from_ref(hint))),
+        );
+        hints.retain(|h| !h.is_empty());
         if !self.wrap {
             let (left, right) = (
                 ctx.keymap.first_key(Action::LogsScrollLeft),
@@ -370,7 +376,15 @@ fn next_level(level: Level) -> Level {
 }
 
 fn title_note(s: &LogsSnapshot, theme: &Theme) -> Span<'static> {
-    let state = if s.follow { "▶ follow" } else { "‖ paused" };
+    // Following is only claimed for what still follows.
+    let stopped = s.stopped();
+    let state = match (s.follow, stopped) {
+        (true, 0) => "▶ follow".to_string(),
+        (true, n) if n == s.sources.len() => "■ stopped".to_string(),
+        (true, n) => format!("▶ follow · {n} stopped"),
+        (false, 0) => "‖ paused".to_string(),
+        (false, n) => format!("‖ paused · {n} stopped"),
+    };
     let counts = if s.matching == s.buffered {
         let noun = if s.buffered == 1 { "line" } else { "lines" };
         format!("{} {noun}", thousands(s.buffered as u64))
@@ -381,7 +395,11 @@ fn title_note(s: &LogsSnapshot, theme: &Theme) -> Span<'static> {
             thousands(s.buffered as u64)
         )
     };
-    let style = if s.follow { theme.ok() } else { theme.warn() };
+    let style = if s.follow && stopped == 0 {
+        theme.ok()
+    } else {
+        theme.warn()
+    };
     Span::styled(format!(" {state} · {counts} "), style)
 }
 

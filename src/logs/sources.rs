@@ -1,0 +1,137 @@
+//! Which logs the console follows, and when it looks for them again.
+//!
+//! Sources are found at start, and again whenever what they come from may have appeared:
+//! Docker's model changed (a container was created or started: its logs, and the log file
+//! its odoo.conf names), or the host's facts were refreshed (an Odoo server started on
+//! the host since: the log file its `-c` configuration names). The logs worker follows a
+//! source found twice only once, and revives it if it had stopped.
+//!
+//! How a source is found is [`super::discover`]'s business; this module only decides
+//! when to ask.
+
+use std::collections::HashSet;
+
+use tokio::task::JoinHandle;
+
+use super::Format;
+use super::discover;
+use super::worker::{LogsHandle, SourceSpec, container_source_name};
+use crate::docker::Model;
+use crate::docker::model::State;
+use crate::target::{Command, Target};
+
+/// nginx's logs where Debian and the official image put them; followed when present.
+pub const NGINX_LOGS: [(&str, &str, Format); 2] = [
+    (
+        "nginx access",
+        "/var/log/nginx/access.log",
+        Format::NginxAccess,
+    ),
+    (
+        "nginx error",
+        "/var/log/nginx/error.log",
+        Format::NginxError,
+    ),
+];
+
+pub struct LogSources {
+    target: Target,
+    logs: LogsHandle,
+    /// Containers whose logs are already a source.
+    followed: HashSet<String>,
+    /// Odoo containers whose odoo.conf was looked at for a log file while running.
+    logfile_probed: HashSet<String>,
+    /// The look for Odoo servers on the host under way, if any.
+    host_look: Option<JoinHandle<()>>,
+}
+
+impl LogSources {
+    pub fn new(target: Target, logs: LogsHandle) -> LogSources {
+        LogSources {
+            target,
+            logs,
+            followed: HashSet::new(),
+            logfile_probed: HashSet::new(),
+            host_look: None,
+        }
+    }
+
+    /// What is looked for once, at start: nginx's logs, and Odoo's log file on the host.
+    pub fn start(&mut self) {
+        self.look_on_host();
+        let (target, logs) = (self.target.clone(), self.logs.clone());
+        tokio::spawn(async move {
+            for (name, path, format) in NGINX_LOGS {
+                let readable = Command::new("test").arg("-r").arg(path);
+                if target.run(&readable).await.is_ok_and(|o| o.success()) {
+                    logs.add_source(SourceSpec::File {
+                        target: target.clone(),
+                        path: path.into(),
+                        name: name.into(),
+                        format,
+                    });
+                }
+            }
+        });
+    }
+
+    /// Look for Odoo servers run on the host (systemd, a source install) that name a log
+    /// file: at start, and after each refresh of the host's facts, so that an Odoo that
+    /// was down when the console started is found when it comes back. One look at a time.
+    pub fn look_on_host(&mut self) {
+        if self.host_look.as_ref().is_some_and(|j| !j.is_finished()) {
+            return;
+        }
+        let (target, logs) = (self.target.clone(), self.logs.clone());
+        self.host_look = Some(tokio::spawn(async move {
+            for spec in discover::host_logfiles(&target).await {
+                logs.add_source(spec);
+            }
+        }));
+    }
+
+    /// Follow one container's logs (once per container).
+    pub fn follow_container(&mut self, container: String, service: &str) {
+        if self.followed.insert(container.clone()) {
+            let name = container_source_name(service, &container);
+            self.logs.add_source(SourceSpec::Container {
+                target: self.target.clone(),
+                container,
+                name,
+                since_ms: None,
+            });
+        }
+    }
+
+    /// Odoo's containers are followed as soon as Docker lists them, and so is the log
+    /// file their odoo.conf names, looked for in the background once a container runs
+    /// (a container created or started later is looked at then).
+    pub fn on_containers(&mut self, model: &Model) {
+        for c in &model.containers {
+            if !c.service.to_ascii_lowercase().contains("odoo") {
+                continue;
+            }
+            self.follow_container(c.id.clone(), &c.service);
+            if c.state != State::Running || !self.logfile_probed.insert(c.id.clone()) {
+                continue;
+            }
+            let (target, logs, id) = (self.target.clone(), self.logs.clone(), c.id.clone());
+            tokio::spawn(async move {
+                let Ok(docker) = target.docker().await else {
+                    return;
+                };
+                match discover::container_logfile(&target, &docker, &id).await {
+                    // Where a file inside the container is goes with the container; a
+                    // file on the host outlives it (its next container writes there too).
+                    Some(spec @ SourceSpec::Notice { .. }) => {
+                        logs.add_container_source(spec, &id);
+                    }
+                    Some(spec) => {
+                        logs.add_source(spec);
+                    }
+                    None => {}
+                }
+            });
+        }
+    }
+}
