@@ -116,13 +116,13 @@ fn config_test(obs: &Observations) -> Outcome {
 /// nginx's first fatal line when it is a file this user may not read (a certificate key,
 /// a config file, a log): the configuration may be fine, it was not checked.
 fn permission_denied(lines: &[String]) -> Option<String> {
-    lines
-        .iter()
-        .find(|l| {
-            (l.contains("[emerg]") || l.contains("[crit]") || l.contains("[alert]"))
-                && l.contains("Permission denied")
-        })
-        .cloned()
+    // The fatal line first: an [alert] about the error log comes before it.
+    ["[emerg]", "[crit]", "[alert]"].iter().find_map(|level| {
+        lines
+            .iter()
+            .find(|l| l.contains(level) && l.contains("Permission denied"))
+            .cloned()
+    })
 }
 
 fn could_not_read(line: &str, ev: Evidence) -> Outcome {
