@@ -306,11 +306,14 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     obs.http_port = host_port(http);
     obs.gevent_port = host_port(gevent);
     obs.log_command = Some(format!("docker logs --tail {LOG_LINES} {}", c.name));
+    // A running container is judged on what this run wrote; one that died (or is
+    // between restarts) on its last lines, which say why.
+    let since = (c.running && !c.restarting).then_some(c.started_at.as_str());
     match logs {
-        Ok(lines) => obs.log_lines = odoo_log::container_since_start(lines, &c.started_at),
+        Ok(lines) => obs.log_lines = odoo_log::container_since_start(lines, since),
         Err(e) => obs.log_error = Some(e),
     }
-    obs.log_since = Some(c.started_at.clone()).filter(|s| !s.is_empty());
+    obs.log_since = since.filter(|s| !s.is_empty()).map(str::to_string);
     obs.runtime = OdooRuntime::Container(c);
 }
 

@@ -70,12 +70,14 @@ fn odoo_timestamp(line: &str) -> Option<&str> {
     shape.then_some(ts)
 }
 
-/// Docker's log lines with `timestamps`: `2026-11-30T12:00:01.123456789Z text`. Only the
-/// lines at or after the container's `State.StartedAt` (compared to the second: Docker
-/// trims trailing zeros of the fraction, so longer text is not a later time), without
-/// the stamp.
-pub fn container_since_start(stamped: Vec<String>, started_at: &str) -> Vec<String> {
-    let start = started_at.get(..19).filter(|s| !s.starts_with("0001"));
+/// Docker's log lines with `timestamps`: `2026-11-30T12:00:01.123456789Z text`, without
+/// the stamp; with `started_at` (the container's `State.StartedAt`) only the lines at or
+/// after it (compared to the second: Docker trims trailing zeros of the fraction, so a
+/// longer text is not a later time).
+pub fn container_since_start(stamped: Vec<String>, started_at: Option<&str>) -> Vec<String> {
+    let start = started_at
+        .and_then(|s| s.get(..19))
+        .filter(|s| !s.starts_with("0001"));
     stamped
         .into_iter()
         .filter_map(|l| {
@@ -185,14 +187,15 @@ mod tests {
              2026-11-30T11:00:01.123456789Z newer line",
         );
         assert_eq!(
-            container_since_start(log.clone(), "2026-11-30T11:00:00.123456789Z"),
+            container_since_start(log.clone(), Some("2026-11-30T11:00:00.123456789Z")),
             ["new line", "newer line"]
         );
         assert_eq!(
-            container_since_start(log, "0001-01-01T00:00:00Z").len(),
+            container_since_start(log.clone(), Some("0001-01-01T00:00:00Z")).len(),
             3,
             "never started: every line"
         );
+        assert_eq!(container_since_start(log, None)[0], "old line");
     }
 
     #[test]
