@@ -26,8 +26,8 @@ pub fn server_up(host: &str, port: u16) -> bool {
 /// stand-in logs in for real (see `pg_login`) and learns which databases there are;
 /// without, it only asks whether PostgreSQL answers (`Ok(None)`).
 pub fn reach(conf: &Conf) -> Result<Option<Vec<String>>, String> {
-    let login =
-        (!conf.db_password.is_empty()).then(|| (conf.db_user.as_str(), conf.db_password.as_str()));
+    let login = (!conf.db_password.is_empty())
+        .then_some((conf.db_user.as_str(), conf.db_password.as_str()));
     probe(&conf.db_host, conf.db_port, login)
 }
 
