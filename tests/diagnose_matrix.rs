@@ -20,6 +20,8 @@ use support::{ports, tls};
 /// One stack under test; everything stops on Drop.
 struct Stack {
     nginx: Nginx,
+    /// The `http { }` content nginx runs, for a reload with a change.
+    content: String,
     tls_port: u16,
     ca: Vec<u8>,
     odoo: OdooLocation,
@@ -58,6 +60,7 @@ fn nginx_for(http: u16, gevent: u16, edit: impl Fn(String) -> String, odoo: Odoo
     let nginx = Nginx::start(&content, &[tls_port]);
     Stack {
         nginx,
+        content,
         tls_port,
         ca: std::fs::read(&cert.ca_cert).unwrap(),
         odoo,
@@ -294,7 +297,9 @@ fn short_read_timeout_with_slow_endpoint() {
     );
     let r = stack.diagnose();
     assert_root(&r, "nginx.timeouts", "504");
-    assert_eq!(r.check("edge.login").unwrap().outcome.summary, "Some(504)");
+    // What an operator reads: the status, not Rust's notation for it.
+    assert_eq!(r.check("edge.login").unwrap().outcome.summary, "504");
+    assert_no_debug_text(&r);
     let again = stack.diagnose();
     assert!(
         again
@@ -702,4 +707,271 @@ fn a_bind_mounted_odoo_conf_is_read_from_its_host_file() {
         ))),
         "{read:?}"
     );
+}
+
+/// The text and the JSON an operator reads, checked for Rust's debug notation.
+#[track_caller]
+fn assert_no_debug_text(r: &Report) {
+    let text = odoo_ops::cli::diagnose::render_text(r);
+    let json = serde_json::to_string_pretty(r).unwrap();
+    for out in [&text, &json] {
+        for debug in ["Some(", "None"] {
+            assert!(!out.contains(debug), "{debug} in:\n{out}");
+        }
+    }
+}
+
+/// A previous run's lines in odoo.log: the database refused the password then.
+const PREVIOUS_RUN: &str = "\
+2026-11-01 09:00:00,000 7 INFO ? odoo: Odoo version 18.0 
+2026-11-01 09:00:01,000 7 INFO ? odoo.sql_db: Connection to the database failed 
+2026-11-01 09:00:01,000 7 ERROR ? odoo.service.server: Worker WorkerCron (8) Exception occurred, exiting... 
+psycopg2.OperationalError: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"odoo\"
+2026-11-01 09:00:05,000 7 INFO ? odoo.service.server: Initiating shutdown 
+";
+
+#[test]
+fn a_healthy_host_with_history_is_healthy() {
+    // Odoo was restarted after a wrong password was corrected, and logs `Modules loaded.`
+    // (db_name set) on this good start.
+    let (stack, odoo, _pg) = host_stack(
+        StandinOptions {
+            db_name: Some("odoo".into()),
+            previous_log: Some(PREVIOUS_RUN.into()),
+            ..Default::default()
+        },
+        |s| s,
+    );
+    assert!(odoo.log().contains("Modules loaded."));
+    // nginx first ran a configuration pointing at a port where nothing listens: the
+    // diagnosis's own requests through it are real 502s in its error log.
+    let http = odoo.http_port;
+    let wrong = ports::free_port();
+    let good = stack.content.clone();
+    stack.nginx.reload(&good.replace(
+        &format!("server 127.0.0.1:{http};"),
+        &format!("server 127.0.0.1:{wrong};"),
+    ));
+    let broken = stack.diagnose();
+    assert_eq!(
+        broken.check("edge.health").unwrap().outcome.summary,
+        "502 from nginx"
+    );
+    assert!(stack.nginx.error_log().contains("Connection refused"));
+    // nginx's times are whole seconds: the reload comes in a later second.
+    std::thread::sleep(Duration::from_millis(1100));
+    stack.nginx.reload(&good);
+    let r = stack.diagnose();
+    let alarms: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| {
+            c.outcome.verdict == Verdict::Fail
+                || (c.outcome.verdict == Verdict::Warn && c.id != "resources.oom")
+        })
+        .map(|c| format!("{}: {}", c.id, c.outcome.summary))
+        .collect();
+    assert!(alarms.is_empty(), "{alarms:?}\n{}", summary(&r));
+    assert_eq!(r.status, Status::Healthy, "{}", summary(&r));
+    assert_eq!(odoo_ops::cli::diagnose::exit_code(&r), 0);
+    let log = r.check("nginx.error_log").unwrap();
+    assert!(
+        log.outcome
+            .evidence
+            .lines
+            .iter()
+            .any(|l| l.contains("running configuration was loaded at")),
+        "{:?}",
+        log.outcome
+    );
+    let odoo_log = r.check("odoo.log").unwrap();
+    assert_eq!(
+        odoo_log.outcome.verdict,
+        Verdict::Pass,
+        "{:?}",
+        odoo_log.outcome
+    );
+    assert_no_debug_text(&r);
+}
+
+#[test]
+fn a_502_logged_only_in_the_sites_own_error_log_is_seen() {
+    let logs = tempfile::tempdir().unwrap();
+    let own = logs.path().join("odoo.error.log");
+    let (stack, mut odoo, _pg) = host_stack(StandinOptions::default(), |s| {
+        s.replace(
+            "    server_name",
+            &format!("    error_log {};\n    server_name", own.display()),
+        )
+    });
+    odoo.terminate(Duration::from_secs(5))
+        .expect("stand-in stops");
+    // The first diagnosis's requests through the edge are the 502s.
+    stack.diagnose();
+    assert!(
+        std::fs::read_to_string(&own)
+            .unwrap()
+            .contains("Connection refused")
+    );
+    assert!(!stack.nginx.error_log().contains("Connection refused"));
+    let r = stack.diagnose();
+    let log = r.check("nginx.error_log").unwrap();
+    assert_eq!(log.outcome.verdict, Verdict::Fail, "{}", summary(&r));
+    assert!(log.outcome.summary.contains("connection refused"));
+    assert!(
+        log.outcome
+            .evidence
+            .lines
+            .iter()
+            .any(|l| l.contains("odoo.error.log")),
+        "{:?}",
+        log.outcome.evidence
+    );
+}
+
+#[test]
+fn several_databases_without_dbfilter() {
+    let pg = Postgres::start();
+    pg.create_database("odoo");
+    pg.create_database("odoo_restored");
+    let standin = Standin::start(StandinOptions {
+        db_port: Some(pg.port),
+        // Any password: this PostgreSQL trusts; with one the stand-in logs in and lists.
+        db_password: Some("any".into()),
+        logfile: true,
+        ..Default::default()
+    });
+    let conf = standin.dir.path().join("odoo.conf");
+    let stack = nginx_for(
+        standin.http_port,
+        standin.gevent_port,
+        |s| s,
+        OdooLocation::ConfigFile(conf),
+    );
+    let r = stack.diagnose();
+    assert_root(&r, "odoo.dbfilter", "neither dbfilter nor db_name");
+    let fix = r
+        .check("odoo.dbfilter")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert!(
+        fix.summary.contains("dbfilter = ^DBNAME$"),
+        "{}",
+        fix.summary
+    );
+    assert!(!format!("{fix:?}").contains("docker"), "{fix:?}");
+    assert_eq!(
+        r.check("edge.login").unwrap().outcome.summary,
+        "303 to the database selector"
+    );
+    assert_eq!(
+        r.check("health.websocket").unwrap().outcome.summary,
+        "404 instead of 101"
+    );
+    assert_no_debug_text(&r);
+}
+
+#[test]
+fn a_wrong_database_password_is_named_with_its_fix() {
+    let pg = Postgres::start_with_password("right");
+    let standin = Standin::start(StandinOptions {
+        db_port: Some(pg.port),
+        db_name: Some("odoo".into()),
+        db_password: Some("wrong".into()),
+        logfile: true,
+        ..Default::default()
+    });
+    assert!(
+        standin.wait_for_log("password authentication failed", Duration::from_secs(10)),
+        "{}",
+        standin.log()
+    );
+    let conf = standin.dir.path().join("odoo.conf");
+    let stack = nginx_for(
+        standin.http_port,
+        standin.gevent_port,
+        |s| s,
+        OdooLocation::ConfigFile(conf),
+    );
+    let r = stack.diagnose();
+    assert_root(&r, "db.odoo_health", "refuses Odoo's login");
+    assert!(!r.root_cause.as_ref().unwrap().sentence.contains("down"));
+    let fix = r
+        .check("db.odoo_health")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert!(fix.summary.contains("db_password"), "{}", fix.summary);
+    assert_eq!(
+        r.check("db.pg_isready").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
+    assert_no_debug_text(&r);
+}
+
+#[test]
+fn an_unreadable_certificate_key_is_could_not_check() {
+    let (stack, odoo, _pg) = host_stack(StandinOptions::default(), |s| s);
+    // What an unprivileged login can read: everything but the key (certbot's is 0600).
+    use std::os::unix::fs::PermissionsExt;
+    let open = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open(stack.nginx.path(), 0o755);
+    open(&stack.nginx.conf_path(), 0o644);
+    open(stack._certs.path(), 0o755);
+    open(&stack._certs.path().join("fullchain.pem"), 0o644);
+    open(&stack._certs.path().join("ca.pem"), 0o644);
+    open(&stack._certs.path().join("privkey.pem"), 0o600);
+    open(odoo.dir.path(), 0o755);
+    open(&odoo.dir.path().join("odoo.conf"), 0o644);
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_odoo-ops"))
+        .args(["diagnose", "--json", "--domain", DOMAIN, "--nginx-conf"])
+        .arg(stack.nginx.conf_path())
+        .arg("--nginx-prefix")
+        .arg(stack.nginx.path())
+        .arg("--odoo-conf")
+        .arg(odoo.dir.path().join("odoo.conf"))
+        .arg("--ca-file")
+        .arg(stack._certs.path().join("ca.pem"))
+        .env("HOME", "/tmp")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let check = |id: &str| {
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let test = check("nginx.config_test");
+    assert_eq!(test["verdict"], "skipped", "{test:#}");
+    assert_eq!(test["could_not_check"], true, "{test:#}");
+    assert!(
+        test["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{test:#}"
+    );
+    assert_eq!(json["status"], "could_not_check", "{json:#}");
+    assert!(json["root_cause"].is_null(), "{json:#}");
+    assert_eq!(out.status.code(), Some(2), "{json:#}");
 }

@@ -111,28 +111,83 @@ pub fn retarget_port(config: &NginxConfig, location: &Location, port: u16) -> Op
     edit_fix(config, file, edits, format!("Point {what} at port {port}"))
 }
 
-/// The `proxy_pass` target for the gevent port: an upstream already pointing there, else
-/// the address itself.
-fn gevent_target(site: &OdooSite, host: &str, port: u16) -> String {
-    site.locations
+/// The `proxy_pass` target for the gevent port: an upstream the site already routes to
+/// there, else any `upstream` block whose servers are exactly that port, else the
+/// address itself.
+fn gevent_target(config: &NginxConfig, site: &OdooSite, host: &str, port: u16) -> String {
+    let used = site
+        .locations
         .iter()
         .filter_map(|l| l.proxy_pass.as_ref())
         .find(|p| p.upstream.is_some() && p.endpoints.iter().any(|e| e.port == port))
-        .and_then(|p| p.upstream.clone())
-        .map_or_else(
-            || format!("http://{host}:{port}"),
-            |u| format!("http://{u}"),
-        )
+        .and_then(|p| p.upstream.clone());
+    let defined = || {
+        config
+            .http()
+            .into_iter()
+            .filter(|d| d.name == "upstream")
+            .find(|d| {
+                let servers: Vec<&str> = d
+                    .children()
+                    .iter()
+                    .filter(|c| c.name == "server")
+                    .filter_map(|c| c.arg(0))
+                    .collect();
+                !servers.is_empty()
+                    && servers.iter().all(|a| {
+                        a.rsplit_once(':')
+                            .is_some_and(|(_, p)| p == port.to_string())
+                    })
+            })
+            .and_then(|d| d.arg(0).map(str::to_string))
+    };
+    used.or_else(defined).map_or_else(
+        || format!("http://{host}:{port}"),
+        |u| format!("http://{u}"),
+    )
 }
 
-fn websocket_block(indent: &str, target: &str, inherited: &[Header]) -> Vec<String> {
+/// The `Connection` value for a websocket route, in the site's own style: what another
+/// of its routes already sends, else the variable of a `map $http_upgrade $VAR`, else
+/// `"upgrade"`.
+fn connection_value(config: &NginxConfig, site: &OdooSite) -> String {
+    let written = site
+        .locations
+        .iter()
+        .filter(|l| l.own_headers)
+        .filter_map(|l| l.header("Connection"))
+        .chain(
+            site.server_headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("Connection")),
+        )
+        .find(|h| h.value.to_ascii_lowercase().contains("upgrade"))
+        .map(|h| quote_value(&h.value));
+    let mapped = || {
+        config
+            .http()
+            .into_iter()
+            .find(|d| d.name == "map" && d.arg(0) == Some("$http_upgrade"))
+            .and_then(|d| d.arg(1).map(str::to_string))
+    };
+    written
+        .or_else(mapped)
+        .unwrap_or_else(|| "\"upgrade\"".into())
+}
+
+fn websocket_block(
+    indent: &str,
+    target: &str,
+    connection: &str,
+    inherited: &[Header],
+) -> Vec<String> {
     let i2 = format!("{indent}    ");
     let mut out = vec![
         format!("{indent}location /websocket {{"),
         format!("{i2}proxy_pass {target};"),
         format!("{i2}proxy_http_version 1.1;"),
         format!("{i2}proxy_set_header Upgrade $http_upgrade;"),
-        format!("{i2}proxy_set_header Connection \"upgrade\";"),
+        format!("{i2}proxy_set_header Connection {connection};"),
     ];
     out.extend(inherited_headers(
         &i2,
@@ -169,7 +224,7 @@ fn quote_value(v: &str) -> String {
 
 /// Route `/websocket` to the gevent port: retarget an existing location, or add one.
 pub fn websocket_route(config: &NginxConfig, site: &OdooSite, gevent: &Endpoint) -> Option<Fix> {
-    let target = gevent_target(site, &gevent.host, gevent.port);
+    let target = gevent_target(config, site, &gevent.host, gevent.port);
     if let Some(loc) = site.location("/websocket") {
         let pass = loc.proxy_pass.as_ref()?;
         let text = file_text(config, &pass.file)?;
@@ -201,7 +256,12 @@ pub fn websocket_route(config: &NginxConfig, site: &OdooSite, gevent: &Endpoint)
         &file,
         vec![Edit::InsertBefore(
             before_line,
-            websocket_block(&indent, &target, &site.server_headers),
+            websocket_block(
+                &indent,
+                &target,
+                &connection_value(config, site),
+                &site.server_headers,
+            ),
         )],
         format!("Add a /websocket location to Odoo's gevent port ({target})"),
     )
@@ -232,7 +292,10 @@ pub fn websocket_headers(config: &NginxConfig, site: &OdooSite, loc: &Location) 
         .header("Connection")
         .is_some_and(|h| h.value.to_ascii_lowercase().contains("upgrade"))
     {
-        add.push(format!("{indent}proxy_set_header Connection \"upgrade\";"));
+        add.push(format!(
+            "{indent}proxy_set_header Connection {};",
+            connection_value(config, site)
+        ));
     }
     if !loc.own_headers {
         add.extend(inherited_headers(
@@ -280,8 +343,26 @@ pub fn server_directive(
     edit_fix(config, &site.file, edits, summary)
 }
 
+/// The value the site already gives `name` somewhere (its header style: `https` or
+/// `$scheme`), else `default`.
+pub fn site_header_value(site: &OdooSite, name: &str, default: &str) -> String {
+    site.server_headers
+        .iter()
+        .chain(site.locations.iter().flat_map(|l| l.headers.iter()))
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map_or_else(|| default.to_string(), |h| h.value.clone())
+}
+
 /// Add `proxy_set_header NAME VALUE` wherever the routes to Odoo get their headers.
 pub fn add_header(config: &NginxConfig, site: &OdooSite, name: &str, value: &str) -> Option<Fix> {
+    add_headers(config, site, &[(name, value)])
+}
+
+/// Add each `proxy_set_header NAME VALUE` wherever the routes to Odoo get their headers:
+/// at the server level (what locations without headers of their own inherit), and in
+/// every location that sets its own, since nginx gives such a location none of the
+/// server's (a server-level header would not take effect there).
+pub fn add_headers(config: &NginxConfig, site: &OdooSite, headers: &[(&str, &str)]) -> Option<Fix> {
     let text = file_text(config, &site.file)?;
     let mut edits = Vec::new();
     let in_location = |line: usize| {
@@ -299,17 +380,37 @@ pub fn add_header(config: &NginxConfig, site: &OdooSite, name: &str, value: &str
         .map(|(_, l)| l)
         .collect();
     let server_indent = format!("{}    ", indent_of(&text, site.line));
-    let new_line = |indent: &str| format!("{indent}proxy_set_header {name} {value};");
-    if !site
-        .server_headers
+    let line_for = |indent: &str, name: &str, value: &str| {
+        format!("{indent}proxy_set_header {name} {};", quote_value(value))
+    };
+    let server_missing: Vec<&(&str, &str)> = headers
         .iter()
-        .any(|h| h.name.eq_ignore_ascii_case(name))
-    {
+        .filter(|(n, _)| {
+            !site
+                .server_headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(n))
+        })
+        .collect();
+    if !server_missing.is_empty() {
         match own_server.iter().max() {
-            Some(&l) => edits.push(Edit::InsertAfter(l, vec![new_line(&indent_of(&text, l))])),
+            Some(&l) => {
+                let indent = indent_of(&text, l);
+                edits.push(Edit::InsertAfter(
+                    l,
+                    server_missing
+                        .iter()
+                        .map(|(n, v)| line_for(&indent, n, v))
+                        .collect(),
+                ))
+            }
             None => {
                 let mut add = inherited_headers(&server_indent, &site.server_headers, &[]);
-                add.push(new_line(&server_indent));
+                add.extend(
+                    server_missing
+                        .iter()
+                        .map(|(n, v)| line_for(&server_indent, n, v)),
+                );
                 edits.push(Edit::InsertAfter(site.line, add));
             }
         }
@@ -319,26 +420,39 @@ pub fn add_header(config: &NginxConfig, site: &OdooSite, name: &str, value: &str
         .iter()
         .filter(|l| l.own_headers && l.file == site.file)
     {
-        if loc.header(name).is_some() {
+        let missing: Vec<&(&str, &str)> = headers
+            .iter()
+            .filter(|(n, _)| loc.header(n).is_none())
+            .collect();
+        if missing.is_empty() {
             continue;
         }
         let last = loc
             .headers
             .iter()
             .filter_map(|h| split_at(&h.at))
-            .filter(|(f, l)| *f == loc.file && *l > loc.line)
+            .filter(|(f, l)| *f == loc.file && *l > loc.line && loc.end_line.is_none_or(|e| *l < e))
             .map(|(_, l)| l)
             .max();
-        if let Some(l) = last {
-            edits.push(Edit::InsertAfter(l, vec![new_line(&indent_of(&text, l))]));
-        }
+        // Its headers come from an include: the new ones go at the top of the block.
+        let (after, indent) = match last {
+            Some(l) => (l, indent_of(&text, l)),
+            None => (loc.line, format!("{}    ", indent_of(&text, loc.line))),
+        };
+        edits.push(Edit::InsertAfter(
+            after,
+            missing
+                .iter()
+                .map(|(n, v)| line_for(&indent, n, v))
+                .collect(),
+        ));
     }
-    edit_fix(
-        config,
-        &site.file,
-        edits,
-        format!("Send {name} to Odoo (proxy_set_header {name} {value})"),
-    )
+    let names: Vec<&str> = headers.iter().map(|(n, _)| *n).collect();
+    let summary = match headers {
+        [(name, value)] => format!("Send {name} to Odoo (proxy_set_header {name} {value})"),
+        _ => format!("Send {} to Odoo", names.join(", ")),
+    };
+    edit_fix(config, &site.file, edits, summary)
 }
 
 #[cfg(test)]
@@ -436,5 +550,96 @@ mod tests {
         let root = s3.location("/").unwrap();
         assert_eq!(root.header("X-Forwarded-Proto").unwrap().value, "$scheme");
         assert!(root.header("Host").is_some());
+    }
+
+    /// The site as an operator writes it: a map for Connection, an upstream for the
+    /// gevent port that no route uses yet, `X-Forwarded-Proto https` in its style, and a
+    /// `location /` that sets its own headers (so the server's are not inherited there).
+    const OWN_STYLE: &str = "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    ''      close;\n}\nupstream odoo {\n    server 127.0.0.1:8069;\n}\nupstream odoochat {\n    server 127.0.0.1:8072;\n}\nserver {\n    listen 80;\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-Proto https;\n    location / {\n        proxy_pass http://odoo;\n        proxy_set_header X-Real-IP $remote_addr;\n    }\n    location /web/static/ {\n        proxy_pass http://odoo;\n        include /t/proxy_headers.conf;\n    }\n}\n";
+
+    fn parse_with_include(site_text: &str) -> (NginxConfig, OdooSite) {
+        let dump = format!(
+            "# configuration file /t/nginx.conf:\nevents {{}}\nhttp {{\n    include /t/site.conf;\n}}\n\n# configuration file /t/site.conf:\n{site_text}\n# configuration file /t/proxy_headers.conf:\nproxy_set_header X-Real-IP $remote_addr;\n"
+        );
+        let c = NginxConfig::parse_dump(&dump).unwrap();
+        let s = select_site(&odoo_sites(&c), None).unwrap();
+        (c, s)
+    }
+
+    #[test]
+    fn a_new_websocket_route_uses_the_sites_upstream_and_map() {
+        let (c, s) = parse_with_include(OWN_STYLE);
+        let gevent = Endpoint {
+            host: "127.0.0.1".into(),
+            port: 8072,
+        };
+        let text = after(&websocket_route(&c, &s, &gevent).unwrap());
+        assert!(
+            text.contains("        proxy_pass http://odoochat;\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("        proxy_set_header Connection $connection_upgrade;\n"),
+            "{text}"
+        );
+        let (_, s2) = parse_with_include(&text);
+        let ws = s2.location("/websocket").unwrap();
+        assert_eq!(
+            ws.proxy_pass.as_ref().unwrap().upstream.as_deref(),
+            Some("odoochat")
+        );
+        // The server's headers are repeated in the new location, which sets its own.
+        assert_eq!(ws.header("X-Forwarded-Proto").unwrap().value, "https");
+    }
+
+    #[test]
+    fn a_header_goes_into_each_location_that_sets_its_own() {
+        let (c, s) = parse_with_include(OWN_STYLE);
+        // `location /` sets X-Real-IP, so it inherits neither Host nor X-Forwarded-Proto.
+        let root = s.location("/").unwrap();
+        assert!(root.own_headers && root.header("X-Forwarded-Proto").is_none());
+        let fix =
+            add_headers(&c, &s, &[("X-Forwarded-Proto", "https"), ("Host", "$host")]).unwrap();
+        let text = after(&fix);
+        let (_, s2) = parse_with_include(&text);
+        for path in ["/", "/web/static/"] {
+            let loc = s2.location(path).unwrap();
+            assert_eq!(
+                loc.header("X-Forwarded-Proto").map(|h| h.value.as_str()),
+                Some("https"),
+                "{path}\n{text}"
+            );
+            assert_eq!(
+                loc.header("Host").map(|h| h.value.as_str()),
+                Some("$host"),
+                "{path}"
+            );
+        }
+        // The location whose headers come from an include gets them at its top.
+        assert!(
+            text.contains(
+                "    location /web/static/ {\n        proxy_set_header X-Forwarded-Proto https;\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            site_header_value(&s, "X-Forwarded-Proto", "$scheme"),
+            "https"
+        );
+    }
+
+    #[test]
+    fn websocket_headers_reuse_the_map() {
+        let site = OWN_STYLE.replace(
+            "    location /web/static/ {",
+            "    location /websocket {\n        proxy_pass http://odoochat;\n    }\n    location /web/static/ {",
+        );
+        let (c, s) = parse_with_include(&site);
+        let fix = websocket_headers(&c, &s, s.location("/websocket").unwrap()).unwrap();
+        assert!(
+            after(&fix).contains("proxy_set_header Connection $connection_upgrade;"),
+            "{}",
+            after(&fix)
+        );
     }
 }

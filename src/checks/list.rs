@@ -164,6 +164,14 @@ pub const CHECKS: &[CheckDef] = &[
         &["odoo.conf"],
     ),
     def(
+        "odoo.dbfilter",
+        OdooConf,
+        "Odoo can choose its database",
+        "odoo.conf dbfilter/db_name; /web/login (303 to the database selector) and the websocket handshake (404)",
+        Cause,
+        &["odoo.conf"],
+    ),
+    def(
         "odoo.running",
         OdooRuntime,
         "Odoo is running",
@@ -336,7 +344,9 @@ pub fn evaluate(obs: &Observations) -> Vec<CheckResult> {
             };
             verdict == Verdict::Fail
                 || (verdict == Verdict::Skipped
-                    && earlier.is_some_and(|c| c.outcome.summary.starts_with("prerequisite")))
+                    && earlier.is_some_and(|c| {
+                        c.outcome.could_not_check || c.outcome.summary.starts_with("prerequisite")
+                    }))
         });
         let outcome = match blocked {
             Some(r) => Outcome::skip(format!("prerequisite {r} did not pass")),

@@ -166,6 +166,11 @@ pub struct Outcome {
     /// Why it matters for a 502 (or other symptom), for fail and warn.
     pub cause: Option<String>,
     pub fix: Option<Fix>,
+    /// Skipped because something that should have been readable was not (permission
+    /// denied on nginx's configuration, a certificate, odoo.conf): the diagnosis is then
+    /// "could not check" unless something else failed. Only present when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub could_not_check: bool,
 }
 
 impl Outcome {
@@ -176,6 +181,7 @@ impl Outcome {
             evidence,
             cause: None,
             fix: None,
+            could_not_check: false,
         }
     }
 
@@ -186,6 +192,16 @@ impl Outcome {
             evidence: Evidence::default(),
             cause: None,
             fix: None,
+            could_not_check: false,
+        }
+    }
+
+    /// Not judged because what it reads could not be read (see `could_not_check`).
+    pub fn could_not_check(reason: impl Into<String>, evidence: Evidence) -> Self {
+        Outcome {
+            evidence,
+            could_not_check: true,
+            ..Outcome::skip(reason)
         }
     }
 
@@ -196,6 +212,7 @@ impl Outcome {
             evidence,
             cause: Some(cause.into()),
             fix: None,
+            could_not_check: false,
         }
     }
 
@@ -268,6 +285,8 @@ pub struct Counts {
     pub warn: usize,
     pub fail: usize,
     pub skipped: usize,
+    /// Of the skipped, those that could not read what they need.
+    pub could_not_check: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -292,11 +311,14 @@ impl Report {
                 Verdict::Fail => counts.fail += 1,
                 Verdict::Skipped => counts.skipped += 1,
             }
+            if c.outcome.could_not_check {
+                counts.could_not_check += 1;
+            }
         }
         let root_cause = root_cause(&checks);
         let status = if counts.fail > 0 {
             Status::Problem
-        } else if counts.pass == 0 {
+        } else if counts.pass == 0 || counts.could_not_check > 0 {
             Status::CouldNotCheck
         } else {
             Status::Healthy

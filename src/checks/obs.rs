@@ -58,6 +58,14 @@ impl HttpProbe {
         }
     }
 
+    /// A 303 to Odoo's database selector: Odoo could not choose a database.
+    pub fn redirects_to_selector(&self) -> bool {
+        self.status == Some(303)
+            && self.headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("location") && v.contains("/web/database/selector")
+            })
+    }
+
     /// `"db_server_status": false` in a health answer.
     pub fn db_status(&self) -> Option<bool> {
         let v: serde_json::Value = serde_json::from_str(&self.body).ok()?;
@@ -97,13 +105,22 @@ pub struct ReloadObs {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ErrorLogObs {
+    /// Every file read, comma-separated.
     pub path: String,
+    /// The main error log, then the Odoo site's own (`error_log` in its server block).
+    pub files: Vec<String>,
     pub command: String,
-    /// `YYYY/MM/DD HH:MM:SS`: lines before this are not counted.
+    /// `YYYY/MM/DD HH:MM:SS`: lines before this are not counted (the later of the last
+    /// `minutes` and the running configuration's load).
     pub since: Option<String>,
+    /// When the current workers started: the last start or reload of nginx.
+    pub loaded_at: Option<String>,
     pub minutes: u32,
     pub summary: ErrorLogSummary,
+    /// No file could be read.
     pub error: Option<String>,
+    /// Files that could not be read, as `PATH: why`.
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -168,6 +185,12 @@ pub struct OdooObs {
     pub log_command: Option<String>,
     pub log_lines: Vec<String>,
     pub log_error: Option<String>,
+    // -- the log's window and how the install is managed (verdicts) --
+    /// When the running server started (`YYYY-MM-DD HH:MM:SS`, the host's time): log
+    /// lines before it are not read.
+    pub log_since: Option<String>,
+    /// The systemd unit a host install runs in (`odoo.service`), from /proc/PID/cgroup.
+    pub service_unit: Option<String>,
 }
 
 impl Default for OdooObs {
@@ -184,6 +207,8 @@ impl Default for OdooObs {
             log_command: None,
             log_lines: Vec::new(),
             log_error: None,
+            log_since: None,
+            service_unit: None,
         }
     }
 }

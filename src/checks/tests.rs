@@ -418,3 +418,267 @@ fn fatal_log_lines_are_recognised() {
     obs.odoo.log_lines = vec!["ModuleNotFoundError: No module named 'phonenumbers'".into()];
     assert_eq!(root(&obs), "odoo.log");
 }
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn modules_loaded_is_a_normal_start_not_a_failed_module() {
+    let mut obs = healthy();
+    obs.odoo.log_command = Some("tail".into());
+    // Every worker logs this on a good start (shared/odoo18/modules/log-format-odoo-log.txt).
+    obs.odoo.log_lines = lines(
+        "2026-11-30 11:04:56,837 19953 INFO odoo odoo.modules.loading: 12 modules loaded in 0.58s, 0 queries (+0 extra) \n\
+         2026-11-30 11:04:56,837 19953 INFO odoo odoo.modules.loading: Modules loaded. \n\
+         2026-11-30 11:04:56,840 19953 INFO odoo odoo.modules.registry: Registry loaded in 13.668s ",
+    );
+    let r = report(&obs);
+    let log = r.check("odoo.log").unwrap();
+    assert_eq!(log.outcome.verdict, Verdict::Pass, "{:?}", log.outcome);
+    assert_eq!(r.status, Status::Healthy);
+    // A module that really fails to load (install-fail-bad_init.log) is still named.
+    obs.odoo.log_lines = lines(
+        "2026-11-30 11:15:36,195 5056 CRITICAL odoo odoo.modules.module: Couldn't load module bad_init \n\
+         2026-11-30 11:15:36,198 5056 WARNING odoo odoo.modules.loading: Transient module states were reset \n\
+         2026-11-30 11:15:36,198 5056 ERROR odoo odoo.modules.registry: Failed to load registry \n\
+         2026-11-30 11:15:36,198 5056 CRITICAL odoo odoo.service.server: Failed to initialize database `odoo`. ",
+    );
+    assert_eq!(root(&obs), "odoo.log");
+}
+
+#[test]
+fn several_databases_without_dbfilter_are_named_with_a_fix() {
+    let mut obs = healthy();
+    obs.odoo.service_unit = Some("odoo.service".into());
+    // As recorded on a real Odoo 18 (shared/odoo18/multi-db-without-dbfilter.txt).
+    obs.edge.login = Some(HttpProbe {
+        request: "GET https://erp.example.test/web/login".into(),
+        status: Some(303),
+        headers: vec![(
+            "location".into(),
+            "https://erp.example.test/web/database/selector".into(),
+        )],
+        ..Default::default()
+    });
+    obs.internal.gevent_websocket = probe("GET ws", 404, "");
+    obs.edge.websocket = probe("GET ws edge", 404, "");
+    let r = report(&obs);
+    assert_eq!(root(&obs), "odoo.dbfilter", "{:?}", r.root_cause);
+    let check = r.check("odoo.dbfilter").unwrap();
+    let fix = check.outcome.fix.as_ref().unwrap();
+    assert!(
+        fix.summary.contains("dbfilter = ^DBNAME$"),
+        "{}",
+        fix.summary
+    );
+    assert_eq!(
+        fix.command.as_deref(),
+        Some("systemctl restart odoo.service")
+    );
+    assert_eq!(
+        r.check("edge.login").unwrap().outcome.summary,
+        "303 to the database selector"
+    );
+    // With db_name set the same answers are not this cause.
+    obs.odoo.conf = Some(OdooConf::parse(
+        "[options]\nproxy_mode = True\nworkers = 2\ndb_name = odoo\n",
+    ));
+    assert_eq!(
+        report(&obs).check("odoo.dbfilter").unwrap().outcome.verdict,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn a_wrong_database_password_is_named_with_a_fix_not_as_a_database_down() {
+    let mut obs = healthy();
+    obs.odoo.service_unit = Some("odoo.service".into());
+    let fail = "{\"status\": \"fail\", \"db_server_status\": false}";
+    obs.internal.http_health = probe("GET h", 500, fail);
+    obs.internal.gevent_health = probe("GET g", 500, fail);
+    obs.odoo.log_command = Some("tail".into());
+    obs.odoo.log_lines = lines(
+        "2026-11-30 11:11:02,604 22562 INFO ? odoo.sql_db: Connection to the database failed \n\
+         psycopg2.OperationalError: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"odoo\"",
+    );
+    let r = report(&obs);
+    assert_eq!(root(&obs), "db.odoo_health", "{:?}", r.root_cause);
+    let sentence = r.root_cause.as_ref().unwrap().sentence.clone();
+    assert!(sentence.contains("refuses Odoo's login"), "{sentence}");
+    assert!(!sentence.contains("database is down"), "{sentence}");
+    let fix = r
+        .check("db.odoo_health")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert!(fix.summary.contains("db_password"), "{}", fix.summary);
+    assert_eq!(
+        fix.command.as_deref(),
+        Some("systemctl restart odoo.service")
+    );
+    // PostgreSQL accepting connections while Odoo says it cannot reach it: the same cause.
+    obs.odoo.log_lines.clear();
+    let r = report(&obs);
+    assert!(
+        r.root_cause
+            .unwrap()
+            .sentence
+            .contains("accepts connections but Odoo cannot use it")
+    );
+}
+
+#[test]
+fn fixes_fit_how_odoo_is_installed() {
+    // A host install, not running: never a compose command.
+    let mut obs = healthy();
+    obs.odoo.runtime = OdooRuntime::Process {
+        config: Some("/etc/odoo/odoo.conf".into()),
+        process: None,
+    };
+    let r = report(&obs);
+    let fix = r
+        .check("odoo.running")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert!(!format!("{fix:?}").contains("docker"), "{fix:?}");
+    assert!(
+        fix.summary.contains("odoo-bin -c /etc/odoo/odoo.conf"),
+        "{}",
+        fix.summary
+    );
+    // A host install under systemd: its unit restarts it after an odoo.conf change.
+    let mut obs = healthy();
+    obs.odoo.service_unit = Some("odoo18.service".into());
+    obs.odoo.conf = Some(OdooConf::parse(
+        "[options]\nproxy_mode = False\nworkers = 2\n",
+    ));
+    let r = report(&obs);
+    let fix = r
+        .check("odoo.proxy_mode")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert_eq!(
+        fix.command.as_deref(),
+        Some("systemctl restart odoo18.service")
+    );
+    // Outside systemd: how to restart it, by its pid and command line.
+    obs.odoo.service_unit = None;
+    let fix = report(&obs)
+        .check("odoo.proxy_mode")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert!(fix.command.is_none());
+    assert!(fix.summary.contains("pid 42"), "{}", fix.summary);
+    // A container: the container.
+    let mut obs = container(|_| {});
+    obs.odoo.conf = Some(OdooConf::parse(
+        "[options]\nproxy_mode = False\nworkers = 2\n",
+    ));
+    let fix = report(&obs)
+        .check("odoo.proxy_mode")
+        .unwrap()
+        .outcome
+        .fix
+        .clone()
+        .unwrap();
+    assert_eq!(fix.command.as_deref(), Some("docker restart odoo-1"));
+}
+
+#[test]
+fn permission_denied_is_could_not_check_not_a_broken_config() {
+    let mut obs = healthy();
+    let denied = "nginx: [emerg] cannot load certificate key \"/etc/ssl/private/erp.key\": BIO_new_file() failed (SSL: error:8000000D:system library::Permission denied:calling fopen(/etc/ssl/private/erp.key, r) error:10080002:BIO routines::system lib)\nnginx: configuration file /etc/nginx/nginx.conf test failed\n";
+    obs.nginx.test = Some(Ran {
+        status: Some(1),
+        output: denied.into(),
+        ..ok("nginx -t")
+    });
+    obs.nginx.dump = Some(Ran {
+        status: Some(1),
+        output: denied.into(),
+        ..ok("nginx -T")
+    });
+    obs.nginx.config = None;
+    obs.nginx.site = None;
+    obs.nginx.sites.clear();
+    obs.nginx.reload = None;
+    let r = report(&obs);
+    for id in ["nginx.config_test", "nginx.site"] {
+        let c = r.check(id).unwrap();
+        assert_eq!(c.outcome.verdict, Verdict::Skipped, "{id}: {:?}", c.outcome);
+        assert!(c.outcome.could_not_check, "{id}");
+        assert!(c.outcome.summary.contains("could not check"), "{id}");
+    }
+    assert!(r.root_cause.is_none(), "{:?}", r.root_cause);
+    assert_eq!(r.status, Status::CouldNotCheck);
+    assert_eq!(crate::cli::diagnose::exit_code(&r), 2);
+    // odoo.conf unreadable for this user: the same.
+    let mut obs = healthy();
+    obs.odoo.conf = None;
+    obs.odoo.conf_error = Some("/etc/odoo/odoo.conf: Permission denied (os error 13)".into());
+    let r = report(&obs);
+    assert!(r.check("odoo.conf").unwrap().outcome.could_not_check);
+    assert_eq!(r.status, Status::CouldNotCheck);
+    // Something else failing still makes it a problem.
+    obs.edge.health = probe("GET edge", 502, "");
+    assert_eq!(report(&obs).status, Status::Problem);
+}
+
+/// Every answer a probe can give, through every check, into both outputs.
+#[test]
+fn no_rust_debug_text_in_any_output() {
+    let no_status = Some(HttpProbe {
+        request: "GET x".into(),
+        ..Default::default()
+    });
+    let mut variants = Vec::new();
+    for status in [None, Some(404), Some(418), Some(303)] {
+        let mut obs = healthy();
+        let p = |req: &str| {
+            Some(HttpProbe {
+                request: req.into(),
+                status,
+                ..Default::default()
+            })
+        };
+        obs.internal.http_health = p("GET h");
+        obs.internal.gevent_health = p("GET g");
+        obs.internal.gevent_websocket = p("GET ws");
+        obs.edge.health = p("GET edge");
+        obs.edge.login = p("GET login");
+        obs.edge.websocket = p("GET ws edge");
+        variants.push(obs);
+    }
+    let mut obs = healthy();
+    obs.edge.login = no_status;
+    with_dump(
+        &mut obs,
+        &SITE.replace(
+            "proxy_pass http://odoo-longpolling;",
+            "proxy_pass http://odoo;",
+        ),
+    );
+    variants.push(obs);
+    for obs in variants {
+        let r = report(&obs);
+        let json = serde_json::to_string(&r).unwrap();
+        let text = crate::cli::diagnose::render_text(&r);
+        for out in [&json, &text] {
+            for debug in ["Some(", "None"] {
+                assert!(!out.contains(debug), "{debug} in:\n{out}");
+            }
+        }
+    }
+}

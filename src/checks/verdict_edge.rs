@@ -29,6 +29,11 @@ pub fn evaluate(id: &str, obs: &Observations) -> Option<Outcome> {
     })
 }
 
+/// An answer's status as an operator reads it: `502`, or `no status` when none came.
+pub(super) fn status_text(s: Option<u16>) -> String {
+    s.map_or_else(|| "no status".into(), |s| s.to_string())
+}
+
 fn probe_ev(p: &HttpProbe) -> Evidence {
     let mut ev = Evidence::default().ran(&p.request).line(p.status_line());
     let body = p.body.trim();
@@ -58,9 +63,12 @@ fn health(p: Option<&HttpProbe>, port: &str) -> Outcome {
             format!("Odoo answers on its {port} port but cannot reach its database"),
         ),
         (s, _) => Outcome::fail(
-            format!("answered {}", s.map_or("nothing".into(), |s| s.to_string())),
+            format!("answered {}", status_text(s)),
             ev,
-            format!("Odoo's {port} port answers /web/health with {s:?}"),
+            format!(
+                "Odoo's {port} port answers /web/health with {}",
+                status_text(s)
+            ),
         ),
     }
 }
@@ -103,13 +111,11 @@ fn handshake(p: Option<&HttpProbe>, through: &str) -> Outcome {
             ),
         ),
         s => Outcome::fail(
-            format!(
-                "{} instead of 101",
-                s.map_or("nothing".into(), |s| s.to_string())
-            ),
+            format!("{} instead of 101", status_text(s)),
             ev,
             format!(
-                "the websocket handshake through {through} is not upgraded ({s:?} instead of 101)"
+                "the websocket handshake through {through} is not upgraded ({} instead of 101)",
+                status_text(s)
             ),
         ),
     }
@@ -143,9 +149,9 @@ fn edge_health(obs: &Observations) -> Outcome {
             format!("users get {s} from nginx for /web/health"),
         ),
         s => Outcome::fail(
-            format!("{s:?} from nginx"),
+            format!("{} from nginx", status_text(s)),
             ev,
-            format!("the edge answers /web/health with {s:?}"),
+            format!("the edge answers /web/health with {}", status_text(s)),
         ),
     }
 }
@@ -170,10 +176,15 @@ fn edge_login(obs: &Observations) -> Outcome {
             ev,
             "the login page has no login field",
         ),
-        s => Outcome::fail(
-            format!("{s:?}"),
+        Some(303) if p.redirects_to_selector() => Outcome::fail(
+            "303 to the database selector",
             ev,
-            format!("the login page answers {s:?}"),
+            "the login page sends users to Odoo's database selector (/web/database/selector) instead of a login form",
+        ),
+        s => Outcome::fail(
+            status_text(s),
+            ev,
+            format!("the login page answers {}", status_text(s)),
         ),
     }
 }
@@ -265,11 +276,63 @@ fn odoo_db(obs: &Observations) -> Outcome {
     let ev = probe_ev(p);
     match p.db_status() {
         Some(true) => Outcome::pass("db_server_status true", ev),
-        Some(false) => Outcome::fail(
-            "db_server_status false",
-            ev,
-            "the database is down: Odoo reports db_server_status false (/web/health?db_server_status=1 answers 500)",
-        ),
+        Some(false) => db_unreachable(obs, ev),
         None => Outcome::skip("the health answer has no db_server_status"),
     }
+}
+
+/// Odoo says it cannot reach its database: refused credentials (its log since the start
+/// says so, or PostgreSQL itself accepts connections), else the database is down.
+fn db_unreachable(obs: &Observations, ev: Evidence) -> Outcome {
+    let db = &obs.db;
+    let refused = obs
+        .odoo
+        .log_lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("password authentication failed"));
+    let accepting = db.pg_isready.as_ref().is_some_and(|r| r.ok());
+    let conf = obs.odoo.conf_source.as_deref().unwrap_or("odoo.conf");
+    let user = obs
+        .odoo
+        .conf
+        .as_ref()
+        .and_then(|c| c.get("db_user"))
+        .filter(|u| !u.is_empty() && *u != "False")
+        .unwrap_or("odoo");
+    let fix = || {
+        let summary = format!(
+            "Put the database role's password in {conf} (db_user = {user}, db_password = ...), or set the role's password to odoo.conf's: sudo -u postgres psql -c \"ALTER ROLE {user} PASSWORD '...'\"; then restart Odoo"
+        );
+        super::verdict_odoo::restart_fix(obs, summary)
+    };
+    if let Some(line) = refused {
+        return Outcome::fail(
+            "PostgreSQL refuses Odoo's credentials",
+            ev.line(format!("Odoo's log: {}", line.trim())),
+            format!(
+                "PostgreSQL refuses Odoo's login (password authentication failed for user {user}): db_user/db_password in {conf} do not match the database role, so Odoo reports db_server_status false"
+            ),
+        )
+        .with_fix(fix());
+    }
+    if accepting {
+        return Outcome::fail(
+            "db_server_status false while PostgreSQL accepts connections",
+            ev.line(format!(
+                "pg_isready: {}:{} accepting connections",
+                db.host, db.port
+            )),
+            format!(
+                "PostgreSQL at {}:{} accepts connections but Odoo cannot use it: its credentials (db_user/db_password in {conf}) or pg_hba.conf refuse Odoo",
+                db.host, db.port
+            ),
+        )
+        .with_fix(fix());
+    }
+    Outcome::fail(
+        "db_server_status false",
+        ev,
+        "the database is down: Odoo reports db_server_status false (/web/health?db_server_status=1 answers 500)",
+    )
 }

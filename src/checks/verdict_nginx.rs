@@ -92,6 +92,8 @@ fn config_test(obs: &Observations) -> Outcome {
     }
     if test.ok() {
         Outcome::pass("syntax is ok, test is successful", ev)
+    } else if let Some(denied) = permission_denied(&test.lines()) {
+        could_not_read(&denied, ev)
     } else {
         let first = test
             .lines()
@@ -109,6 +111,28 @@ fn config_test(obs: &Observations) -> Outcome {
             "Correct the line nginx -t names, then run nginx -t again",
         ))
     }
+}
+
+/// nginx's first fatal line when it is a file this user may not read (a certificate key,
+/// a config file, a log): the configuration may be fine, it was not checked.
+fn permission_denied(lines: &[String]) -> Option<String> {
+    // The fatal line first: an [alert] about the error log comes before it.
+    ["[emerg]", "[crit]", "[alert]"].iter().find_map(|level| {
+        lines
+            .iter()
+            .find(|l| l.contains(level) && l.contains("Permission denied"))
+            .cloned()
+    })
+}
+
+fn could_not_read(line: &str, ev: Evidence) -> Outcome {
+    Outcome::could_not_check(
+        format!(
+            "could not check: nginx could not read a file as this user ({})",
+            line.trim()
+        ),
+        ev,
+    )
 }
 
 fn reloaded(obs: &Observations) -> Outcome {
@@ -167,6 +191,9 @@ fn site(obs: &Observations) -> Outcome {
         );
     }
     if n.config.is_none() {
+        if let Some(denied) = permission_denied(&dump.lines()) {
+            return could_not_read(&denied, ev.lines(dump.lines().into_iter().take(5)));
+        }
         return Outcome::fail(
             "nginx -T failed",
             ev.lines(dump.lines().into_iter().take(5)),
@@ -542,16 +569,24 @@ fn forward_headers(obs: &Observations, s: &OdooSite) -> Outcome {
     if missing.is_empty() {
         return Outcome::pass("X-Forwarded-Proto, X-Forwarded-For and Host are set", ev);
     }
-    let value = |n: &str| match n {
-        "X-Forwarded-Proto" => "$scheme",
-        "X-Forwarded-For" => "$proxy_add_x_forwarded_for",
-        _ => "$host",
-    };
+    // The site's own value where it already sends the header elsewhere (its style).
+    let values: Vec<(&str, String)> = missing
+        .iter()
+        .map(|n| {
+            let default = match *n {
+                "X-Forwarded-Proto" => "$scheme",
+                "X-Forwarded-For" => "$proxy_add_x_forwarded_for",
+                _ => "$host",
+            };
+            (*n, fixes::site_header_value(s, n, default))
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let fix = obs
         .nginx
         .config
         .as_ref()
-        .and_then(|c| fixes::add_header(c, s, missing[0], value(missing[0])));
+        .and_then(|c| fixes::add_headers(c, s, &pairs));
     let proxy_mode = obs
         .odoo
         .conf
@@ -614,15 +649,22 @@ fn error_log(obs: &Observations) -> Outcome {
         return Outcome::skip(format!("could not read {}: {e}", log.path));
     }
     let s = &log.summary;
-    ev = ev.line(format!(
-        "{} line(s) in the last {} minutes of {}",
-        s.lines_seen, log.minutes, log.path
-    ));
+    let since = log.since.as_deref().unwrap_or("the start");
+    let window = match &log.loaded_at {
+        Some(l) if l.as_str() == since => format!("since nginx last started or reloaded ({l})"),
+        _ => format!("in the last {} minutes", log.minutes),
+    };
+    ev = ev.line(format!("{} line(s) {window} of {}", s.lines_seen, log.path));
+    if let Some(l) = &log.loaded_at {
+        ev = ev.line(format!(
+            "nginx's running configuration was loaded at {l}: older lines are not counted"
+        ));
+    }
+    for u in &log.unreadable {
+        ev = ev.line(format!("could not read {u}"));
+    }
     if s.failures.is_empty() {
-        return Outcome::pass(
-            format!("no upstream failures in the last {} minutes", log.minutes),
-            ev,
-        );
+        return Outcome::pass(format!("no upstream failures {window}"), ev);
     }
     for f in &s.failures {
         ev = ev.line(format!(

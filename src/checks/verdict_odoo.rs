@@ -12,6 +12,7 @@ pub fn evaluate(id: &str, obs: &Observations) -> Option<Outcome> {
         "odoo.gevent_port" => with_conf(obs, gevent_port),
         "odoo.limit_time_real" => with_conf(obs, limit_time_real),
         "odoo.memory_limits" => with_conf(obs, memory_limits),
+        "odoo.dbfilter" => with_conf(obs, dbfilter),
         "odoo.running" => running(obs),
         "odoo.log" => log(obs),
         "ports.listening" => listening(obs),
@@ -39,6 +40,18 @@ fn conf(obs: &Observations) -> Outcome {
         return Outcome::skip(format!(
             "Odoo was not found ({looked}), so its odoo.conf is unknown"
         ));
+    }
+    if o.conf_error
+        .as_deref()
+        .is_some_and(|e| e.contains("Permission denied") || e.contains("permission denied"))
+    {
+        return Outcome::could_not_check(
+            format!(
+                "could not check: odoo.conf is not readable by this user ({})",
+                o.conf_error.as_deref().unwrap_or_default()
+            ),
+            conf_ev(obs),
+        );
     }
     Outcome::fail(
         "odoo.conf could not be read",
@@ -68,10 +81,54 @@ fn source(obs: &Observations) -> String {
 }
 
 fn set_option_fix(obs: &Observations, line: &str) -> Fix {
-    Fix::text(format!(
-        "In {} under [options] set `{line}`, then restart Odoo",
-        source(obs)
-    ))
+    restart_fix(
+        obs,
+        format!(
+            "In {} under [options] set `{line}`, then restart Odoo",
+            source(obs)
+        ),
+    )
+}
+
+/// A change that takes effect once Odoo restarts: the restart command as it is installed.
+pub(super) fn restart_fix(obs: &Observations, summary: String) -> Fix {
+    match restart_command(obs) {
+        Some(cmd) => Fix::command(summary, cmd),
+        None => Fix::text(format!("{summary} ({})", restart_hint(obs))),
+    }
+}
+
+/// The command that restarts Odoo as it is installed here: the container, or the
+/// systemd unit a host install runs in. `None` when neither is known.
+pub fn restart_command(obs: &Observations) -> Option<String> {
+    match &obs.odoo.runtime {
+        OdooRuntime::Container(c) => Some(format!("docker restart {}", c.name)),
+        OdooRuntime::Process { .. } => obs
+            .odoo
+            .service_unit
+            .as_ref()
+            .map(|u| format!("systemctl restart {u}")),
+        OdooRuntime::NotFound { .. } => None,
+    }
+}
+
+/// How to restart Odoo when no exact command is known.
+fn restart_hint(obs: &Observations) -> String {
+    match &obs.odoo.runtime {
+        OdooRuntime::Process {
+            process: Some(p), ..
+        } => format!(
+            "it runs outside systemd as pid {}: stop it and start `{}` again the way it was started",
+            p.pid, p.args
+        ),
+        OdooRuntime::Process { config, .. } => format!(
+            "with its service manager (`systemctl list-units --all 'odoo*'` finds its unit), or `odoo-bin -c {}`",
+            config
+                .as_ref()
+                .map_or("ODOO_CONF".into(), |c| c.display().to_string())
+        ),
+        _ => "the way it is installed".into(),
+    }
 }
 
 fn proxy_mode(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome {
@@ -122,8 +179,17 @@ fn gevent_port(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome {
         .map(|p| p.endpoints.iter().map(|e| e.port).collect())
         .unwrap_or_default();
     let host_port = obs.odoo.gevent_port.unwrap_or(conf_port);
+    let nginx_shown = if nginx_ports.is_empty() {
+        "none".to_string()
+    } else {
+        nginx_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     ev = ev.line(format!(
-        "as seen from the host: {host_port}; nginx's /websocket upstream: {nginx_ports:?}"
+        "as seen from the host: {host_port}; nginx's /websocket upstream: {nginx_shown}"
     ));
     if c.get("longpolling_port").is_some() && c.get("gevent_port").is_none() {
         return Outcome::warn(
@@ -146,10 +212,10 @@ fn gevent_port(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome {
         )
     } else {
         Outcome::fail(
-            format!("gevent port {host_port} is not nginx's websocket upstream {nginx_ports:?}"),
+            format!("gevent port {host_port} is not nginx's websocket upstream ({nginx_shown})"),
             ev,
             format!(
-                "Odoo's gevent port is {host_port} but nginx sends websockets to {nginx_ports:?}"
+                "Odoo's gevent port is {host_port} but nginx sends websockets to port {nginx_shown}"
             ),
         )
     }
@@ -218,6 +284,66 @@ fn memory_limits(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome
     }
 }
 
+/// Odoo serves one database per request: `db_name` or `dbfilter` choose it, else it
+/// must be the only one. With several and neither, a real Odoo 18 answers `/web/login`
+/// with a 303 to `/web/database/selector` and the websocket handshake with 404
+/// (shared/odoo18/multi-db-without-dbfilter.txt), while /web/health still passes.
+fn dbfilter(obs: &Observations, c: &crate::odoo::conf::OdooConf) -> Outcome {
+    let set = |k: &str| c.get(k).filter(|v| !v.is_empty() && *v != "False");
+    let mut ev = conf_ev(obs);
+    for key in ["db_name", "dbfilter"] {
+        if let Some(v) = set(key) {
+            return Outcome::pass(format!("{key} = {v}"), ev.line(format!("{key} = {v}")));
+        }
+    }
+    ev = ev.line("db_name and dbfilter: not set");
+    // With the database down Odoo sends /web/login to the selector too: that is
+    // db.odoo_health's cause, not this one.
+    let db_up = obs
+        .internal
+        .http_health
+        .as_ref()
+        .and_then(|p| p.db_status())
+        .unwrap_or(true);
+    let mut seen = Vec::new();
+    if let Some(p) = obs
+        .edge
+        .login
+        .as_ref()
+        .filter(|p| p.redirects_to_selector())
+    {
+        seen.push(format!("{} -> 303 /web/database/selector", p.request));
+    }
+    for p in [
+        obs.internal.gevent_websocket.as_ref(),
+        obs.edge.websocket.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| p.status == Some(404))
+    {
+        seen.push(format!("{} -> 404", p.request));
+    }
+    if seen.is_empty() || !db_up {
+        return Outcome::pass(
+            "neither db_name nor dbfilter, and Odoo serves a single database",
+            ev,
+        );
+    }
+    Outcome::fail(
+        "several databases and neither dbfilter nor db_name",
+        ev.lines(seen),
+        "odoo.conf sets neither dbfilter nor db_name and the server holds several databases: Odoo cannot choose one, so /web/login sends users to the database selector and the websocket handshake answers 404 (the bus never connects)",
+    )
+    .with_fix(restart_fix(
+        obs,
+        format!(
+            "In {} under [options] set `dbfilter = ^DBNAME$` (or `db_name = DBNAME`), DBNAME being the database this site serves, then restart Odoo",
+            source(obs)
+        ),
+    ))
+}
+
 fn container_ev(c: &ContainerObs) -> Evidence {
     Evidence::default()
         .ran(format!("docker inspect {}", c.name))
@@ -251,7 +377,10 @@ fn running(obs: &Observations) -> Outcome {
                     )),
                     "Odoo is not running: nothing listens behind nginx, every request is a 502",
                 )
-                .with_fix(Fix::command("Start Odoo (systemd install)", "systemctl start odoo")),
+                .with_fix(Fix::text(format!(
+                    "Start Odoo {}",
+                    restart_hint(obs)
+                ))),
             }
         }
         OdooRuntime::NotFound { looked } => Outcome::fail(
@@ -259,9 +388,9 @@ fn running(obs: &Observations) -> Outcome {
             Evidence::default().ran(looked.clone()),
             "Odoo is not running (no container, no odoo process): nginx has nothing to proxy to, every request is a 502",
         )
-        .with_fix(Fix::command(
-            "Start the stack",
-            "docker compose up -d odoo",
+        // Nothing says how Odoo is installed here, so no single command is offered.
+        .with_fix(Fix::text(
+            "Start Odoo the way it is installed: `docker compose up -d` in its compose project's directory, or `systemctl start` its unit for a host install",
         )),
     }
 }
@@ -380,9 +509,21 @@ const PATTERNS: &[(&str, &str, Severity)] = &[
         "a module upgrade failed",
         Severity::Fatal,
     ),
+    // Not `odoo.modules.loading: Modules loaded.`: every worker logs that on a good
+    // start. A module that fails logs these (shared/odoo18/modules/install-fail-*.log).
     (
-        "odoo.modules.loading: Module",
+        "Couldn't load module",
         "a module failed to load",
+        Severity::Fatal,
+    ),
+    (
+        "Failed to initialize database",
+        "Odoo could not load its database (a failed module install or upgrade)",
+        Severity::Fatal,
+    ),
+    (
+        "Transient module states were reset",
+        "a module install or upgrade failed and was rolled back",
         Severity::Warning,
     ),
     ("MemoryError", "Odoo ran out of memory", Severity::Fatal),
@@ -416,10 +557,11 @@ const PATTERNS: &[(&str, &str, Severity)] = &[
         "a connection was refused (database?)",
         Severity::Warning,
     ),
+    // db.odoo_health owns this cause (with its fix); here it is evidence.
     (
         "password authentication failed",
         "the database rejected Odoo's credentials",
-        Severity::Fatal,
+        Severity::Warning,
     ),
 ];
 
@@ -451,6 +593,11 @@ fn log(obs: &Observations) -> Outcome {
     let mut ev = Evidence::default().ran(command);
     if let Some(e) = &o.log_error {
         return Outcome::skip(format!("could not read Odoo's log: {e}"));
+    }
+    if let Some(since) = &o.log_since {
+        ev = ev.line(format!(
+            "only lines since the running Odoo started ({since}) are read"
+        ));
     }
     let matches = scan_log(&o.log_lines);
     if matches.is_empty() {

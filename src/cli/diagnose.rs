@@ -111,7 +111,12 @@ pub fn render_text(r: &Report) -> String {
     match &r.root_cause {
         Some(c) => out += &format!("ROOT CAUSE ({}): {}\n", c.check, c.sentence),
         None if r.status == Status::Healthy => out += "No problem found.\n",
-        None => out += "Could not check.\n",
+        None => {
+            out += "Could not check.\n";
+            for c in r.checks.iter().filter(|c| c.outcome.could_not_check) {
+                out += &format!("  {}: {}\n", c.id, c.outcome.summary);
+            }
+        }
     }
     out += &format!(
         "{} pass, {} warn, {} fail, {} skipped in {:.0} ms\n",

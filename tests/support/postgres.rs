@@ -39,7 +39,33 @@ fn run_as() -> Option<(u32, u32)> {
 }
 
 impl Postgres {
+    /// Trust authentication: any client may log in as any role.
     pub fn start() -> Postgres {
+        Postgres::start_inner(None)
+    }
+
+    /// TCP logins need `password` (sent in clear, checked against the stored SCRAM
+    /// verifier), the superuser `odoo` has this one; the Unix socket stays trust.
+    pub fn start_with_password(password: &str) -> Postgres {
+        Postgres::start_inner(Some(password))
+    }
+
+    /// `CREATE DATABASE name` as `odoo`, over the Unix socket.
+    pub fn create_database(&self, name: &str) {
+        let out = Command::new(pg_bin("createdb"))
+            .arg("-h")
+            .arg(self.dir.path())
+            .args(["-p", &self.port.to_string(), "-U", "odoo", name])
+            .output()
+            .expect("run createdb");
+        assert!(
+            out.status.success(),
+            "createdb {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start_inner(password: Option<&str>) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let user = run_as();
@@ -55,8 +81,23 @@ impl Postgres {
         initdb
             .arg("-D")
             .arg(&data)
-            .args(["-U", "odoo", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .args(["-U", "odoo", "-E", "UTF8", "--no-sync"])
             .current_dir(dir.path());
+        match password {
+            None => {
+                initdb.arg("--auth=trust");
+            }
+            Some(p) => {
+                let file = dir.path().join("pwfile");
+                std::fs::write(&file, format!("{p}\n")).unwrap();
+                if let Some((uid, gid)) = user {
+                    std::os::unix::fs::chown(&file, Some(uid), Some(gid)).unwrap();
+                }
+                initdb
+                    .args(["--auth-local=trust", "--auth-host=password"])
+                    .arg(format!("--pwfile={}", file.display()));
+            }
+        }
         as_user(&mut initdb);
         let out = initdb
             .output()
@@ -98,6 +139,21 @@ impl Postgres {
             "postgres did not listen; log:\n{}",
             std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default()
         );
+        // Listening is not accepting: a login during start-up gets "the database system
+        // is starting up".
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !Command::new(pg_bin("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "postgres did not accept connections; log:\n{}",
+                std::fs::read_to_string(pg.dir.path().join("postgres.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         pg
     }
 

@@ -55,6 +55,11 @@ pub struct StandinOptions {
     /// `None` = a free port with nothing listening: the database is down.
     pub db_port: Option<u16>,
     pub db_name: Option<String>,
+    /// `db_password`: the stand-in then logs in to PostgreSQL for real (and lists its
+    /// databases), as Odoo does.
+    pub db_password: Option<String>,
+    /// What odoo.log holds before this run starts (a previous run's lines).
+    pub previous_log: Option<String>,
     /// `STANDIN_MODE`, e.g. `crash-after:2` or `slow:500:/web/login`.
     pub mode: Option<String>,
     /// Log to `odoo.log` through odoo.conf's `logfile` instead of stdout.
@@ -81,6 +86,8 @@ impl Default for StandinOptions {
             db_host: "127.0.0.1".into(),
             db_port: None,
             db_name: None,
+            db_password: None,
+            previous_log: None,
             mode: None,
             logfile: false,
             http_port: None,
@@ -110,6 +117,9 @@ pub fn odoo_conf(
     );
     if let Some(db) = &o.db_name {
         c += &format!("db_name = {db}\n");
+    }
+    if let Some(p) = &o.db_password {
+        c += &format!("db_password = {p}\n");
     }
     if let Some(f) = logfile {
         c += &format!("logfile = {}\n", f.display());
@@ -161,6 +171,9 @@ impl Standin {
         let log_path = dir.path().join("odoo.log");
         let output_path = dir.path().join("output.log");
         let conf_path = dir.path().join("odoo.conf");
+        if let Some(previous) = &options.previous_log {
+            std::fs::write(&log_path, previous).unwrap();
+        }
         std::fs::write(
             &conf_path,
             odoo_conf(

@@ -27,7 +27,10 @@ pub async fn gather(target: &Target) -> HostObs {
         ..Default::default()
     };
     if !stdout.contains("@@end") {
-        obs.error = Some(format!("exit {:?}: {}", ran.status, stderr.trim()));
+        let status = ran
+            .status
+            .map_or_else(|| "unknown".into(), |s| s.to_string());
+        obs.error = Some(format!("exit {status}: {}", stderr.trim()));
         return obs;
     }
     let facts = parse_report(&stdout);

@@ -7,6 +7,7 @@ pub mod host;
 pub mod http;
 pub mod nginx;
 pub mod odoo;
+pub mod odoo_log;
 
 use std::future::Future;
 use std::net::IpAddr;

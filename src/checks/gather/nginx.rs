@@ -7,7 +7,7 @@ use super::{DiagnoseOptions, run, run_split};
 use crate::checks::obs::{ErrorLogObs, NginxObs, Ran, ReloadObs};
 use crate::nginx::error_log::summarize;
 use crate::nginx::process::{ProcessRow, find_master};
-use crate::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
+use crate::nginx::{Directive, NginxConfig, NginxInvocation, OdooSite, odoo_sites, select_site};
 use crate::target::{Command, Target};
 
 /// The packaged default error log when the configuration names none.
@@ -201,9 +201,7 @@ pub fn error_log_path(config: Option<&NginxConfig>, prefix: Option<&Path>) -> Op
         .and_then(|c| c.main_directive("error_log"))
         .and_then(|d| d.arg(0).map(str::to_string));
     match named {
-        Some(p) if p == "stderr" || p.starts_with("syslog:") || p.starts_with("memory:") => None,
-        Some(p) if Path::new(&p).is_absolute() => Some(PathBuf::from(p)),
-        Some(p) => Some(prefix.unwrap_or(Path::new("/usr/share/nginx")).join(p)),
+        Some(p) => log_file(&p, prefix),
         None => Some(match prefix {
             Some(pre) => pre.join("logs/error.log"),
             None => PathBuf::from(DEFAULT_ERROR_LOG),
@@ -211,35 +209,197 @@ pub fn error_log_path(config: Option<&NginxConfig>, prefix: Option<&Path>) -> Op
     }
 }
 
+/// A log directive's file, relative to the prefix; `None` for what is not a file.
+fn log_file(named: &str, prefix: Option<&Path>) -> Option<PathBuf> {
+    if named == "stderr"
+        || named == "off"
+        || named.starts_with("syslog:")
+        || named.starts_with("memory:")
+    {
+        return None;
+    }
+    if Path::new(named).is_absolute() {
+        return Some(PathBuf::from(named));
+    }
+    Some(prefix.unwrap_or(Path::new("/usr/share/nginx")).join(named))
+}
+
+/// Every error log the Odoo site's upstream failures can land in: the main one, and the
+/// site's own `error_log` (server or location level), else the http level's. A server
+/// with its own `error_log` logs its 502s there and nowhere else (the rendered site logs
+/// to `odoo.error.log`), so reading only the main file misses them.
+pub fn error_log_paths(
+    config: Option<&NginxConfig>,
+    site: Option<&OdooSite>,
+    prefix: Option<&Path>,
+) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = error_log_path(config, prefix).into_iter().collect();
+    let mut add = |d: &Directive| {
+        if let Some(p) = d.arg(0).and_then(|a| log_file(a, prefix))
+            && !paths.contains(&p)
+        {
+            paths.push(p);
+        }
+    };
+    let (Some(config), Some(site)) = (config, site) else {
+        return paths;
+    };
+    let http = config.http();
+    let server = http
+        .iter()
+        .find(|d| d.name == "server" && d.file == site.file && d.line == site.line);
+    let own: Vec<&Directive> = server
+        .map(|s| nested(s.children(), "error_log"))
+        .unwrap_or_default();
+    let server_level = server.is_some_and(|s| s.children().iter().any(|d| d.name == "error_log"));
+    if !server_level {
+        for d in http.iter().filter(|d| d.name == "error_log") {
+            add(d);
+        }
+    }
+    for d in own {
+        add(d);
+    }
+    paths
+}
+
+/// Directives named `name` in `children` and in the blocks nested in them.
+fn nested<'a>(children: &'a [Directive], name: &str) -> Vec<&'a Directive> {
+    let mut out = Vec::new();
+    for d in children {
+        if d.name == name {
+            out.push(d);
+        }
+        out.extend(nested(d.children(), name));
+    }
+    out
+}
+
+/// Reads the error logs in one round trip. The running configuration was loaded when
+/// the current workers started (the last start or reload); lines before that came from a
+/// configuration that is no longer loaded, so the window starts there when it is later
+/// than `minutes` ago. Times are formatted by the target's `date`, in its local time,
+/// as nginx writes them.
 const ERROR_LOG_SCRIPT: &str = r#"
-date -d "-$1 min" '+%Y/%m/%d %H:%M:%S'
-echo @@log
-tail -c "$2" "$3"
+minutes=$1; bytes=$2; shift 2
+echo "window $(date -d "-$minutes min" '+%Y/%m/%d %H:%M:%S')"
+ticks=
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  t=$(cut -d' ' -f22 "/proc/$1/stat" 2>/dev/null) && ticks="$ticks $t"
+  shift
+done
+[ $# -gt 0 ] && shift
+if [ -n "$ticks" ]; then
+  start=$(for t in $ticks; do echo "$t"; done | awk -v up="$(cut -d' ' -f1 /proc/uptime)" -v now="$(date +%s)" -v clk="$(getconf CLK_TCK)" 'NF { t = $1 / clk; if (min == "" || t < min) min = t } END { if (min != "") printf "%d\n", now - up + min }')
+  [ -n "$start" ] && echo "loaded $(date -d "@$start" '+%Y/%m/%d %H:%M:%S')"
+fi
+for f in "$@"; do
+  echo "@@log $f"
+  if tail -c "$bytes" -- "$f" 2>&1; then echo; else echo "@@failed"; fi
+done
+true
 "#;
 
+/// The script's output: the window's start, the load time, and each file's text or error.
+#[derive(Debug, Default, PartialEq)]
+pub struct ErrorLogRead {
+    pub window: Option<String>,
+    pub loaded: Option<String>,
+    /// (path, text or error)
+    pub files: Vec<(String, Result<String, String>)>,
+}
+
+/// Parse [`ERROR_LOG_SCRIPT`]'s output (pure, for tests).
+pub fn parse_error_log_read(stdout: &str) -> ErrorLogRead {
+    let mut read = ErrorLogRead::default();
+    let mut current: Option<(String, String)> = None;
+    let finish = |cur: Option<(String, String)>,
+                  files: &mut Vec<(String, Result<String, String>)>| {
+        if let Some((path, text)) = cur {
+            match text.strip_suffix("@@failed\n") {
+                Some(err) => files.push((path, Err(err.trim().to_string()))),
+                None => files.push((path, Ok(text))),
+            }
+        }
+    };
+    for line in stdout.split_inclusive('\n') {
+        if let Some(path) = line.strip_prefix("@@log ") {
+            finish(current.take(), &mut read.files);
+            current = Some((path.trim_end_matches('\n').to_string(), String::new()));
+            continue;
+        }
+        match &mut current {
+            Some((_, text)) => text.push_str(line),
+            None => {
+                let line = line.trim_end();
+                if let Some(w) = line.strip_prefix("window ") {
+                    read.window = Some(w.to_string());
+                } else if let Some(l) = line.strip_prefix("loaded ") {
+                    read.loaded = Some(l.to_string());
+                }
+            }
+        }
+    }
+    finish(current, &mut read.files);
+    read
+}
+
 async fn error_log(target: &Target, obs: &NginxObs, minutes: u32) -> Option<ErrorLogObs> {
-    let path = error_log_path(obs.config.as_ref(), obs.invocation.prefix.as_deref())?;
-    let cmd = Command::script(ERROR_LOG_SCRIPT)
+    let paths = error_log_paths(
+        obs.config.as_ref(),
+        obs.site.as_ref(),
+        obs.invocation.prefix.as_deref(),
+    );
+    if paths.is_empty() {
+        return None;
+    }
+    let mut cmd = Command::script(ERROR_LOG_SCRIPT)
         .arg(minutes.to_string())
-        .arg(ERROR_LOG_TAIL_BYTES)
-        .arg(path.to_string_lossy());
-    let (ran, stdout, stderr) = run_split(target, &cmd).await;
+        .arg(ERROR_LOG_TAIL_BYTES);
+    for pid in &obs.invocation.worker_pids {
+        cmd = cmd.arg(pid.to_string());
+    }
+    cmd = cmd.arg("--");
+    for p in &paths {
+        cmd = cmd.arg(p.to_string_lossy());
+    }
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let (_, stdout, stderr) = run_split(target, &cmd).await;
     let mut out = ErrorLogObs {
-        path: path.display().to_string(),
-        command: format!("tail -c {ERROR_LOG_TAIL_BYTES} {}", path.display()),
+        path: shown.join(", "),
+        files: shown.clone(),
+        command: format!("tail -c {ERROR_LOG_TAIL_BYTES} {}", shown.join(" ")),
         minutes,
         ..Default::default()
     };
-    let Some((since, log)) = stdout.split_once("@@log\n") else {
+    let read = parse_error_log_read(&stdout);
+    let Some(window) = read.window else {
         out.error = Some(stderr.trim().to_string());
         return Some(out);
     };
-    if !ran.ok() && log.is_empty() {
-        out.error = Some(stderr.trim().to_string());
+    // The later of the two: the last `minutes`, and the running configuration's load.
+    let since = match &read.loaded {
+        Some(l) if *l > window => l.clone(),
+        _ => window,
+    };
+    let mut text = String::new();
+    for (path, got) in read.files {
+        match got {
+            Ok(t) => {
+                text.push_str(&t);
+                if !t.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+            Err(e) => out.unreadable.push(format!("{path}: {e}")),
+        }
+    }
+    if out.unreadable.len() == out.files.len() {
+        out.error = Some(out.unreadable.join("; "));
         return Some(out);
     }
-    let since = since.trim().to_string();
-    out.summary = summarize(log, (!since.is_empty()).then_some(since.as_str()));
+    out.summary = summarize(&text, Some(since.as_str()));
+    out.loaded_at = read.loaded;
     out.since = Some(since);
     Some(out)
 }
@@ -263,7 +423,50 @@ mod tests {
     }
 
     #[test]
-    fn error_log_paths() {
+    fn the_sites_own_error_log_is_read_too() {
+        let dump = "# configuration file /t/nginx.conf:\nerror_log /t/error.log;\nhttp {\n    error_log /t/http.log;\n    include /t/site.conf;\n}\n\n# configuration file /t/site.conf:\nserver {\n    listen 80;\n    error_log /var/log/nginx/odoo.error.log;\n    location / {\n        proxy_pass http://127.0.0.1:8069;\n        error_log logs/root.log;\n    }\n}\nserver {\n    listen 81;\n    location / {\n        proxy_pass http://127.0.0.1:9000;\n    }\n}\n";
+        let c = NginxConfig::parse_dump(dump).unwrap();
+        let sites = odoo_sites(&c);
+        let odoo = sites.iter().find(|s| s.listens[0].port == 80).unwrap();
+        assert_eq!(
+            error_log_paths(Some(&c), Some(odoo), Some(Path::new("/p"))),
+            [
+                PathBuf::from("/t/error.log"),
+                PathBuf::from("/var/log/nginx/odoo.error.log"),
+                PathBuf::from("/p/logs/root.log"),
+            ]
+        );
+        // A server without its own inherits the http level's.
+        let other = sites.iter().find(|s| s.listens[0].port == 81).unwrap();
+        assert_eq!(
+            error_log_paths(Some(&c), Some(other), None),
+            [PathBuf::from("/t/error.log"), PathBuf::from("/t/http.log")]
+        );
+    }
+
+    #[test]
+    fn error_log_read_is_split_per_file() {
+        let read = parse_error_log_read(
+            "window 2026/11/30 12:00:00\nloaded 2026/11/30 12:10:00\n@@log /a.log\n2026/11/30 12:11:00 [error] x\n\n@@log /b.log\ntail: cannot open '/b.log' for reading: Permission denied\n@@failed\n",
+        );
+        assert_eq!(read.window.as_deref(), Some("2026/11/30 12:00:00"));
+        assert_eq!(read.loaded.as_deref(), Some("2026/11/30 12:10:00"));
+        assert_eq!(read.files.len(), 2);
+        assert_eq!(
+            read.files[0].1.as_deref().unwrap().trim(),
+            "2026/11/30 12:11:00 [error] x"
+        );
+        assert!(
+            read.files[1]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("Permission denied")
+        );
+    }
+
+    #[test]
+    fn main_error_log_paths() {
         assert_eq!(
             error_log_path(None, None),
             Some(PathBuf::from(DEFAULT_ERROR_LOG))

@@ -15,16 +15,16 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 
-use super::{DiagnoseOptions, OdooLocation, run_split};
+use super::odoo_log::{self, LOG_LINES};
+use super::{DiagnoseOptions, OdooLocation};
 use crate::checks::obs::{ContainerObs, OdooObs, OdooRuntime, ProcessObs, PublishedPort};
 use crate::docker::mounts::host_path;
 use crate::nginx::process::ProcessRow;
 use crate::odoo::conf::OdooConf;
-use crate::target::{Command, Target};
+use crate::target::Target;
 
 /// Where the official image and most compose files put it.
 pub const DEFAULT_CONTAINER_CONF: &str = "/etc/odoo/odoo.conf";
-const LOG_LINES: &str = "200";
 
 /// `-c FILE`, `--config FILE` or `--config=FILE` in an argv.
 pub fn config_arg<S: AsRef<str>>(argv: &[S]) -> Option<String> {
@@ -306,10 +306,14 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     obs.http_port = host_port(http);
     obs.gevent_port = host_port(gevent);
     obs.log_command = Some(format!("docker logs --tail {LOG_LINES} {}", c.name));
+    // A running container is judged on what this run wrote; one that died (or is
+    // between restarts) on its last lines, which say why.
+    let since = (c.running && !c.restarting).then_some(c.started_at.as_str());
     match logs {
-        Ok(lines) => obs.log_lines = lines,
+        Ok(lines) => obs.log_lines = odoo_log::container_since_start(lines, since),
         Err(e) => obs.log_error = Some(e),
     }
+    obs.log_since = since.filter(|s| !s.is_empty()).map(str::to_string);
     obs.runtime = OdooRuntime::Container(c);
 }
 
@@ -402,6 +406,9 @@ async fn container_logs(docker: &Docker, id: &str) -> Result<Vec<String>, String
         .stdout(true)
         .stderr(true)
         .tail(LOG_LINES)
+        // Stamped, so only what the running container wrote is kept once its
+        // StartedAt is known (the log is fetched while the container is inspected).
+        .timestamps(true)
         .build();
     let mut stream = docker.logs(id, Some(opts));
     let mut text = String::new();
@@ -427,22 +434,12 @@ async fn process(target: &Target, rows: &[ProcessRow], config: Option<PathBuf>, 
     }
     obs.http_port = Some(obs.conf_http_port());
     obs.gevent_port = Some(obs.conf_gevent_port());
+    let process = found.map(|(p, _)| p);
     if let Some(logfile) = obs.conf.as_ref().and_then(OdooConf::logfile) {
-        let cmd = Command::new("tail")
-            .args(["-n", LOG_LINES])
-            .arg(logfile.to_string_lossy());
-        obs.log_command = Some(cmd.display());
-        let (ran, stdout, stderr) = run_split(target, &cmd).await;
-        if ran.ok() {
-            obs.log_lines = stdout.lines().map(str::to_string).collect();
-        } else {
-            obs.log_error = Some(stderr.trim().to_string());
-        }
+        let pid = process.as_ref().map(|p| p.pid);
+        odoo_log::read_process_log(target, obs, &logfile, pid).await;
     }
-    obs.runtime = OdooRuntime::Process {
-        config,
-        process: found.map(|(p, _)| p),
-    };
+    obs.runtime = OdooRuntime::Process { config, process };
 }
 
 #[cfg(test)]

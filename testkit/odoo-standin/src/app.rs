@@ -33,16 +33,16 @@ pub fn handle(req: &Request, port: Port, conf: &Conf) -> Outcome {
     match path {
         "/web/health" => Outcome::Respond(health(req, conf)),
         "/websocket/health" => Outcome::Respond(json(200, r#"{"status": "pass"}"#)),
-        "/web/login" => Outcome::Respond(if db_up(conf) {
-            login_page(req, conf)
-        } else {
-            redirect(req, conf, "/web/database/selector")
+        "/web/login" => Outcome::Respond(match choose_db(conf) {
+            Choice::One => login_page(req, conf),
+            Choice::Down | Choice::Several => redirect(req, conf, "/web/database/selector"),
         }),
-        "/" | "/web" | "/odoo" => Outcome::Respond(if db_up(conf) {
-            redirect(req, conf, "/web/login")
-        } else {
-            redirect(req, conf, "/web/database/selector")
+        "/" | "/web" | "/odoo" => Outcome::Respond(match choose_db(conf) {
+            Choice::One => redirect(req, conf, "/web/login"),
+            Choice::Down | Choice::Several => redirect(req, conf, "/web/database/selector"),
         }),
+        // A db route: with no database chosen werkzeug's routing has no such path.
+        "/websocket" if choose_db(conf) == Choice::Several => Outcome::Respond(not_found()),
         "/websocket" => websocket_route(req, port, conf),
         "/web/webclient/version_info" => Outcome::Respond(version_info(req)),
         _ if path.starts_with("/web/static/") => Outcome::Respond(static_file(path)),
@@ -51,7 +51,54 @@ pub fn handle(req: &Request, port: Port, conf: &Conf) -> Outcome {
 }
 
 fn db_up(conf: &Conf) -> bool {
-    db::server_up(&conf.db_host, conf.db_port)
+    db::reach(conf).is_ok()
+}
+
+/// Which database a request gets, as Odoo's `http.db_filter` and monodb decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// PostgreSQL does not answer or refuses the login.
+    Down,
+    /// One database (or an unknown list: without `db_password` the stand-in does not
+    /// log in, and with none at all it serves as before).
+    One,
+    /// Several and nothing chooses: `/web/login` goes to the selector, `/websocket` is 404
+    /// (shared/odoo18/multi-db-without-dbfilter.txt).
+    Several,
+}
+
+fn choose_db(conf: &Conf) -> Choice {
+    match db::reach(conf) {
+        Err(_) => Choice::Down,
+        Ok(None) => Choice::One,
+        Ok(Some(dbs)) => {
+            let kept = dbs.iter().filter(|d| db_filter(conf, d)).count();
+            if kept > 1 {
+                Choice::Several
+            } else {
+                Choice::One
+            }
+        }
+    }
+}
+
+/// `db_name` (a comma-separated list) restricts, else `dbfilter`: `^NAME$` exactly, any
+/// other value as a substring (the stand-in has no regex engine).
+fn db_filter(conf: &Conf, db: &str) -> bool {
+    if !conf.db_name.is_empty() {
+        return conf.db_name.split(',').any(|n| n.trim() == db);
+    }
+    if conf.dbfilter.is_empty() {
+        return true;
+    }
+    match conf
+        .dbfilter
+        .strip_prefix('^')
+        .and_then(|f| f.strip_suffix('$'))
+    {
+        Some(exact) => exact == db,
+        None => db.contains(conf.dbfilter.as_str()),
+    }
 }
 
 fn health(req: &Request, conf: &Conf) -> Response {

@@ -19,7 +19,11 @@ pub struct Conf {
     pub db_host: String,
     pub db_port: u16,
     pub db_user: String,
+    /// Empty = none: the stand-in then does not log in (see `db::reach`).
+    pub db_password: String,
     pub db_name: String,
+    /// Odoo's `dbfilter`: `^NAME$` (exact) or a plain substring; empty = none.
+    pub dbfilter: String,
     pub addons_path: String,
     /// Empty = stdout.
     pub logfile: String,
@@ -42,7 +46,9 @@ impl Default for Conf {
             db_host: String::new(),
             db_port: 5432,
             db_user: "odoo".into(),
+            db_password: String::new(),
             db_name: String::new(),
+            dbfilter: String::new(),
             addons_path: String::new(),
             logfile: String::new(),
             stop_after_init: false,
@@ -91,6 +97,8 @@ impl Conf {
                 "--db_host" => "db_host",
                 "--db_port" => "db_port",
                 "-r" | "--db_user" => "db_user",
+                "-w" | "--db_password" => "db_password",
+                "--db-filter" => "dbfilter",
                 "-d" | "--database" => "db_name",
                 "--logfile" => "logfile",
                 "--addons-path" => "addons_path",
@@ -197,6 +205,8 @@ impl Conf {
             "db_port" => {}
             "db_user" => self.db_user = if falsy { "odoo".into() } else { value.into() },
             "db_name" => self.db_name = if falsy { String::new() } else { value.into() },
+            "db_password" => self.db_password = if falsy { String::new() } else { value.into() },
+            "dbfilter" => self.dbfilter = if falsy { String::new() } else { value.into() },
             "logfile" => self.logfile = if falsy { String::new() } else { value.into() },
             "addons_path" => self.addons_path = value.into(),
             _ => {}

@@ -12,19 +12,56 @@ use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::conf::Conf;
+use crate::pg_login;
+
 const TIMEOUT: Duration = Duration::from_millis(1500);
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 pub fn server_up(host: &str, port: u16) -> bool {
-    probe(host, port).is_ok()
+    probe(host, port, None).is_ok()
 }
 
-/// Why the database is unreachable, worded as psycopg2 words it in Odoo's log.
-pub fn problem(host: &str, port: u16) -> Option<String> {
-    probe(host, port).err()
+/// The database as Odoo configured by `conf` finds it: with `db_password` set the
+/// stand-in logs in for real (see `pg_login`) and learns which databases there are;
+/// without, it only asks whether PostgreSQL answers (`Ok(None)`).
+pub fn reach(conf: &Conf) -> Result<Option<Vec<String>>, String> {
+    let login = (!conf.db_password.is_empty())
+        .then_some((conf.db_user.as_str(), conf.db_password.as_str()));
+    probe(&conf.db_host, conf.db_port, login)
 }
 
-fn probe(host: &str, port: u16) -> Result<(), String> {
+/// A login makes PostgreSQL fork a backend and check the password: on a loaded machine
+/// that takes longer than the one-byte SSL answer, and a slow answer must not read as a
+/// refusal.
+fn read_timeout(login: Option<(&str, &str)>) -> Duration {
+    if login.is_some() {
+        Duration::from_secs(5)
+    } else {
+        TIMEOUT
+    }
+}
+
+/// After the SSLRequest's answer (`N`: go on in clear), log in when asked to.
+fn session(
+    s: &mut (impl Read + Write),
+    login: Option<(&str, &str)>,
+) -> Result<Option<Vec<String>>, String> {
+    ssl_request(s).map_err(|e| e.to_string())?;
+    match login {
+        None => Ok(None),
+        Some((user, password)) => match pg_login::login(s, user, password)? {
+            pg_login::Login::Databases(d) => Ok(Some(d)),
+            pg_login::Login::Unverified => Ok(None),
+        },
+    }
+}
+
+fn probe(
+    host: &str,
+    port: u16,
+    login: Option<(&str, &str)>,
+) -> Result<Option<Vec<String>>, String> {
     if host.is_empty() || host.starts_with('/') {
         let dir = if host.is_empty() {
             "/var/run/postgresql"
@@ -38,8 +75,10 @@ fn probe(host: &str, port: u16) -> Result<(), String> {
             )
         };
         let mut s = UnixStream::connect(&socket).map_err(failed)?;
-        s.set_read_timeout(Some(TIMEOUT)).map_err(failed)?;
-        return ssl_request(&mut s).map_err(failed);
+        s.set_read_timeout(Some(read_timeout(login)))
+            .map_err(failed)?;
+        return session(&mut s, login)
+            .map_err(|e| format!("connection to server on socket \"{socket}\" failed: {e}"));
     }
     let Some(ip) = resolve(host) else {
         return Err(format!(
@@ -61,8 +100,10 @@ fn probe(host: &str, port: u16) -> Result<(), String> {
         )
     };
     let mut s = TcpStream::connect_timeout(&SocketAddr::new(ip, port), TIMEOUT).map_err(failed)?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(failed)?;
-    ssl_request(&mut s).map_err(failed)
+    s.set_read_timeout(Some(read_timeout(login)))
+        .map_err(failed)?;
+    session(&mut s, login)
+        .map_err(|e| format!("connection to server at {shown}, port {port} failed: {e}"))
 }
 
 fn ssl_request(s: &mut (impl Read + Write)) -> std::io::Result<()> {

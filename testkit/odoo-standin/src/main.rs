@@ -16,6 +16,7 @@ mod db;
 mod http;
 mod log;
 mod modes;
+mod pg_login;
 mod server;
 mod sha1;
 mod websocket;
@@ -187,7 +188,7 @@ fn load_registry(conf: &Conf, started: Instant) {
         return;
     }
     let db = conf.log_db();
-    match db::problem(&conf.db_host, conf.db_port) {
+    match db::reach(conf).err() {
         None => {
             log::info(db, "odoo.modules.loading", "loading 1 modules... ");
             log::info(
