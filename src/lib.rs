@@ -15,3 +15,4 @@ pub mod ssh;
 pub mod stack;
 pub mod target;
 pub mod tui;
+pub mod workflow;
