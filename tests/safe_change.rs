@@ -158,7 +158,11 @@ impl Host {
     fn assert_layout_intact(&self) {
         let link = self.nginx.site_enabled(SITE);
         let meta = std::fs::symlink_metadata(&link).unwrap();
-        assert!(meta.file_type().is_symlink(), "{} is no longer a symlink", link.display());
+        assert!(
+            meta.file_type().is_symlink(),
+            "{} is no longer a symlink",
+            link.display()
+        );
         assert_eq!(
             std::fs::read_link(&link).unwrap(),
             PathBuf::from(format!("../sites-available/{SITE}"))
@@ -245,9 +249,16 @@ fn a_fix_on_debians_layout_edits_the_target_backs_up_outside_the_includes_and_re
     host.assert_layout_intact();
     // The backup holds the old bytes, where no include reaches.
     let backup = PathBuf::from(applied.backup.expect("a backup"));
-    assert!(backup.starts_with(&host.dirs().backups), "{}", backup.display());
+    assert!(
+        backup.starts_with(&host.dirs().backups),
+        "{}",
+        backup.display()
+    );
     assert_eq!(std::fs::read(&backup).unwrap(), host.original);
-    assert!(host.journal_entries().is_empty(), "the journal entry is closed");
+    assert!(
+        host.journal_entries().is_empty(),
+        "the journal entry is closed"
+    );
     assert!(
         host.nginx.wait_reconfigured(before_reloads),
         "nginx reloaded: {}",
@@ -298,7 +309,10 @@ fn a_fix_nginx_rejects_leaves_the_disk_exactly_as_it_was() {
 fn a_file_changed_since_the_diagnosis_is_refused_and_left_alone() {
     let host = Host::new(|s| s);
     let fix = host.timeout_fix();
-    let edited = format!("# an operator's edit\n{}", String::from_utf8_lossy(&host.original));
+    let edited = format!(
+        "# an operator's edit\n{}",
+        String::from_utf8_lossy(&host.original)
+    );
     std::fs::write(host.site(), &edited).unwrap();
     let err = host.apply(fix).unwrap_err();
     let refused = err.downcast_ref::<Refused>().expect("refused, not failed");
@@ -389,10 +403,16 @@ fn odoo_ops_fix_exits_0_applied_1_reverted_2_could_not_try() {
     let host = Host::new(|s| s);
 
     // 2: no such check; and no terminal to ask on without --yes.
-    let o = host.cli(&["fix", "nginx.nonsense", "--yes", "--json"]).output().unwrap();
+    let o = host
+        .cli(&["fix", "nginx.nonsense", "--yes", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(json(&o)["result"], "could_not_try");
-    let o = host.cli(&["fix", "nginx.timeouts", "--json"]).output().unwrap();
+    let o = host
+        .cli(&["fix", "nginx.timeouts", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(json(&o)["reason"].as_str().unwrap().contains("--yes"));
     assert_eq!(std::fs::read(host.site()).unwrap(), host.original);
@@ -417,7 +437,10 @@ fn odoo_ops_fix_exits_0_applied_1_reverted_2_could_not_try() {
 
     // 0: applied, with the diff it showed.
     let before_reloads = host.nginx.reconfigured();
-    let o = host.cli(&["fix", "nginx.timeouts", "--yes", "--json"]).output().unwrap();
+    let o = host
+        .cli(&["fix", "nginx.timeouts", "--yes", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let j = json(&o);
     assert_eq!(j["result"], "applied");
@@ -433,7 +456,14 @@ fn odoo_ops_fix_exits_0_applied_1_reverted_2_could_not_try() {
     host.assert_layout_intact();
 
     // 2: nothing left to fix.
-    let o = host.cli(&["fix", "nginx.timeouts", "--yes"]).output().unwrap();
+    let o = host
+        .cli(&["fix", "nginx.timeouts", "--yes"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("passes"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("passes"),
+        "{}",
+        text(&o)
+    );
 }

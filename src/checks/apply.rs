@@ -74,10 +74,7 @@ pub async fn apply_in(
                 .validated_by(nginx.clone());
             let outcome = workflow::apply(target, dirs, &set).await?;
             done.success = outcome.success();
-            done.backup = outcome
-                .backups
-                .first()
-                .map(|b| b.display().to_string());
+            done.backup = outcome.backups.first().map(|b| b.display().to_string());
             done.reverted = outcome.reverted;
             done.test = outcome.test;
             done.steps = outcome.steps;

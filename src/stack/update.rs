@@ -284,7 +284,11 @@ pub async fn install_site(
         let said = outcome
             .test
             .as_ref()
-            .map(|t| t.error.clone().unwrap_or_else(|| t.output.trim().to_string()))
+            .map(|t| {
+                t.error
+                    .clone()
+                    .unwrap_or_else(|| t.output.trim().to_string())
+            })
             .unwrap_or_else(|| outcome.steps.join("; "));
         bail!(
             "nginx -t rejected {}; the previous site is back and nginx was not reloaded:\n{said}",

@@ -166,7 +166,8 @@ pub async fn list(target: &Target, dirs: &StateDirs) -> Result<Vec<Result<Entry,
     if !state_dir::exists_private(target, &dirs.journal).await? {
         return Ok(Vec::new());
     }
-    const LIST: &str = r#"for f in "$1"/*.json; do [ -f "$f" ] && printf '%s\n' "$f"; done; exit 0"#;
+    const LIST: &str =
+        r#"for f in "$1"/*.json; do [ -f "$f" ] && printf '%s\n' "$f"; done; exit 0"#;
     let out = target
         .run(&Command::script(LIST).arg(dirs.journal.to_string_lossy()))
         .await?;

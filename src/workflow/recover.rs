@@ -22,7 +22,9 @@ pub async fn recover_in(target: &Target, dirs: &StateDirs) -> Result<Vec<String>
     let mut notes = Vec::new();
     for entry in journal::list(target, dirs).await? {
         match entry {
-            Err(e) => notes.push(format!("an unreadable change journal entry was left alone: {e}")),
+            Err(e) => notes.push(format!(
+                "an unreadable change journal entry was left alone: {e}"
+            )),
             Ok(entry) if entry.holder.is_alive() => notes.push(format!(
                 "a change ({}) is in progress by another odoo-ops (pid {}); left alone",
                 entry.purpose, entry.holder.pid

@@ -175,9 +175,10 @@ pub async fn apply(target: &Target, dirs: &StateDirs, set: &ChangeSet) -> Result
                 f.real.display()
             )));
         }
-        let unchanged = f.old.as_ref().is_some_and(|o| {
-            o.bytes == edit.contents && edit.mode.is_none_or(|m| m == o.mode)
-        });
+        let unchanged = f
+            .old
+            .as_ref()
+            .is_some_and(|o| o.bytes == edit.contents && edit.mode.is_none_or(|m| m == o.mode));
         if !unchanged {
             found.push(f);
         }
@@ -358,9 +359,11 @@ async fn back_up(
         };
         // Private whatever the original's mode: a copy of .env is as secret as .env.
         target.write_file(&before.backup, &old.bytes, 0o600).await?;
-        outcome
-            .steps
-            .push(format!("backed up {} to {}", f.real.display(), before.backup.display()));
+        outcome.steps.push(format!(
+            "backed up {} to {}",
+            f.real.display(),
+            before.backup.display()
+        ));
         outcome.backups.push(before.backup.clone());
     }
     Ok(())
@@ -379,7 +382,9 @@ async fn write(target: &Target, f: &Found, outcome: &mut ChangeOutcome) -> Resul
     } else {
         String::new()
     };
-    outcome.steps.push(format!("wrote {}{via}", f.real.display()));
+    outcome
+        .steps
+        .push(format!("wrote {}{via}", f.real.display()));
     if let Some(old) = &f.old {
         chown(target, &f.real, old.uid, old.gid).await?;
     }
@@ -441,10 +446,7 @@ async fn validate(
         ran.command,
         if passed { "ok" } else { "FAILED" }
     ));
-    let detail = ran
-        .error
-        .clone()
-        .unwrap_or_else(|| ran.lines().join("; "));
+    let detail = ran.error.clone().unwrap_or_else(|| ran.lines().join("; "));
     outcome.test = Some(ran);
     if !passed {
         return Err(format!("nginx -t failed: {detail}"));
@@ -464,7 +466,11 @@ async fn validate(
 }
 
 /// `nginx -s reload`, recorded in `steps`; true when it worked.
-pub(crate) async fn reload(target: &Target, nginx: &NginxInvocation, steps: &mut Vec<String>) -> bool {
+pub(crate) async fn reload(
+    target: &Target,
+    nginx: &NginxInvocation,
+    steps: &mut Vec<String>,
+) -> bool {
     let command = nginx.command(&["-s", "reload"]);
     match target.run(&command).await {
         Ok(out) if out.success() => {
@@ -541,9 +547,16 @@ pub(crate) async fn restore(target: &Target, record: &FileRecord) -> Result<Stri
             )
             .await?;
         if !out.success() {
-            bail!("could not remove {}: {}", real.display(), out.stderr_text().trim());
+            bail!(
+                "could not remove {}: {}",
+                real.display(),
+                out.stderr_text().trim()
+            );
         }
-        return Ok(format!("removed {}, which the change had created", real.display()));
+        return Ok(format!(
+            "removed {}, which the change had created",
+            real.display()
+        ));
     };
     let old = target.read_file(&before.backup).await?;
     if sha256_hex(&old) != before.sha256 {

@@ -65,7 +65,10 @@ impl StateDirs {
             });
         }
         if !home.starts_with('/') {
-            bail!("the login on {} has no home directory to keep its journal in", target.describe());
+            bail!(
+                "the login on {} has no home directory to keep its journal in",
+                target.describe()
+            );
         }
         let mut dirs = StateDirs::under(&Path::new(home).join(".local/state/odoo-ops"));
         dirs.note = Some(format!(

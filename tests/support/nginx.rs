@@ -239,7 +239,10 @@ impl Nginx {
         let mut names = Vec::new();
         for sub in ["sites-enabled", "conf.d"] {
             for e in std::fs::read_dir(self.dir.path().join(sub)).unwrap() {
-                names.push(format!("{sub}/{}", e.unwrap().file_name().to_string_lossy()));
+                names.push(format!(
+                    "{sub}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
             }
         }
         names.sort();
