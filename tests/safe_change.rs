@@ -467,3 +467,57 @@ fn odoo_ops_fix_exits_0_applied_1_reverted_2_could_not_try() {
         text(&o)
     );
 }
+
+#[test]
+fn the_stack_writer_installs_a_site_through_its_symlink_and_puts_a_rejected_one_back() {
+    use odoo_ops::stack::StackFile;
+    use odoo_ops::stack::update::{SiteOutcome, install_site};
+    let host = Host::new(|s| s);
+    let link = host.nginx.site_enabled(SITE);
+    let file = |contents: String| StackFile {
+        name: SITE,
+        contents,
+        mode: 0o644,
+        secret: false,
+    };
+    let good = String::from_utf8(host.original.clone())
+        .unwrap()
+        .replace("proxy_read_timeout 30s;", "proxy_read_timeout 720s;");
+    let before_reloads = host.nginx.reconfigured();
+    let outcome = rt()
+        .block_on(install_site(
+            &Target::local(),
+            &host.dirs(),
+            &link,
+            &file(good.clone()),
+            &host.invocation(),
+            "t1",
+        ))
+        .unwrap();
+    let SiteOutcome::Reloaded {
+        backup: Some(backup),
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(backup.starts_with(&host.dirs().backups));
+    assert_eq!(std::fs::read_to_string(host.site()).unwrap(), good);
+    host.assert_layout_intact();
+    assert!(host.nginx.wait_reconfigured(before_reloads));
+
+    // A site nginx rejects: nginx's words in the error, the last good site back.
+    let err = rt()
+        .block_on(install_site(
+            &Target::local(),
+            &host.dirs(),
+            &link,
+            &file(good.replace("upstream odoochat", "upstream odoo")),
+            &host.invocation(),
+            "t2",
+        ))
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("duplicate upstream"), "{err:#}");
+    assert_eq!(std::fs::read_to_string(host.site()).unwrap(), good);
+    host.assert_layout_intact();
+    assert!(host.journal_entries().is_empty());
+}

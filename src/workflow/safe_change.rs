@@ -226,17 +226,15 @@ pub async fn apply(target: &Target, dirs: &StateDirs, set: &ChangeSet) -> Result
     }
 
     // 4. Write.
-    let mut touched = 0;
     let mut failure = None;
     for f in &found {
-        touched += 1;
         if let Err(e) = write(target, f, &mut outcome).await {
             failure = Some(format!("{e:#}"));
             break;
         }
     }
     if let Some(why) = failure {
-        return revert_and_close(target, dirs, &entry, touched, why, outcome).await;
+        return revert_and_close(target, dirs, &entry, why, outcome).await;
     }
     if let Some(ms) = std::env::var(HOLD_BEFORE_VALIDATE_ENV)
         .ok()
@@ -252,7 +250,7 @@ pub async fn apply(target: &Target, dirs: &StateDirs, set: &ChangeSet) -> Result
         return Ok(outcome);
     };
     if let Err(why) = validate(target, dirs, nginx, &mut outcome).await {
-        return revert_and_close(target, dirs, &entry, touched, why, outcome).await;
+        return revert_and_close(target, dirs, &entry, why, outcome).await;
     }
 
     // 6. Commit.
@@ -332,7 +330,7 @@ if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%a %u %g %F' -- "$p"; fi"#;
     };
     if !matches {
         return Err(refused(format!(
-            "{shown} changed since it was read; look again (diagnose) before changing it"
+            "{shown} changed since it was read; look at it again before changing it"
         )));
     }
     Ok(Found {
@@ -369,6 +367,10 @@ async fn back_up(
     Ok(())
 }
 
+/// The new bytes go to a dot-named temporary beside the file and are renamed over it
+/// ([`Target::write_file`]): a rename is atomic only within one filesystem, and nginx's
+/// globs (`*`, `*.conf`) never match a dot-name, nor is nginx asked to load anything before
+/// the rename is done.
 async fn write(target: &Target, f: &Found, outcome: &mut ChangeOutcome) -> Result<()> {
     let mode = f
         .edit
@@ -492,18 +494,24 @@ pub(crate) async fn reload(
     }
 }
 
-/// Put back the first `touched` files, then close the journal entry.
+/// Put back the files written so far (a write that failed left its file as it was: it is
+/// a rename), then close the journal entry.
 async fn revert_and_close(
     target: &Target,
     dirs: &StateDirs,
     entry: &Entry,
-    touched: usize,
     why: String,
     mut outcome: ChangeOutcome,
 ) -> Result<ChangeOutcome> {
     outcome.steps.push(why);
     let mut failed = Vec::new();
-    for record in entry.files.iter().take(touched).rev() {
+    let written = std::mem::take(&mut outcome.written);
+    for record in entry
+        .files
+        .iter()
+        .filter(|r| written.contains(&r.real_path))
+        .rev()
+    {
         match restore(target, record).await {
             Ok(step) => outcome.steps.push(step),
             Err(e) => failed.push(format!("{e:#}")),
