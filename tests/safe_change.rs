@@ -521,3 +521,97 @@ fn the_stack_writer_installs_a_site_through_its_symlink_and_puts_a_rejected_one_
     host.assert_layout_intact();
     assert!(host.journal_entries().is_empty());
 }
+
+#[test]
+fn over_ssh_a_rejected_fix_is_undone_and_a_good_one_applies_and_recovery_finds_a_killed_one() {
+    let sshd = support::sshd::Sshd::start();
+    let host = Host::new(|s| s);
+    let rt = rt();
+    let target = rt.block_on(sshd.target());
+    let dirs = host.dirs();
+    let options = DiagnoseOptions {
+        domain: Some(DOMAIN.into()),
+        nginx_conf: Some(host.conf()),
+        odoo: OdooLocation::ConfigFile(host.odoo_conf.clone()),
+        ..Default::default()
+    };
+    let report = rt.block_on(diagnose(&target, &options)).0;
+    let Some(ApplyAction::EditNginxFile {
+        path,
+        before,
+        after,
+    }) = report
+        .check("nginx.timeouts")
+        .and_then(|c| c.outcome.fix.clone())
+        .and_then(|f| f.apply)
+    else {
+        panic!("an nginx edit over SSH");
+    };
+    let apply = |after: String| {
+        rt.block_on(apply_in(
+            &target,
+            &dirs,
+            &host.invocation(),
+            &ConfirmedFix {
+                action: ApplyAction::EditNginxFile {
+                    path: path.clone(),
+                    before: before.clone(),
+                    after,
+                },
+            },
+        ))
+        .unwrap()
+    };
+    let rejected = apply(after.replace("720s;", "720s"));
+    assert!(rejected.reverted, "{:?}", rejected.steps);
+    assert_eq!(std::fs::read(host.site()).unwrap(), host.original);
+    host.assert_layout_intact();
+
+    let applied = apply(after.clone());
+    assert!(applied.success, "{:?}", applied.steps);
+    assert_eq!(std::fs::read_to_string(host.site()).unwrap(), after);
+    host.assert_layout_intact();
+
+    // A change left in the journal (as a killed console leaves it) is reverted by the next
+    // start over SSH too: write the entry by hand from what the change itself recorded.
+    let sum = |b: &[u8]| odoo_ops::workflow::sha256_hex(b);
+    let backup = dirs.backups.join("killed/0-odoo");
+    std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
+    std::fs::write(&backup, after.as_bytes()).unwrap();
+    let entry = odoo_ops::workflow::journal::Entry {
+        id: "killed".into(),
+        purpose: "fix: edit the site".into(),
+        phase: odoo_ops::workflow::journal::Phase::Prepared,
+        files: vec![odoo_ops::workflow::journal::FileRecord {
+            path: path.clone(),
+            real_path: host.site(),
+            before: Some(odoo_ops::workflow::journal::Before {
+                sha256: sum(after.as_bytes()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                backup,
+            }),
+            after_sha256: sum(b"untested\n"),
+        }],
+        nginx: None,
+        holder: odoo_ops::workflow::journal::Holder {
+            machine: "elsewhere".into(),
+            pid: 1,
+            started: 0,
+        },
+    };
+    std::fs::write(host.site(), "untested\n").unwrap();
+    std::fs::write(
+        dirs.journal.join("killed.json"),
+        serde_json::to_vec(&entry).unwrap(),
+    )
+    .unwrap();
+    let notes = rt
+        .block_on(odoo_ops::workflow::recover::recover_in(&target, &dirs))
+        .unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("reverted"), "{notes:?}");
+    assert_eq!(std::fs::read_to_string(host.site()).unwrap(), after);
+    assert!(host.journal_entries().is_empty());
+}
