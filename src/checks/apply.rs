@@ -40,7 +40,10 @@ pub async fn apply(
     nginx: &NginxInvocation,
     fix: &ConfirmedFix,
 ) -> Result<Applied> {
-    let dirs = StateDirs::locate(target).await?;
+    // Without a place for the journal nothing is tried: that is a refusal, not a failure.
+    let dirs = StateDirs::locate(target).await.map_err(|e| {
+        color_eyre::Report::new(workflow::Refused(format!("{e:#}; nothing was changed")))
+    })?;
     apply_in(target, &dirs, nginx, fix).await
 }
 
