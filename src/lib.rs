@@ -16,3 +16,4 @@ pub mod ssh;
 pub mod stack;
 pub mod target;
 pub mod tui;
+pub mod workflow;

@@ -48,9 +48,16 @@ fn fill_form(app: &mut App, domain: &str, dir: &str) {
 /// result back to the app.
 fn run_effects(app: &mut App, effects: Vec<Effect>) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // odoo-ops' journal and backups: not this machine's /var/lib/odoo-ops.
+    let state = tempfile::tempdir().unwrap();
+    let dirs = odoo_ops::workflow::StateDirs::under(state.path());
     for effect in effects {
         let message = runtime
-            .block_on(odoo_ops::tui::stack_job::run(&Target::local(), effect))
+            .block_on(odoo_ops::tui::stack_job::run_in(
+                &Target::local(),
+                Some(&dirs),
+                effect,
+            ))
             .expect("a stack effect");
         app.apply(message);
     }

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -440,16 +439,20 @@ fn a_broken_edit_is_reverted_when_nginx_t_fails() {
             after: after.replace("proxy_read_timeout 720s;", "proxy_read_timeout 720s"),
         },
     };
+    let state = tempfile::tempdir().unwrap();
+    let dirs = odoo_ops::workflow::StateDirs::under(state.path());
     let applied = rt
-        .block_on(odoo_ops::checks::apply::apply(
+        .block_on(odoo_ops::checks::apply::apply_in(
             &Target::local(),
+            &dirs,
             &inv,
             &broken,
         ))
         .unwrap();
     assert!(applied.reverted && !applied.success, "{:?}", applied.steps);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
-    assert!(PathBuf::from(applied.backup.unwrap()).exists());
+    // Reverted exactly: the backup held what is on disk again and is gone.
+    assert!(applied.backup.is_none());
     // The real fix applies, tests, reloads, and the check passes.
     let good = odoo_ops::checks::apply::ConfirmedFix {
         action: odoo_ops::checks::model::ApplyAction::EditNginxFile {
@@ -459,8 +462,9 @@ fn a_broken_edit_is_reverted_when_nginx_t_fails() {
         },
     };
     let applied = rt
-        .block_on(odoo_ops::checks::apply::apply(
+        .block_on(odoo_ops::checks::apply::apply_in(
             &Target::local(),
+            &dirs,
             &inv,
             &good,
         ))

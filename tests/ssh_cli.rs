@@ -31,6 +31,8 @@ fn odoo_ops(home: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
+        // odoo-ops' change journal and backups, on the host: not this machine's /var/lib.
+        .env("ODOO_OPS_STATE_DIR", home.join("odoo-ops-state"))
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::null())
         .output()

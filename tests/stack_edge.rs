@@ -6,13 +6,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use odoo_ops::stack::update::{NginxControl, SiteOutcome, install_site};
+use odoo_ops::nginx::NginxInvocation;
+use odoo_ops::stack::update::{SiteOutcome, install_site};
 use odoo_ops::stack::{self, Domain, DropletSize, Existing, StackOptions};
-use odoo_ops::target::{self, Target};
+use odoo_ops::target::Target;
+use odoo_ops::workflow::StateDirs;
 use support::nginx::{self, Nginx};
 use support::ports::free_port;
 use support::postgres::Postgres;
@@ -352,18 +354,30 @@ fn site_update_runs_nginx_t_before_reload_and_restores_a_rejected_site() {
         &format!("include {};", site_path.display()),
         &[edge.http, edge.https],
     );
-    let control = NginxControl {
-        test: nginx_cmd(nginx.path(), &["-t"]),
-        reload: nginx_cmd(nginx.path(), &["-s", "reload"]),
+    // The running master's invocation: every nginx -t and reload uses it.
+    let control = NginxInvocation {
+        binary: "nginx".into(),
+        conf: Some(nginx.conf_path()),
+        prefix: Some(nginx.path().to_path_buf()),
+        ..Default::default()
     };
+    let state = tempfile::tempdir().unwrap();
+    let dirs = StateDirs::under(state.path());
     let target = Target::local();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let file = |o: &StackOptions| rendered(o).file(stack::NGINX_SITE_FILE).unwrap().clone();
 
     // Unchanged: nothing written, nothing reloaded.
     assert_eq!(
-        rt.block_on(install_site(&target, &site_path, &file(&o), &control, "t0"))
-            .unwrap(),
+        rt.block_on(install_site(
+            &target,
+            &dirs,
+            &site_path,
+            &file(&o),
+            &control,
+            "t0"
+        ))
+        .unwrap(),
         SiteOutcome::Unchanged
     );
 
@@ -373,19 +387,20 @@ fn site_update_runs_nginx_t_before_reload_and_restores_a_rejected_site() {
     let outcome = rt
         .block_on(install_site(
             &target,
+            &dirs,
             &site_path,
             &file(&moved),
             &control,
             "t1",
         ))
         .unwrap();
-    let backup = PathBuf::from(format!("{}.bak-t1", site_path.display()));
-    assert_eq!(
-        outcome,
-        SiteOutcome::Reloaded {
-            backup: Some(backup.clone())
-        }
-    );
+    let SiteOutcome::Reloaded {
+        backup: Some(backup),
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(backup.starts_with(state.path()), "{}", backup.display());
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), site_text(&o));
     assert!(
         std::fs::read_to_string(&site_path)
@@ -404,6 +419,7 @@ fn site_update_runs_nginx_t_before_reload_and_restores_a_rejected_site() {
     let err = rt
         .block_on(install_site(
             &target,
+            &dirs,
             &site_path,
             &file(&bad),
             &control,
@@ -425,17 +441,6 @@ fn site_update_runs_nginx_t_before_reload_and_restores_a_rejected_site() {
     );
 }
 
-fn nginx_cmd(prefix: &Path, args: &[&str]) -> target::Command {
-    target::Command::new("nginx")
-        .arg("-p")
-        .arg(prefix.display().to_string())
-        .arg("-e")
-        .arg(prefix.join("error.log").display().to_string())
-        .arg("-c")
-        .arg(prefix.join("nginx.conf").display().to_string())
-        .args(args.iter().copied())
-}
-
 /// Render into a directory with the CLI, as an operator would.
 fn render_dir(redis: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -445,8 +450,10 @@ fn render_dir(redis: bool) -> tempfile::TempDir {
     if redis {
         args.push("--redis");
     }
+    let state = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
         .args(&args)
+        .env("ODOO_OPS_STATE_DIR", state.path())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

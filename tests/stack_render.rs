@@ -13,9 +13,34 @@ fn render(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
         .arg("render")
         .args(args)
+        .env("ODOO_OPS_STATE_DIR", state_dir(args))
         .stdin(Stdio::null())
         .output()
         .expect("run odoo-ops")
+}
+
+/// odoo-ops' journal and backups for a test: beside its `--out` directory, never this
+/// machine's /var/lib/odoo-ops.
+fn state_dir(args: &[&str]) -> std::path::PathBuf {
+    let out = args
+        .iter()
+        .position(|a| *a == "--out")
+        .map(|i| Path::new(args[i + 1]))
+        .expect("--out");
+    out.parent().unwrap().join("odoo-ops-state")
+}
+
+/// Every backup odoo-ops kept for the test whose `--out` is `out`.
+fn backups(out: &Path) -> Vec<std::path::PathBuf> {
+    let root = out.parent().unwrap().join("odoo-ops-state/backups");
+    let mut found = Vec::new();
+    for change in std::fs::read_dir(root).into_iter().flatten() {
+        for f in std::fs::read_dir(change.unwrap().path()).unwrap() {
+            found.push(f.unwrap().path());
+        }
+    }
+    found.sort();
+    found
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -188,11 +213,11 @@ fn changes_are_shown_and_written_only_with_yes() {
     );
     assert!(read(&out, "odoo.conf").contains("workers = 17"));
     assert_eq!(read(&out, ".env"), secrets_before, "secrets and tag kept");
-    let backups: Vec<String> = snapshot(&out)
-        .into_iter()
-        .map(|(n, _)| n)
-        .filter(|n| n.contains(".bak-"))
-        .collect();
+    assert!(
+        !snapshot(&out).iter().any(|(n, _)| n.contains("bak")),
+        "no backup beside the files"
+    );
+    let backups = backups(&out);
     assert_eq!(
         backups.len(),
         2,
@@ -200,16 +225,11 @@ fn changes_are_shown_and_written_only_with_yes() {
     );
     let conf_backup = backups
         .iter()
-        .find(|n| n.starts_with("odoo.conf.bak-"))
+        .find(|p| p.to_string_lossy().ends_with("-odoo.conf"))
         .unwrap();
     assert_eq!(
-        read(&out, conf_backup).as_bytes(),
-        before
-            .iter()
-            .find(|(n, _)| n == "odoo.conf")
-            .unwrap()
-            .1
-            .as_slice()
+        std::fs::read(conf_backup).unwrap(),
+        before.iter().find(|(n, _)| n == "odoo.conf").unwrap().1
     );
 }
 
@@ -268,7 +288,7 @@ fn a_hand_edit_and_a_loose_env_mode_are_shown_and_repaired() {
     let env_backup = backups
         .iter()
         .map(|b| b.as_str().unwrap())
-        .find(|b| b.contains("/.env.bak-"))
+        .find(|b| b.ends_with("-.env"))
         .unwrap();
     assert_eq!(
         mode(Path::new(env_backup)),
@@ -422,6 +442,7 @@ fn render_on_a_terminal(args: &[&str], answer: &str) -> Output {
         .chain(args.iter().map(|a| a.to_string()))
         .collect();
     let mut child = Command::new("script")
+        .env("ODOO_OPS_STATE_DIR", state_dir(args))
         .args(["-qec", &line.join(" "), "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

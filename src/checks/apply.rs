@@ -1,11 +1,10 @@
 //! Applying a fix the operator confirmed: only safe, mechanical ones (an nginx file edit,
-//! a reload, a container restart). An edit writes a backup first, runs `nginx -t`, reloads
-//! only when it passes, and puts the old file back when it does not.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! a reload, a container restart). An edit goes through the one safe-change primitive
+//! ([`crate::workflow::safe_change`]): journal, backup outside nginx's includes, `nginx -t`
+//! with the running master's invocation, reload, or the old file put back exactly.
 
 use bollard::query_parameters::RestartContainerOptions;
-use color_eyre::eyre::{Result, bail};
+use color_eyre::eyre::Result;
 use serde::Serialize;
 
 use super::gather::run;
@@ -13,6 +12,7 @@ use super::model::ApplyAction;
 use super::obs::Ran;
 use crate::nginx::NginxInvocation;
 use crate::target::Target;
+use crate::workflow::{self, ChangeSet, Expect, FileEdit, StateDirs};
 
 /// A fix the operator saw (diff and all) and said yes to. Constructing one is the
 /// confirmation; the UI does the asking.
@@ -32,9 +32,25 @@ pub struct Applied {
     pub test: Option<Ran>,
 }
 
-/// Apply a confirmed fix through the target.
+/// Apply a confirmed fix through the target, journalled and backed up in the host's
+/// state directories ([`StateDirs::locate`]). An edit of a file that changed since the
+/// diagnosis is an error holding [`workflow::Refused`], and nothing is touched.
 pub async fn apply(
     target: &Target,
+    nginx: &NginxInvocation,
+    fix: &ConfirmedFix,
+) -> Result<Applied> {
+    // Without a place for the journal nothing is tried: that is a refusal, not a failure.
+    let dirs = StateDirs::locate(target).await.map_err(|e| {
+        color_eyre::Report::new(workflow::Refused(format!("{e:#}; nothing was changed")))
+    })?;
+    apply_in(target, &dirs, nginx, fix).await
+}
+
+/// [`apply`] with the state directories given.
+pub async fn apply_in(
+    target: &Target,
+    dirs: &StateDirs,
     nginx: &NginxInvocation,
     fix: &ConfirmedFix,
 ) -> Result<Applied> {
@@ -51,37 +67,20 @@ pub async fn apply(
             before,
             after,
         } => {
-            let current = target.read_file(path).await?;
-            if current != before.as_bytes() {
-                bail!(
-                    "{} changed since the diagnosis; run it again before applying this fix",
-                    path.display()
-                );
-            }
-            let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-            let backup = path.with_file_name(format!(
-                "{}.odoo-ops-{stamp}.bak",
-                path.file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ));
-            target.write_file(&backup, before.as_bytes(), 0o644).await?;
-            done.steps
-                .push(format!("backup written to {}", backup.display()));
-            done.backup = Some(backup.display().to_string());
-            target.write_file(path, after.as_bytes(), 0o644).await?;
-            done.steps.push(format!("wrote {}", path.display()));
-            let ok = test_config(target, nginx, &mut done).await;
-            if !ok {
-                target.write_file(path, before.as_bytes(), 0o644).await?;
-                done.reverted = true;
-                done.steps.push(format!(
-                    "nginx -t failed: restored {} from the backup; nginx was not reloaded",
-                    path.display()
-                ));
-                return Ok(done);
-            }
-            reload(target, nginx, &mut done).await;
+            let set = ChangeSet::new(format!("fix: edit {}", path.display()))
+                .file(FileEdit {
+                    path: path.clone(),
+                    expect: Expect::Sha256(dump_text_digests(before)),
+                    contents: after.as_bytes().to_vec(),
+                    mode: None,
+                })
+                .validated_by(nginx.clone());
+            let outcome = workflow::apply(target, dirs, &set).await?;
+            done.success = outcome.success();
+            done.backup = outcome.backups.first().map(|b| b.display().to_string());
+            done.reverted = outcome.reverted;
+            done.test = outcome.test;
+            done.steps = outcome.steps;
         }
         ApplyAction::ReloadNginx => {
             let ok = test_config(target, nginx, &mut done).await;
@@ -102,6 +101,17 @@ pub async fn apply(
         }
     }
     Ok(done)
+}
+
+/// The digests a file may have when `nginx -T` showed it as `text`. nginx ends every file
+/// it dumps with a newline of its own, so a file without a trailing newline reads the same
+/// as one with it: both are the file as the diagnosis read it.
+fn dump_text_digests(text: &str) -> Vec<String> {
+    let mut sums = vec![workflow::sha256_hex(text.as_bytes())];
+    if let Some(bare) = text.strip_suffix('\n') {
+        sums.push(workflow::sha256_hex(bare.as_bytes()));
+    }
+    sums
 }
 
 /// `nginx -t`, recorded in the steps and kept as evidence; true when it passed.

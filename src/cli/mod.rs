@@ -2,6 +2,7 @@
 //! plain text by default and a stable JSON shape with `--json`.
 
 pub mod diagnose;
+mod fix;
 mod host;
 pub mod remote;
 mod render;
@@ -67,6 +68,9 @@ pub enum Command {
     Host(host::HostArgs),
     /// Diagnose a 502: the operator's checklist, headless (exit 0 healthy, 1 problem, 2 could not check).
     Diagnose(Box<diagnose::DiagnoseArgs>),
+    /// Apply one check's fix, as the Checks pane does: diff, confirmation (or --yes), nginx -t,
+    /// reload or revert (exit 0 applied, 1 not applied and reverted, 2 could not try).
+    Fix(Box<fix::FixArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
     /// Print a shell completion script.
@@ -116,6 +120,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
             diagnose::run(*args, &cli.remote, &settings)
         }),
+        Some(Command::Fix(args)) => {
+            with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))
+        }
         Some(Command::Completions { .. }) => unreachable!("handled above"),
     };
     match result {

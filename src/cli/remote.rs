@@ -65,8 +65,24 @@ pub fn resolve(
 
 /// The target a subcommand works on: local without `--host`, else a connected SSH
 /// target. Unknown host keys are asked about on the terminal when there is one.
+/// Like every start on a host, it first finishes or reverts a change an earlier run left
+/// unfinished (a killed console) and says so on stderr.
 pub async fn connect_target(args: &RemoteArgs, settings: &Settings) -> Result<Target> {
-    connect_target_with(args, settings, TtyPrompter::or_headless()).await
+    let target = connect_target_with(args, settings, TtyPrompter::or_headless()).await?;
+    settle_interrupted_changes(&target).await;
+    Ok(target)
+}
+
+/// [`crate::workflow::recover`], told on stderr.
+pub async fn settle_interrupted_changes(target: &Target) {
+    match crate::workflow::recover(target).await {
+        Ok(notes) => {
+            for note in notes {
+                eprintln!("odoo-ops: {note}");
+            }
+        }
+        Err(e) => eprintln!("odoo-ops: warning: could not read the change journal: {e:#}"),
+    }
 }
 
 pub async fn connect_target_with(

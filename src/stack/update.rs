@@ -1,7 +1,8 @@
 //! Updating a stack directory: compare the rendered files with what is there, show a diff
-//! per file (secrets redacted), and write only when asked: every file is staged first, so a
-//! failure writes nothing; each replaced file is kept as `NAME.bak-STAMP`. For the nginx
-//! site, `nginx -t` runs before the reload and a rejected site is put back.
+//! per file (secrets redacted), and write only when asked, through the one safe-change
+//! primitive ([`crate::workflow::safe_change`]): journalled, each replaced file backed up
+//! in the host's backups directory, all files or none. For the nginx site, `nginx -t` with
+//! the running master's invocation runs before the reload and a rejected site is put back.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,9 @@ use color_eyre::eyre::{Result, bail, eyre};
 use serde::Serialize;
 
 use super::{Existing, RenderedStack, StackFile};
+use crate::nginx::NginxInvocation;
 use crate::target::{Command, Target};
+use crate::workflow::{self, ChangeSet, Expect, FileEdit, StateDirs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -165,14 +168,6 @@ pub struct Applied {
     pub backups: Vec<PathBuf>,
 }
 
-fn staged_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.odoo-ops-new"))
-}
-
 async fn run_ok(target: &Target, command: Command, what: &str) -> Result<()> {
     let out = target.run(&command).await?;
     if !out.success() {
@@ -181,8 +176,41 @@ async fn run_ok(target: &Target, command: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Write what the plan changes. `stamp` names the backups (`odoo.conf.bak-STAMP`).
+/// The plan's changes as one change set: each file must still be as the plan read it.
+fn change_set(plan: &Plan, purpose: String, stamp: &str) -> ChangeSet {
+    let mut set = ChangeSet::new(purpose);
+    set.stamp = stamp.to_string();
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| c.change != Change::Unchanged || c.mode_differs)
+    {
+        set = set.file(FileEdit {
+            path: c.path.clone(),
+            expect: match &c.old {
+                Some(text) => Expect::Sha256(vec![workflow::sha256_hex(text.as_bytes())]),
+                None => Expect::Absent,
+            },
+            contents: c.new.as_bytes().to_vec(),
+            mode: Some(c.mode),
+        });
+    }
+    set
+}
+
+/// Write what the plan changes. `stamp` names the change and its backup directory.
 pub async fn apply(target: &Target, plan: &Plan, stamp: &str) -> Result<Applied> {
+    let dirs = StateDirs::locate(target).await?;
+    apply_in(target, &dirs, plan, stamp).await
+}
+
+/// [`apply`] with the state directories given.
+pub async fn apply_in(
+    target: &Target,
+    dirs: &StateDirs,
+    plan: &Plan,
+    stamp: &str,
+) -> Result<Applied> {
     let dir = plan.dir.display().to_string();
     run_ok(
         target,
@@ -191,77 +219,18 @@ pub async fn apply(target: &Target, plan: &Plan, stamp: &str) -> Result<Applied>
     )
     .await
     .map_err(|e| eyre!("{e}; nothing was written"))?;
-    let todo: Vec<&FileChange> = plan
-        .changes
-        .iter()
-        .filter(|c| c.change != Change::Unchanged || c.mode_differs)
-        .collect();
-    // Stage everything first: if one file cannot be written, none is.
-    let mut staged = Vec::new();
-    for c in &todo {
-        let s = staged_path(&c.path);
-        if let Err(e) = target.write_file(&s, c.new.as_bytes(), c.mode).await {
-            discard(target, &staged).await;
-            bail!("cannot write in {dir}: {e:#}; nothing was written");
-        }
-        staged.push(s);
+    let set = change_set(plan, format!("stack: write {dir}"), stamp);
+    let outcome = workflow::apply(target, dirs, &set).await?;
+    if !outcome.committed {
+        bail!(
+            "cannot write in {dir}: {}; nothing was written",
+            outcome.steps.join("; ")
+        );
     }
-    let mut applied = Applied::default();
-    for c in todo.iter().filter(|c| c.old.is_some()) {
-        let backup = PathBuf::from(format!("{}.bak-{stamp}", c.path.display()));
-        let copy = Command::new("cp")
-            .args(["-p", "--"])
-            .arg(c.path.display().to_string())
-            .arg(backup.display().to_string());
-        let mut backed_up = run_ok(target, copy, "cannot back up").await;
-        if backed_up.is_ok() && c.secret {
-            // A copy of the secrets is as secret as the file, whatever mode it had before.
-            let chmod = Command::new("chmod")
-                .args(["600", "--"])
-                .arg(backup.display().to_string());
-            backed_up = run_ok(target, chmod, "cannot protect the backup").await;
-        }
-        if let Err(e) = backed_up {
-            discard(target, &staged).await;
-            bail!("{e}; nothing was written");
-        }
-        applied.backups.push(backup);
-    }
-    for (c, s) in todo.iter().zip(&staged) {
-        let mv = Command::new("mv")
-            .args(["-f", "--"])
-            .arg(s.display().to_string())
-            .arg(c.path.display().to_string());
-        run_ok(target, mv, &format!("cannot replace {}", c.path.display())).await?;
-        applied.written.push(c.path.clone());
-    }
-    Ok(applied)
-}
-
-async fn discard(target: &Target, staged: &[PathBuf]) {
-    if staged.is_empty() {
-        return;
-    }
-    let rm = Command::new("rm")
-        .args(["-f", "--"])
-        .args(staged.iter().map(|p| p.display().to_string()));
-    let _ = target.run(&rm).await;
-}
-
-/// How to check and reload the nginx that serves the site.
-#[derive(Debug, Clone)]
-pub struct NginxControl {
-    pub test: Command,
-    pub reload: Command,
-}
-
-impl Default for NginxControl {
-    fn default() -> Self {
-        NginxControl {
-            test: Command::new("nginx").arg("-t"),
-            reload: Command::new("nginx").args(["-s", "reload"]),
-        }
-    }
+    Ok(Applied {
+        written: outcome.written,
+        backups: outcome.backups,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -271,14 +240,16 @@ pub enum SiteOutcome {
     Reloaded { backup: Option<PathBuf> },
 }
 
-/// Put the site at `path`, run `nginx -t`, and reload only if it passes. A site nginx
-/// rejects is rolled back (the backup restored, a new file removed) and the error carries
-/// nginx's own words.
+/// Put the site at `path` (a symlink is written at its target), run `nginx -t` with the
+/// running master's invocation, and reload only if it passes. A site nginx rejects is
+/// rolled back (the old file exactly, a new file removed) and the error carries nginx's
+/// own words.
 pub async fn install_site(
     target: &Target,
+    dirs: &StateDirs,
     path: &Path,
     site: &StackFile,
-    control: &NginxControl,
+    nginx: &NginxInvocation,
     stamp: &str,
 ) -> Result<SiteOutcome> {
     let change = plan_file(target, path, site).await?;
@@ -290,28 +261,30 @@ pub async fn install_site(
         dir,
         changes: vec![change],
     };
-    let applied = apply(target, &plan, stamp).await?;
-    let backup = applied.backups.first().cloned();
-    let test = target.run(&control.test).await?;
-    if !test.success() {
-        let restore = match &backup {
-            Some(b) => Command::new("mv")
-                .args(["-f", "--"])
-                .arg(b.display().to_string())
-                .arg(path.display().to_string()),
-            None => Command::new("rm")
-                .args(["-f", "--"])
-                .arg(path.display().to_string()),
-        };
-        target.run(&restore).await?;
+    let set = change_set(&plan, format!("stack: install {}", path.display()), stamp)
+        .validated_by(nginx.clone());
+    let outcome = workflow::apply(target, dirs, &set).await?;
+    if outcome.reverted {
+        let said = outcome
+            .test
+            .as_ref()
+            .map(|t| {
+                t.error
+                    .clone()
+                    .unwrap_or_else(|| t.output.trim().to_string())
+            })
+            .unwrap_or_else(|| outcome.steps.join("; "));
         bail!(
-            "nginx -t rejected {}; the previous site is back and nginx was not reloaded:\n{}",
-            path.display(),
-            test.stderr_text().trim()
+            "nginx -t rejected {}; the previous site is back and nginx was not reloaded:\n{said}",
+            path.display()
         );
     }
-    run_ok(target, control.reload.clone(), "nginx reload failed").await?;
-    Ok(SiteOutcome::Reloaded { backup })
+    if outcome.reloaded == Some(false) {
+        bail!("nginx reload failed: {}", outcome.steps.join("; "));
+    }
+    Ok(SiteOutcome::Reloaded {
+        backup: outcome.backups.first().cloned(),
+    })
 }
 
 /// `20261122T031500Z`-style stamp for backup names, from the system clock.

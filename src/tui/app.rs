@@ -347,6 +347,10 @@ impl App {
                 self.deploy.apply_written(result);
             }
             Message::CheckRerun(result) => self.checks.apply_rerun(result),
+            Message::HostNotice(note) => {
+                tracing::warn!("{note}");
+                self.last_error = Some(note);
+            }
             Message::FixApplied(result) => {
                 if let Err(e) = &result {
                     tracing::warn!("applying a fix failed: {e}");

@@ -222,6 +222,17 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         stack_job: None,
     };
     worker.start_engines(docker_events);
+    // A change an earlier console left unfinished (killed mid-fix) is settled first.
+    let (target, tx) = (worker.target.clone(), worker.tx.clone());
+    tokio::spawn(async move {
+        let notes = match crate::workflow::recover(&target).await {
+            Ok(notes) => notes,
+            Err(e) => vec![format!("could not read the change journal: {e:#}")],
+        };
+        for note in notes {
+            let _ = tx.send(Message::HostNotice(note));
+        }
+    });
 
     let mut tui = terminal::enter()?;
     let size = tui.size()?;

@@ -29,6 +29,9 @@ pub enum Message {
         crate::tui::effect::StackRequest,
         Result<crate::stack::update::Plan, String>,
     ),
+    /// Something the operator must know about the host (an interrupted change found and
+    /// finished or reverted on start).
+    HostNotice(String),
     /// Writing the stack's files finished.
     StackWritten(Result<crate::stack::update::Applied, String>),
 }

@@ -5,9 +5,16 @@ use crate::stack::{self, Domain, DropletSize, StackOptions, update};
 use crate::target::Target;
 use crate::tui::effect::Effect;
 use crate::tui::message::Message;
+use crate::workflow::StateDirs;
 
-/// Do the work of a stack effect; other effects are not ours (`None`).
+/// Do the work of a stack effect; other effects are not ours (`None`). Files are written
+/// through the safe-change primitive, journalled and backed up in the host's state dirs.
 pub async fn run(target: &Target, effect: Effect) -> Option<Message> {
+    run_in(target, None, effect).await
+}
+
+/// [`run`] with the state directories given (`None`: the host's own).
+pub async fn run_in(target: &Target, dirs: Option<&StateDirs>, effect: Effect) -> Option<Message> {
     match effect {
         Effect::PlanStack(request) => {
             let plan = async {
@@ -26,9 +33,12 @@ pub async fn run(target: &Target, effect: Effect) -> Option<Message> {
             Some(Message::StackPlanned(request, plan))
         }
         Effect::WriteStack(plan) => {
-            let written = update::apply(target, &plan.0, &update::backup_stamp())
-                .await
-                .map_err(|e| format!("{e:#}"));
+            let stamp = update::backup_stamp();
+            let written = match dirs {
+                Some(dirs) => update::apply_in(target, dirs, &plan.0, &stamp).await,
+                None => update::apply(target, &plan.0, &stamp).await,
+            }
+            .map_err(|e| format!("{e:#}"));
             Some(Message::StackWritten(written))
         }
         _ => None,

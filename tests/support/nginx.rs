@@ -151,6 +151,123 @@ impl Nginx {
     }
 }
 
+/// Debian's layout in a temp dir: `nginx.conf` includes `conf.d/*.conf` and
+/// `sites-enabled/*`; each site lives in `sites-available/` with a symlink in
+/// `sites-enabled/` (`../sites-available/NAME`), as the package and the seeds set it up.
+pub struct DebianSite<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// The main `nginx.conf` of [`Nginx::start_debian`].
+pub fn debian_main_conf(dir: &Path) -> String {
+    let d = dir.display();
+    main_conf(
+        dir,
+        &format!("    include {d}/conf.d/*.conf;\n    include {d}/sites-enabled/*;"),
+    )
+}
+
+/// nginx as a packaged master runs it: `nginx -c FILE -p DIR/` and nothing else.
+fn debian_command(dir: &Path) -> Command {
+    let mut c = Command::new("nginx");
+    c.arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-p")
+        .arg(format!("{}/", dir.display()));
+    c
+}
+
+impl Nginx {
+    /// Start nginx on Debian's layout with `sites` (in sites-available, linked from
+    /// sites-enabled) and `conf_d` files; wait until every port in `listen_ports` listens.
+    pub fn start_debian(
+        sites: &[DebianSite],
+        conf_d: &[(&str, &str)],
+        listen_ports: &[u16],
+    ) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["conf.d", "sites-available", "sites-enabled", "logs"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        std::fs::write(d.join("nginx.conf"), debian_main_conf(d)).unwrap();
+        for (name, text) in conf_d {
+            std::fs::write(d.join("conf.d").join(name), text).unwrap();
+        }
+        for site in sites {
+            std::fs::write(d.join("sites-available").join(site.name), site.text).unwrap();
+            std::os::unix::fs::symlink(
+                format!("../sites-available/{}", site.name),
+                d.join("sites-enabled").join(site.name),
+            )
+            .unwrap();
+        }
+        let child = debian_command(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx (apt-get install nginx)");
+        let mut nginx = Nginx { dir, child };
+        for &port in listen_ports {
+            if !ports::wait_listening(port, Duration::from_secs(10)) {
+                let status = nginx.child.try_wait().ok().flatten();
+                panic!(
+                    "nginx did not listen on {port} (exit: {status:?}); error.log:\n{}",
+                    nginx.error_log()
+                );
+            }
+        }
+        nginx
+    }
+
+    /// `nginx -t` with the running master's own `-c` and `-p` (a Debian-layout nginx).
+    pub fn debian_test(&self) -> Output {
+        debian_command(self.dir.path()).arg("-t").output().unwrap()
+    }
+
+    pub fn site_available(&self, name: &str) -> PathBuf {
+        self.dir.path().join("sites-available").join(name)
+    }
+
+    pub fn site_enabled(&self, name: &str) -> PathBuf {
+        self.dir.path().join("sites-enabled").join(name)
+    }
+
+    /// The names in `sites-enabled/` and `conf.d/`, sorted: what nginx's globs include.
+    pub fn included_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for sub in ["sites-enabled", "conf.d"] {
+            for e in std::fs::read_dir(self.dir.path().join(sub)).unwrap() {
+                names.push(format!(
+                    "{sub}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// Wait until the master has reconfigured more than `before` times (see
+    /// [`Nginx::reconfigured`]); false after 10 s.
+    pub fn wait_reconfigured(&self, before: usize) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.reconfigured() > before {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// How many times the master reloaded its configuration.
+    pub fn reconfigured(&self) -> usize {
+        self.error_log().matches("reconfiguring").count()
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         // SIGTERM makes the master stop its workers too; SIGKILL would orphan them.
