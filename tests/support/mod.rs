@@ -7,6 +7,7 @@ pub mod app;
 pub mod docker;
 pub mod latency;
 pub mod logs;
+pub mod netns;
 pub mod nginx;
 pub mod odoo_site;
 pub mod ports;
