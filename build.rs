@@ -1,38 +1,41 @@
-//! How the console binary is laid out by the linker, to keep its resident memory small.
+//! An opt-in packaging step for the console binary's layout, to keep its resident memory
+//! small. Off by default: the default build must start on every system an operator runs
+//! it on (Ubuntu 22.04's glibc 2.35, Debian 12), whatever glibc it was built against.
 //!
 //! The binary carries far more code than the console runs in a session (SSH, TLS, the
 //! diagnosis, the stack renderer, clap's help), and Linux maps file pages in 64 KiB
-//! clusters around each page that is touched. Two link options, for the executable only:
+//! clusters around each page that is touched. `ODOO_OPS_PACKAGED_LINK=1` asks for two link
+//! options, for the executable only:
 //!
 //! - `--symbol-ordering-file build/hot-code.order`: the functions the console really runs
 //!   (recorded by `scripts/hot-code-order.sh`) are placed together at the start of
 //!   `.text`, so the clusters the kernel maps hold code we use. Names that no longer exist
 //!   are skipped, so a stale file costs memory, never correctness.
 //! - `-z pack-relative-relocs` (DT_RELR): the dynamic relocation table of a PIE shrinks
-//!   from ~800 KiB, all read at start and kept resident, to ~10 KiB. The loader must know
-//!   DT_RELR (glibc 2.36 or later), so it is only asked for when the glibc we build
-//!   against has it, i.e. the usual case of building on the machine that runs the console.
+//!   from ~800 KiB, all read at start and kept resident, to ~10 KiB. The binary then
+//!   requires `GLIBC_ABI_DT_RELR` (glibc 2.36 or later) and does not start on older
+//!   systems, which is why it is a packaging choice: asked for only when the glibc we
+//!   build against has it, for a package whose systems all have it too.
 //!
 //! Both are given only for x86_64 Linux (GNU), where Rust links with lld by default, and
-//! only when building for the machine we build on. `ODOO_OPS_PLAIN_LINK=1` turns them off
-//! (another linker, cross builds).
+//! only when building for the machine we build on.
 
 use std::path::Path;
 use std::process::Command;
 
 const ORDER_FILE: &str = "build/hot-code.order";
+/// The packaging step's switch: `1` asks for the layout above.
+const PACKAGED_LINK: &str = "ODOO_OPS_PACKAGED_LINK";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={ORDER_FILE}");
-    println!("cargo:rerun-if-env-changed=ODOO_OPS_PLAIN_LINK");
+    println!("cargo:rerun-if-env-changed={PACKAGED_LINK}");
 
     let target = std::env::var("TARGET").unwrap_or_default();
     let host = std::env::var("HOST").unwrap_or_default();
-    if target != "x86_64-unknown-linux-gnu"
-        || target != host
-        || std::env::var_os("ODOO_OPS_PLAIN_LINK").is_some()
-    {
+    let asked = std::env::var(PACKAGED_LINK).is_ok_and(|v| v == "1");
+    if !asked || target != "x86_64-unknown-linux-gnu" || target != host {
         return;
     }
 

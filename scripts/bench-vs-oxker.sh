@@ -4,7 +4,8 @@
 #
 #   scripts/bench-vs-oxker.sh [SECONDS]
 #
-# Needs: a release build of odoo-ops (cargo build --release), `oxker` on PATH
+# Needs: a release build of odoo-ops (ODOO_OPS_PACKAGED_LINK=1 cargo build --release for the
+# packaged layout, see build.rs; a default build measures the portable one), `oxker` on PATH
 # (cargo install oxker), tmux, Docker, and the stand-in image odoo-ops-test/odoo:18.0-20261101
 # (built by the tests). Starts three labelled containers, runs both TUIs in a private tmux
 # server at 200x50, samples /proc for SECONDS (default 30) after a 10 s warm-up, and removes
@@ -25,8 +26,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# build.rs lays the console's code out by build/hot-code.order; a stale file costs memory.
+# With ODOO_OPS_PACKAGED_LINK=1, build.rs lays the console's code out by build/hot-code.order
+# and packs relocations; a default build does neither, and its memory is not comparable.
 ORDER="$ROOT/build/hot-code.order"
+if readelf -d "$BIN" | grep -q RELR; then
+    echo "build: packaged layout (ODOO_OPS_PACKAGED_LINK=1)"
+else
+    echo "build: default layout (no hot-code order, no packed relocations); for the packaged figures:"
+    echo "  ODOO_OPS_PACKAGED_LINK=1 cargo build --release --locked"
+fi
 if [ -f "$ORDER" ]; then
     defined=$(nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u)
     listed=$(grep -vc '^#' "$ORDER")

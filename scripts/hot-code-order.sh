@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Regenerates build/hot-code.order: the functions the console runs while it starts and
 # watches a compose stack, in the order they first ran. build.rs hands the file to the
-# linker (lld's --symbol-ordering-file) so that this code sits together at the start of
-# .text; the kernel maps code in 64 KiB clusters around each page touched, so code that
-# is spread over the whole binary keeps most of it resident (13.2 MB against 9.1 MB).
+# linker (lld's --symbol-ordering-file) when the packaging step asks for it
+# (ODOO_OPS_PACKAGED_LINK=1), so that this code sits together at the start of .text; the
+# kernel maps code in 64 KiB clusters around each page touched, so code that is spread over
+# the whole binary keeps most of it resident (13.2 MB against 9.1 MB).
 #
 #   scripts/hot-code-order.sh [SECONDS]
 #
 # Needs: valgrind, tmux, Docker, the stand-in image odoo-ops-test/odoo:18.0-20261101 (built
-# by the tests), and a release build (cargo build --release). Rerun it after a dependency
-# update or a large change to the console: names that no longer exist are skipped by the
-# linker, so a stale file costs memory, never correctness. scripts/bench-vs-oxker.sh says
-# how much of it still matches the binary.
+# by the tests), and a release build (cargo build --release; packaged or not, the functions
+# recorded are the same). Rerun it after a dependency update or a large change to the
+# console: names that no longer exist are skipped by the linker, so a stale file costs
+# memory, never correctness. scripts/bench-vs-oxker.sh says how much of it still matches.
 set -euo pipefail
 SECONDS_TO_RUN=${1:-45}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

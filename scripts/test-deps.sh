@@ -39,13 +39,26 @@ fi
 # private sources list (the system's sources stay untouched), and unpacked where Docker
 # finds it only when DOCKER_CONFIG points there: tests choose v1 or v2 per host.
 compose_v2_config=/opt/odoo-ops-test/compose-v2
+
+# The Debian archive this system already uses (deb822 `URIs:` lines first, then one-line
+# `deb` entries), so the repository names no package host: a machine behind its own mirror
+# fetches from it. The security archive serves only its own suites, so it is skipped.
+debian_mirror() {
+  {
+    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk 'tolower($1) == "uris:" {for (i = 2; i <= NF; i++) print $i}'
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed -E 's/\[[^]]*\]//' | awk '$1 == "deb" {print $2}'
+  } | grep -v -e '-security' -e '^cdrom:' | awk 'NR == 1' || true
+}
 if ! DOCKER_CONFIG=$compose_v2_config docker compose version >/dev/null 2>&1; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || { echo "no Debian mirror in the system's apt sources" >&2; exit 1; }
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
     >"$work/sources.list"
   apt_private=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/nonexistent
     -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1

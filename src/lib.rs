@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod host;
+pub mod jobs;
 pub mod logs;
 pub mod nginx;
 pub mod odoo;

@@ -10,12 +10,16 @@ use odoo_ops::checks::obs::{HttpProbe, Observations, OdooRuntime, ProcessObs, Ra
 use odoo_ops::config::Settings;
 use odoo_ops::config::keymap::Action;
 use odoo_ops::host::{Disk, Listener};
+use odoo_ops::jobs::{DropReason, JobRunner};
 use odoo_ops::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
 use odoo_ops::odoo::conf::OdooConf;
 use odoo_ops::tui::app::App;
 use odoo_ops::tui::effect::Effect;
+use odoo_ops::tui::jobs::ConsoleJob;
+use odoo_ops::tui::message::JobUpdate;
 use odoo_ops::tui::message::Message;
 use odoo_ops::tui::panes::PaneId;
+use odoo_ops::tui::panes::checks::Stage;
 use ratatui::style::Color;
 use support::app::{app_with, find, render, screen_text};
 
@@ -356,7 +360,7 @@ fn applying_a_fix_shows_the_diff_and_asks_first() {
         }
         other => panic!("expected one ApplyFix, got {other:?}"),
     }
-    assert!(app.checks.applying);
+    assert_eq!(app.checks.stage, Stage::Applying { waiting: false });
 }
 
 #[test]
@@ -439,4 +443,126 @@ fn hints_name_the_keys_of_a_rebound_keymap() {
     assert!(app.checks.confirming());
     let text = screen_text(render(&app).backend().buffer());
     assert!(text.contains("o apply · n cancel"), "{text}");
+}
+
+/// The pane's title line: what its work is doing, or the report's counts.
+fn title(app: &App) -> String {
+    screen_text(render(app).backend().buffer())
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Effects run as the console runs them: on the job runner, against this host; every
+/// event becomes a message for the app, until the Checks pane has nothing in flight.
+fn run_jobs(app: &mut App, effects: Vec<Effect>) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let target = odoo_ops::target::Target::local();
+        let (runner, mut events) = JobRunner::new();
+        for effect in effects {
+            runner.submit(ConsoleJob::new(&target, effect).expect("a job"));
+        }
+        let deadline = std::time::Duration::from_secs(60);
+        while app.checks.stage != Stage::Idle {
+            let event = tokio::time::timeout(deadline, events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("the pane is stuck in {:?}", app.checks.stage))
+                .expect("the runner lives");
+            if let Some(message) = odoo_ops::tui::jobs::message(event) {
+                app.apply(message);
+            }
+        }
+    });
+}
+
+#[test]
+fn run_all_pressed_during_a_rerun_runs_after_it_and_the_pane_settles() {
+    // The reported lock: `R` in flight, then `a`; the diagnosis was dropped and the pane
+    // said "running…" for good.
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    select(&mut app, "nginx.reloaded");
+    let mut effects = app.on_terminal(&key('R')).1;
+    effects.extend(app.on_terminal(&key('a')).1);
+    assert_eq!(
+        effects,
+        vec![Effect::RerunCheck("nginx.reloaded"), Effect::RunChecks]
+    );
+    assert!(title(&app).contains("running…"), "{}", title(&app));
+    let before = app.checks.report.as_ref().unwrap().target.clone();
+    run_jobs(&mut app, effects);
+    let title = title(&app);
+    assert!(!title.contains("running…"), "{title}");
+    assert!(
+        title.contains(" pass · "),
+        "the fresh report's counts: {title}"
+    );
+    // This host's diagnosis replaced the recorded one.
+    assert_ne!(app.checks.report.as_ref().unwrap().target, before);
+}
+
+#[test]
+fn a_fix_confirmed_during_a_diagnosis_waits_for_it_and_then_applies() {
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    assert_eq!(app.on_terminal(&key('a')).1, vec![Effect::RunChecks]);
+    select(&mut app, "nginx.route_websocket");
+    app.on_terminal(&key('F'));
+    let fix = app.on_terminal(&key('y')).1;
+    assert!(matches!(fix.as_slice(), [Effect::ApplyFix(..)]), "{fix:?}");
+    let fix = fix[0].clone();
+    // Not "applying…": the fix has not started.
+    let t = title(&app);
+    assert!(t.contains("fix waits for the running check…"), "{t}");
+    assert!(!t.contains("applying…"), "{t}");
+    app.apply(Message::Job(fix.clone(), JobUpdate::Queued));
+    // The diagnosis that ran first ends; the fix still waits its turn.
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(misrouted_report()),
+        NginxInvocation::default(),
+    ))));
+    assert!(title(&app).contains("fix waits for the running check…"));
+    app.apply(Message::Job(fix.clone(), JobUpdate::Started));
+    assert!(title(&app).contains("applying…"), "{}", title(&app));
+    // Its result, then the diagnosis that follows every fix.
+    app.apply(Message::FixApplied(Err("nginx -t failed; reverted".into())));
+    assert!(title(&app).contains("running…"), "{}", title(&app));
+    app.apply(Message::ChecksReport(Ok((
+        Box::new(misrouted_report()),
+        NginxInvocation::default(),
+    ))));
+    assert_eq!(app.checks.stage, Stage::Idle);
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("fix failed: nginx -t failed; reverted"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_dropped_request_never_leaves_the_pane_waiting() {
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    select(&mut app, "nginx.route_websocket");
+    app.on_terminal(&key('F'));
+    let fix = app.on_terminal(&key('y')).1.remove(0);
+    app.apply(Message::Job(
+        fix,
+        JobUpdate::Dropped(DropReason::Replaced { by: 9 }),
+    ));
+    assert_eq!(app.checks.stage, Stage::Idle);
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("fix NOT applied: replaced by a newer request before it ran"),
+        "{text}"
+    );
+    assert_eq!(app.on_terminal(&key('a')).1, vec![Effect::RunChecks]);
+    app.apply(Message::Job(
+        Effect::RunChecks,
+        JobUpdate::Dropped(DropReason::Cancelled),
+    ));
+    assert_eq!(app.checks.stage, Stage::Idle);
+    assert!(!title(&app).contains("running…"));
 }

@@ -13,9 +13,13 @@ use support::tmux::Tmux;
 
 const BIN: &str = env!("CARGO_BIN_EXE_odoo-ops");
 
-/// Open the console with the Logs pane zoomed.
+/// Open the console with the Logs pane zoomed, seeing none of this machine's nginx logs.
 fn console_on_logs(tmux: &Tmux) {
-    tmux.type_line(&format!("{BIN} 2>{}/stderr.txt", tmux.dir.path().display()));
+    tmux.type_line(&format!(
+        "{} 2>{}/stderr.txt",
+        Tmux::without_machine_logs(BIN),
+        tmux.dir.path().display()
+    ));
     tmux.wait_for("1 Host");
     tmux.keys(&["4", "z"]);
     tmux.wait_until(
@@ -60,6 +64,11 @@ fn an_odoo_bin_on_the_host_brings_its_logfile() {
     assert!(
         sources_line(&screen).contains("odoo.log"),
         "the source is listed: {screen}"
+    );
+    // Only what this test set up: not the machine's own nginx logs.
+    assert!(
+        !sources_line(&screen).contains("nginx"),
+        "the machine's nginx logs are followed: {screen}"
     );
     // New lines show as Odoo writes them.
     let probe = format!("/web/health?probe={}", odoo.http_port);

@@ -5,8 +5,9 @@ use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseButton, MouseEventKin
 use ratatui::layout::{Position, Rect};
 
 use super::effect::Effect;
+use super::jobs::JobKind;
 use super::layout::ScreenLayout;
-use super::message::Message;
+use super::message::{JobUpdate, Message};
 use super::palette::Palette;
 use super::panes::PaneId;
 use super::panes::checks::ChecksPane;
@@ -16,6 +17,7 @@ use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
 use crate::config::keymap::{Action, Context};
 use crate::config::{Keymap, Settings, Theme};
+use crate::jobs::DropReason;
 
 /// A modal layer over the panes; it takes keys first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +320,25 @@ impl App {
         }
     }
 
+    /// Where a request stands in the job runner: the pane that asked follows it; a
+    /// request no pane follows is never dropped unseen either.
+    fn on_job(&mut self, effect: &Effect, update: JobUpdate) {
+        match JobKind::of(effect) {
+            Some(JobKind::Checks) => self.checks.on_job(effect, update),
+            kind => {
+                if let JobUpdate::Dropped(reason) = update {
+                    let why = match reason {
+                        DropReason::Replaced { .. } => "replaced by a newer request",
+                        DropReason::Cancelled => "cancelled",
+                    };
+                    // Not the effect itself: a stack plan carries the rendered secrets.
+                    tracing::info!("a {kind:?} job was {why}");
+                    self.notice = Some(format!("a background request was {why}"));
+                }
+            }
+        }
+    }
+
     /// A background result arrived.
     pub fn apply(&mut self, message: Message) -> bool {
         match message {
@@ -351,6 +372,7 @@ impl App {
                 tracing::warn!("{note}");
                 self.last_error = Some(note);
             }
+            Message::Job(effect, update) => self.on_job(&effect, update),
             Message::FixApplied(result) => {
                 if let Err(e) = &result {
                     tracing::warn!("applying a fix failed: {e}");

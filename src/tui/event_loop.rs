@@ -14,11 +14,13 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::app::{App, Connection};
 use super::effect::Effect;
+use super::jobs::{ConsoleJob, JobKind};
 use super::message::Message;
 use super::{console_log, draw, terminal};
 use crate::config::Settings;
 use crate::docker::{self, DockerHandle};
 use crate::host;
+use crate::jobs::JobRunner;
 use crate::logs::sources::LogSources;
 use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle};
 use crate::target::Target;
@@ -29,18 +31,16 @@ const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_secs(1);
 const HOST_REFRESH_TICKS: u64 = 10;
 
-/// Starts background work for effects, one job per kind at a time: a refresh asked for
-/// while one runs is dropped, since the running one will bring fresh facts anyway.
+/// Starts background work for effects: commands to the logs and Docker workers, and jobs
+/// on the job runner (one running per kind, the latest request waiting behind it).
 struct Worker {
     target: Target,
     tx: mpsc::UnboundedSender<Message>,
-    host_job: Option<tokio::task::JoinHandle<()>>,
+    jobs: JobRunner<ConsoleJob>,
     logs: LogsHandle,
     docker: DockerHandle,
     /// Which logs are followed, and when to look for more.
     log_sources: LogSources,
-    checks_job: Option<tokio::task::JoinHandle<()>>,
-    stack_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -56,40 +56,20 @@ impl Worker {
             Effect::OpenContainerLogs { container, name } => {
                 self.log_sources.follow_container(container, &name)
             }
-            Effect::RunChecks | Effect::RerunCheck(_) | Effect::ApplyFix(..) => {
-                // One diagnosis at a time: the running one brings fresh results anyway.
-                if self.checks_job.as_ref().is_some_and(|j| !j.is_finished()) {
-                    return;
-                }
-                let (target, tx) = (self.target.clone(), self.tx.clone());
-                self.checks_job = Some(tokio::spawn(checks_job(target, tx, effect)));
-            }
-            Effect::PlanStack(_) | Effect::WriteStack(_) => {
-                // One stack job at a time; the pane waits for its answer before asking again.
-                if self.stack_job.as_ref().is_some_and(|j| !j.is_finished()) {
-                    return;
-                }
-                let (target, tx) = (self.target.clone(), self.tx.clone());
-                self.stack_job = Some(tokio::spawn(async move {
-                    if let Some(message) = super::stack_job::run(&target, effect).await {
-                        let _ = tx.send(message);
-                    }
-                }));
-            }
             Effect::Reconnect => {
                 if let Target::Ssh(ssh) = &self.target {
                     ssh.connection().retry();
                 }
             }
-            Effect::RefreshHost => {
-                if self.host_job.as_ref().is_some_and(|j| !j.is_finished()) {
-                    return;
+            Effect::RefreshHost
+            | Effect::RunChecks
+            | Effect::RerunCheck(_)
+            | Effect::ApplyFix(..)
+            | Effect::PlanStack(_)
+            | Effect::WriteStack(_) => {
+                if let Some(job) = ConsoleJob::new(&self.target, effect) {
+                    self.jobs.submit(job);
                 }
-                let (target, tx) = (self.target.clone(), self.tx.clone());
-                self.host_job = Some(tokio::spawn(async move {
-                    let result = host::gather(&target).await.map_err(|e| format!("{e:#}"));
-                    let _ = tx.send(Message::HostFacts(result));
-                }));
             }
         }
     }
@@ -160,34 +140,16 @@ fn logs_rows(app: &App) -> u16 {
         .map_or(0, |(_, r)| r.height.saturating_sub(4))
 }
 
-/// The Checks pane's background work: a diagnosis, one check, or a confirmed fix followed
-/// by a fresh diagnosis.
-async fn checks_job(target: Target, tx: mpsc::UnboundedSender<Message>, effect: Effect) {
-    use crate::checks::{DiagnoseOptions, apply, diagnose, run::rerun};
-    let options = DiagnoseOptions::default();
-    match effect {
-        Effect::RerunCheck(id) => {
-            let result = rerun(&target, &options, id)
-                .await
-                .ok_or_else(|| format!("unknown check {id}"));
-            let _ = tx.send(Message::CheckRerun(result));
-            return;
-        }
-        Effect::ApplyFix(action, nginx) => {
-            let fix = apply::ConfirmedFix { action };
-            let result = apply::apply(&target, &nginx, &fix)
-                .await
-                .map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Message::FixApplied(result));
-        }
-        _ => {}
-    }
-    let (report, obs) = diagnose(&target, &options).await;
-    let _ = tx.send(Message::ChecksReport(Ok((
-        Box::new(report),
-        obs.nginx.invocation,
-    ))));
+/// How the console ended: its exit status.
+fn exit_status(signal: Option<SignalKind>) -> u8 {
+    // A shell reports a process ended by signal N as 128+N; a console that restored the
+    // terminal first should look the same to whoever ran it.
+    signal.map_or(crate::cli::exit::OK, |s| 128 + s.as_raw_value() as u8)
 }
+
+/// The hidden test trigger for a panic in a background task (see tests/e2e_terminal.rs):
+/// `ODOO_OPS_TEST_PANIC_TASK=1` panics in a spawned task once the first frame is drawn.
+const TEST_PANIC_TASK: &str = "ODOO_OPS_TEST_PANIC_TASK";
 
 pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u8> {
     console_log::install();
@@ -207,6 +169,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     };
     let mut app = App::new(settings, readonly, target.describe(), connection);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let (jobs, mut job_events) = JobRunner::new();
     let (logs, _logs_task) = logs_worker::spawn(buffer_lines);
     let mut docker = docker::worker::spawn(target.clone(), docker::Scope::default(), readonly);
     let (_, no_events) = mpsc::unbounded_channel();
@@ -215,11 +178,9 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         log_sources: LogSources::new(target.clone(), logs.clone()),
         target,
         tx,
-        host_job: None,
+        jobs,
         logs,
         docker,
-        checks_job: None,
-        stack_job: None,
     };
     worker.start_engines(docker_events);
     // A change an earlier console left unfinished (killed mid-fix) is settled first.
@@ -239,8 +200,15 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     app.size = Rect::new(0, 0, size.width, size.height);
 
     let mut input = EventStream::new();
+    // Each ends the console with the terminal restored and exit status 128+N.
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    // In raw mode ctrl+z is a key; a stop sent from outside must still leave the shell a
+    // usable terminal, and `fg` must bring the console back.
+    let mut sigtstp = signal(SignalKind::from_raw(libc::SIGTSTP))?;
+    let mut sigcont = signal(SignalKind::from_raw(libc::SIGCONT))?;
+    let mut ended_by = None;
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut tick_count: u64 = 0;
@@ -265,7 +233,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                     .logs
                     .send(LogsCommand::Viewport(rows.max(1) as usize));
             }
-            tui.draw(|frame| draw::draw(frame, &app))?;
+            terminal::draw(&mut tui, |frame| draw::draw(frame, &app))?;
             dirty = false;
             last_frame = Instant::now();
             frames += 1;
@@ -277,6 +245,11 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                     panic!(
                         "ODOO_OPS_DEBUG_PANIC is set: panicking on purpose to test terminal restore"
                     );
+                }
+                if std::env::var_os(TEST_PANIC_TASK).is_some() {
+                    tokio::spawn(async {
+                        panic!("{TEST_PANIC_TASK} is set: a background task panics on purpose");
+                    });
                 }
             }
         }
@@ -304,10 +277,18 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                     dirty |= app.apply(message);
                 }
             }
+            Some(event) = job_events.recv() => {
+                if let Some(message) = super::jobs::message(event) {
+                    dirty |= app.apply(message);
+                }
+            }
             _ = ticks.tick() => {
                 tick_count += 1;
                 console_log::collect();
-                if tick_count.is_multiple_of(HOST_REFRESH_TICKS) {
+                // A refresh still running brings fresh facts; the tick need not queue another.
+                if tick_count.is_multiple_of(HOST_REFRESH_TICKS)
+                    && !worker.jobs.is_busy(JobKind::Host)
+                {
                     worker.start(Effect::RefreshHost);
                 }
                 // The console log pane shows records as they arrive.
@@ -320,11 +301,21 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                 }
                 dirty = true;
             }
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
+            _ = sigterm.recv() => { ended_by = Some(SignalKind::terminate()); break }
+            _ = sighup.recv() => { ended_by = Some(SignalKind::hangup()); break }
+            _ = sigint.recv() => { ended_by = Some(SignalKind::interrupt()); break }
+            _ = sigtstp.recv() => {
+                terminal::suspend(&mut tui)?;
+                dirty = true;
+            }
+            // Continued after a stop we did not see (SIGSTOP): the screen may be stale.
+            _ = sigcont.recv() => {
+                terminal::resume(&mut tui)?;
+                dirty = true;
+            }
             _ = tokio::time::sleep_until(last_frame + FRAME), if dirty => {}
         }
     }
-    terminal::restore();
-    Ok(crate::cli::exit::OK)
+    terminal::leave();
+    Ok(exit_status(ended_by))
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::docker::{DockerEvent, Model};
 use crate::host::HostFacts;
+use crate::jobs::DropReason;
 use crate::logs::worker::LogsSnapshot;
 
 // Messages are few (a handful a second); boxing the host facts would buy nothing.
@@ -34,4 +35,16 @@ pub enum Message {
     HostNotice(String),
     /// Writing the stack's files finished.
     StackWritten(Result<crate::stack::update::Applied, String>),
+    /// Where the job an effect asked for stands (its result arrives as its own message).
+    Job(crate::tui::effect::Effect, JobUpdate),
+}
+
+/// A request's place in the job runner, for the pane that asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobUpdate {
+    /// It waits for the running job of its kind.
+    Queued,
+    Started,
+    /// It will not run or finish: replaced while waiting, or cancelled.
+    Dropped(DropReason),
 }

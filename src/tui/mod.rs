@@ -6,6 +6,7 @@ pub mod draw;
 pub mod effect;
 mod event_loop;
 pub mod format;
+pub mod jobs;
 pub mod layout;
 pub mod message;
 pub mod palette;
@@ -24,7 +25,7 @@ pub fn run(
     target: crate::target::Target,
 ) -> color_eyre::Result<u8> {
     let result = runtime.block_on(event_loop::run(settings, readonly, target));
-    terminal::restore();
+    terminal::leave();
     // Background tasks (a slow SSH command, a docker stream) must not hold up the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result

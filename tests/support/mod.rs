@@ -8,6 +8,7 @@ pub mod debian_host;
 pub mod docker;
 pub mod latency;
 pub mod logs;
+pub mod netns;
 pub mod nginx;
 pub mod odoo_site;
 pub mod pg_image;

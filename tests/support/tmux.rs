@@ -112,6 +112,16 @@ impl Tmux {
         }
     }
 
+    /// The shell words that run `program` with this machine's own nginx logs hidden: a
+    /// mount namespace of its own with an empty /var/log/nginx, so a console under test
+    /// follows only what its test set up (the machine may have years of lines there).
+    /// Needs root, as the test machines have.
+    pub fn without_machine_logs(program: &str) -> String {
+        format!(
+            "unshare --mount sh -c '[ -d /var/log/nginx ] && mount -t tmpfs odoo-ops-test /var/log/nginx; exec \"$0\" \"$@\"' {program}"
+        )
+    }
+
     pub fn format(&self, format: &str) -> String {
         self.run(&["display-message", "-p", "-t", "main", format])
             .trim()

@@ -13,14 +13,31 @@ use crate::checks::apply::Applied;
 use crate::checks::model::{ApplyAction, CheckResult, Fix, Report, Verdict};
 use crate::config::Theme;
 use crate::config::keymap::Action;
+use crate::jobs::DropReason;
 use crate::nginx::NginxInvocation;
 use crate::tui::effect::Effect;
+use crate::tui::message::JobUpdate;
 
 /// A fix waiting for the operator's yes or no.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingFix {
     pub check: &'static str,
     pub fix: Fix,
+}
+
+/// What the pane's background work is doing. One at a time is asked for; a request made
+/// while another runs waits in the job runner and its stage is shown at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    #[default]
+    Idle,
+    /// A whole diagnosis; with `stepping`, its report is revealed one check at a time.
+    Diagnosing { stepping: bool },
+    /// One check run again alone.
+    Rerunning(&'static str),
+    /// A confirmed fix, `waiting` behind the job that runs, then applied; a fresh
+    /// diagnosis follows it.
+    Applying { waiting: bool },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -31,12 +48,7 @@ pub struct ChecksPane {
     /// How many checks are shown: all after "run all", one more per step.
     pub revealed: usize,
     pub selected: usize,
-    pub running: bool,
-    /// The next report is revealed one check at a time.
-    pub stepping: bool,
-    /// The check being re-run alone.
-    pub rerunning: Option<&'static str>,
-    pub applying: bool,
+    pub stage: Stage,
     pub evidence_open: bool,
     pub confirm: Option<PendingFix>,
     pub last_apply: Option<Result<Applied, String>>,
@@ -76,7 +88,10 @@ impl ChecksPane {
                 Action::Confirm => {
                     let pending = self.confirm.take().expect("checked");
                     if let (Some(apply), Some(nginx)) = (pending.fix.apply, self.nginx.clone()) {
-                        self.applying = true;
+                        // Whatever runs now finishes first; the runner says when the fix starts.
+                        self.stage = Stage::Applying {
+                            waiting: self.stage != Stage::Idle,
+                        };
                         return vec![Effect::ApplyFix(apply, nginx)];
                     }
                 }
@@ -99,7 +114,8 @@ impl ChecksPane {
             Action::ChecksRunAll | Action::Refresh => return self.run(false),
             Action::ChecksStep => {
                 let total = self.report.as_ref().map_or(0, |r| r.checks.len());
-                if self.report.is_some() && self.revealed < total && !self.running {
+                let diagnosing = matches!(self.stage, Stage::Diagnosing { .. });
+                if self.report.is_some() && self.revealed < total && !diagnosing {
                     self.revealed += 1;
                     self.selected = self.revealed - 1;
                 } else {
@@ -107,13 +123,14 @@ impl ChecksPane {
                 }
             }
             Action::ChecksRerun => {
-                if let Some(c) = self.selected_check()
-                    && self.rerunning.is_none()
-                    && !self.running
-                {
+                if let Some(c) = self.selected_check() {
                     let id = c.id;
-                    self.rerunning = Some(id);
-                    return vec![Effect::RerunCheck(id)];
+                    if let Some(busy) = self.busy() {
+                        self.notice = Some(format!("{busy}: {id} is not re-run alone"));
+                    } else {
+                        self.stage = Stage::Rerunning(id);
+                        return vec![Effect::RerunCheck(id)];
+                    }
                 }
             }
             Action::ChecksEvidence => {
@@ -125,13 +142,33 @@ impl ChecksPane {
         Vec::new()
     }
 
-    fn run(&mut self, stepping: bool) -> Vec<Effect> {
-        if self.running {
-            return Vec::new();
+    /// What the work in progress is, when a request would only repeat or upset it.
+    fn busy(&self) -> Option<&'static str> {
+        match self.stage {
+            Stage::Idle => None,
+            Stage::Diagnosing { .. } => Some("a diagnosis is running"),
+            Stage::Rerunning(_) => Some("a check is being re-run"),
+            Stage::Applying { .. } => Some("a fix is being applied (a diagnosis follows)"),
         }
-        self.running = true;
-        self.stepping = stepping;
-        vec![Effect::RunChecks]
+    }
+
+    fn run(&mut self, stepping: bool) -> Vec<Effect> {
+        match self.stage {
+            // The running diagnosis brings fresh results; only how they are shown changes.
+            Stage::Diagnosing { .. } => {
+                self.stage = Stage::Diagnosing { stepping };
+                Vec::new()
+            }
+            Stage::Applying { .. } => {
+                self.notice = self.busy().map(String::from);
+                Vec::new()
+            }
+            // A re-run in flight: the diagnosis waits for it in the job runner.
+            Stage::Idle | Stage::Rerunning(_) => {
+                self.stage = Stage::Diagnosing { stepping };
+                vec![Effect::RunChecks]
+            }
+        }
     }
 
     fn offer_fix(&mut self) {
@@ -141,6 +178,10 @@ impl ChecksPane {
         let (id, fix) = (check.id, check.outcome.fix.clone());
         if self.readonly {
             self.notice = Some("read-only: fixes are not offered".into());
+            return;
+        }
+        if let Stage::Applying { .. } = self.stage {
+            self.notice = self.busy().map(String::from);
             return;
         }
         match fix {
@@ -157,18 +198,22 @@ impl ChecksPane {
     }
 
     /// A whole diagnosis arrived.
+    /// A fix waiting behind this diagnosis keeps the pane applying.
     pub fn apply_report(&mut self, result: Result<(Report, NginxInvocation), String>) {
-        self.running = false;
+        let stepping = self.stage == Stage::Diagnosing { stepping: true };
+        if let Stage::Diagnosing { .. } = self.stage {
+            self.stage = Stage::Idle;
+        }
         match result {
             Ok((report, nginx)) => {
                 let total = report.checks.len();
-                self.revealed = if self.stepping { 1 } else { total };
-                self.selected = if self.stepping {
+                self.revealed = if stepping { 1 } else { total };
+                self.selected = if stepping {
                     0
                 } else {
                     self.selected.min(total.saturating_sub(1))
                 };
-                self.report = Some(failures_first(report, self.stepping));
+                self.report = Some(failures_first(report, stepping));
                 self.nginx = Some(nginx);
                 self.error = None;
             }
@@ -177,8 +222,11 @@ impl ChecksPane {
     }
 
     /// One re-run check arrived: it replaces its old result; the summary is recomputed.
+    /// A diagnosis asked for meanwhile keeps the pane diagnosing.
     pub fn apply_rerun(&mut self, result: Result<CheckResult, String>) {
-        self.rerunning = None;
+        if let Stage::Rerunning(_) = self.stage {
+            self.stage = Stage::Idle;
+        }
         match result {
             Ok(fresh) => {
                 if let Some(report) = &mut self.report {
@@ -193,28 +241,53 @@ impl ChecksPane {
         }
     }
 
+    /// The fix ran; its job goes on with a fresh diagnosis.
     pub fn apply_fix_result(&mut self, result: Result<Applied, String>) {
-        self.applying = false;
-        self.running = true;
-        self.stepping = false;
+        self.stage = Stage::Diagnosing { stepping: false };
         self.last_apply = Some(result);
+    }
+
+    /// Where a request of this pane stands in the job runner.
+    pub fn on_job(&mut self, effect: &Effect, update: JobUpdate) {
+        match (effect, update) {
+            (Effect::ApplyFix(..), JobUpdate::Started) => {
+                self.stage = Stage::Applying { waiting: false }
+            }
+            (Effect::ApplyFix(..), JobUpdate::Dropped(reason)) => {
+                self.notice = Some(format!("fix NOT applied: {}", dropped(reason)));
+                if let Stage::Applying { .. } = self.stage {
+                    self.stage = Stage::Idle;
+                }
+            }
+            // Cancelled: nothing more will come. Replaced: the newer request set the stage.
+            (_, JobUpdate::Dropped(DropReason::Cancelled)) => {
+                self.notice = Some(dropped(DropReason::Cancelled).into());
+                self.stage = Stage::Idle;
+            }
+            _ => {}
+        }
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
         let theme = ctx.theme;
-        let note = if self.applying {
-            Some(Span::styled(" applying… ", theme.warn()))
-        } else if self.running {
-            Some(Span::styled(" running… ", theme.muted()))
-        } else if let Some(id) = self.rerunning {
-            Some(Span::styled(format!(" re-running {id}… "), theme.muted()))
-        } else {
-            // The title's left part (` 5 Checks `) and the corners take the rest.
-            let room = (area.width as usize).saturating_sub(PaneId::Checks.title().len() + 8);
-            self.report
-                .as_ref()
-                .and_then(|r| counts_note(r, room))
-                .map(|note| Span::styled(note, theme.muted()))
+        let note = match self.stage {
+            Stage::Applying { waiting: true } => Some(Span::styled(
+                " fix waits for the running check… ",
+                theme.warn(),
+            )),
+            Stage::Applying { waiting: false } => Some(Span::styled(" applying… ", theme.warn())),
+            Stage::Diagnosing { .. } => Some(Span::styled(" running… ", theme.muted())),
+            Stage::Rerunning(id) => {
+                Some(Span::styled(format!(" re-running {id}… "), theme.muted()))
+            }
+            Stage::Idle => {
+                // The title's left part (` 5 Checks `) and the corners take the rest.
+                let room = (area.width as usize).saturating_sub(PaneId::Checks.title().len() + 8);
+                self.report
+                    .as_ref()
+                    .and_then(|r| counts_note(r, room))
+                    .map(|note| Span::styled(note, theme.muted()))
+            }
         };
         let block = ctx.block(PaneId::Checks, note);
         let inner = block.inner(area);
@@ -277,7 +350,7 @@ impl ChecksPane {
             });
         }
         let Some(report) = &self.report else {
-            let hint = if self.running {
+            let hint = if let Stage::Diagnosing { .. } = self.stage {
                 "Running the checklist…".to_string()
             } else {
                 format!(
@@ -347,6 +420,13 @@ impl ChecksPane {
             ]));
         }
         lines
+    }
+}
+
+fn dropped(reason: DropReason) -> &'static str {
+    match reason {
+        DropReason::Replaced { .. } => "replaced by a newer request before it ran",
+        DropReason::Cancelled => "cancelled",
     }
 }
 

@@ -1,0 +1,126 @@
+//! The console's background work as jobs for [`crate::jobs::JobRunner`]: which effects are
+//! jobs, their kinds (one running job per kind), how each runs on the target, and how
+//! what the runner reports becomes messages for the panes.
+
+use futures::future::BoxFuture;
+
+use super::effect::Effect;
+use super::message::{JobUpdate, Message};
+use crate::jobs::{Job, JobEvent, Progress};
+use crate::target::Target;
+
+/// Jobs of one kind run one at a time; kinds run side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Gathering the host's facts.
+    Host,
+    /// A diagnosis, one check re-run, or a fix followed by a diagnosis.
+    Checks,
+    /// Previewing or writing the stack's files.
+    Stack,
+}
+
+impl JobKind {
+    /// The kind of job an effect asks for; `None` for effects that are not jobs (commands
+    /// to the logs and Docker workers, quitting).
+    pub fn of(effect: &Effect) -> Option<JobKind> {
+        match effect {
+            Effect::RefreshHost => Some(JobKind::Host),
+            Effect::RunChecks | Effect::RerunCheck(_) | Effect::ApplyFix(..) => {
+                Some(JobKind::Checks)
+            }
+            Effect::PlanStack(_) | Effect::WriteStack(_) => Some(JobKind::Stack),
+            _ => None,
+        }
+    }
+}
+
+/// An effect to do on a target.
+#[derive(Clone)]
+pub struct ConsoleJob {
+    pub target: Target,
+    pub effect: Effect,
+}
+
+impl std::fmt::Debug for ConsoleJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.effect)
+    }
+}
+
+impl ConsoleJob {
+    /// The job for an effect, if the effect is one (see [`JobKind::of`]).
+    pub fn new(target: &Target, effect: Effect) -> Option<ConsoleJob> {
+        JobKind::of(&effect).map(|_| ConsoleJob {
+            target: target.clone(),
+            effect,
+        })
+    }
+}
+
+impl Job for ConsoleJob {
+    type Kind = JobKind;
+    /// A result on the way: a fix applied, before the diagnosis that follows it.
+    type Progress = Message;
+    type Output = Option<Message>;
+
+    fn kind(&self) -> JobKind {
+        JobKind::of(&self.effect).expect("ConsoleJob::new admits jobs only")
+    }
+
+    fn run(self, progress: Progress<Self>) -> BoxFuture<'static, Option<Message>> {
+        Box::pin(async move {
+            let ConsoleJob { target, effect } = self;
+            match JobKind::of(&effect) {
+                Some(JobKind::Host) => {
+                    let result = crate::host::gather(&target)
+                        .await
+                        .map_err(|e| format!("{e:#}"));
+                    Some(Message::HostFacts(result))
+                }
+                Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
+                Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
+                None => None,
+            }
+        })
+    }
+}
+
+/// The Checks pane's work: a diagnosis, one check, or a confirmed fix followed by a fresh
+/// diagnosis (the fix's result is reported as progress).
+async fn checks_job(target: &Target, effect: Effect, progress: &Progress<ConsoleJob>) -> Message {
+    use crate::checks::{DiagnoseOptions, apply, diagnose, run::rerun};
+    let options = DiagnoseOptions::default();
+    match effect {
+        Effect::RerunCheck(id) => {
+            let result = rerun(target, &options, id)
+                .await
+                .ok_or_else(|| format!("unknown check {id}"));
+            return Message::CheckRerun(result);
+        }
+        Effect::ApplyFix(action, nginx) => {
+            let fix = apply::ConfirmedFix { action };
+            let result = apply::apply(target, &nginx, &fix)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            progress.report(Message::FixApplied(result));
+        }
+        _ => {}
+    }
+    let (report, obs) = diagnose(target, &options).await;
+    Message::ChecksReport(Ok((Box::new(report), obs.nginx.invocation)))
+}
+
+/// What the panes hear of a job event: its result or progress as the message it is, and
+/// where a request stands (queued, started, dropped) as [`Message::Job`].
+pub fn message(event: JobEvent<ConsoleJob>) -> Option<Message> {
+    match event {
+        JobEvent::Queued { job, .. } => Some(Message::Job(job.effect, JobUpdate::Queued)),
+        JobEvent::Started { job, .. } => Some(Message::Job(job.effect, JobUpdate::Started)),
+        JobEvent::Progress { progress, .. } => Some(progress),
+        JobEvent::Finished { output, .. } => output,
+        JobEvent::Dropped { job, reason, .. } => {
+            Some(Message::Job(job.effect, JobUpdate::Dropped(reason)))
+        }
+    }
+}
