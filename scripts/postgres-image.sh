@@ -15,29 +15,14 @@ image_ref="odoo-ops-test/postgres:15-$(inputs_hash "$0" "$context/Dockerfile" "$
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# The archive (not the security) mirror of this machine's own apt configuration: deb822
-# `URIs:` lines first, then one-line `deb URL SUITE` entries. No host is named here.
-system_mirror() {
-  local uri
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) print $i}' "$f" | grep -v -- '-security' | head -n1)
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -e "$f" ] || continue
-    uri=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' "$f" | grep -v -- '-security' | head -n1)
-    [ -n "$uri" ] && { echo "$uri"; return; }
-  done
-  echo "no apt mirror found in /etc/apt/sources.list{,.d/}" >&2
-  return 1
-}
+source "$(dirname "$0")/lib/debian-mirror.sh"
 
 if ! have "$image_ref"; then
   if ! have "$base_ref"; then
     root=$(mktemp -d)
     trap 'rm -rf "$root"' EXIT
-    mirror=$(system_mirror)
+    mirror=$(debian_mirror)
+    [ -n "$mirror" ] || { echo "no Debian mirror in the system's apt sources" >&2; exit 1; }
     echo "debootstrap $suite from $mirror (once per machine)" >&2
     debootstrap --variant=minbase "$suite" "$root" "$mirror" >/dev/null
     # The image gets the same suites as the host (updates, security).
