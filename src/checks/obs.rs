@@ -83,6 +83,8 @@ pub struct NginxObs {
     pub domain: Option<String>,
     pub reload: Option<ReloadObs>,
     pub error_log: Option<ErrorLogObs>,
+    /// Processes that claimed to be nginx's master and were refused, one sentence each.
+    pub refused: Vec<String>,
 }
 
 /// When the workers started (the last start or reload) against when the files changed.
@@ -168,6 +170,11 @@ pub struct OdooObs {
     pub log_command: Option<String>,
     pub log_lines: Vec<String>,
     pub log_error: Option<String>,
+    /// How Odoo was found: the chosen candidate, each one not chosen and why, any file
+    /// refused (`crate::odoo::locate`, `crate::odoo::named_file`).
+    pub located: Vec<String>,
+    /// Docker could not be asked, so "no container" cannot be claimed.
+    pub docker_error: Option<String>,
 }
 
 impl Default for OdooObs {
@@ -184,6 +191,8 @@ impl Default for OdooObs {
             log_command: None,
             log_lines: Vec::new(),
             log_error: None,
+            located: Vec::new(),
+            docker_error: None,
         }
     }
 }

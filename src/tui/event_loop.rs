@@ -126,7 +126,7 @@ impl Worker {
     /// file their odoo.conf names (looked for in the background, once per container).
     fn follow_odoo(&mut self, model: &Model) {
         for c in &model.containers {
-            if c.service.to_ascii_lowercase().contains("odoo") {
+            if crate::odoo::locate::is_odoo_container(&c.service, &c.name, &c.image) {
                 self.follow_container(c.id.clone(), c.service.clone());
                 if self.logfile_probed.insert(c.id.clone()) {
                     let (target, logs, id) = (self.target.clone(), self.logs.clone(), c.id.clone());
