@@ -20,7 +20,7 @@ use crate::target::{Command, Target};
 
 /// `ps` for every process (pid, parent, effective uid, title); the listening sockets; the
 /// socket links of every fd; then, for the processes that own a listening socket or whose
-/// title mentions nginx, odoo or postgres (so a forged title can be named and refused):
+/// title mentions nginx or odoo (so a forged title can be named and refused):
 /// the program (`/proc/PID/exe`, ` (deleted)` stripped: after a package upgrade the file
 /// on disk is what would be executed), `stat` of that program and each directory above
 /// it, and the exact argv. A program path holding a newline is skipped (no real binary
@@ -38,7 +38,7 @@ pids=$( {
   printf '%s\n' "$tcp" | awk '$4 == "0A" { print "L", $10 }'
   printf '%s\n' "$fds" | awk '/^\/proc\// { split($0, a, "/"); print "P", a[3]; next }
     { i = index($0, "socket:["); if (i) { s = substr($0, i + 8); sub(/\].*/, "", s); print "S", s } }'
-  printf '%s\n' "$ps_out" | awk 'tolower($0) ~ /nginx|odoo|postgres/ { print "T", $1 }'
+  printf '%s\n' "$ps_out" | awk 'tolower($0) ~ /nginx|odoo/ { print "T", $1 }'
 } | awk '$1 == "L" { l[$2] = 1; next } $1 == "P" { p = $2; next }
          $1 == "S" { if ($2 in l) print p; next } $1 == "T" { print $2 }' | sort -un)
 echo @@exe
@@ -52,6 +52,8 @@ for p in $pids; do
   stat -c "stat $p %u %a %n" -- "$@" / 2>/dev/null
   printf 'argv %s ' "$p"; tr '\000\n' '\037 ' < "/proc/$p/cmdline" 2>/dev/null; echo
 done
+echo @@path
+p=$(command -v nginx 2>/dev/null) && readlink -f -- "$p"
 echo @@systemd
 if command -v systemctl >/dev/null 2>&1; then
   systemctl show -p Id -p MainPID nginx.service 2>/dev/null
@@ -97,6 +99,9 @@ pub struct Processes {
     pub by_pid: BTreeMap<u32, Process>,
     /// `systemctl show nginx.service`'s MainPID, when systemd runs it.
     pub nginx_unit_main_pid: Option<u32>,
+    /// The file a plain `nginx` runs through this target's `PATH` (the diagnosis's first
+    /// `nginx -t` runs before the snapshot is read, and counts if it ran the master's program).
+    pub path_nginx: Option<PathBuf>,
     /// The snapshot could not be taken (the script's error).
     pub error: Option<String>,
 }
@@ -246,6 +251,7 @@ pub fn parse(text: &str) -> Processes {
                 "fd" => "fd",
                 "exe" => "exe",
                 "systemd" => "systemd",
+                "path" => "path",
                 _ => "",
             };
             continue;
@@ -305,6 +311,7 @@ pub fn parse(text: &str) -> Processes {
                 }
             }
             "exe" => parse_exe_line(&mut out, line),
+            "path" if !line.is_empty() => out.path_nginx = Some(PathBuf::from(line)),
             "systemd" => {
                 if let Some(pid) = line.strip_prefix("MainPID=") {
                     out.nginx_unit_main_pid = pid.trim().parse().ok().filter(|p| *p != 0);
@@ -389,6 +396,8 @@ argv 812 nginx: master process /usr/sbin/nginx -g daemon on; master_process on;
 exe 900 /usr/bin/sleep
 stat 900 0 755 /usr/bin/sleep
 argv 900 nginx: master process /tmp/x/nginx\x1f-c
+@@path
+/usr/sbin/nginx
 @@systemd
 Id=nginx.service
 MainPID=812
@@ -413,6 +422,7 @@ MainPID=812
         assert_eq!(forged.exe_trusted(), Err(Untrusted::Unknown));
         assert_eq!(forged.argv, ["nginx: master process /tmp/x/nginx", "-c"]);
         assert_eq!(ps.nginx_unit_main_pid, Some(812));
+        assert_eq!(ps.path_nginx.as_deref(), Some(Path::new("/usr/sbin/nginx")));
     }
 
     #[test]

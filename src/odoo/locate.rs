@@ -21,7 +21,7 @@
 //! Every other candidate is listed with why it was not chosen.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
@@ -205,13 +205,14 @@ fn title_only_odoo(procs: &Processes) -> Vec<(&Process, String)> {
         .filter(|p| names_odoo(&argv_words(p)) || p.title.to_ascii_lowercase().contains("odoo"))
         .filter(|p| !p.in_container(procs))
         .filter_map(|p| {
-            let why = if is_postgres(p) {
+            let pg_program = p.exe_name().is_some_and(|n| n.starts_with("postgres"));
+            let why = if pg_program {
                 format!(
                     "its program is PostgreSQL ({}): a database backend is never Odoo",
-                    p.exe
-                        .as_ref()
-                        .map_or("titled postgres:".into(), |e| e.display().to_string())
+                    p.exe.as_deref().unwrap_or(Path::new("?")).display()
                 )
+            } else if is_postgres(p) {
+                "it is titled like a PostgreSQL backend: never taken for Odoo".into()
             } else if p.listen_ports.is_empty() {
                 if !names_odoo(&argv_words(p)) {
                     return None;

@@ -40,6 +40,12 @@ fn run_as() -> Option<(u32, u32)> {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with(&[])
+    }
+
+    /// Start with more `-c NAME=VALUE` settings (e.g. Debian's `cluster_name=15/main`,
+    /// which prefixes every backend's title).
+    pub fn start_with(settings: &[&str]) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let user = run_as();
@@ -84,6 +90,7 @@ impl Postgres {
                 "-c",
                 "fsync=off",
             ])
+            .args(settings.iter().flat_map(|s| ["-c", s]))
             .arg("-k")
             .arg(dir.path())
             .current_dir(dir.path())

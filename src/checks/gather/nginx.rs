@@ -7,7 +7,7 @@ use super::{DiagnoseOptions, run, run_split};
 use crate::checks::obs::{ErrorLogObs, NginxObs, Ran, ReloadObs};
 use crate::nginx::error_log::summarize;
 use crate::host::processes::{Processes, SHOWN_COMMAND};
-use crate::nginx::process::find_master;
+use crate::nginx::process::{DEFAULT_BINARY, find_master};
 use crate::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
 use crate::target::{Command, Target};
 
@@ -95,9 +95,21 @@ pub async fn configuration(
         domain: options.domain.clone(),
         ..Default::default()
     };
+    // The early round ran `nginx` through PATH: it counts when PATH's nginx is the file
+    // the verified master runs (the usual case), with the same -c/-p.
+    let as_early = NginxInvocation {
+        binary: DEFAULT_BINARY.into(),
+        ..invocation.clone()
+    };
+    let same_program = procs.path_nginx.as_deref() == Some(Path::new(&invocation.binary));
     let round = match early {
-        // Over SSH this saves a round trip after `ps` in the usual case.
-        Some(round) if round.dump_command == invocation.command(&["-T"]) => round,
+        // Over SSH this saves a round trip after the process snapshot in the usual case.
+        Some(round)
+            if round.dump_command == invocation.command(&["-T"])
+                || (same_program && round.dump_command == as_early.command(&["-T"])) =>
+        {
+            round
+        }
         _ => first_round(target, &invocation).await,
     };
     let FirstRound {

@@ -129,6 +129,18 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     let inspect = match inspect {
         Ok(i) => i,
         Err(e) => {
+            // Only Docker's own "no such container" says there is none; any other error
+            // (no socket, permission denied) means Docker could not be asked.
+            let missing = matches!(
+                &e,
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404,
+                    ..
+                }
+            );
+            if !missing {
+                obs.docker_error = Some(e.to_string());
+            }
             obs.runtime = OdooRuntime::NotFound {
                 looked: format!("docker inspect {name}: {e}"),
             };
