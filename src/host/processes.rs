@@ -28,6 +28,7 @@ use crate::target::{Command, Target};
 const SCRIPT: &str = r#"
 nl='
 '
+echo "@@uid $(id -u)"
 ps_out=$(ps -eo pid=,ppid=,uid=,args= 2>/dev/null)
 tcp=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null)
 fds=$(ls -l /proc/[0-9]*/fd 2>/dev/null | grep -E '^/proc/|socket:\[')
@@ -104,6 +105,10 @@ pub struct Processes {
     pub path_nginx: Option<PathBuf>,
     /// The snapshot could not be taken (the script's error).
     pub error: Option<String>,
+    /// Who read `/proc`.
+    pub login_uid: Option<u32>,
+    /// Set when that was not root: what could not be seen.
+    pub limited: Option<String>,
 }
 
 /// Why a program may not be executed as root.
@@ -212,9 +217,28 @@ impl Processes {
     }
 }
 
-/// Take the snapshot through the target.
+/// Take the snapshot through the target. Another user's sockets and programs are only
+/// visible to root: a login that is not root retries through `sudo -n` (never prompts),
+/// and without it the snapshot says what it could not see.
 pub async fn snapshot(target: &Target) -> Processes {
-    match target.run(&Command::script(SCRIPT)).await {
+    let first = snapshot_with(target, Command::script(SCRIPT)).await;
+    if first.error.is_some() || first.login_uid == Some(0) {
+        return first;
+    }
+    let mut elevated = snapshot_with(target, Command::script(SCRIPT).sudo()).await;
+    if elevated.error.is_none() && elevated.login_uid == Some(0) {
+        return elevated;
+    }
+    elevated = first;
+    elevated.limited = Some(format!(
+        "the login (uid {}) is not root and `sudo -n` is not allowed: other users' processes, sockets and programs cannot be verified",
+        elevated.login_uid.map_or("?".into(), |u| u.to_string())
+    ));
+    elevated
+}
+
+async fn snapshot_with(target: &Target, cmd: Command) -> Processes {
+    match target.run(&cmd).await {
         Ok(out) => {
             let text = out.stdout_text();
             if !text.contains("@@end") {
@@ -244,6 +268,10 @@ pub fn parse(text: &str) -> Processes {
     let mut listening: BTreeMap<u64, u16> = BTreeMap::new();
     let mut holder: Option<u32> = None;
     for line in text.lines() {
+        if let Some(uid) = line.strip_prefix("@@uid ") {
+            out.login_uid = uid.trim().parse().ok();
+            continue;
+        }
         if let Some(name) = line.strip_prefix("@@") {
             section = match name {
                 "ps" => "ps",
@@ -367,7 +395,8 @@ fn parse_exe_line(out: &mut Processes, line: &str) {
 mod tests {
     use super::*;
 
-    const SNAPSHOT: &str = "@@ps
+    const SNAPSHOT: &str = "@@uid 0
+@@ps
     1     0     0 /sbin/init
   812     1     0 nginx: master process /usr/sbin/nginx -g daemon on; master_process on;
   813   812    33 nginx: worker process
@@ -422,6 +451,7 @@ MainPID=812
         assert_eq!(forged.exe_trusted(), Err(Untrusted::Unknown));
         assert_eq!(forged.argv, ["nginx: master process /tmp/x/nginx", "-c"]);
         assert_eq!(ps.nginx_unit_main_pid, Some(812));
+        assert_eq!(ps.login_uid, Some(0));
         assert_eq!(ps.path_nginx.as_deref(), Some(Path::new("/usr/sbin/nginx")));
     }
 

@@ -192,6 +192,11 @@ pub fn find_master(procs: &Processes, wanted: Option<&Path>) -> MasterSearch {
     };
     masters.sort_by_key(|(p, _)| rank(p));
     search.master = masters.into_iter().next().map(|(_, inv)| inv);
+    if search.master.is_none()
+        && let Some(limited) = &procs.limited
+    {
+        search.notes.push(limited.clone());
+    }
     search
 }
 

@@ -353,6 +353,11 @@ pub fn locate(
         };
         located.notes.insert(0, format!("chosen: {what}: {why}"));
     }
+    if chosen.is_none()
+        && let Some(limited) = &procs.limited
+    {
+        located.notes.push(limited.clone());
+    }
     let chosen = chosen.map(|(c, _)| c);
     // Everyone else, with why not.
     let upstream = if upstream_ports.is_empty() {
