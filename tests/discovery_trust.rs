@@ -430,3 +430,35 @@ fn no_container_is_never_claimed_when_docker_cannot_be_asked() {
         "{check:#}"
     );
 }
+
+#[test]
+fn a_logfile_path_that_looks_like_an_option_is_a_file_name() {
+    // odoo.conf's `logfile = --version` once reached `tail -n 200 --version`, which
+    // printed tail's version as Odoo's log (and `-f` would have hung the diagnosis).
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("odoo.conf");
+    std::fs::write(&conf, "[options]\nlogfile = --version\n").unwrap();
+    let stack = Stack::start_to(
+        tempfile::tempdir().unwrap(),
+        ports::free_port(),
+        ports::free_port(),
+    );
+    let (_, obs) = stack.diagnose(OdooLocation::ConfigFile(conf));
+    assert_eq!(
+        obs.odoo.log_command.as_deref(),
+        Some("tail -n 200 -- --version")
+    );
+    assert!(
+        !obs.odoo.log_lines.iter().any(|l| l.contains("coreutils")),
+        "{:?}",
+        obs.odoo.log_lines
+    );
+    assert!(
+        obs.odoo
+            .log_error
+            .as_deref()
+            .is_some_and(|e| e.contains("--version: no such regular file")),
+        "{:?}",
+        obs.odoo.log_error
+    );
+}
