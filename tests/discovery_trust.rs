@@ -229,7 +229,11 @@ fn lure() -> Lure {
     let process = Unprivileged::start(
         "odoo-bin",
         "/usr/bin/python3",
-        &[&script.display().to_string(), "-c", &conf.display().to_string()],
+        &[
+            &script.display().to_string(),
+            "-c",
+            &conf.display().to_string(),
+        ],
     );
     assert!(ports::wait_listening(port, Duration::from_secs(10)));
     Lure {
@@ -251,7 +255,12 @@ fn a_forged_odoo_bin_config_never_makes_root_read_its_logfile() {
     let (r, obs) = stack.diagnose(OdooLocation::Auto);
 
     // The Odoo nginx reaches is the one diagnosed, its own log read.
-    assert_eq!(host_pid(&obs), Some(odoo.pid()), "{}", evidence(&r, "odoo.running"));
+    assert_eq!(
+        host_pid(&obs),
+        Some(odoo.pid()),
+        "{}",
+        evidence(&r, "odoo.running")
+    );
     assert!(
         obs.odoo
             .log_lines
@@ -311,7 +320,11 @@ fn a_postgres_backend_titled_with_odoo_is_never_odoo() {
         .args(["-c", "create database odoo"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // An idle connection, held open while the diagnosis runs.
     let mut idle = psql("odoo")
         .stdin(Stdio::piped())
@@ -320,11 +333,15 @@ fn a_postgres_backend_titled_with_odoo_is_never_odoo() {
         .unwrap();
     let mut backend = None;
     wait_for("the idle backend", || {
-        let ps = Command::new("ps").args(["-eo", "pid=,args="]).output().unwrap();
+        let ps = Command::new("ps")
+            .args(["-eo", "pid=,args="])
+            .output()
+            .unwrap();
         backend = String::from_utf8_lossy(&ps.stdout).lines().find_map(|l| {
             let (pid, title) = l.trim().split_once(' ')?;
-            (title.starts_with("postgres: 15/main: odoo odoo 127.0.0.1(") && title.ends_with(" idle"))
-                .then(|| pid.parse::<u32>().ok())?
+            (title.starts_with("postgres: 15/main: odoo odoo 127.0.0.1(")
+                && title.ends_with(" idle"))
+            .then(|| pid.parse::<u32>().ok())?
         });
         backend.is_some()
     });
@@ -340,7 +357,12 @@ fn a_postgres_backend_titled_with_odoo_is_never_odoo() {
     let _ = idle.kill();
     let _ = idle.wait();
 
-    assert_eq!(host_pid(&obs), Some(odoo.pid()), "{}", evidence(&r, "odoo.running"));
+    assert_eq!(
+        host_pid(&obs),
+        Some(odoo.pid()),
+        "{}",
+        evidence(&r, "odoo.running")
+    );
     let ev = evidence(&r, "odoo.running");
     assert!(
         ev.contains(&format!("not Odoo: process {backend} ("))
@@ -377,7 +399,12 @@ fn the_host_odoo_nginx_reaches_wins_over_an_unrelated_compose_container() {
     let stack = Stack::start_in(tempfile::tempdir().unwrap(), &odoo);
     let (r, obs) = stack.diagnose(OdooLocation::Auto);
 
-    assert_eq!(host_pid(&obs), Some(odoo.pid()), "{}", evidence(&r, "odoo.running"));
+    assert_eq!(
+        host_pid(&obs),
+        Some(odoo.pid()),
+        "{}",
+        evidence(&r, "odoo.running")
+    );
     assert_eq!(obs.odoo.http_port, Some(odoo.http_port));
     let ev = evidence(&r, "odoo.running");
     assert!(

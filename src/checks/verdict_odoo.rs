@@ -241,7 +241,10 @@ pub const CRASH_LOOP_RESTARTS: i64 = 3;
 fn running(obs: &Observations) -> Outcome {
     let mut outcome = running_outcome(obs);
     // How Odoo was found (chosen, not chosen, refused files) goes with this check.
-    outcome.evidence.lines.extend(obs.odoo.located.iter().cloned());
+    outcome
+        .evidence
+        .lines
+        .extend(obs.odoo.located.iter().cloned());
     outcome
 }
 

@@ -359,7 +359,11 @@ fn parse_exe_line(out: &mut Processes, line: &str) {
         // `argv PID ` with an empty command line (a kernel thread): nothing to record.
         return;
     };
-    let Some(p) = pid.parse().ok().and_then(|pid: u32| out.by_pid.get_mut(&pid)) else {
+    let Some(p) = pid
+        .parse()
+        .ok()
+        .and_then(|pid: u32| out.by_pid.get_mut(&pid))
+    else {
         return;
     };
     match tag {

@@ -57,8 +57,14 @@ pub async fn host_logfiles(target: &Target) -> Vec<SourceSpec> {
         };
         let name = source_name(&logfile);
         // Reading no line checks whose the file is; the follower then opens it by path.
-        match named_file::read_for(target, &logfile, server.uid, &who, Portion::Tail { lines: 0 })
-            .await
+        match named_file::read_for(
+            target,
+            &logfile,
+            server.uid,
+            &who,
+            Portion::Tail { lines: 0 },
+        )
+        .await
         {
             Err(NotRead::Refused(sentence)) => specs.push(SourceSpec::Notice {
                 name,

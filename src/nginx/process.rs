@@ -146,9 +146,8 @@ fn parse_master_args(p: &Process, exe: &Path) -> NginxInvocation {
 /// on 80/443, then the oldest.
 pub fn find_master(procs: &Processes, wanted: Option<&Path>) -> MasterSearch {
     let mut search = MasterSearch::default();
-    let nginx_listener = |p: &Process| {
-        p.exe_name().is_some_and(is_nginx_program) && !p.listen_ports.is_empty()
-    };
+    let nginx_listener =
+        |p: &Process| p.exe_name().is_some_and(is_nginx_program) && !p.listen_ports.is_empty();
     // A master is not the child of another nginx holding the same sockets (its workers are).
     let claims: Vec<&Process> = procs
         .by_pid
@@ -281,7 +280,8 @@ MainPID=812
             "{notes}"
         );
         assert!(
-            notes.contains("refused process 970 (uid 1000)") && notes.contains("/home/u/nginx is not owned by root"),
+            notes.contains("refused process 970 (uid 1000)")
+                && notes.contains("/home/u/nginx is not owned by root"),
             "{notes}"
         );
         // The real master with that config, run through its own program.
@@ -291,8 +291,16 @@ MainPID=812
             inv.command(&["-T"]).display(),
             "/usr/sbin/nginx -p /tmp/t1 -c /tmp/t1/nginx.conf -T"
         );
-        assert!(find_master(&parse(SNAPSHOT), Some(Path::new("/nope.conf"))).master.is_none());
-        assert!(find_master(&parse("@@ps\n1 0 0 /sbin/init\n@@end\n"), None).master.is_none());
+        assert!(
+            find_master(&parse(SNAPSHOT), Some(Path::new("/nope.conf")))
+                .master
+                .is_none()
+        );
+        assert!(
+            find_master(&parse("@@ps\n1 0 0 /sbin/init\n@@end\n"), None)
+                .master
+                .is_none()
+        );
     }
 
     #[test]

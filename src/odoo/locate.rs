@@ -85,8 +85,7 @@ pub fn config_arg<S: AsRef<str>>(argv: &[S]) -> Option<String> {
 
 /// PostgreSQL's programs (`postgres`, the postmaster, and its backends).
 fn is_postgres(p: &Process) -> bool {
-    p.exe_name().is_some_and(|n| n.starts_with("postgres"))
-        || p.title.starts_with("postgres:")
+    p.exe_name().is_some_and(|n| n.starts_with("postgres")) || p.title.starts_with("postgres:")
 }
 
 /// A command that names an Odoo server: `odoo-bin` or `odoo` as the program or the
@@ -265,7 +264,9 @@ pub async fn list_containers(
                     .ports
                     .unwrap_or_default()
                     .into_iter()
-                    .filter_map(|p| Some((p.ip.unwrap_or_default(), p.public_port?, p.private_port)))
+                    .filter_map(|p| {
+                        Some((p.ip.unwrap_or_default(), p.public_port?, p.private_port))
+                    })
                     .collect(),
             }
         })
@@ -298,14 +299,17 @@ pub fn locate(
             let inside = c.serves(port).unwrap_or_default();
             reached = Some((
                 Chosen::Container(c.clone()),
-                format!("nginx's upstream port {port} reaches it (published from its port {inside})"),
+                format!(
+                    "nginx's upstream port {port} reaches it (published from its port {inside})"
+                ),
             ));
             break;
         }
         let owners: Vec<&Process> = procs
             .listening_on(port)
             .into_iter()
-            .filter(|p| !p.exe_name().is_some_and(|n| n == "docker-proxy") && !is_postgres(p))
+            // A published port's docker-proxy is the container's (found above, by Docker).
+            .filter(|p| p.exe_name().is_none_or(|n| n != "docker-proxy") && !is_postgres(p))
             .collect();
         if let Some(p) = procs.socket_master(&owners) {
             reached = Some((
@@ -383,14 +387,18 @@ pub fn locate(
                 "it publishes {}",
                 c.published
                     .iter()
-                    .map(|(ip, h, _)| crate::target::host_port(if ip.is_empty() { "*" } else { ip }, *h))
+                    .map(|(ip, h, _)| crate::target::host_port(
+                        if ip.is_empty() { "*" } else { ip },
+                        *h
+                    ))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
         };
-        located
-            .notes
-            .push(format!("not chosen: {}: {upstream} ({ports})", c.describe()));
+        located.notes.push(format!(
+            "not chosen: {}: {upstream} ({ports})",
+            c.describe()
+        ));
     }
     for h in &servers {
         if matches!(&chosen, Some(Chosen::Host(x)) if x.pid == h.pid) {
@@ -491,16 +499,26 @@ argv 900 odoo-bin\x1f-c\x1f/tmp/f.conf
 
     #[test]
     fn the_host_odoo_nginx_reaches_wins_over_an_unrelated_container() {
-        let l = locate(&procs(), Ok(vec![container("other_odoo_1", "odoo", 18069)]), &[8069, 8072]);
+        let l = locate(
+            &procs(),
+            Ok(vec![container("other_odoo_1", "odoo", 18069)]),
+            &[8069, 8072],
+        );
         match &l.chosen {
             Some(Chosen::Host(h)) => {
                 assert_eq!(h.pid, 700);
-                assert_eq!(h.config.as_deref(), Some(std::path::Path::new("/etc/odoo/odoo.conf")));
+                assert_eq!(
+                    h.config.as_deref(),
+                    Some(std::path::Path::new("/etc/odoo/odoo.conf"))
+                );
             }
             other => panic!("{other:?}"),
         }
         let notes = l.notes.join("\n");
-        assert!(notes.starts_with("chosen: host process 700 (uid 105, /usr/bin/python3.11)"), "{notes}");
+        assert!(
+            notes.starts_with("chosen: host process 700 (uid 105, /usr/bin/python3.11)"),
+            "{notes}"
+        );
         assert!(
             notes.contains("not chosen: container other_odoo_1 (image odoo:18.0): nginx's upstream (port 8069, 8072) does not reach it (it publishes 127.0.0.1:18069)"),
             "{notes}"
@@ -513,19 +531,35 @@ argv 900 odoo-bin\x1f-c\x1f/tmp/f.conf
 
     #[test]
     fn a_container_nginx_reaches_wins_over_the_host() {
-        let l = locate(&procs(), Ok(vec![container("shop_web_1", "web", 18069)]), &[18069]);
+        let l = locate(
+            &procs(),
+            Ok(vec![container("shop_web_1", "web", 18069)]),
+            &[18069],
+        );
         assert!(matches!(&l.chosen, Some(Chosen::Container(c)) if c.name == "shop_web_1"));
-        assert!(l.notes.iter().any(|n| n.starts_with("not chosen: host process 700")));
+        assert!(
+            l.notes
+                .iter()
+                .any(|n| n.starts_with("not chosen: host process 700"))
+        );
     }
 
     #[test]
     fn without_nginx_the_compose_service_then_the_host_server() {
-        let l = locate(&procs(), Ok(vec![container("shop_odoo_1", "odoo", 18069)]), &[]);
+        let l = locate(
+            &procs(),
+            Ok(vec![container("shop_odoo_1", "odoo", 18069)]),
+            &[],
+        );
         assert!(matches!(&l.chosen, Some(Chosen::Container(_))));
         let l = locate(&procs(), Ok(vec![]), &[]);
         assert!(matches!(&l.chosen, Some(Chosen::Host(h)) if h.pid == 700));
         // A PostgreSQL backend alone is never Odoo.
-        let only_pg = parse(&SNAPSHOT.replace("\\x1f", "\u{1f}").replace("/opt/odoo/odoo-bin", "/opt/x/app"));
+        let only_pg = parse(
+            &SNAPSHOT
+                .replace("\\x1f", "\u{1f}")
+                .replace("/opt/odoo/odoo-bin", "/opt/x/app"),
+        );
         let l = locate(&only_pg, Ok(vec![]), &[]);
         assert_eq!(l.chosen, None, "{:?}", l.notes);
     }
@@ -534,7 +568,11 @@ argv 900 odoo-bin\x1f-c\x1f/tmp/f.conf
     fn docker_unreachable_is_said() {
         let l = locate(&procs(), Err("permission denied".into()), &[9999]);
         assert_eq!(l.docker_error.as_deref(), Some("permission denied"));
-        assert!(l.notes.iter().any(|n| n.contains("Docker could not be asked (permission denied)")));
+        assert!(
+            l.notes
+                .iter()
+                .any(|n| n.contains("Docker could not be asked (permission denied)"))
+        );
     }
 
     #[test]

@@ -209,8 +209,8 @@ pub async fn observe(
     // so is an Odoo that runs on the host; Odoo is chosen by what nginx's upstream reaches,
     // so its discovery waits for nginx's configuration (sent through `upstream`); the
     // host's facts need neither (over SSH each step is a round trip).
-    let ps = async { Arc::new(watch.time("processes", processes::snapshot(target)).await) }
-        .shared();
+    let ps =
+        async { Arc::new(watch.time("processes", processes::snapshot(target)).await) }.shared();
     let (upstream_tx, upstream_rx) = tokio::sync::oneshot::channel::<Vec<u16>>();
     let upstream = async { upstream_rx.await.unwrap_or_default() };
     let odoo_branch = async {

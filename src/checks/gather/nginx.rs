@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::{DiagnoseOptions, run, run_split};
 use crate::checks::obs::{ErrorLogObs, NginxObs, Ran, ReloadObs};
-use crate::nginx::error_log::summarize;
 use crate::host::processes::{Processes, SHOWN_COMMAND};
+use crate::nginx::error_log::summarize;
 use crate::nginx::process::{DEFAULT_BINARY, find_master};
 use crate::nginx::{NginxConfig, NginxInvocation, odoo_sites, select_site};
 use crate::target::{Command, Target};

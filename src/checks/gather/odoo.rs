@@ -353,7 +353,9 @@ async fn process(
             (Some((uid, name)), false) => (*uid, name.clone()),
             (None, false) => (u32::MAX, "an unknown process".to_string()),
         };
-        let portion = named_file::Portion::Head { bytes: CONF_MAX_BYTES };
+        let portion = named_file::Portion::Head {
+            bytes: CONF_MAX_BYTES,
+        };
         match named_file::read_for(target, path, uid, &name, portion).await {
             Ok(read) => {
                 obs.conf = Some(OdooConf::parse(&read.text));
