@@ -23,7 +23,7 @@ use crate::target::{Command, Target};
 /// Where Odoo is, when the operator (or a test) says so.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum OdooLocation {
-    /// A compose container (service `odoo`), else an odoo-bin/odoo process.
+    /// What nginx's upstream reaches, else Odoo by what it is ([`crate::odoo::locate`]).
     #[default]
     Auto,
     /// This container (name or id).
