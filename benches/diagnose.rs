@@ -83,20 +83,31 @@ fn measure(
     let (alone, chains) = rt.block_on(async {
         use odoo_ops::checks::gather as g;
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
-        let ps_cmd = odoo_ops::nginx::process::ps_command();
-        let ps_rows = || async {
-            let (_, out, _) = g::run_split(target, &ps_cmd).await;
-            odoo_ops::nginx::process::parse_ps(&out)
+        let ps_rows = || odoo_ops::host::processes::snapshot(target);
+        let rows_now = |rows: &odoo_ops::host::processes::Processes| {
+            std::future::ready(std::sync::Arc::new(rows.clone()))
         };
-        let rows_now = |rows: &Vec<_>| std::future::ready(std::sync::Arc::new(Vec::clone(rows)));
+        // Where nginx's upstream points (Odoo is the process or container it reaches).
+        let upstream = || async {
+            let rows = ps_rows().await;
+            let n = g::nginx::configuration(target, &rows, options, None).await;
+            g::nginx::upstream_ports(&n)
+        };
 
         // Each probe alone, given what it depends on already.
         let mut probes: Vec<(String, f64)> = Vec::new();
         let t = Instant::now();
         let rows = ps_rows().await;
-        probes.push(("ps".into(), ms(t)));
+        probes.push(("process snapshot".into(), ms(t)));
+        let ports = upstream().await;
         let t = Instant::now();
-        let odoo = g::odoo::gather(target, rows_now(&rows), options).await;
+        let odoo = g::odoo::gather(
+            target,
+            rows_now(&rows),
+            std::future::ready(ports.clone()),
+            options,
+        )
+        .await;
         probes.push(("odoo".into(), ms(t)));
         let t = Instant::now();
         let _ = g::internal(target, &odoo, options.timeout).await;
@@ -141,11 +152,23 @@ fn measure(
             ms(t),
         ));
         let t = Instant::now();
-        let odoo = g::odoo::gather(target, ps_rows().map(std::sync::Arc::new), options).await;
+        let odoo = g::odoo::gather(
+            target,
+            ps_rows().map(std::sync::Arc::new),
+            upstream(),
+            options,
+        )
+        .await;
         let _ = g::internal(target, &odoo, options.timeout).await;
         chains.push(("internal.*: odoo, then 8069/8072".into(), ms(t)));
         let t = Instant::now();
-        let odoo = g::odoo::gather(target, ps_rows().map(std::sync::Arc::new), options).await;
+        let odoo = g::odoo::gather(
+            target,
+            ps_rows().map(std::sync::Arc::new),
+            upstream(),
+            options,
+        )
+        .await;
         let _ = g::database(target, &odoo).await;
         chains.push(("db.*: odoo, then pg_isready".into(), ms(t)));
         let t = Instant::now();

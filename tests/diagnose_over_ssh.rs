@@ -220,3 +220,30 @@ fn an_untrusted_certificate_and_a_listener_that_is_gone_fail() {
     assert_verdict(&r, "edge.websocket", Verdict::Fail);
     assert_verdict(&r, "nginx.reloaded", Verdict::Fail);
 }
+
+#[test]
+fn over_ssh_odoo_is_the_process_nginx_reaches_and_the_master_its_socket_owner() {
+    // Nothing names Odoo: it is found through the socket nginx's upstream reaches, read
+    // from the remote /proc in the one process snapshot.
+    let host = Host::start();
+    let mut options = host.options(true);
+    options.odoo = OdooLocation::Auto;
+    let r = host.diagnose(&options);
+    assert_verdict(&r, "nginx.running", Verdict::Pass);
+    assert!(
+        shown(&r, "nginx.running").contains(&format!("master pid {}", host.nginx.pid())),
+        "{}",
+        shown(&r, "nginx.running")
+    );
+    assert_verdict(&r, "odoo.running", Verdict::Pass);
+    let ev = evidence(&r, "odoo.running");
+    assert!(
+        ev.contains(&format!("chosen: host process {} ", host.standin.pid()))
+            && ev.contains(&format!(
+                "nginx's upstream port {} reaches it",
+                host.standin.http_port
+            )),
+        "{ev}"
+    );
+    assert_verdict(&r, "odoo.conf", Verdict::Pass);
+}

@@ -91,6 +91,8 @@ pub struct NginxObs {
     pub domain: Option<String>,
     pub reload: Option<ReloadObs>,
     pub error_log: Option<ErrorLogObs>,
+    /// Processes that claimed to be nginx's master and were refused, one sentence each.
+    pub refused: Vec<String>,
 }
 
 /// When the workers started (the last start or reload) against when the files changed.
@@ -191,6 +193,11 @@ pub struct OdooObs {
     pub log_since: Option<String>,
     /// The systemd unit a host install runs in (`odoo.service`), from /proc/PID/cgroup.
     pub service_unit: Option<String>,
+    /// How Odoo was found: the chosen candidate, each one not chosen and why, any file
+    /// refused (`crate::odoo::locate`, `crate::odoo::named_file`).
+    pub located: Vec<String>,
+    /// Docker could not be asked, so "no container" cannot be claimed.
+    pub docker_error: Option<String>,
 }
 
 impl Default for OdooObs {
@@ -209,6 +216,8 @@ impl Default for OdooObs {
             log_error: None,
             log_since: None,
             service_unit: None,
+            located: Vec::new(),
+            docker_error: None,
         }
     }
 }

@@ -51,7 +51,9 @@ fn where_set<T>(s: &Setting<T>) -> String {
 
 fn running(obs: &Observations) -> Outcome {
     let n = &obs.nginx;
-    let ev = Evidence::default().ran(&n.ps_command);
+    let ev = Evidence::default()
+        .ran(&n.ps_command)
+        .lines(n.refused.iter().cloned());
     if n.running {
         let inv = &n.invocation;
         return Outcome::pass(
@@ -69,7 +71,7 @@ fn running(obs: &Observations) -> Outcome {
     let start = n.invocation.command(&[]).display();
     Outcome::fail(
         "no nginx master process is running",
-        ev.line("no process titled `nginx: master process`"),
+        ev.line("no root-run nginx program owns a listening socket"),
         "nginx is not running, so nothing answers on the edge",
     )
     .with_fix(Fix::command(

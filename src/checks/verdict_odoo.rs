@@ -363,10 +363,25 @@ fn container_ev(c: &ContainerObs) -> Evidence {
 pub const CRASH_LOOP_RESTARTS: i64 = 3;
 
 fn running(obs: &Observations) -> Outcome {
+    let mut outcome = running_outcome(obs);
+    // How Odoo was found (chosen, not chosen, refused files) goes with this check.
+    outcome
+        .evidence
+        .lines
+        .extend(obs.odoo.located.iter().cloned());
+    outcome
+}
+
+fn running_outcome(obs: &Observations) -> Outcome {
+    if let (OdooRuntime::NotFound { .. }, Some(e)) = (&obs.odoo.runtime, &obs.odoo.docker_error) {
+        return Outcome::skip(format!(
+            "Docker could not be asked ({e}) and no Odoo process was found on the host, so whether Odoo runs is unknown"
+        ));
+    }
     match &obs.odoo.runtime {
         OdooRuntime::Container(c) => container_running(obs, c),
         OdooRuntime::Process { config, process } => {
-            let ev = Evidence::default().ran("ps -eo pid=,ppid=,args=");
+            let ev = Evidence::default().ran(crate::host::processes::SHOWN_COMMAND);
             match process {
                 Some(p) => Outcome::pass(format!("pid {}: {}", p.pid, p.args), ev),
                 None => Outcome::fail(

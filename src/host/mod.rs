@@ -6,6 +6,7 @@
 
 mod gather;
 mod parse;
+pub mod processes;
 
 pub use gather::gather;
 pub use parse::{parse_listeners, parse_report};

@@ -1,11 +1,14 @@
-//! Odoo's own log file as a source, found the way the diagnosis finds Odoo
-//! ([`crate::checks::gather::odoo`]): an `odoo-bin`/`odoo` server on the host started with
-//! `-c FILE`, or a container whose odoo.conf (read through Docker's archive API) sets
-//! `logfile`. A file inside a container is followed on the host through the mount that
-//! holds it; without one, the source only says where the file is.
+//! Odoo's own log file as a source, found by the rule that says where Odoo runs
+//! ([`crate::odoo::locate`]): an Odoo server on the host (a listening process whose
+//! command is `odoo-bin`/`odoo -c FILE`), or a container whose odoo.conf (read through
+//! Docker's archive API) sets `logfile`. A file inside a container is followed on the host
+//! through the mount that holds it; without one, the source only says where the file is.
 //!
 //! Only a configuration that names a log file gives a source: without one Odoo logs to
 //! stderr, which is the container's log (followed already) or the service's journal.
+//! A host server's odoo.conf and log file are read only under [`named_file`]'s rule (the
+//! server runs as root or owns the file): a user's process titled `odoo-bin -c F` with
+//! `logfile = /etc/shadow` in `F` gets a notice saying so, never a followed file.
 
 use std::path::Path;
 
@@ -14,29 +17,66 @@ use bollard::query_parameters::InspectContainerOptions;
 
 use super::parse::Format;
 use super::worker::SourceSpec;
-use crate::checks::gather::odoo::{container_conf_path, host_configs, read_from_container};
+use crate::checks::gather::odoo::{container_conf_path, read_from_container};
 use crate::docker::mounts::host_path;
-use crate::nginx::process::{parse_ps, ps_command};
+use crate::host::processes;
 use crate::odoo::conf::OdooConf;
+use crate::odoo::locate::host_servers;
+use crate::odoo::named_file::{self, NotRead, Portion};
 use crate::target::Target;
 
-/// The log files of the Odoo servers running on the host (not in a container), each as
-/// the odoo.conf that names it.
+/// The log files of the Odoo servers running on the host (not in a container), each
+/// checked against the server's uid before it is followed.
 pub async fn host_logfiles(target: &Target) -> Vec<SourceSpec> {
-    let Ok(ps) = target.run(&ps_command()).await else {
-        return Vec::new();
-    };
+    let procs = processes::snapshot(target).await;
     let mut specs = Vec::new();
-    for conf in host_configs(&parse_ps(&ps.stdout_text())) {
-        let Ok(bytes) = target.read_file(&conf).await else {
+    let mut seen = Vec::new();
+    for server in host_servers(&procs) {
+        let Some(conf) = server.config.clone() else {
             continue;
         };
-        if let Some(logfile) = OdooConf::parse(&String::from_utf8_lossy(&bytes)).logfile() {
-            specs.push(SourceSpec::OdooLogfile {
+        if seen.contains(&conf) {
+            continue;
+        }
+        seen.push(conf.clone());
+        let who = format!("process {} (`{}`)", server.pid, server.title);
+        let head = Portion::Head { bytes: 1 << 20 };
+        let text = match named_file::read_for(target, &conf, server.uid, &who, head).await {
+            Ok(read) => read.text,
+            Err(NotRead::Refused(sentence)) => {
+                specs.push(SourceSpec::Notice {
+                    name: source_name(&conf),
+                    text: sentence,
+                });
+                continue;
+            }
+            Err(NotRead::Failed(_)) => continue,
+        };
+        let Some(logfile) = OdooConf::parse(&text).logfile() else {
+            continue;
+        };
+        let name = source_name(&logfile);
+        // Reading no line checks whose the file is; the follower then opens it by path.
+        match named_file::read_for(
+            target,
+            &logfile,
+            server.uid,
+            &who,
+            Portion::Tail { lines: 0 },
+        )
+        .await
+        {
+            Err(NotRead::Refused(sentence)) => specs.push(SourceSpec::Notice {
+                name,
+                text: sentence,
+            }),
+            // A log file not there yet is followed until it appears, as before.
+            _ => specs.push(SourceSpec::File {
                 target: target.clone(),
-                conf,
-                name: source_name(&logfile),
-            });
+                path: logfile,
+                name,
+                format: Format::Odoo,
+            }),
         }
     }
     specs

@@ -108,7 +108,7 @@ impl LogSources {
     /// (a container created or started later is looked at then).
     pub fn on_containers(&mut self, model: &Model) {
         for c in &model.containers {
-            if !c.service.to_ascii_lowercase().contains("odoo") {
+            if !crate::odoo::locate::is_odoo_container(&c.service, &c.name, &c.image) {
                 continue;
             }
             self.follow_container(c.id.clone(), &c.service);

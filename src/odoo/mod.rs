@@ -1,4 +1,6 @@
-//! What odoo-ops knows about Odoo 18 itself: its config file, and (in later modules) its
-//! log lines, module states and health endpoints.
+//! What odoo-ops knows about Odoo 18 itself: its config file, where it runs, and how a
+//! file its configuration names may be read.
 
 pub mod conf;
+pub mod locate;
+pub mod named_file;

@@ -76,7 +76,12 @@ pub fn test_config(http_content: &str) -> Output {
 impl Nginx {
     /// Start nginx with `http_content`; wait until every port in `ports` accepts connections.
     pub fn start(http_content: &str, listen_ports: &[u16]) -> Nginx {
-        let dir = tempfile::tempdir().unwrap();
+        Nginx::start_in(tempfile::tempdir().unwrap(), http_content, listen_ports)
+    }
+
+    /// [`Nginx::start`] in a directory made beforehand (a test that must know the config
+    /// path, `DIR/nginx.conf`, before the master runs).
+    pub fn start_in(dir: tempfile::TempDir, http_content: &str, listen_ports: &[u16]) -> Nginx {
         std::fs::write(
             dir.path().join("nginx.conf"),
             main_conf(dir.path(), http_content),

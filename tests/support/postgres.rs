@@ -41,13 +41,13 @@ fn run_as() -> Option<(u32, u32)> {
 impl Postgres {
     /// Trust authentication: any client may log in as any role.
     pub fn start() -> Postgres {
-        Postgres::start_inner(None)
+        Postgres::start_inner(None, &[])
     }
 
     /// TCP logins need `password` (sent in clear, checked against the stored SCRAM
     /// verifier), the superuser `odoo` has this one; the Unix socket stays trust.
     pub fn start_with_password(password: &str) -> Postgres {
-        Postgres::start_inner(Some(password))
+        Postgres::start_inner(Some(password), &[])
     }
 
     /// `CREATE DATABASE name` as `odoo`, over the Unix socket.
@@ -65,7 +65,13 @@ impl Postgres {
         );
     }
 
-    fn start_inner(password: Option<&str>) -> Postgres {
+    /// Start with more `-c NAME=VALUE` settings (e.g. Debian's `cluster_name=15/main`,
+    /// which prefixes every backend's title).
+    pub fn start_with(settings: &[&str]) -> Postgres {
+        Postgres::start_inner(None, settings)
+    }
+
+    fn start_inner(password: Option<&str>, settings: &[&str]) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let user = run_as();
@@ -125,6 +131,7 @@ impl Postgres {
                 "-c",
                 "fsync=off",
             ])
+            .args(settings.iter().flat_map(|s| ["-c", s]))
             .arg("-k")
             .arg(dir.path())
             .current_dir(dir.path())

@@ -18,13 +18,13 @@ use futures::FutureExt;
 use std::time::{Duration, Instant};
 
 use super::obs::{DbObs, InternalObs, Observations, OdooObs, OdooRuntime, Ran};
-use crate::nginx::process::{parse_ps, ps_command};
+use crate::host::processes;
 use crate::target::{Command, Target};
 
 /// Where Odoo is, when the operator (or a test) says so.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum OdooLocation {
-    /// A compose container (service `odoo`), else an odoo-bin/odoo process.
+    /// What nginx's upstream reaches, else Odoo by what it is ([`crate::odoo::locate`]).
     #[default]
     Auto,
     /// This container (name or id).
@@ -194,7 +194,7 @@ impl Unfinished {
     }
 }
 
-const PS: &str = "ps";
+const PS: &str = "processes";
 const ODOO: &str = "odoo (discovery, odoo.conf, log)";
 const INTERNAL: &str = "internal health (8069/8072)";
 const DATABASE: &str = "database (pg_isready)";
@@ -374,19 +374,16 @@ pub async fn observe(
     options: &DiagnoseOptions,
 ) -> (Observations, Vec<(String, f64)>, Option<Unfinished>) {
     let watch = Stopwatch::with_deadline(options.deadline);
-    // nginx is found through `ps`, and so is an Odoo that runs on the host; an Odoo
-    // container is found through Docker, and the host's facts need neither, so only what
-    // needs the process list waits for it (over SSH each step is a round trip).
-    let ps_cmd = ps_command();
-    let ps = async {
-        Arc::new(parse_ps(
-            &watch.time(PS, run_split(target, &ps_cmd)).await.1,
-        ))
-    }
-    .shared();
+    // nginx is found through the host's processes (socket owners, verified programs), and
+    // so is an Odoo that runs on the host; Odoo is chosen by what nginx's upstream reaches,
+    // so its discovery waits for nginx's configuration (sent through `upstream`); the
+    // host's facts need neither (over SSH each step is a round trip).
+    let ps = async { Arc::new(watch.time(PS, processes::snapshot(target)).await) }.shared();
+    let (upstream_tx, upstream_rx) = tokio::sync::oneshot::channel::<Vec<u16>>();
+    let upstream = async { upstream_rx.await.unwrap_or_default() };
     let odoo_branch = async {
         let odoo = watch
-            .time(ODOO, odoo::gather(target, ps.clone(), options))
+            .time(ODOO, odoo::gather(target, ps.clone(), upstream, options))
             .await;
         let (internal, db) = tokio::join!(
             watch.time(INTERNAL, internal(target, &odoo, options.timeout)),
@@ -405,6 +402,7 @@ pub async fn observe(
                 nginx::configuration(target, &rows, options, early_nginx),
             )
             .await;
+        let _ = upstream_tx.send(nginx::upstream_ports(&nginx));
         let plan = nginx
             .site
             .as_ref()

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::{DiagnoseOptions, run, run_split};
 use crate::checks::obs::{ErrorLogObs, NginxObs, Ran, ReloadObs};
+use crate::host::processes::{Processes, SHOWN_COMMAND};
 use crate::nginx::error_log::summarize;
-use crate::nginx::process::{ProcessRow, find_master};
+use crate::nginx::process::{DEFAULT_BINARY, find_master};
 use crate::nginx::{Directive, NginxConfig, NginxInvocation, OdooSite, odoo_sites, select_site};
 use crate::target::{Command, Target};
 
@@ -15,11 +16,16 @@ pub const DEFAULT_ERROR_LOG: &str = "/var/log/nginx/error.log";
 /// How much of the error log's end is read.
 const ERROR_LOG_TAIL_BYTES: &str = "1048576";
 
-/// The invocation to use: the running master's own, with the operator's overrides.
-pub fn invocation(rows: &[ProcessRow], options: &DiagnoseOptions) -> (NginxInvocation, bool) {
-    let master = find_master(rows, options.nginx_conf.as_deref());
-    let running = master.is_some();
-    let mut inv = master.unwrap_or_default();
+/// The invocation to use: the running master's own (found through its sockets and its
+/// verified program, [`find_master`]), with the operator's overrides; whether a master
+/// runs; and a sentence for each process refused as one.
+pub fn invocation(
+    procs: &Processes,
+    options: &DiagnoseOptions,
+) -> (NginxInvocation, bool, Vec<String>) {
+    let search = find_master(procs, options.nginx_conf.as_deref());
+    let running = search.master.is_some();
+    let mut inv = search.master.unwrap_or_default();
     if let Some(b) = &options.nginx_binary {
         inv.binary = b.clone();
     }
@@ -29,7 +35,7 @@ pub fn invocation(rows: &[ProcessRow], options: &DiagnoseOptions) -> (NginxInvoc
     if options.nginx_prefix.is_some() {
         inv.prefix = options.nginx_prefix.clone();
     }
-    (inv, running)
+    (inv, running, search.notes)
 }
 
 /// `nginx -t` and `nginx -T` for one invocation: the first round of the nginx probe.
@@ -44,7 +50,7 @@ pub struct FirstRound {
 /// case: a master started without `-c` (systemd, the packaged default), or the files the
 /// options name. [`gather`] uses it only when the guess was right.
 pub async fn first_round_early(target: &Target, options: &DiagnoseOptions) -> FirstRound {
-    let (guess, _) = invocation(&[], options);
+    let (guess, _, _) = invocation(&Processes::default(), options);
     first_round(target, &guess).await
 }
 
@@ -63,11 +69,11 @@ async fn first_round(target: &Target, invocation: &NginxInvocation) -> FirstRoun
 /// Everything about nginx: its configuration, then its history (reload, error log).
 pub async fn gather(
     target: &Target,
-    rows: &[ProcessRow],
+    procs: &Processes,
     options: &DiagnoseOptions,
     early: Option<FirstRound>,
 ) -> NginxObs {
-    let mut obs = configuration(target, rows, options, early).await;
+    let mut obs = configuration(target, procs, options, early).await;
     history(target, &mut obs, options).await;
     obs
 }
@@ -76,21 +82,34 @@ pub async fn gather(
 /// need, so they can start before [`history`] is read.
 pub async fn configuration(
     target: &Target,
-    rows: &[ProcessRow],
+    procs: &Processes,
     options: &DiagnoseOptions,
     early: Option<FirstRound>,
 ) -> NginxObs {
-    let (invocation, running) = invocation(rows, options);
+    let (invocation, running, refused) = invocation(procs, options);
     let mut obs = NginxObs {
         invocation: invocation.clone(),
         running,
-        ps_command: "ps -eo pid=,ppid=,args=".into(),
+        refused,
+        ps_command: SHOWN_COMMAND.into(),
         domain: options.domain.clone(),
         ..Default::default()
     };
+    // The early round ran `nginx` through PATH: it counts when PATH's nginx is the file
+    // the verified master runs (the usual case), with the same -c/-p.
+    let as_early = NginxInvocation {
+        binary: DEFAULT_BINARY.into(),
+        ..invocation.clone()
+    };
+    let same_program = procs.path_nginx.as_deref() == Some(Path::new(&invocation.binary));
     let round = match early {
-        // Over SSH this saves a round trip after `ps` in the usual case.
-        Some(round) if round.dump_command == invocation.command(&["-T"]) => round,
+        // Over SSH this saves a round trip after the process snapshot in the usual case.
+        Some(round)
+            if round.dump_command == invocation.command(&["-T"])
+                || (same_program && round.dump_command == as_early.command(&["-T"])) =>
+        {
+            round
+        }
         _ => first_round(target, &invocation).await,
     };
     let FirstRound {
@@ -113,6 +132,34 @@ pub async fn configuration(
     }
     obs.dump = Some(dump);
     obs
+}
+
+/// The host ports the site's upstream names (`/`'s, then the websocket's): what the Odoo
+/// nginx actually reaches listens there ([`crate::odoo::locate`]). A name other than
+/// `localhost` (a compose network's `odoo`) is not a host port and is left out.
+pub fn upstream_ports(obs: &NginxObs) -> Vec<u16> {
+    let Some(site) = &obs.site else {
+        return Vec::new();
+    };
+    let mut ports = Vec::new();
+    for path in ["/", "/websocket"] {
+        let endpoints = site
+            .route(path)
+            .and_then(|l| l.proxy_pass.as_ref())
+            .map(|p| p.endpoints.as_slice())
+            .unwrap_or_default();
+        for e in endpoints {
+            let local = e.host == "localhost"
+                || e.host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok();
+            if local && !ports.contains(&e.port) {
+                ports.push(e.port);
+            }
+        }
+    }
+    ports
 }
 
 /// When the running configuration was loaded against its files' times, and the error

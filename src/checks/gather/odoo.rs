@@ -1,8 +1,8 @@
-//! Where Odoo runs and how it is configured: a compose container (through Docker's API,
-//! which also reads odoo.conf out of a container without any tool inside it), or an
-//! `odoo-bin`/`odoo` process on the host with the config file from its command line.
+//! Where Odoo runs and how it is configured: a container (through Docker's API, which also
+//! reads odoo.conf out of a container without any tool inside it), or a process on the
+//! host with the config file from its command line. Which one is [`crate::odoo::locate`]'s
+//! rule; files a host process names are read under [`crate::odoo::named_file`]'s.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,121 +10,33 @@ use std::sync::Arc;
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    LogsOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
 };
 use futures::StreamExt;
 
-use super::odoo_log::{self, LOG_LINES};
+use super::odoo_log;
 use super::{DiagnoseOptions, OdooLocation};
 use crate::checks::obs::{ContainerObs, OdooObs, OdooRuntime, ProcessObs, PublishedPort};
 use crate::docker::mounts::host_path;
-use crate::nginx::process::ProcessRow;
+use crate::host::processes::{Process, Processes, SHOWN_COMMAND};
 use crate::odoo::conf::OdooConf;
+use crate::odoo::locate::{self, Chosen};
+use crate::odoo::named_file;
 use crate::target::Target;
 
 /// Where the official image and most compose files put it.
 pub const DEFAULT_CONTAINER_CONF: &str = "/etc/odoo/odoo.conf";
+const LOG_LINES: u64 = 200;
+/// An odoo.conf is a few KiB; a bound keeps a hostile `-c /dev/zero`-like file harmless.
+const CONF_MAX_BYTES: u64 = 1 << 20;
 
-/// `-c FILE`, `--config FILE` or `--config=FILE` in an argv.
-pub fn config_arg<S: AsRef<str>>(argv: &[S]) -> Option<String> {
-    let mut it = argv.iter().map(AsRef::as_ref);
-    while let Some(a) = it.next() {
-        if a == "-c" || a == "--config" {
-            return it.next().map(str::to_string);
-        }
-        if let Some(v) = a.strip_prefix("--config=") {
-            return Some(v.to_string());
-        }
-    }
-    None
-}
-
-/// An Odoo server process: `odoo-bin`, `odoo` (a program named so), run by python or not.
-fn is_odoo_process(args: &str) -> bool {
-    let words: Vec<&str> = args.split_whitespace().take(3).collect();
-    words.iter().any(|w| {
-        let name = w.rsplit('/').next().unwrap_or(w);
-        name == "odoo-bin" || name == "odoo"
-    })
-}
-
-/// The config files of the Odoo servers running on the host, each once (Odoo's workers
-/// repeat their master's command line). A server started without `-c` has none to give.
-pub fn host_configs(rows: &[ProcessRow]) -> Vec<PathBuf> {
-    let mut configs: Vec<PathBuf> = Vec::new();
-    let on_host = |r: &&ProcessRow| !runs_in_container(rows, r);
-    for r in rows
-        .iter()
-        .filter(|r| is_odoo_process(&r.args))
-        .filter(on_host)
-    {
-        let argv: Vec<&str> = r.args.split_whitespace().collect();
-        if let Some(conf) = config_arg(&argv).map(PathBuf::from)
-            && !configs.contains(&conf)
-        {
-            configs.push(conf);
-        }
-    }
-    configs
-}
-
-/// A container's processes show in the host's `ps` too, under their runtime's shim; the
-/// paths on their command lines are the container's, not the host's.
-fn runs_in_container(rows: &[ProcessRow], row: &ProcessRow) -> bool {
-    let mut ppid = row.ppid;
-    // Bounded: a `ps` taken while processes come and go may hold a loop.
-    for _ in 0..64 {
-        let Some(parent) = rows.iter().find(|r| r.pid == ppid) else {
-            return false;
-        };
-        let program = parent.args.split_whitespace().next().unwrap_or("");
-        let name = program.rsplit('/').next().unwrap_or(program);
-        if name.starts_with("containerd-shim") || name == "conmon" {
-            return true;
-        }
-        if parent.ppid == parent.pid || parent.ppid == 0 {
-            return false;
-        }
-        ppid = parent.ppid;
-    }
-    false
-}
-
-/// Processes on the host running Odoo with `config` (any Odoo process when `None`).
-/// A container's Odoo is not one of them: its `-c` path is the container's, and it is
-/// found through Docker instead (when Docker cannot be reached, it is not found at all
-/// rather than diagnosed as a host install with the wrong files).
-pub fn find_process(
-    rows: &[ProcessRow],
-    config: Option<&Path>,
-) -> Option<(ProcessObs, Option<String>)> {
-    rows.iter()
-        .filter(|r| !runs_in_container(rows, r))
-        .find_map(|r| {
-            let argv: Vec<&str> = r.args.split_whitespace().collect();
-            let conf = config_arg(&argv);
-            let matches = match config {
-                Some(want) => conf.as_deref().map(Path::new) == Some(want),
-                None => is_odoo_process(&r.args),
-            };
-            matches.then(|| {
-                (
-                    ProcessObs {
-                        pid: r.pid,
-                        args: r.args.clone(),
-                    },
-                    conf,
-                )
-            })
-        })
-}
-
-/// Odoo's observations. `rows` is the host's process list, awaited only when Odoo may
-/// run on the host: a container is found through Docker without it.
+/// Odoo's observations. `procs` (the host's processes, [`crate::host::processes`]) and
+/// `upstream` (the host ports nginx's upstream names for the site) are awaited only by
+/// the discovery that needs them: a named container needs neither.
 pub async fn gather(
     target: &Target,
-    rows: impl Future<Output = Arc<Vec<ProcessRow>>>,
+    procs: impl Future<Output = Arc<Processes>>,
+    upstream: impl Future<Output = Vec<u16>>,
     options: &DiagnoseOptions,
 ) -> OdooObs {
     let mut obs = OdooObs::default();
@@ -132,46 +44,65 @@ pub async fn gather(
         OdooLocation::Container(name) => match target.docker().await {
             Ok(docker) => container(target, &docker, name, &mut obs).await,
             Err(e) => {
+                obs.docker_error = Some(format!("{e:#}"));
                 obs.runtime = OdooRuntime::NotFound {
                     looked: format!("docker inspect {name}: {e}"),
                 }
             }
         },
         OdooLocation::ConfigFile(path) => {
-            process(target, &rows.await, Some(path.clone()), &mut obs).await;
+            let procs = procs.await;
+            let running = procs
+                .by_pid
+                .values()
+                .filter(|p| !p.in_container(&procs))
+                .map(|p| (p, locate::config_arg(&argv_of(p))))
+                .filter(|(_, c)| c.as_deref().map(Path::new) == Some(path.as_path()))
+                // The server (it listens) before a stray process with the same -c.
+                .min_by_key(|(p, _)| (p.listen_ports.is_empty(), p.pid))
+                .map(|(p, _)| p.clone());
+            process(target, running.as_ref(), Some(path.clone()), true, &mut obs).await;
         }
         OdooLocation::Auto => {
-            let found = match target.docker().await {
-                Ok(docker) => {
-                    match find_container(&docker, options.compose_project.as_deref()).await {
-                        Some(name) => {
-                            container(target, &docker, &name, &mut obs).await;
-                            true
-                        }
-                        None => false,
+            // Docker's list and the process snapshot are independent; the upstream
+            // comes from nginx's configuration, read meanwhile.
+            let containers = async {
+                match target.docker().await {
+                    Ok(docker) => {
+                        locate::list_containers(&docker, options.compose_project.as_deref())
+                            .await
+                            .map(|list| (docker, list))
                     }
+                    Err(e) => Err(format!("{e:#}")),
                 }
-                Err(_) => false,
             };
-            if !found {
-                let rows = rows.await;
-                match find_process(&rows, None) {
-                    Some((_, conf)) => {
-                        process(target, &rows, conf.map(PathBuf::from), &mut obs).await
-                    }
-                    None => {
-                        obs.runtime = OdooRuntime::NotFound {
-                            looked: format!(
-                                "docker ps -a{}; ps -eo args (odoo-bin/odoo)",
-                                options
-                                    .compose_project
-                                    .as_deref()
-                                    .map(|p| format!(
-                                        " --filter label=com.docker.compose.project={p}"
-                                    ))
-                                    .unwrap_or_default()
-                            ),
-                        }
+            let (containers, procs, upstream) = tokio::join!(containers, procs, upstream);
+            let (docker, list) = match containers {
+                Ok((docker, list)) => (Some(docker), Ok(list)),
+                Err(e) => (None, Err(e)),
+            };
+            let located = locate::locate(&procs, list, &upstream);
+            obs.located = located.notes;
+            obs.docker_error = located.docker_error;
+            match (located.chosen, docker) {
+                (Some(Chosen::Container(c)), Some(docker)) => {
+                    container(target, &docker, &c.id, &mut obs).await
+                }
+                (Some(Chosen::Host(h)), _) => {
+                    let p = procs.get(h.pid).cloned();
+                    process(target, p.as_ref(), h.config, false, &mut obs).await
+                }
+                _ => {
+                    obs.runtime = OdooRuntime::NotFound {
+                        looked: format!(
+                            "docker ps -a{}; listening processes ({})",
+                            options
+                                .compose_project
+                                .as_deref()
+                                .map(|p| format!(" --filter label=com.docker.compose.project={p}"))
+                                .unwrap_or_default(),
+                            SHOWN_COMMAND
+                        ),
                     }
                 }
             }
@@ -180,37 +111,13 @@ pub async fn gather(
     obs
 }
 
-/// The Odoo container: the compose service `odoo` (in the project, if named), else a
-/// container whose image or name says odoo.
-pub async fn find_container(docker: &Docker, project: Option<&str>) -> Option<String> {
-    let mut filters = HashMap::new();
-    if let Some(p) = project {
-        filters.insert("label", vec![format!("com.docker.compose.project={p}")]);
+/// A process's exact argv, or its title's words when the argv was not read.
+fn argv_of(p: &Process) -> Vec<String> {
+    if p.argv.is_empty() {
+        p.title.split_whitespace().map(str::to_string).collect()
+    } else {
+        p.argv.clone()
     }
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let list = docker.list_containers(Some(opts)).await.ok()?;
-    let name = |c: &bollard::models::ContainerSummary| {
-        c.names
-            .as_ref()
-            .and_then(|n| n.first())
-            .map(|n| n.trim_start_matches('/').to_string())
-    };
-    let by_service = list.iter().find(|c| {
-        c.labels
-            .as_ref()
-            .and_then(|l| l.get("com.docker.compose.service"))
-            .is_some_and(|s| s == "odoo" || s == "web")
-    });
-    let by_image = || {
-        list.iter().find(|c| {
-            c.image.as_deref().is_some_and(|i| i.contains("odoo"))
-                || name(c).is_some_and(|n| n.contains("odoo") && !n.contains("db"))
-        })
-    };
-    by_service.or_else(by_image).and_then(name)
 }
 
 async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooObs) {
@@ -223,6 +130,18 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
     let inspect = match inspect {
         Ok(i) => i,
         Err(e) => {
+            // Only Docker's own "no such container" says there is none; any other error
+            // (no socket, permission denied) means Docker could not be asked.
+            let missing = matches!(
+                &e,
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404,
+                    ..
+                }
+            );
+            if !missing {
+                obs.docker_error = Some(e.to_string());
+            }
             obs.runtime = OdooRuntime::NotFound {
                 looked: format!("docker inspect {name}: {e}"),
             };
@@ -330,7 +249,7 @@ pub fn container_conf_path(inspect: &ContainerInspectResponse) -> String {
             env.iter()
                 .find_map(|e| e.strip_prefix("ODOO_RC=").map(str::to_string))
         });
-    config_arg(&argv)
+    locate::config_arg(&argv)
         .or(env_rc)
         .unwrap_or_else(|| DEFAULT_CONTAINER_CONF.to_string())
 }
@@ -405,7 +324,7 @@ async fn container_logs(docker: &Docker, id: &str) -> Result<Vec<String>, String
     let opts = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
-        .tail(LOG_LINES)
+        .tail(&LOG_LINES.to_string())
         // Stamped, so only what the running container wrote is kept once its
         // StartedAt is known (the log is fetched while the container is inspected).
         .timestamps(true)
@@ -421,91 +340,99 @@ async fn container_logs(docker: &Docker, id: &str) -> Result<Vec<String>, String
     Ok(text.lines().map(str::to_string).collect())
 }
 
-async fn process(target: &Target, rows: &[ProcessRow], config: Option<PathBuf>, obs: &mut OdooObs) {
-    let found = find_process(rows, config.as_deref());
+/// A host Odoo: its odoo.conf and its log file. `named_by_operator`: the config path came
+/// from the operator (`--odoo-conf`), so it is read whoever owns it; a path taken from a
+/// process's command line is read only under [`named_file`]'s rule, for that process's
+/// uid. The log file odoo.conf names always is: for the running server's uid, or, when
+/// none runs, for the owner of the odoo.conf that names it.
+async fn process(
+    target: &Target,
+    running: Option<&Process>,
+    config: Option<PathBuf>,
+    named_by_operator: bool,
+    obs: &mut OdooObs,
+) {
+    let who = |p: &Process| format!("process {} (`{}`)", p.pid, p.short_title());
+    let mut authority = running.map(|p| (p.uid, who(p)));
     if let Some(path) = &config {
         obs.conf_source = Some(path.display().to_string());
-        match target.read_file(path).await {
-            Ok(bytes) => obs.conf = Some(OdooConf::parse(&String::from_utf8_lossy(&bytes))),
-            Err(e) => obs.conf_error = Some(format!("{e:#}")),
+        let (uid, name) = match (&authority, named_by_operator) {
+            (_, true) => (0, "the operator".to_string()),
+            (Some((uid, name)), false) => (*uid, name.clone()),
+            (None, false) => (u32::MAX, "an unknown process".to_string()),
+        };
+        let portion = named_file::Portion::Head {
+            bytes: CONF_MAX_BYTES,
+        };
+        match named_file::read_for(target, path, uid, &name, portion).await {
+            Ok(read) => {
+                obs.conf = Some(OdooConf::parse(&read.text));
+                authority.get_or_insert((read.owner, format!("the owner of {}", path.display())));
+            }
+            Err(e) => {
+                if let named_file::NotRead::Refused(s) = &e {
+                    obs.located.push(s.clone());
+                }
+                obs.conf_error = Some(e.to_string());
+            }
         }
     } else {
         obs.conf_error = Some("the odoo process has no -c/--config on its command line".into());
     }
     obs.http_port = Some(obs.conf_http_port());
     obs.gevent_port = Some(obs.conf_gevent_port());
-    let process = found.map(|(p, _)| p);
-    if let Some(logfile) = obs.conf.as_ref().and_then(OdooConf::logfile) {
-        let pid = process.as_ref().map(|p| p.pid);
-        odoo_log::read_process_log(target, obs, &logfile, pid).await;
+    let pid = running.map(|p| p.pid);
+    let logfile = obs.conf.as_ref().and_then(OdooConf::logfile);
+    let log = async {
+        let (logfile, (uid, name)) = (logfile.as_ref()?, authority.as_ref()?);
+        let portion = named_file::Portion::Tail { lines: LOG_LINES };
+        let shown = named_file::shown(logfile, portion);
+        Some((shown, named_file::read_for(target, logfile, *uid, name, portion).await))
+    };
+    // When the running server started (its log is read from then on) and the service
+    // unit it runs in (how to restart it), asked of its verified pid alongside the log.
+    let (log, facts) = tokio::join!(log, odoo_log::process_facts(target, pid));
+    obs.service_unit = facts.unit.clone();
+    if let Some((shown, read)) = log {
+        obs.log_command = Some(shown);
+        match read {
+            Ok(read) => {
+                let lines = read.text.lines().map(str::to_string).collect();
+                obs.log_lines = odoo_log::since_start(lines, pid, facts.started.as_deref());
+                obs.log_since = facts.started;
+            }
+            Err(e) => {
+                if let named_file::NotRead::Refused(s) = &e {
+                    obs.located.push(s.clone());
+                }
+                obs.log_error = Some(e.to_string());
+            }
+        }
     }
-    obs.runtime = OdooRuntime::Process { config, process };
+    obs.runtime = OdooRuntime::Process {
+        config,
+        process: running.map(|p| ProcessObs {
+            pid: p.pid,
+            args: p.short_title(),
+        }),
+    };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nginx::process::parse_ps;
 
     #[test]
     fn config_from_command_lines() {
         assert_eq!(
-            config_arg(&["odoo", "-c", "/etc/odoo/odoo.conf"]).as_deref(),
+            locate::config_arg(&["odoo", "-c", "/etc/odoo/odoo.conf"]).as_deref(),
             Some("/etc/odoo/odoo.conf")
         );
         assert_eq!(
-            config_arg(&["odoo-bin", "--config=/o.conf"]).as_deref(),
+            locate::config_arg(&["odoo-bin", "--config=/o.conf"]).as_deref(),
             Some("/o.conf")
         );
-        assert_eq!(config_arg(&["odoo-bin"]), None);
-        let rows = parse_ps(
-            "10 1 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo.conf --workers 2\n11 1 /usr/bin/vim odoo.conf\n",
-        );
-        let (p, conf) = find_process(&rows, None).unwrap();
-        assert_eq!(p.pid, 10);
-        assert_eq!(conf.as_deref(), Some("/etc/odoo.conf"));
-        assert!(find_process(&rows, Some(Path::new("/other.conf"))).is_none());
-        assert!(find_process(&rows, Some(Path::new("/etc/odoo.conf"))).is_some());
-    }
-
-    #[test]
-    fn a_containers_odoo_is_not_taken_for_a_host_process() {
-        let rows = parse_ps(
-            "20 1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id fe5e
-             21 20 /usr/bin/python3 /usr/bin/odoo -c /etc/odoo/odoo.conf
-",
-        );
-        assert!(find_process(&rows, None).is_none());
-        assert!(find_process(&rows, Some(Path::new("/etc/odoo/odoo.conf"))).is_none());
-        let rows = parse_ps(
-            "20 1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id fe5e
-             21 20 /usr/bin/python3 /usr/bin/odoo -c /etc/odoo/odoo.conf
-             30 1 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo18.conf
-",
-        );
-        assert_eq!(find_process(&rows, None).unwrap().0.pid, 30);
-    }
-
-    #[test]
-    fn host_configs_once_per_server_and_only_odoo() {
-        let rows = parse_ps(
-            "10 1 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo.conf --workers 2\n\
-             11 10 /usr/bin/python3 /opt/odoo/odoo-bin -c /etc/odoo.conf --workers 2\n\
-             12 1 /usr/bin/vim -c /etc/odoo.conf\n\
-             13 1 /srv/b/odoo-bin --config=/srv/b/odoo.conf\n\
-             14 1 /srv/c/odoo-bin\n\
-             20 1 /usr/bin/containerd-shim-runc-v2 -namespace moby -id fe5e\n\
-             21 20 /usr/bin/odoo -c /etc/odoo/odoo.conf\n\
-             22 21 /usr/bin/odoo -c /etc/odoo/odoo.conf\n",
-        );
-        // A container's Odoo (under the shim, workers too) names the container's path.
-        assert_eq!(
-            host_configs(&rows),
-            [
-                PathBuf::from("/etc/odoo.conf"),
-                PathBuf::from("/srv/b/odoo.conf")
-            ]
-        );
+        assert_eq!(locate::config_arg(&["odoo-bin"]), None);
     }
 
     #[test]

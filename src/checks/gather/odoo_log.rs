@@ -3,28 +3,21 @@
 //! names a cause that no longer exists. Also the systemd unit a host install runs in,
 //! read from the same process, so a fix can name the command that restarts it.
 
-use std::path::Path;
-
 use super::run_split;
-use crate::checks::obs::OdooObs;
 use crate::target::{Command, Target};
 
-/// How many of the log's last lines are read.
-pub const LOG_LINES: &str = "200";
-
-/// One round trip: the process's start on the target's wall clock (formatted as Odoo
-/// stamps its lines), its systemd unit, then the log's end. `/proc/PID/stat` is cut after
-/// the `comm` field, which may hold spaces; the start time is field 20 from there.
-const PROCESS_LOG_SCRIPT: &str = r#"
-pid=$1; n=$2; f=$3
+/// One round trip about a verified pid (never a path a process names): its start on the
+/// target's wall clock (formatted as Odoo stamps its lines) and its systemd unit.
+/// `/proc/PID/stat` is cut after the `comm` field, which may hold spaces; the start time
+/// is field 20 from there.
+const PROCESS_FACTS_SCRIPT: &str = r#"
+pid=$1
 st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)
 if [ -n "$st" ]; then
   start=$(awk -v up="$(cut -d' ' -f1 /proc/uptime)" -v now="$(date +%s)" -v clk="$(getconf CLK_TCK)" -v t="$st" 'BEGIN { printf "%d\n", now - up + t / clk }')
   echo "started $(date -d "@$start" '+%Y-%m-%d %H:%M:%S')"
 fi
 echo "unit $(grep -o '^0::/system\.slice/[^/]*\.service$' "/proc/$pid/cgroup" 2>/dev/null | head -n 1 | sed 's|.*/||')"
-echo "@@log"
-exec tail -n "$n" -- "$f"
 "#;
 
 /// The lines of `lines` the server running since `started` wrote. The master logs
@@ -93,7 +86,7 @@ pub fn container_since_start(stamped: Vec<String>, started_at: Option<&str>) -> 
         .collect()
 }
 
-/// What [`PROCESS_LOG_SCRIPT`] printed before the log.
+/// What [`PROCESS_FACTS_SCRIPT`] printed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ProcessFacts {
     pub started: Option<String>,
@@ -115,35 +108,14 @@ pub fn parse_process_facts(head: &str) -> ProcessFacts {
     facts
 }
 
-/// Read a host install's log (since the running master started) and its systemd unit.
-pub async fn read_process_log(
-    target: &Target,
-    obs: &mut OdooObs,
-    logfile: &Path,
-    pid: Option<u32>,
-) {
-    let shown = Command::new("tail")
-        .args(["-n", LOG_LINES, "--"])
-        .arg(logfile.to_string_lossy());
-    obs.log_command = Some(shown.display());
-    let cmd = Command::script(PROCESS_LOG_SCRIPT)
-        .arg(pid.map_or_else(|| "0".to_string(), |p| p.to_string()))
-        .arg(LOG_LINES)
-        .arg(logfile.to_string_lossy());
-    let (ran, stdout, stderr) = run_split(target, &cmd).await;
-    let (head, log) = stdout.split_once("@@log\n").unwrap_or(("", ""));
-    let facts = parse_process_facts(head);
-    obs.service_unit = facts.unit;
-    if !ran.ok() {
-        obs.log_error = Some(stderr.trim().to_string());
-        return;
-    }
-    let lines = log.lines().map(str::to_string).collect();
-    obs.log_lines = match pid {
-        Some(pid) => since_start(lines, Some(pid), facts.started.as_deref()),
-        None => lines,
+/// When the running server `pid` started and the systemd unit it runs in.
+pub async fn process_facts(target: &Target, pid: Option<u32>) -> ProcessFacts {
+    let Some(pid) = pid else {
+        return ProcessFacts::default();
     };
-    obs.log_since = facts.started;
+    let cmd = Command::script(PROCESS_FACTS_SCRIPT).arg(pid.to_string());
+    let (_, stdout, _) = run_split(target, &cmd).await;
+    parse_process_facts(&stdout)
 }
 
 #[cfg(test)]
