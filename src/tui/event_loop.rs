@@ -19,7 +19,6 @@ use super::message::Message;
 use super::{console_log, draw, terminal};
 use crate::config::Settings;
 use crate::docker::{self, DockerHandle};
-use crate::host;
 use crate::jobs::JobRunner;
 use crate::logs::sources::LogSources;
 use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle};
