@@ -6,7 +6,6 @@ mod support;
 use std::sync::Arc;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use odoo_ops::config::Settings;
 use odoo_ops::config::keymap::Action;
 use odoo_ops::docker::{ComposeFlavor, Container, Health, Model, Port, State};
 use odoo_ops::tui::app::App;
@@ -122,11 +121,18 @@ fn containers_table_keeps_what_matters_at_every_size() {
             .lines()
             .find(|l| l.contains("worker "))
             .expect("worker row");
-        assert!(!worker.contains('%') && !worker.contains("MiB"), "{worker:?}");
+        assert!(
+            !worker.contains('%') && !worker.contains("MiB"),
+            "{worker:?}"
+        );
         assert!(!text.contains("93.7"), "{w}x{h}: a stopped container's CPU");
     }
     // The wide screen shows the CPU history and the running container's figures.
-    let text = screen_text(render(&app_at(200, 50, stack(&["shop"]))).backend().buffer());
+    let text = screen_text(
+        render(&app_at(200, 50, stack(&["shop"])))
+            .backend()
+            .buffer(),
+    );
     assert!(text.contains("12.0%") && text.contains("741 MiB"), "{text}");
 }
 
@@ -139,7 +145,11 @@ fn a_project_column_when_more_than_one_project_is_shown() {
     );
     let header = text.lines().find(|l| l.contains("SERVICE")).unwrap();
     assert!(header.contains("PROJECT SERVICE"), "{text}");
-    let one = screen_text(render(&app_at(120, 40, stack(&["shop"]))).backend().buffer());
+    let one = screen_text(
+        render(&app_at(120, 40, stack(&["shop"])))
+            .backend()
+            .buffer(),
+    );
     assert!(!one.contains("PROJECT"));
 }
 
@@ -234,7 +244,10 @@ fn host_pane_says_what_a_docker_error_means_and_indents_it() {
     let lines: Vec<&str> = text.lines().collect();
     let at = lines.iter().position(|l| l.contains("engine   ")).unwrap();
     let next = lines[at + 1].trim_start_matches(['│', '┃']);
-    assert!(next.starts_with("         ") && !next.trim().is_empty(), "{next:?}");
+    assert!(
+        next.starts_with("         ") && !next.trim().is_empty(),
+        "{next:?}"
+    );
     assert!(text.contains("docker group"), "{text}");
 }
 
