@@ -102,3 +102,43 @@ fn host_json_describes_this_machine() {
     assert!(facts["memory"]["total_kib"].as_u64().unwrap() > 0);
     assert!(facts["listeners"].is_array());
 }
+
+#[test]
+fn help_lists_the_console_flags_once_and_help_has_help() {
+    let home = tempfile::tempdir().unwrap();
+    let top = odoo_ops(&["--help"], home.path());
+    assert!(top.status.success());
+    assert!(String::from_utf8_lossy(&top.stdout).contains("--theme"));
+    for sub in ["host", "diagnose", "render"] {
+        let out = odoo_ops(&[sub, "--help"], home.path());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub}: {}", stderr(&out));
+        for flag in ["--theme", "--keymap", "--readonly", "--config"] {
+            assert!(!text.contains(flag), "{sub} --help repeats {flag}:\n{text}");
+        }
+    }
+    let out = odoo_ops(&["help", "--help"], home.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: odoo-ops help"));
+    let out = odoo_ops(&["help", "render"], home.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--domain"));
+    let out = odoo_ops(&["help", "nope"], home.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn completions_offer_theme_keymap_and_size_names() {
+    let home = tempfile::tempdir().unwrap();
+    let out = odoo_ops(&["completions", "zsh"], home.path());
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("(dark light high-contrast)"), "{script}");
+    assert!(script.contains("(default vim)"), "{script}");
+    assert!(script.contains("s-1vcpu-2gb") && script.contains("s-8vcpu-16gb"));
+    // The names are offered, not imposed: a theme file is still accepted.
+    let theme = home.path().join("mine.toml");
+    std::fs::write(&theme, "base = \"dark\"\n").unwrap();
+    let out = odoo_ops(&["--theme", theme.to_str().unwrap(), "--help"], home.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -37,7 +37,9 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> color_eyre::Result<()> {
 #[command(
     name = "odoo-ops",
     version,
-    about = "A console for Odoo 18 on DigitalOcean droplets"
+    about = "A console for Odoo 18 on DigitalOcean droplets",
+    // `help` as a subcommand is clap's own; without this `help --help` is an error.
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     /// Open the console on this host over SSH: `[user@]host[:port]` or an alias from
@@ -46,17 +48,21 @@ pub struct Cli {
     pub destination: Option<String>,
     #[command(flatten)]
     pub remote: remote::RemoteArgs,
+    // These four are given once, before any subcommand (`odoo-ops --config F host`), so
+    // `--help` lists them once rather than under every subcommand.
     /// Config file (default: config.toml in the XDG config dir).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Theme: a built-in name (dark, light, high-contrast), a user theme's name, or a file.
-    #[arg(long, global = true, value_name = "NAME|FILE")]
+    #[arg(long, value_name = "NAME|FILE", value_parser = Offered(theme_names),
+          hide_possible_values = true)]
     pub theme: Option<String>,
     /// Keymap: a built-in name (default, vim), a user keymap's name, or a file.
-    #[arg(long, global = true, value_name = "NAME|FILE")]
+    #[arg(long, value_name = "NAME|FILE", value_parser = Offered(keymap_names),
+          hide_possible_values = true)]
     pub keymap: Option<String>,
     /// Offer no action that changes anything.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub readonly: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -73,6 +79,12 @@ pub enum Command {
     Fix(Box<fix::FixArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
+    /// Print this help, or a subcommand's.
+    Help {
+        /// The subcommand to explain.
+        #[arg(value_name = "SUBCOMMAND")]
+        command: Option<String>,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -92,6 +104,9 @@ impl Cli {
 
 /// Parse-time work is done; run what was asked and turn the outcome into an exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Help { command }) = &cli.command {
+        return print_help(command.as_deref());
+    }
     if let Some(Command::Completions { shell }) = &cli.command {
         clap_complete::generate(
             *shell,
@@ -123,7 +138,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Fix(args)) => {
             with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))
         }
-        Some(Command::Completions { .. }) => unreachable!("handled above"),
+        Some(Command::Completions { .. } | Command::Help { .. }) => unreachable!("handled above"),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -134,6 +149,75 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// `odoo-ops help [SUBCOMMAND]`: the same text as `--help`.
+fn print_help(command: Option<&str>) -> ExitCode {
+    let mut cli = Cli::command();
+    let shown = match command {
+        None => cli.print_long_help(),
+        Some(name) => match cli.find_subcommand_mut(name) {
+            Some(sub) => sub
+                .clone()
+                .bin_name(format!("odoo-ops {name}"))
+                .print_long_help(),
+            None => {
+                eprintln!("odoo-ops: no subcommand {name:?}; see odoo-ops --help");
+                return ExitCode::from(exit::ERROR);
+            }
+        },
+    };
+    match shown {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(exit::ERROR),
+    }
+}
+
+/// Any value, with names offered to shell completion: a theme or keymap may also be a
+/// user's own or a file, so the presets are suggestions, not the only values accepted.
+#[derive(Clone)]
+pub struct Offered(pub fn() -> Vec<&'static str>);
+
+impl clap::builder::TypedValueParser for Offered {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.0)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+fn theme_names() -> Vec<&'static str> {
+    crate::config::theme::PRESETS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+fn keymap_names() -> Vec<&'static str> {
+    crate::config::keymap::PRESETS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+/// The droplet size slugs `render --size` knows.
+pub fn size_slugs() -> Vec<&'static str> {
+    crate::stack::SIZES.iter().map(|s| s.slug).collect()
 }
 
 /// The console, on a remote host when one is named: the connection (and any host key

@@ -20,7 +20,8 @@ pub struct RenderArgs {
     #[arg(long)]
     pub domain: String,
     /// The droplet size slug; decides workers and memory limits.
-    #[arg(long, default_value = sizing::DEFAULT_SIZE)]
+    #[arg(long, default_value = sizing::DEFAULT_SIZE,
+          value_parser = super::Offered(super::size_slugs), hide_possible_values = true)]
     pub size: String,
     /// Add a Redis service.
     #[arg(long)]

@@ -5,6 +5,7 @@
 //! `docker_data`. It keeps the [`model::Model`] and publishes it; it never prints.
 
 pub mod compose;
+pub mod errors;
 pub mod exec;
 pub mod model;
 pub mod mounts;

@@ -312,7 +312,10 @@ impl Worker {
         let list = match self.docker.list_containers(Some(options)).await {
             Ok(l) => l,
             Err(e) => {
-                self.model.error = Some(format!("could not list containers: {e}"));
+                self.model.error = Some(format!(
+                    "could not list containers: {}",
+                    super::errors::explain(&e.to_string())
+                ));
                 self.publish();
                 return;
             }

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, List, ListItem, ListState, Paragraph};
 
 use super::app::{App, Connection, Overlay};
+use super::format;
 use super::palette::Palette;
 use super::panes;
 use crate::config::keymap::{Action, Context};
@@ -122,9 +123,13 @@ fn overlay_block(app: &App, title: &str) -> Block<'static> {
         .title(Span::styled(format!(" {title} "), app.theme.title(true)))
 }
 
-/// Help is generated from the active keymap, so it is right after any rebinding.
-pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+/// Help is generated from the active keymap, so it is right after any rebinding. Lines
+/// are laid out for an overlay `width` cells wide inside its borders: a description that
+/// does not fit continues on the next line under itself, never cut.
+pub fn help_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let theme = &app.theme;
+    let key_column = help_key_column(app);
+    let text_width = (width as usize).saturating_sub(key_column).max(12);
     let mut lines = vec![Line::from(Span::styled(
         format!("keymap: {} · theme: {}", app.keymap.name, app.theme.name),
         theme.muted(),
@@ -143,22 +148,55 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
             theme.title(true),
         )));
         for action in actions {
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!("  {:<18}", app.keymap.keys_label(*action)),
-                    theme.accent(),
-                ),
-                Span::styled(action.description().to_string(), theme.text()),
-            ]));
+            let keys = format!("  {}", app.keymap.keys_label(*action));
+            for (i, part) in format::wrap_words(action.description(), text_width)
+                .into_iter()
+                .enumerate()
+            {
+                let left = if i == 0 { keys.as_str() } else { "" };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{left:<key_column$}"), theme.accent()),
+                    Span::styled(part, theme.text()),
+                ]));
+            }
         }
     }
     lines
 }
 
+/// Cells before the descriptions: the widest key label, indented, plus a gap.
+fn help_key_column(app: &App) -> usize {
+    let widest = Action::ALL
+        .iter()
+        .map(|a| app.keymap.keys_label(*a).chars().count())
+        .max()
+        .unwrap_or(0);
+    // Two of indent, two of gap; at least the 20 the help always had, so columns align
+    // across keymaps.
+    (2 + widest + 2).max(20)
+}
+
+/// Cells the help needs to show every line whole on one line.
+fn help_width(app: &App) -> u16 {
+    let key_column = help_key_column(app);
+    let descriptions = Action::ALL
+        .iter()
+        .map(|a| key_column + a.description().chars().count())
+        .max()
+        .unwrap_or(0);
+    let header = format!("keymap: {} · theme: {}", app.keymap.name, app.theme.name);
+    descriptions.max(header.chars().count()) as u16
+}
+
+/// As wide as the longest line needs (plus borders), as the terminal allows.
 fn draw_help(frame: &mut Frame, app: &App, scroll: u16) {
-    let area = centered(frame.area(), 64, frame.area().height.saturating_sub(4));
+    let screen = frame.area();
+    let width = (help_width(app) + 2).min(screen.width.saturating_sub(2).max(20));
+    let lines = help_lines(app, width.saturating_sub(2));
+    let height = (lines.len() as u16 + 2).min(screen.height.saturating_sub(2).max(5));
+    let area = centered(screen, width, height);
     frame.render_widget(Clear, area);
-    let paragraph = Paragraph::new(help_lines(app))
+    let paragraph = Paragraph::new(lines)
         .scroll((scroll, 0))
         .block(overlay_block(app, "Help"));
     frame.render_widget(paragraph, area);

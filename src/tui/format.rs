@@ -31,6 +31,36 @@ pub fn kib(kib: u64) -> String {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken between words (a word longer
+/// than a line is broken where it must be).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = if line.is_empty() {
+            word.chars().count()
+        } else {
+            line.chars().count() + 1 + word.chars().count()
+        };
+        if needed > width && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let rest: String = line.chars().skip(width).collect();
+            line = line.chars().take(width).collect();
+            lines.push(std::mem::replace(&mut line, rest));
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -39,5 +69,18 @@ mod tests {
         assert_eq!(super::duration(3_720), "1h 02m");
         assert_eq!(super::kib(4_000_000), "3.8 GiB");
         assert_eq!(super::kib(524_288), "512 MiB");
+    }
+
+    #[test]
+    fn words_wrap_between_words_and_long_ones_are_broken() {
+        assert_eq!(
+            super::wrap_words("open the logs of it", 8),
+            vec!["open the", "logs of", "it"]
+        );
+        assert_eq!(
+            super::wrap_words("abcdefghij", 4),
+            vec!["abcd", "efgh", "ij"]
+        );
+        assert_eq!(super::wrap_words("", 4), vec![""]);
     }
 }

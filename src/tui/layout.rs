@@ -24,7 +24,7 @@ impl ScreenLayout {
         } else {
             (body, None)
         };
-        let panes = if app.zoomed {
+        let panes = if app.zoomed || is_compact(main) {
             vec![(app.focus, main)]
         } else {
             grid(main)
@@ -42,6 +42,18 @@ impl ScreenLayout {
             .find(|(_, r)| r.contains(at))
             .map(|(p, _)| *p)
     }
+}
+
+/// Below this the grid gives each pane too little to be useful (at 80x24 the Logs pane
+/// showed one line and the Containers table lost its STATE column), so a small terminal
+/// shows the focused pane alone, as zoom does, and the number keys move between panes.
+/// Fewer panes in a smaller grid was tried on paper: any split of 23 rows leaves Logs or
+/// Containers under ten rows, which is what made the grid useless there.
+pub const COMPACT_BELOW: (u16, u16) = (100, 30);
+
+/// A body area (screen minus status bar) too small for the grid.
+pub fn is_compact(body: Rect) -> bool {
+    body.width < COMPACT_BELOW.0 || body.height + 1 < COMPACT_BELOW.1
 }
 
 /// Host and Droplets on the left, Containers and Logs on the right (the most watched),

@@ -11,6 +11,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
+use super::columns::{self, Fit};
 use super::{PaneContext, PaneId};
 use crate::config::Theme;
 use crate::config::keymap::Action;
@@ -243,97 +244,53 @@ impl ContainersPane {
         } else {
             self.draw_table(frame, body, ctx);
         }
-        frame.render_widget(Paragraph::new(self.details_line(theme)), details);
+        // What the table had no room for is said on the details line.
+        let image_hidden = m.loaded && !m.containers.is_empty() && {
+            let columns = self.columns(theme);
+            let at = columns.iter().position(|c| c.header == "IMAGE:TAG");
+            at.is_some_and(|at| !self.shown_columns(&columns, body.width)[at])
+        };
+        frame.render_widget(
+            Paragraph::new(self.details_line(theme, image_hidden)),
+            details,
+        );
         frame.render_widget(Paragraph::new(self.bottom_line(ctx)), bottom);
     }
 
     fn draw_table(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
         let theme = ctx.theme;
-        let header = Row::new(
-            [
-                "SERVICE",
-                "CONTAINER",
-                "IMAGE:TAG",
-                "STATE",
-                "HEALTH",
-                "RESTARTS",
-                "UPTIME",
-                "CPU",
-                "MEM",
-                "PORTS",
-            ]
-            .map(|h| Cell::from(Span::styled(h, theme.muted()))),
-        );
-        let rows = self.model.containers.iter().map(|c| {
-            let (state_text, state_style) = state_cell(c, theme);
-            let health_style = match c.health {
-                Health::Healthy => theme.ok(),
-                Health::Unhealthy => theme.error(),
-                Health::Starting => theme.warn(),
-                Health::None => theme.muted(),
-            };
-            let restarts_style = if c.restart_count > 0 {
-                theme.warn()
-            } else {
-                theme.text()
-            };
-            let uptime = c.uptime(self.now).map_or("-".to_string(), format::duration);
-            let cpu = match c.usage.cpu_now() {
-                Some(now) => format!("{} {now:>5.1}%", spark(&c.usage.cpu, 8)),
-                None => "-".into(),
-            };
-            let mem = c
-                .usage
-                .mem_now()
-                .map_or("-".to_string(), |b| format::kib(b / 1024));
-            let exposed = c.exposed_ports();
-            let ports: Vec<Span> = if c.ports.is_empty() {
-                vec![Span::styled("-", theme.muted())]
-            } else {
-                c.ports
+        let columns = self.columns(theme);
+        let shown = self.shown_columns(&columns, area.width);
+        let kept = |all: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+            all.into_iter()
+                .zip(&shown)
+                .filter_map(|(cell, show)| show.then_some(cell))
+                .collect()
+        };
+        let header = Row::new(kept(
+            columns
+                .iter()
+                .map(|c| Cell::from(Span::styled(c.header, theme.muted())))
+                .collect(),
+        ));
+        let rows = (0..self.model.containers.len()).map(|row| {
+            Row::new(kept(
+                columns
                     .iter()
-                    .enumerate()
-                    .flat_map(|(i, p)| {
-                        let flagged = exposed.contains(&p);
-                        let sep = Span::raw(if i > 0 { " " } else { "" });
-                        let text = if flagged {
-                            format!("⚠ {}", p.describe())
-                        } else {
-                            p.describe()
-                        };
-                        let style = if flagged { theme.error() } else { theme.text() };
-                        [sep, Span::styled(text, style)]
-                    })
-                    .collect()
-            };
-            Row::new(vec![
-                Cell::from(c.service.clone()),
-                Cell::from(c.name.clone()),
-                Cell::from(c.image_ref()),
-                Cell::from(Span::styled(state_text, state_style)),
-                Cell::from(Span::styled(c.health.name(), health_style)),
-                Cell::from(Span::styled(c.restart_count.to_string(), restarts_style)),
-                Cell::from(uptime),
-                Cell::from(cpu),
-                Cell::from(mem),
-                Cell::from(Line::from(ports)),
-            ])
+                    .map(|c| Cell::from(c.cells[row].clone()))
+                    .collect(),
+            ))
         });
-        let widths = [
-            Constraint::Length(10),
-            Constraint::Min(12),
-            Constraint::Min(14),
-            Constraint::Length(14),
-            Constraint::Length(9),
-            Constraint::Length(8),
-            Constraint::Length(7),
-            Constraint::Length(15),
-            Constraint::Length(9),
-            Constraint::Min(10),
-        ];
+        let widths: Vec<Constraint> = columns
+            .iter()
+            .zip(&shown)
+            .filter(|(_, show)| **show)
+            .map(|(c, _)| Constraint::Length(c.fit.width))
+            .collect();
         let table = Table::new(rows, widths)
             .header(header)
-            .column_spacing(1)
+            .column_spacing(COLUMN_SPACING)
+            .flex(ratatui::layout::Flex::Start)
             .row_highlight_style(if ctx.focused {
                 theme.selection()
             } else {
@@ -341,6 +298,118 @@ impl ContainersPane {
             });
         let mut state = TableState::default().with_selected(Some(self.selected));
         frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    /// Which of [`Self::columns`] a table `width` cells wide shows.
+    fn shown_columns(&self, columns: &[Column], width: u16) -> Vec<bool> {
+        let fits: Vec<Fit> = columns.iter().map(|c| c.fit).collect();
+        columns::fit(&fits, width, COLUMN_SPACING)
+    }
+
+    /// Every column the table can show, in display order, each with its cells and the
+    /// width that shows its header and its widest cell whole. Priorities: what the
+    /// operator needs at 3 a.m. first (which service, is it up, healthy, looping), then
+    /// what it runs, then usage; the CPU history last.
+    fn columns(&self, theme: &Theme) -> Vec<Column> {
+        let containers = &self.model.containers;
+        let mut columns = Vec::new();
+        // Only worth a column when the names differ.
+        if self.model.projects().len() > 1 {
+            columns.push(Column::new(
+                "PROJECT",
+                1,
+                containers.iter().map(|c| Line::from(c.project.clone())),
+            ));
+        }
+        columns.push(Column::new(
+            "SERVICE",
+            0,
+            containers.iter().map(|c| Line::from(c.service.clone())),
+        ));
+        columns.push(Column::new(
+            "CONTAINER",
+            8,
+            containers.iter().map(|c| Line::from(c.name.clone())),
+        ));
+        columns.push(Column::new(
+            "IMAGE:TAG",
+            4,
+            containers.iter().map(|c| Line::from(c.image_ref())),
+        ));
+        columns.push(Column::new(
+            "STATE",
+            1,
+            containers.iter().map(|c| {
+                let (text, style) = state_cell(c, theme);
+                Line::from(Span::styled(text, style))
+            }),
+        ));
+        columns.push(Column::new(
+            "HEALTH",
+            2,
+            containers.iter().map(|c| {
+                let style = match c.health {
+                    Health::Healthy => theme.ok(),
+                    Health::Unhealthy => theme.error(),
+                    Health::Starting => theme.warn(),
+                    Health::None => theme.muted(),
+                };
+                Line::from(Span::styled(c.health.name(), style))
+            }),
+        ));
+        columns.push(Column::new(
+            "RESTARTS",
+            3,
+            containers.iter().map(|c| {
+                let style = if c.restart_count > 0 {
+                    theme.warn()
+                } else {
+                    theme.text()
+                };
+                Line::from(Span::styled(c.restart_count.to_string(), style))
+            }),
+        ));
+        columns.push(Column::new(
+            "UPTIME",
+            5,
+            containers
+                .iter()
+                .map(|c| Line::from(c.uptime(self.now).map_or("-".to_string(), format::duration))),
+        ));
+        // A stopped container uses nothing: its last sample would be a stale figure.
+        let usage = |c: &Container| c.state == State::Running;
+        columns.push(Column::new(
+            "",
+            9,
+            containers.iter().map(|c| match usage(c) {
+                true if c.usage.cpu_now().is_some() => {
+                    Line::from(Span::styled(spark(&c.usage.cpu, 8), theme.accent()))
+                }
+                _ => Line::default(),
+            }),
+        ));
+        columns.push(Column::new(
+            "CPU",
+            6,
+            containers.iter().map(|c| match c.usage.cpu_now() {
+                Some(now) if usage(c) => Line::from(format!("{now:>5.1}%")),
+                _ => Line::from(Span::styled("-", theme.muted())),
+            }),
+        ));
+        columns.push(Column::new(
+            "MEM",
+            6,
+            containers.iter().map(|c| match c.usage.mem_now() {
+                Some(bytes) if usage(c) => Line::from(format::kib(bytes / 1024)),
+                _ => Line::from(Span::styled("-", theme.muted())),
+            }),
+        ));
+        columns.push(Column::new(
+            "PORTS",
+            7,
+            containers.iter().map(|c| ports_line(c, theme)),
+        ));
+        columns
     }
 
     fn draw_inspect(&self, frame: &mut Frame, area: Rect, view: &Inspect, theme: &Theme) {
@@ -364,11 +433,14 @@ impl ContainersPane {
     }
 
     /// What the table has no room for, about the selected container.
-    fn details_line(&self, theme: &Theme) -> Line<'static> {
+    fn details_line(&self, theme: &Theme, with_image: bool) -> Line<'static> {
         let Some(c) = self.selected().filter(|_| self.inspect.is_none()) else {
             return Line::default();
         };
         let mut parts = Vec::new();
+        if with_image {
+            parts.push(c.image_ref());
+        }
         if let Some(d) = &c.digest {
             let short: String = d.chars().take(19).collect();
             parts.push(format!("digest {short}"));
@@ -456,6 +528,57 @@ impl ContainersPane {
             .collect::<Vec<_>>()
             .join(" · ")
     }
+}
+
+const COLUMN_SPACING: u16 = 1;
+
+/// A table column with its cells, one per container.
+struct Column {
+    header: &'static str,
+    cells: Vec<Line<'static>>,
+    fit: Fit,
+}
+
+impl Column {
+    fn new(
+        header: &'static str,
+        priority: u8,
+        cells: impl Iterator<Item = Line<'static>>,
+    ) -> Column {
+        let cells: Vec<Line<'static>> = cells.collect();
+        let widest = cells.iter().map(Line::width).max().unwrap_or(0);
+        let width = widest.max(header.chars().count()) as u16;
+        Column {
+            header,
+            cells,
+            fit: Fit { width, priority },
+        }
+    }
+}
+
+/// Published ports, each flagged when it is reachable from beyond the host.
+fn ports_line(c: &Container, theme: &Theme) -> Line<'static> {
+    if c.ports.is_empty() {
+        return Line::from(Span::styled("-", theme.muted()));
+    }
+    let exposed = c.exposed_ports();
+    let spans: Vec<Span> = c
+        .ports
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            let flagged = exposed.contains(&p);
+            let sep = Span::raw(if i > 0 { " " } else { "" });
+            let text = if flagged {
+                format!("⚠ {}", p.describe())
+            } else {
+                p.describe()
+            };
+            let style = if flagged { theme.error() } else { theme.text() };
+            [sep, Span::styled(text, style)]
+        })
+        .collect();
+    Line::from(spans)
 }
 
 fn capitalised(word: &str) -> String {

@@ -203,8 +203,12 @@ impl DeployPane {
         );
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let [form, body] =
-            Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(inner);
+        let [form, body, hints] = Layout::vertical([
+            Constraint::Length(5),
+            Constraint::Min(0),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
         frame.render_widget(Paragraph::new(self.form_lines(theme, ctx.focused)), form);
         let body_lines = self.body_lines(ctx);
         frame.render_widget(
@@ -213,6 +217,49 @@ impl DeployPane {
                 .scroll((self.scroll, 0)),
             body,
         );
+        frame.render_widget(
+            Paragraph::new(Span::styled(self.hints(ctx), theme.muted())),
+            hints,
+        );
+    }
+
+    /// The keys that do something in this stage, as the active keymap binds them (the
+    /// other panes' bottom line).
+    fn hints(&self, ctx: &PaneContext) -> String {
+        if self.typing {
+            return "type · enter or esc done".into();
+        }
+        let move_what = if self.plan.is_some() {
+            "scroll"
+        } else {
+            "field"
+        };
+        let moves = format!(
+            "{}/{} {move_what}",
+            ctx.key(Action::Up),
+            ctx.key(Action::Down)
+        );
+        let keys = match &self.stage {
+            Stage::Rendering | Stage::Writing | Stage::Confirming => return String::new(),
+            Stage::Planned
+                if !self.readonly && self.plan.as_ref().is_some_and(|p| p.needs_write()) =>
+            {
+                ctx.hints(&[
+                    (Action::DeployWrite, "write"),
+                    (Action::DeployPreview, "preview again"),
+                    (Action::DeployEdit, "edit"),
+                ])
+            }
+            _ => ctx.hints(&[
+                (Action::DeployEdit, "edit"),
+                (Action::DeployPreview, "preview"),
+            ]),
+        };
+        [moves, keys]
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 
     fn form_lines(&self, theme: &Theme, focused: bool) -> Vec<Line<'static>> {

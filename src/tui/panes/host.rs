@@ -76,7 +76,10 @@ impl HostPane {
             ]));
         }
         match &self.facts {
-            Some(facts) => lines.extend(fact_lines(facts, theme)),
+            Some(facts) => {
+                let width = area.width.saturating_sub(2);
+                lines.extend(fact_lines(facts, theme, width));
+            }
             None if self.error.is_none() => lines.push(Line::from(Span::styled(
                 "Reading the host's facts…",
                 theme.muted(),
@@ -91,8 +94,11 @@ impl HostPane {
     }
 }
 
+/// Cells of the left-hand labels (`engine   `).
+const LABEL_WIDTH: usize = 9;
+
 fn label(text: &'static str, theme: &Theme) -> Span<'static> {
-    Span::styled(format!("{text:<9}"), theme.muted())
+    Span::styled(format!("{text:<LABEL_WIDTH$}"), theme.muted())
 }
 
 /// A ten-cell bar coloured by how full it is.
@@ -119,7 +125,7 @@ fn yes_no(ok: bool, yes: &'static str, no: &'static str, theme: &Theme) -> Span<
     }
 }
 
-fn fact_lines(f: &HostFacts, theme: &Theme) -> Vec<Line<'static>> {
+fn fact_lines(f: &HostFacts, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
@@ -188,19 +194,7 @@ fn fact_lines(f: &HostFacts, theme: &Theme) -> Vec<Line<'static>> {
             ),
         ]));
     }
-    let engine = match (&f.docker.version, &f.docker.error) {
-        (Some(v), _) => Span::styled(format!("docker {v} answers"), theme.ok()),
-        (None, Some(e)) if !f.docker.socket_present => Span::styled(
-            format!("docker: no socket ({})", first_line(e)),
-            theme.warn(),
-        ),
-        (None, Some(e)) => Span::styled(
-            format!("docker does not answer: {}", first_line(e)),
-            theme.error(),
-        ),
-        (None, None) => Span::styled("docker not checked", theme.muted()),
-    };
-    lines.push(Line::from(vec![label("engine", theme), engine]));
+    lines.extend(engine_lines(f, theme, width));
     lines.push(Line::from(vec![
         label("services", theme),
         Span::styled("nginx ", theme.text()),
@@ -245,6 +239,30 @@ fn fact_lines(f: &HostFacts, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").chars().take(80).collect()
+/// Whether Docker answers, in the operator's words (see [`crate::docker::errors`]); a long
+/// explanation continues under itself rather than under the label.
+fn engine_lines(f: &HostFacts, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let (text, style) = match (&f.docker.version, &f.docker.error) {
+        (Some(v), _) => (format!("docker {v} answers"), theme.ok()),
+        (None, Some(e)) if !f.docker.socket_present => (
+            format!("no Docker: {}", crate::docker::errors::explain(e)),
+            theme.warn(),
+        ),
+        (None, Some(e)) => (crate::docker::errors::explain(e), theme.error()),
+        (None, None) => ("docker not checked".to_string(), theme.muted()),
+    };
+    let indent = LABEL_WIDTH;
+    let room = (width as usize).saturating_sub(indent).max(16);
+    format::wrap_words(&text, room)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let left = if i == 0 {
+                label("engine", theme)
+            } else {
+                Span::raw(" ".repeat(indent))
+            };
+            Line::from(vec![left, Span::styled(part, style)])
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@
 //! will show and why it is empty, and never shows made-up data.
 
 pub mod checks;
+pub mod columns;
 pub mod containers;
 pub mod deploy;
 pub mod host;
