@@ -242,7 +242,7 @@ fn a_narrow_pane_wraps_the_root_cause_and_cuts_no_count() {
     assert_eq!(shown.join(" "), sentence, "{text}");
     // The title keeps whole numbers, failures first, or leaves out what does not fit.
     let title = text.lines().next().unwrap();
-    assert!(title.contains(" 3 fail · 0 warn · 25 pass "), "{title}");
+    assert!(title.contains(" 3 fail · 0 warn · 26 pass "), "{title}");
     app.size.width = 40;
     let text = screen_text(render(&app).backend().buffer());
     let title = text.lines().next().unwrap();

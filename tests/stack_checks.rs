@@ -85,7 +85,12 @@ fn a_stack_rendered_for_each_size_passes_the_diagnosis_on_a_host_of_that_size() 
             nginx_conf: Some(host.nginx_conf()),
             ..Default::default()
         };
-        obs.nginx = rt.block_on(configuration(&Target::local(), &Default::default(), &options, None));
+        obs.nginx = rt.block_on(configuration(
+            &Target::local(),
+            &Default::default(),
+            &options,
+            None,
+        ));
         // As compose runs it: odoo.conf mounted in the container, its ports published on
         // the loopback ports the site proxies to.
         obs.odoo.runtime = OdooRuntime::Container(ContainerObs {
@@ -168,7 +173,12 @@ fn the_check_still_warns_about_the_old_4gb_numbers_and_the_old_cache_path_fails_
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let obs = Observations {
-        nginx: rt.block_on(configuration(&Target::local(), &Default::default(), &options, None)),
+        nginx: rt.block_on(configuration(
+            &Target::local(),
+            &Default::default(),
+            &options,
+            None,
+        )),
         ..Default::default()
     };
     let results = evaluate(&obs);

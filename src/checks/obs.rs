@@ -93,6 +93,9 @@ pub struct NginxObs {
     pub error_log: Option<ErrorLogObs>,
     /// Processes that claimed to be nginx's master and were refused, one sentence each.
     pub refused: Vec<String>,
+    /// Set when this login could not see other users' processes (not root, no `sudo -n`):
+    /// no verified master then means "could not check", not "not running".
+    pub limited_view: Option<String>,
 }
 
 /// When the workers started (the last start or reload) against when the files changed.

@@ -68,6 +68,12 @@ fn running(obs: &Observations) -> Outcome {
             ev,
         );
     }
+    if let Some(limited) = &n.limited_view {
+        return Outcome::could_not_check(
+            format!("nginx's master could not be verified as this login: {limited}"),
+            ev,
+        );
+    }
     let start = n.invocation.command(&[]).display();
     Outcome::fail(
         "no nginx master process is running",

@@ -278,6 +278,8 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
             }
             Some(event) = job_events.recv() => {
                 if let Some(message) = super::jobs::message(event) {
+                    // A job's result (fresh host facts) may bring log sources too.
+                    worker.look_for_log_sources(&message);
                     dirty |= app.apply(message);
                 }
             }

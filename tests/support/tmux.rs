@@ -115,10 +115,12 @@ impl Tmux {
     /// The shell words that run `program` with this machine's own nginx logs hidden: a
     /// mount namespace of its own with an empty /var/log/nginx, so a console under test
     /// follows only what its test set up (the machine may have years of lines there).
-    /// Needs root, as the test machines have.
+    /// Read-only: the console's own `nginx -t` (run by the diagnosis at start) would
+    /// otherwise create nginx's compiled-in error.log there. Needs root, as the test
+    /// machines have.
     pub fn without_machine_logs(program: &str) -> String {
         format!(
-            "unshare --mount sh -c '[ -d /var/log/nginx ] && mount -t tmpfs odoo-ops-test /var/log/nginx; exec \"$0\" \"$@\"' {program}"
+            "unshare --mount sh -c '[ -d /var/log/nginx ] && mount -t tmpfs -o ro odoo-ops-test /var/log/nginx; exec \"$0\" \"$@\"' {program}"
         )
     }
 

@@ -91,6 +91,7 @@ pub async fn configuration(
         invocation: invocation.clone(),
         running,
         refused,
+        limited_view: procs.limited.clone(),
         ps_command: SHOWN_COMMAND.into(),
         domain: options.domain.clone(),
         ..Default::default()

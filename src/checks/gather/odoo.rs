@@ -387,7 +387,10 @@ async fn process(
         let (logfile, (uid, name)) = (logfile.as_ref()?, authority.as_ref()?);
         let portion = named_file::Portion::Tail { lines: LOG_LINES };
         let shown = named_file::shown(logfile, portion);
-        Some((shown, named_file::read_for(target, logfile, *uid, name, portion).await))
+        Some((
+            shown,
+            named_file::read_for(target, logfile, *uid, name, portion).await,
+        ))
     };
     // When the running server started (its log is read from then on) and the service
     // unit it runs in (how to restart it), asked of its verified pid alongside the log.
