@@ -174,7 +174,13 @@ pub fn find_master(procs: &Processes, wanted: Option<&Path>) -> MasterSearch {
                 let mut inv = parse_master_args(p, exe);
                 inv.worker_pids = procs
                     .children_of(p.pid)
-                    .filter(|c| c.title.starts_with("nginx: worker process"))
+                    // A reload leaves the old generation running until its connections
+                    // close, titled `... is shutting down`: those serve the configuration
+                    // that is no longer loaded, so they do not date the running one.
+                    .filter(|c| {
+                        c.title.starts_with("nginx: worker process")
+                            && !c.title.trim_end().ends_with("is shutting down")
+                    })
                     .map(|c| c.pid)
                     .collect();
                 masters.push((p, inv));
@@ -211,6 +217,7 @@ mod tests {
   812     1     0 nginx: master process /usr/sbin/nginx -g daemon on; master_process on;
   813   812    33 nginx: worker process
   814   812    33 nginx: worker process
+  815   812    33 nginx: worker process is shutting down
   900     1     0 nginx: master process nginx -p /tmp/t1 -c nginx.conf
   901   900     0 nginx: worker process
   950   812    33 nginx: cache manager process
@@ -242,6 +249,7 @@ stat 812 0 755 /
 argv 812 nginx: master process /usr/sbin/nginx -g daemon on; master_process on;
 exe 813 /usr/sbin/nginx
 exe 814 /usr/sbin/nginx
+exe 815 /usr/sbin/nginx
 exe 900 /usr/sbin/nginx
 stat 900 0 755 /usr/sbin/nginx
 stat 900 0 755 /usr/sbin

@@ -327,7 +327,9 @@ fn nested<'a>(children: &'a [Directive], name: &str) -> Vec<&'a Directive> {
 /// the current workers started (the last start or reload); lines before that came from a
 /// configuration that is no longer loaded, so the window starts there when it is later
 /// than `minutes` ago. Times are formatted by the target's `date`, in its local time,
-/// as nginx writes them.
+/// as nginx writes them. The boot time is taken from the clock to the nanosecond: with
+/// whole seconds it is up to 1 s early, and the load time then falls in the second of
+/// lines the old configuration wrote just before a reload.
 const ERROR_LOG_SCRIPT: &str = r#"
 minutes=$1; bytes=$2; shift 2
 echo "window $(date -d "-$minutes min" '+%Y/%m/%d %H:%M:%S')"
@@ -338,7 +340,7 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 done
 [ $# -gt 0 ] && shift
 if [ -n "$ticks" ]; then
-  start=$(for t in $ticks; do echo "$t"; done | awk -v up="$(cut -d' ' -f1 /proc/uptime)" -v now="$(date +%s)" -v clk="$(getconf CLK_TCK)" 'NF { t = $1 / clk; if (min == "" || t < min) min = t } END { if (min != "") printf "%d\n", now - up + min }')
+  start=$(for t in $ticks; do echo "$t"; done | awk -v up="$(cut -d' ' -f1 /proc/uptime)" -v now="$(date +%s.%N)" -v clk="$(getconf CLK_TCK)" 'NF { t = $1 / clk; if (min == "" || t < min) min = t } END { if (min != "") printf "%d\n", now - up + min }')
   [ -n "$start" ] && echo "loaded $(date -d "@$start" '+%Y/%m/%d %H:%M:%S')"
 fi
 for f in "$@"; do

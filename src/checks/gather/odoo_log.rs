@@ -14,7 +14,7 @@ const PROCESS_FACTS_SCRIPT: &str = r#"
 pid=$1
 st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)
 if [ -n "$st" ]; then
-  start=$(awk -v up="$(cut -d' ' -f1 /proc/uptime)" -v now="$(date +%s)" -v clk="$(getconf CLK_TCK)" -v t="$st" 'BEGIN { printf "%d\n", now - up + t / clk }')
+  start=$(awk -v up="$(cut -d' ' -f1 /proc/uptime)" -v now="$(date +%s.%N)" -v clk="$(getconf CLK_TCK)" -v t="$st" 'BEGIN { printf "%d\n", now - up + t / clk }')
   echo "started $(date -d "@$start" '+%Y-%m-%d %H:%M:%S')"
 fi
 echo "unit $(grep -o '^0::/system\.slice/[^/]*\.service$' "/proc/$pid/cgroup" 2>/dev/null | head -n 1 | sed 's|.*/||')"
