@@ -220,3 +220,75 @@ fn container_sources_are_told_apart_and_go_away_with_their_container() {
     assert!(!sources_line(&screen).contains("404"), "{screen}");
     tmux.keys(&["q"]);
 }
+
+#[test]
+fn the_sites_own_access_and_error_logs_are_followed() {
+    // nginx on port 80 as on a droplet: the test gets a network namespace of its own, where
+    // its nginx is the only one listening (so the only master there is).
+    support::netns::in_own_network_namespace(sites_own_logs_are_followed);
+}
+
+fn sites_own_logs_are_followed() {
+    use odoo_ops::logs::Format;
+    use odoo_ops::logs::worker::SourceSpec;
+    let up = std::process::Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+        .unwrap();
+    assert!(up.success(), "bring the namespace's loopback up");
+    let logs = tempfile::tempdir().unwrap();
+    let l = logs.path().display();
+    // The rendered site's way: its own files, nothing in nginx's main access log.
+    let site = format!(
+        "server {{\n    listen 80;\n    server_name odoo.example.com;\n    access_log {l}/odoo.access.log;\n    error_log {l}/odoo.error.log;\n    location / {{\n        proxy_pass http://127.0.0.1:9;\n    }}\n    location /websocket {{\n        proxy_pass http://127.0.0.1:9;\n    }}\n}}\n"
+    );
+    let nginx = support::nginx::Nginx::start_debian(
+        &[support::nginx::DebianSite {
+            name: "odoo",
+            text: &site,
+        }],
+        &[],
+        &[80],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let specs = runtime.block_on(odoo_ops::logs::discover::nginx_logfiles(
+        &odoo_ops::target::Target::local(),
+    ));
+    let files: Vec<(String, std::path::PathBuf, Format)> = specs
+        .into_iter()
+        .filter_map(|s| match s {
+            SourceSpec::File {
+                name, path, format, ..
+            } => Some((name, path, format)),
+            _ => None,
+        })
+        .collect();
+    let want = |name: &str, path: std::path::PathBuf, format: Format| {
+        assert!(
+            files.contains(&(name.to_string(), path.clone(), format)),
+            "{name} ({}) is not followed: {files:?}",
+            path.display()
+        );
+    };
+    want(
+        "odoo.access.log",
+        logs.path().join("odoo.access.log"),
+        Format::NginxAccess,
+    );
+    want(
+        "odoo.error.log",
+        logs.path().join("odoo.error.log"),
+        Format::NginxError,
+    );
+    // The main error log too: nginx's own start-up and reload errors go there.
+    want(
+        "nginx error",
+        nginx.path().join("error.log"),
+        Format::NginxError,
+    );
+    // The http level's access log is not one the site writes to.
+    assert!(
+        !files.iter().any(|(n, ..)| n == "nginx access"),
+        "{files:?}"
+    );
+}

@@ -259,11 +259,12 @@ fn diagnose_evidence_shows_no_secret() {
         nginx.path().to_str().unwrap(),
     ];
     let secrets = [s.arg.as_str(), s.short.as_str()];
-    // The title shown is the process's first words: `--db_password=` is among them, the
-    // later `-w` is not; neither secret may appear anywhere.
-    let names = ["--db_password=<redacted>"];
+    // The text shows the title's first words (how many of the arguments fit depends on
+    // where the binary lives); the JSON evidence carries the whole command line. Neither
+    // secret may appear anywhere, and the names must survive where the line is whole.
+    let names = ["--db_password=<redacted>", "-w <redacted>"];
     let text = odoo_ops(&args);
-    assert_hidden("diagnose", &stdout(&text), &secrets, &names);
+    assert_hidden("diagnose", &stdout(&text), &secrets, &[]);
     let mut json_args = args.to_vec();
     json_args.push("--json");
     let json = odoo_ops(&json_args);
@@ -281,5 +282,47 @@ fn diagnose_evidence_shows_no_secret() {
             .as_str()
             .is_some_and(|s| s.contains(&format!("pid {}", odoo.pid()))),
         "{running}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_pane_keeps_no_secret_an_application_logged() {
+    use odoo_ops::logs::Format;
+    use odoo_ops::logs::worker::{self as logs_worker, SourceSpec};
+    let s = Secrets::new();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("odoo.log");
+    // What a misconfigured addon or a connection error really writes into odoo.log.
+    std::fs::write(
+        &log,
+        format!(
+            "2026-11-22 02:02:12,655 7 ERROR shop odoo.sql_db: bad connection to postgres://odoo:{}@db:5432/shop\n\
+             2026-11-22 02:02:13,001 7 INFO shop odoo.addons.sms: sending with api_key={} and token: {}\n\
+             2026-11-22 02:02:14,001 7 INFO shop werkzeug: GET /web/health HTTP/1.0 200\n",
+            s.url, s.hash, s.pwd
+        ),
+    )
+    .unwrap();
+    let (logs, _task) = logs_worker::spawn(1000);
+    logs.add_source(SourceSpec::File {
+        target: Target::local(),
+        path: log.clone(),
+        name: "odoo.log".into(),
+        format: Format::Odoo,
+    });
+    let snap = support::logs::wait_for(&logs, Duration::from_secs(30), "3 lines", |s| {
+        s.buffered == 3
+    })
+    .await;
+    let shown = support::logs::window_text(&snap).join("\n");
+    assert_hidden(
+        "the Logs pane",
+        &shown,
+        &[&s.url, &s.hash, &s.pwd],
+        &[
+            "postgres://odoo:<redacted>@db:5432/shop",
+            "api_key=<redacted>",
+            "GET /web/health",
+        ],
     );
 }

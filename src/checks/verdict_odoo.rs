@@ -383,7 +383,12 @@ fn running_outcome(obs: &Observations) -> Outcome {
         OdooRuntime::Process { config, process } => {
             let ev = Evidence::default().ran(crate::host::processes::SHOWN_COMMAND);
             match process {
-                Some(p) => Outcome::pass(format!("pid {}: {}", p.pid, p.args), ev),
+                // The sentence shows the first words; the evidence the whole command line
+                // (redacted with the rest of the report), so nothing it says is cut off.
+                Some(p) => Outcome::pass(
+                    format!("pid {}: {}", p.pid, crate::host::processes::shorten(&p.args)),
+                    ev.line(format!("command line: {}", p.args)),
+                ),
                 None => Outcome::fail(
                     "no Odoo process is running",
                     ev.line(format!(

@@ -159,12 +159,7 @@ impl Process {
 
     /// `title` shortened for a sentence.
     pub fn short_title(&self) -> String {
-        let t = self.title.trim();
-        if t.chars().count() > 100 {
-            format!("{}…", t.chars().take(100).collect::<String>())
-        } else {
-            t.to_string()
-        }
+        shorten(&self.title)
     }
 
     /// A container's processes show on the host too, under their runtime's shim; the paths
@@ -392,6 +387,16 @@ fn parse_exe_line(out: &mut Processes, line: &str) {
                 .collect();
         }
         _ => {}
+    }
+}
+
+/// A command line shortened for a sentence: its first 100 characters.
+pub fn shorten(title: &str) -> String {
+    let t = title.trim();
+    if t.chars().count() > 100 {
+        format!("{}…", t.chars().take(100).collect::<String>())
+    } else {
+        t.to_string()
     }
 }
 

@@ -92,6 +92,13 @@ impl Assembler {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // Invalid UTF-8 becomes U+FFFD: the line is kept, readable where it can be.
         let text = String::from_utf8_lossy(line);
+        // Every line is shown, searched, exported and drawn in screenshots from here on:
+        // a secret an application logged is hidden before it is kept.
+        let text = if crate::redact::may_hold_secret(&text) {
+            Cow::Owned(crate::redact::line(&text))
+        } else {
+            text
+        };
         self.line(text, stamp, out);
     }
 
@@ -214,6 +221,25 @@ mod tests {
         let lines = all(Format::Plain, &[&huge]);
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].text().len() + lines[1].text().len(), huge.len());
+    }
+
+    #[test]
+    fn secrets_logged_by_an_application_are_hidden_before_they_are_kept() {
+        let lines = all(
+            Format::Odoo,
+            &[b"2026-11-22 02:02:12,655 1 ERROR db odoo.sql_db: connect to postgres://odoo:hunter2@db/odoo failed\nTraceback (most recent call last):\n  psycopg2.OperationalError: password=hunter3 refused\n"],
+        );
+        assert_eq!(lines.len(), 1);
+        let text = lines[0].text();
+        assert!(
+            !text.contains("hunter2") && !text.contains("hunter3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("postgres://odoo:<redacted>@db/odoo"),
+            "{text}"
+        );
+        assert_eq!(lines[0].rows(), 3);
     }
 
     #[test]

@@ -10,20 +10,22 @@
 //! server runs as root or owns the file): a user's process titled `odoo-bin -c F` with
 //! `logfile = /etc/shadow` in `F` gets a notice saying so, never a followed file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use bollard::query_parameters::InspectContainerOptions;
 
 use super::parse::Format;
 use super::worker::SourceSpec;
+use crate::checks::DiagnoseOptions;
+use crate::checks::gather::nginx::{access_log_paths, configuration, error_log_paths};
 use crate::checks::gather::odoo::{container_conf_path, read_from_container};
 use crate::docker::mounts::host_path;
 use crate::host::processes;
 use crate::odoo::conf::OdooConf;
 use crate::odoo::locate::host_servers;
 use crate::odoo::named_file::{self, NotRead, Portion};
-use crate::target::Target;
+use crate::target::{Command, Target};
 
 /// The log files of the Odoo servers running on the host (not in a container), each
 /// checked against the server's uid before it is followed.
@@ -80,6 +82,56 @@ pub async fn host_logfiles(target: &Target) -> Vec<SourceSpec> {
         }
     }
     specs
+}
+
+/// nginx's logs for the Odoo site, as the running configuration names them: its own
+/// `access_log`/`error_log` (the rendered site writes `odoo.access.log` and
+/// `odoo.error.log`, and nowhere else), the main error log, and the packaged files when
+/// no configuration could be read. The configuration comes from the verified master's
+/// `nginx -T`, as the diagnosis reads it; only files this login can read are followed.
+pub async fn nginx_logfiles(target: &Target) -> Vec<SourceSpec> {
+    let procs = processes::snapshot(target).await;
+    let obs = configuration(target, &procs, &DiagnoseOptions::default(), None).await;
+    let prefix = obs.invocation.prefix.as_deref();
+    let (config, site) = (obs.config.as_ref(), obs.site.as_ref());
+    let mut files: Vec<(PathBuf, Format)> = Vec::new();
+    if config.is_some() {
+        for path in access_log_paths(config, site, prefix) {
+            files.push((path, Format::NginxAccess));
+        }
+        for path in error_log_paths(config, site, prefix) {
+            files.push((path, Format::NginxError));
+        }
+    } else {
+        for (_, path, format) in super::sources::NGINX_LOGS {
+            files.push((PathBuf::from(path), format));
+        }
+    }
+    let readable = files.into_iter().map(|(path, format)| async move {
+        let test = Command::new("test").arg("-r").arg(path.to_string_lossy());
+        let ok = target.run(&test).await.is_ok_and(|o| o.success());
+        ok.then(|| SourceSpec::File {
+            target: target.clone(),
+            name: nginx_source_name(&path, format),
+            path,
+            format,
+        })
+    });
+    futures::future::join_all(readable)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The packaged files keep their short names (`nginx access`, `nginx error`); a site's
+/// own file is called by its file name (`odoo.access.log`).
+fn nginx_source_name(path: &Path, format: Format) -> String {
+    match (path.file_name().and_then(|n| n.to_str()), format) {
+        (Some("access.log"), Format::NginxAccess) => "nginx access".into(),
+        (Some("error.log"), Format::NginxError) => "nginx error".into(),
+        _ => source_name(path),
+    }
 }
 
 /// The log file the odoo.conf of this container names: followed on the host through a

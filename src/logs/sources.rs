@@ -18,9 +18,10 @@ use super::discover;
 use super::worker::{LogsHandle, SourceSpec, container_source_name};
 use crate::docker::Model;
 use crate::docker::model::State;
-use crate::target::{Command, Target};
+use crate::target::Target;
 
-/// nginx's logs where Debian and the official image put them; followed when present.
+/// nginx's logs where Debian and the official image put them: followed when nginx's
+/// configuration cannot be read to say where they are.
 pub const NGINX_LOGS: [(&str, &str, Format); 2] = [
     (
         "nginx access",
@@ -56,21 +57,14 @@ impl LogSources {
         }
     }
 
-    /// What is looked for once, at start: nginx's logs, and Odoo's log file on the host.
+    /// What is looked for once, at start: nginx's logs (those its configuration names for
+    /// the Odoo site), and Odoo's log file on the host.
     pub fn start(&mut self) {
         self.look_on_host();
         let (target, logs) = (self.target.clone(), self.logs.clone());
         tokio::spawn(async move {
-            for (name, path, format) in NGINX_LOGS {
-                let readable = Command::new("test").arg("-r").arg(path);
-                if target.run(&readable).await.is_ok_and(|o| o.success()) {
-                    logs.add_source(SourceSpec::File {
-                        target: target.clone(),
-                        path: path.into(),
-                        name: name.into(),
-                        format,
-                    });
-                }
+            for spec in discover::nginx_logfiles(&target).await {
+                logs.add_source(spec);
             }
         });
     }

@@ -13,6 +13,8 @@ use crate::target::{Command, Target};
 
 /// The packaged default error log when the configuration names none.
 pub const DEFAULT_ERROR_LOG: &str = "/var/log/nginx/error.log";
+/// The packaged default access log when the configuration names none.
+pub const DEFAULT_ACCESS_LOG: &str = "/var/log/nginx/access.log";
 /// How much of the error log's end is read.
 const ERROR_LOG_TAIL_BYTES: &str = "1048576";
 
@@ -311,6 +313,50 @@ pub fn error_log_paths(
     paths
 }
 
+/// Every access log the Odoo site's requests are written to: the site's own
+/// `access_log` (server or location level), else the http level's, else nginx's
+/// compiled-in default. A 502 in the rendered site shows in `odoo.access.log` only.
+pub fn access_log_paths(
+    config: Option<&NginxConfig>,
+    site: Option<&OdooSite>,
+    prefix: Option<&Path>,
+) -> Vec<PathBuf> {
+    let default = || match prefix {
+        Some(pre) => pre.join("logs/access.log"),
+        None => PathBuf::from(DEFAULT_ACCESS_LOG),
+    };
+    let Some(config) = config else {
+        return vec![default()];
+    };
+    let http = config.http();
+    let server = site.and_then(|site| {
+        http.iter()
+            .find(|d| d.name == "server" && d.file == site.file && d.line == site.line)
+    });
+    let own: Vec<&Directive> = server
+        .map(|s| nested(s.children(), "access_log"))
+        .unwrap_or_default();
+    let server_level = server.is_some_and(|s| s.children().iter().any(|d| d.name == "access_log"));
+    let mut named: Vec<&Directive> = Vec::new();
+    if !server_level {
+        named.extend(http.iter().filter(|d| d.name == "access_log"));
+    }
+    let inherits_default = !server_level && named.is_empty();
+    named.extend(own);
+    let mut paths = Vec::new();
+    if inherits_default {
+        paths.push(default());
+    }
+    for d in named {
+        if let Some(p) = d.arg(0).and_then(|a| log_file(a, prefix))
+            && !paths.contains(&p)
+        {
+            paths.push(p);
+        }
+    }
+    paths
+}
+
 /// Directives named `name` in `children` and in the blocks nested in them.
 fn nested<'a>(children: &'a [Directive], name: &str) -> Vec<&'a Directive> {
     let mut out = Vec::new();
@@ -470,6 +516,37 @@ mod tests {
             ("/etc/nginx/nginx.conf".to_string(), 950.123456789)
         );
         assert_eq!(r.files[1].0, "/etc/nginx/sites enabled/odoo");
+    }
+
+    #[test]
+    fn the_sites_own_access_log_replaces_the_inherited_one() {
+        let dump = "# configuration file /t/nginx.conf:\nhttp {\n    access_log /var/log/nginx/access.log;\n    include /t/site.conf;\n}\n\n# configuration file /t/site.conf:\nserver {\n    listen 80;\n    access_log /var/log/nginx/odoo.access.log;\n    location / {\n        proxy_pass http://127.0.0.1:8069;\n    }\n    location /web/static/ {\n        proxy_pass http://127.0.0.1:8069;\n        access_log off;\n    }\n}\nserver {\n    listen 81;\n    location / {\n        proxy_pass http://127.0.0.1:9000;\n        access_log logs/nine.log combined;\n    }\n}\n";
+        let c = NginxConfig::parse_dump(dump).unwrap();
+        let sites = odoo_sites(&c);
+        let odoo = sites.iter().find(|s| s.listens[0].port == 80).unwrap();
+        // nginx writes the server's requests to its own file only, not the http level's.
+        assert_eq!(
+            access_log_paths(Some(&c), Some(odoo), None),
+            [PathBuf::from("/var/log/nginx/odoo.access.log")]
+        );
+        let other = sites.iter().find(|s| s.listens[0].port == 81).unwrap();
+        assert_eq!(
+            access_log_paths(Some(&c), Some(other), Some(Path::new("/p"))),
+            [
+                PathBuf::from("/var/log/nginx/access.log"),
+                PathBuf::from("/p/logs/nine.log")
+            ]
+        );
+        // No access_log anywhere: the compiled-in default under the prefix.
+        let bare = NginxConfig::parse_dump(
+            "# configuration file /t/nginx.conf:\nhttp {\n    server {\n        listen 80;\n        location / {\n            proxy_pass http://127.0.0.1:8069;\n        }\n    }\n}\n",
+        )
+        .unwrap();
+        let site = odoo_sites(&bare).into_iter().next();
+        assert_eq!(
+            access_log_paths(Some(&bare), site.as_ref(), Some(Path::new("/p"))),
+            [PathBuf::from("/p/logs/access.log")]
+        );
     }
 
     #[test]

@@ -416,7 +416,7 @@ async fn process(
         config,
         process: running.map(|p| ProcessObs {
             pid: p.pid,
-            args: p.short_title(),
+            args: p.title.trim().to_string(),
         }),
     };
 }
