@@ -266,12 +266,7 @@ fn init_and_stop(conf: &Conf, started: Instant) -> i32 {
         Ok(Some(code)) => code,
         Ok(None) => log_only_init(conf, started),
         Err(why) => {
-            log::line(
-                "ERROR",
-                db,
-                "odoo.sql_db",
-                &format!("bad query: {why}"),
-            );
+            log::line("ERROR", db, "odoo.sql_db", &format!("bad query: {why}"));
             1
         }
     }

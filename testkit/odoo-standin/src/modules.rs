@@ -134,7 +134,11 @@ pub fn run(
         .filter(|n| original.get(*n).is_some_and(|st| st != "uninstalled"))
         .filter(|n| run.state(n) != Some("to install"))
         .collect();
-    log::info(&db, LOADING, &format!("loading {} modules... ", loaded_first.len()));
+    log::info(
+        &db,
+        LOADING,
+        &format!("loading {} modules... ", loaded_first.len()),
+    );
     let mut changed = false;
     for (i, name) in order.iter().enumerate() {
         if name != "base" && matches!(run.state(name), Some("to upgrade")) {
@@ -199,7 +203,10 @@ pub fn run(
     log::info(
         &db,
         REGISTRY,
-        &format!("Registry loaded in {:.3}s ", started.elapsed().as_secs_f64()),
+        &format!(
+            "Registry loaded in {:.3}s ",
+            started.elapsed().as_secs_f64()
+        ),
     );
     log::info(&db, SERVER, "Stopping gracefully ");
     Ok(Some(0))
@@ -361,7 +368,11 @@ impl Run<'_> {
             return Ok(());
         }
         self.set_state(name, "uninstalled", "to install");
-        let deps: Vec<String> = self.modules[name].deps.iter().map(|(d, _)| d.clone()).collect();
+        let deps: Vec<String> = self.modules[name]
+            .deps
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect();
         for dep in deps {
             match self.state(&dep) {
                 None | Some("uninstallable") => {
@@ -415,7 +426,10 @@ impl Run<'_> {
         let mut by_state: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (name, m) in &self.modules {
             if original.get(name) != Some(&m.state) {
-                by_state.entry(m.state.as_str()).or_default().push(m.id.to_string());
+                by_state
+                    .entry(m.state.as_str())
+                    .or_default()
+                    .push(m.id.to_string());
             }
         }
         for (state, ids) in by_state {
@@ -540,7 +554,12 @@ impl Run<'_> {
             "UPDATE ir_module_module SET state = 'installed' WHERE state IN ('to remove', 'to upgrade'); UPDATE ir_module_module SET state = 'uninstalled' WHERE state = 'to install'",
         )?;
         let db = &self.db;
-        log::line("WARNING", db, LOADING, "Transient module states were reset ");
+        log::line(
+            "WARNING",
+            db,
+            LOADING,
+            "Transient module states were reset ",
+        );
         log::line("ERROR", db, REGISTRY, "Failed to load registry ");
         log::line(
             "CRITICAL",
