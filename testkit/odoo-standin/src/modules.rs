@@ -63,6 +63,7 @@ pub fn run(
         addons,
         started,
         modules: BTreeMap::new(),
+        loaded: Vec::new(),
     };
     pg_wire::query(s, "BEGIN")?;
     run.read(s)?;
@@ -85,8 +86,11 @@ pub fn run(
         run.set_state("base", "installed", "to upgrade");
     }
     log::info(&db, LOADING, "loading 1 modules... ");
-    if run.state("base") == Some("to upgrade") {
-        run.load_one(s, "base", 1, 1)?;
+    // `-u base` reloads base first, on its own (update-base-while-running.log).
+    if run.state("base") == Some("to upgrade")
+        && let Some(code) = run.load_one(s, "base", 1, 1)?
+    {
+        return Ok(Some(code));
     }
     log::info(
         &db,
@@ -141,7 +145,7 @@ pub fn run(
     );
     let mut changed = false;
     for (i, name) in order.iter().enumerate() {
-        if name != "base" && matches!(run.state(name), Some("to upgrade")) {
+        if run.state(name) == Some("to upgrade") {
             if let Some(code) = run.load_one(s, name, i + 1, total)? {
                 return Ok(Some(code));
             }
@@ -217,6 +221,8 @@ struct Run<'a> {
     addons: &'a Addons,
     started: Instant,
     modules: BTreeMap<String, Module>,
+    /// Loaded already in this run (base, by `-u base`): not marked `to upgrade` again.
+    loaded: Vec<String>,
 }
 
 impl Run<'_> {
@@ -333,7 +339,9 @@ impl Run<'_> {
             i += 1;
         }
         for name in &todo {
-            self.set_state(name, "installed", "to upgrade");
+            if !self.loaded.contains(name) {
+                self.set_state(name, "installed", "to upgrade");
+            }
         }
         let missing: Vec<String> = todo
             .iter()
@@ -537,6 +545,7 @@ impl Run<'_> {
         if let Some(m) = self.modules.get_mut(name) {
             m.state = "installed".into();
         }
+        self.loaded.push(name.to_string());
         log::info(
             &db,
             LOADING,
