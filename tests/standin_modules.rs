@@ -235,42 +235,70 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-const HEALTH: [&str; 8] = [
-    "--health-cmd",
-    "curl -fsS http://127.0.0.1:8069/web/health",
-    "--health-interval",
-    "1s",
-    "--health-timeout",
-    "1s",
-    "--health-retries",
-    "2",
-];
+/// `image` with the healthcheck a compose file gives it, in exec form (a FROM-scratch
+/// image has no shell for `docker run --health-cmd`): `curl -fsS .../web/health` every
+/// second, unhealthy after two failures.
+fn with_healthcheck(image: &str) -> String {
+    let reference = format!("{image}-healthchecked");
+    let dockerfile = format!(
+        "FROM {image}\nHEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"curl\", \"-fsS\", \"http://127.0.0.1:8069/web/health\"]\n"
+    );
+    let mut child = std::process::Command::new("docker")
+        .args(["build", "--quiet", "-t", &reference, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run docker build");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "docker build {reference}");
+    reference
+}
 
 #[test]
 fn bad_releases_behave_as_named() {
     let project = Project::new("mod-bad");
     let network = project.network();
-    let mut common = vec!["--network", network.as_str()];
-    common.extend_from_slice(&HEALTH);
+    let common = vec!["--network", network.as_str()];
 
     // Crash loop: start-up lines, a CRITICAL traceback, exit 1, restarted over and over.
     let mut args = common.clone();
     args.extend_from_slice(&["--restart", "always"]);
-    let crash = project.run_numbered("odoo", 1, &args, &ensure_bad_image(Bad::CrashLoop));
+    let crash = project.run_numbered(
+        "odoo",
+        1,
+        &args,
+        &with_healthcheck(&ensure_bad_image(Bad::CrashLoop)),
+    );
     wait_until("restarted twice", Duration::from_secs(30), || {
         inspect(&project, &crash, "{{.RestartCount}}")
             .parse::<u32>()
             .unwrap_or(0)
             >= 2
     });
-    assert_eq!(inspect(&project, &crash, "{{.State.ExitCode}}"), "1");
+    // Between two starts Docker shows it restarting, with the exit code of the crash.
+    wait_until("restarting after exit 1", Duration::from_secs(30), || {
+        inspect(&project, &crash, "{{.State.Status}} {{.State.ExitCode}}") == "restarting 1"
+    });
     let logs = project.docker(&["logs", &crash]);
     let logs = String::from_utf8_lossy(&logs.stdout).into_owned();
     assert!(logs.contains("odoo: Odoo version 18.0"), "{logs}");
     assert!(logs.contains(" CRITICAL "), "{logs}");
 
     // Never healthy: running, serving, and unhealthy.
-    let unhealthy = project.run_numbered("odoo", 2, &common, &ensure_bad_image(Bad::NeverHealthy));
+    let unhealthy = project.run_numbered(
+        "odoo",
+        2,
+        &common,
+        &with_healthcheck(&ensure_bad_image(Bad::NeverHealthy)),
+    );
     wait_until("unhealthy", Duration::from_secs(30), || {
         inspect(&project, &unhealthy, "{{.State.Health.Status}}") == "unhealthy"
     });
@@ -280,7 +308,12 @@ fn bad_releases_behave_as_named() {
     );
 
     // Hang: running, accepts connections, never answers (so never healthy).
-    let hang = project.run_numbered("odoo", 3, &common, &ensure_bad_image(Bad::Hang));
+    let hang = project.run_numbered(
+        "odoo",
+        3,
+        &common,
+        &with_healthcheck(&ensure_bad_image(Bad::Hang)),
+    );
     wait_until("unhealthy", Duration::from_secs(30), || {
         inspect(&project, &hang, "{{.State.Health.Status}}") == "unhealthy"
     });
@@ -306,7 +339,12 @@ fn bad_releases_behave_as_named() {
     assert!(stream.read(&mut buf).is_err(), "no answer, ever");
 
     // Killed: exits 137 after starting.
-    let killed = project.run_numbered("odoo", 4, &common, &ensure_bad_image(Bad::Killed137));
+    let killed = project.run_numbered(
+        "odoo",
+        4,
+        &common,
+        &with_healthcheck(&ensure_bad_image(Bad::Killed137)),
+    );
     wait_until("exited", Duration::from_secs(30), || {
         inspect(&project, &killed, "{{.State.Status}}") == "exited"
     });
@@ -316,7 +354,7 @@ fn bad_releases_behave_as_named() {
 
     // Upgrade fails: the server itself is healthy; its module run fails like Odoo's.
     let upgrade_image = ensure_bad_image(Bad::UpgradeFails);
-    let server = project.run_numbered("odoo", 5, &common, &upgrade_image);
+    let server = project.run_numbered("odoo", 5, &common, &with_healthcheck(&upgrade_image));
     wait_until("healthy", Duration::from_secs(30), || {
         inspect(&project, &server, "{{.State.Health.Status}}") == "healthy"
     });
