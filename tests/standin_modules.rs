@@ -15,6 +15,7 @@ use support::odoo_db::{
 };
 use support::standin::{
     Bad, NEWER_ADDON_VERSIONS, RELEASES, ensure_bad_image, ensure_image, run_module_job,
+    with_healthcheck,
 };
 
 const DB: &str = "odoo";
@@ -233,33 +234,6 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// `image` with the healthcheck a compose file gives it, in exec form (a FROM-scratch
-/// image has no shell for `docker run --health-cmd`): `curl -fsS .../web/health` every
-/// second, unhealthy after two failures.
-fn with_healthcheck(image: &str) -> String {
-    let reference = format!("{image}-healthchecked");
-    let dockerfile = format!(
-        "FROM {image}\nHEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"curl\", \"-fsS\", \"http://127.0.0.1:8069/web/health\"]\n"
-    );
-    let mut child = std::process::Command::new("docker")
-        .args(["build", "--quiet", "-t", &reference, "-"])
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run docker build");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(dockerfile.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "docker build {reference}");
-    reference
 }
 
 #[test]

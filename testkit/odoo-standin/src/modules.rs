@@ -583,3 +583,96 @@ impl Run<'_> {
         Ok(FAILED)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(id: i64, state: &str, auto: bool, deps: &[(&str, bool)]) -> Module {
+        Module {
+            id,
+            state: state.into(),
+            shortdesc: String::new(),
+            auto_install: auto,
+            deps: deps.iter().map(|(d, r)| (d.to_string(), *r)).collect(),
+        }
+    }
+
+    fn run_over<'a>(addons: &'a Addons, modules: Vec<(&str, Module)>) -> Run<'a> {
+        Run {
+            db: "test".into(),
+            addons,
+            started: Instant::now(),
+            modules: modules
+                .into_iter()
+                .map(|(n, m)| (n.to_string(), m))
+                .collect(),
+            loaded: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn install_pulls_dependencies_and_auto_installs_then_orders_by_depth() {
+        let addons = Addons::default();
+        let mut run = run_over(
+            &addons,
+            vec![
+                ("base", module(1, "installed", true, &[])),
+                ("mail", module(2, "uninstalled", false, &[("base", false)])),
+                ("app", module(3, "uninstalled", false, &[("mail", false)])),
+                // Auto-installed once mail comes; its optional dependency is not required.
+                (
+                    "mail_bot",
+                    module(4, "uninstalled", true, &[("mail", true), ("extra", false)]),
+                ),
+                ("extra", module(5, "uninstalled", false, &[("base", false)])),
+                // Needs something that is not coming: stays.
+                (
+                    "app_sms",
+                    module(6, "uninstalled", true, &[("app", true), ("sms", true)]),
+                ),
+                ("sms", module(7, "uninstalled", false, &[("base", false)])),
+            ],
+        );
+        run.mark(&["app".into()], &[]).unwrap();
+        let coming: Vec<&str> = run
+            .modules
+            .iter()
+            .filter(|(_, m)| m.state == "to install")
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(coming, ["app", "extra", "mail", "mail_bot"]);
+        assert_eq!(
+            run.graph_order(),
+            ["base", "extra", "mail", "app", "mail_bot"]
+        );
+    }
+
+    #[test]
+    fn upgrade_takes_the_installed_dependents_and_a_missing_dependency_is_an_error() {
+        let addons = Addons::default();
+        let mut run = run_over(
+            &addons,
+            vec![
+                ("base", module(1, "installed", true, &[])),
+                ("mail", module(2, "installed", false, &[("base", false)])),
+                ("app", module(3, "installed", false, &[("mail", false)])),
+                ("other", module(4, "installed", false, &[("base", false)])),
+                (
+                    "broken",
+                    module(5, "uninstalled", false, &[("gone", false)]),
+                ),
+            ],
+        );
+        run.mark(&[], &["mail".into()]).unwrap();
+        assert_eq!(run.state("mail"), Some("to upgrade"));
+        assert_eq!(run.state("app"), Some("to upgrade"));
+        assert_eq!(run.state("other"), Some("installed"));
+        let err = run.mark(&["broken".into()], &[]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "You try to install module \"broken\" that depends on module \"gone\"."
+            )
+        );
+    }
+}
