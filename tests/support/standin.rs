@@ -1,6 +1,8 @@
 //! The Odoo 18 stand-in (`testkit/odoo-standin`): built once per test process as a static
 //! binary, run as a local process on free ports with a generated odoo.conf, or packed into
-//! a FROM-scratch Docker image tagged like a real release.
+//! a FROM-scratch Docker image tagged like a real release: two good releases
+//! ([`RELEASES`]) and the bad ones of [`Bad`]. [`run_module_job`] runs an image once on a
+//! project's network, as a deploy's `-i`/`-u --stop-after-init` phase does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
