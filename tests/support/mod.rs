@@ -10,6 +10,7 @@ pub mod latency;
 pub mod logs;
 pub mod netns;
 pub mod nginx;
+pub mod odoo_db;
 pub mod odoo_site;
 pub mod pg_image;
 pub mod ports;

@@ -1,12 +1,15 @@
 //! The Odoo 18 stand-in (`testkit/odoo-standin`): built once per test process as a static
 //! binary, run as a local process on free ports with a generated odoo.conf, or packed into
-//! a FROM-scratch Docker image tagged like a real release.
+//! a FROM-scratch Docker image tagged like a real release: two good releases
+//! ([`RELEASES`]) and the bad ones of [`Bad`]. [`run_module_job`] runs an image once on a
+//! project's network, as a deploy's `-i`/`-u --stop-after-init` phase does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::docker::Project;
 use super::ports;
 
 /// Where the stand-in's images live; the tags look like the official image's dated releases.
@@ -27,7 +30,13 @@ pub fn binary() -> &'static Path {
         let target_dir = root.join("target").join("odoo-standin");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
-            .args(["build", "--release", "--quiet", "--manifest-path"])
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--quiet",
+                "--manifest-path",
+            ])
             .arg(root.join("testkit/odoo-standin/Cargo.toml"))
             .arg("--target-dir")
             .arg(&target_dir)
@@ -289,9 +298,88 @@ db_host = db\ndb_port = 5432\ndb_user = odoo\nlist_db = False\ndata_dir = /var/l
 /// `odoo-ops-test/odoo:TAG`, built FROM scratch around the static stand-in through the real
 /// Docker engine. An image that exists and holds the same binary is not rebuilt.
 pub fn ensure_image(tag: &str) -> String {
+    ensure_image_with_env(tag, release_env(tag))
+}
+
+/// What each good release bakes in: the newer one ships newer addon versions, so a
+/// `-u project` deploy to it moves `latest_version` (18.0.1.3 -> 18.0.1.4), as a real
+/// upgrade to newer code does.
+fn release_env(tag: &str) -> &'static [(&'static str, &'static str)] {
+    if tag == RELEASES[1] {
+        &[("STANDIN_ADDON_VERSIONS", NEWER_ADDON_VERSIONS)]
+    } else {
+        &[]
+    }
+}
+
+/// The addon versions of the newer good release (`RELEASES[1]`).
+pub const NEWER_ADDON_VERSIONS: &str = "project=18.0.1.4,project_todo=18.0.1.1";
+
+/// A release that misbehaves, built like the good ones with its misbehaviour baked in as
+/// an environment variable of the image (see testkit/odoo-standin/README.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bad {
+    /// Logs its start-up lines, then a CRITICAL traceback, and exits 1 at once, every
+    /// start (with a restart policy: a crash loop).
+    CrashLoop,
+    /// Serves everything, but `/web/health` answers 500 forever.
+    NeverHealthy,
+    /// Accepts connections and never answers.
+    Hang,
+    /// Exits 137 two seconds after start, as a container killed by the OOM killer shows.
+    Killed137,
+    /// Serves normally; every `-i`/`-u --stop-after-init` run fails on its first module
+    /// with Odoo's lines and exit 255.
+    UpgradeFails,
+}
+
+impl Bad {
+    pub const ALL: [Bad; 5] = [
+        Bad::CrashLoop,
+        Bad::NeverHealthy,
+        Bad::Hang,
+        Bad::Killed137,
+        Bad::UpgradeFails,
+    ];
+
+    /// The image tag: dated after both good releases, named for what it does.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Bad::CrashLoop => "18.0-20261120-crashloop",
+            Bad::NeverHealthy => "18.0-20261121-unhealthy",
+            Bad::Hang => "18.0-20261122-hang",
+            Bad::Killed137 => "18.0-20261123-killed137",
+            Bad::UpgradeFails => "18.0-20261124-upgradefails",
+        }
+    }
+
+    /// The environment baked into the image.
+    pub fn env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Bad::CrashLoop => &[("STANDIN_MODE", "crash-after:0")],
+            Bad::NeverHealthy => &[("STANDIN_MODE", "unhealthy")],
+            Bad::Hang => &[("STANDIN_MODE", "hang")],
+            Bad::Killed137 => &[("STANDIN_MODE", "exit-137-after:2")],
+            Bad::UpgradeFails => &[("STANDIN_FAIL_MODULES", "*")],
+        }
+    }
+}
+
+/// `odoo-ops-test/odoo:TAG` of a bad release (see [`Bad`]); built once like the good ones.
+pub fn ensure_bad_image(bad: Bad) -> String {
+    ensure_image_with_env(bad.tag(), bad.env())
+}
+
+fn ensure_image_with_env(tag: &str, env: &[(&str, &str)]) -> String {
     let reference = format!("{IMAGE_REPO}:{tag}");
     let binary = binary();
-    let digest = fnv1a(&std::fs::read(binary).unwrap());
+    let env_lines: String = env
+        .iter()
+        .map(|(k, v)| format!("ENV {k}=\"{v}\"\n"))
+        .collect();
+    let mut fingerprint = std::fs::read(binary).unwrap();
+    fingerprint.extend_from_slice(env_lines.as_bytes());
+    let digest = fnv1a(&fingerprint);
     let current = Command::new("docker")
         .args([
             "image",
@@ -315,6 +403,7 @@ pub fn ensure_image(tag: &str) -> String {
              COPY odoo /usr/bin/odoo\n\
              COPY odoo /usr/bin/curl\n\
              COPY odoo.conf /etc/odoo/odoo.conf\n\
+             {env_lines}\
              LABEL org.opencontainers.image.title=\"odoo stand-in\" \\\n      \
              org.opencontainers.image.version=\"{tag}\" \\\n      \
              odoo-ops.standin.digest=\"{digest}\"\n\
@@ -335,6 +424,94 @@ pub fn ensure_image(tag: &str) -> String {
         "docker build {reference} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    reference
+}
+
+/// What a one-off container of the stand-in left: its exit code and its log (stdout and
+/// stderr, as `docker logs` gives them).
+#[derive(Debug, Clone)]
+pub struct OneOff {
+    pub exit_code: i32,
+    pub log: String,
+}
+
+/// Run `image` once on the project's network with `args` after the entrypoint (e.g.
+/// `-c /etc/odoo/odoo.conf -d odoo -i project --stop-after-init --no-http`) and the
+/// test database password, as a deploy's module phase runs it; wait (up to 60 s) for the
+/// exit. The container is removed afterwards.
+pub fn run_module_job(project: &Project, image: &str, args: &[&str]) -> OneOff {
+    let name = format!("{}-odoo-run-{}", project.name, ports::free_port());
+    let network = project.network();
+    let password = format!("--db_password={}", super::pg_image::DB_PASSWORD);
+    // Labelled as `docker compose run` labels its one-offs, so the project's Drop removes
+    // it even when the test fails half-way.
+    let project_label = format!("com.docker.compose.project={}", project.name);
+    let mut command = vec![
+        "run",
+        "--name",
+        &name,
+        "--network",
+        &network,
+        "--label",
+        &project_label,
+        "--label",
+        "com.docker.compose.service=odoo",
+        "--label",
+        "com.docker.compose.oneoff=True",
+        image,
+    ];
+    command.extend_from_slice(args);
+    command.push(&password);
+    let run = Command::new("timeout")
+        .arg("60")
+        .arg("docker")
+        .args(&command)
+        .output()
+        .expect("run docker");
+    let inspect = project.docker(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
+    let logs = project.docker(&["logs", &name]);
+    project.docker(&["rm", "-f", &name]);
+    let exit_code = String::from_utf8_lossy(&inspect.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| {
+            panic!(
+                "the one-off {name} did not run: {}",
+                String::from_utf8_lossy(&run.stderr)
+            )
+        });
+    OneOff {
+        exit_code,
+        log: String::from_utf8_lossy(&logs.stdout).into_owned()
+            + &String::from_utf8_lossy(&logs.stderr),
+    }
+}
+
+/// `image` with the healthcheck a compose file gives it, in exec form (a FROM-scratch
+/// image has no shell for `docker run --health-cmd`): `curl -fsS .../web/health` every
+/// second, unhealthy after two failures. Tagged `IMAGE-healthchecked`; built once per
+/// call (cheap: one metadata layer).
+pub fn with_healthcheck(image: &str) -> String {
+    let reference = format!("{image}-healthchecked");
+    let dockerfile = format!(
+        "FROM {image}\nHEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"curl\", \"-fsS\", \"http://127.0.0.1:8069/web/health\"]\n"
+    );
+    let mut child = Command::new("docker")
+        .args(["build", "--quiet", "-t", &reference, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run docker build");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "docker build {reference}");
     reference
 }
 

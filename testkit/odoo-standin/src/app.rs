@@ -116,6 +116,12 @@ fn health(req: &Request, conf: &Conf) -> Response {
     }
 }
 
+/// `/web/health` of a release that never gets healthy (`STANDIN_MODE=unhealthy`): the
+/// failing answer Odoo gives, whatever the parameters.
+pub fn failing_health() -> Response {
+    json(500, r#"{"status": "fail", "db_server_status": false}"#)
+}
+
 fn json(status: u16, body: &str) -> Response {
     Response::new(status)
         .header("Content-Type", "application/json")

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::conf::Conf;
-use crate::pg_login;
+use crate::{pg_login, pg_wire};
 
 const TIMEOUT: Duration = Duration::from_millis(1500);
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
@@ -62,6 +62,44 @@ fn probe(
     port: u16,
     login: Option<(&str, &str)>,
 ) -> Result<Option<Vec<String>>, String> {
+    let (mut s, shown) = open(host, port, read_timeout(login))?;
+    session(&mut s, login).map_err(|e| format!("{shown} failed: {e}"))
+}
+
+/// A connection to PostgreSQL, over TCP or a Unix socket as `db_host` says.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// Open a connection to `host:port` (a directory or empty: the Unix socket there); the
+/// second value is how psycopg2 names the server in its errors (`connection to server at
+/// "db" (172.18.0.2), port 5432`), which the caller completes with `failed: WHY`.
+fn open(host: &str, port: u16, timeout: Duration) -> Result<(Stream, String), String> {
     if host.is_empty() || host.starts_with('/') {
         let dir = if host.is_empty() {
             "/var/run/postgresql"
@@ -74,11 +112,12 @@ fn probe(
                 "connection to server on socket \"{socket}\" failed: {e}\n\tIs the server running locally and accepting connections on that socket?"
             )
         };
-        let mut s = UnixStream::connect(&socket).map_err(failed)?;
-        s.set_read_timeout(Some(read_timeout(login)))
-            .map_err(failed)?;
-        return session(&mut s, login)
-            .map_err(|e| format!("connection to server on socket \"{socket}\" failed: {e}"));
+        let s = UnixStream::connect(&socket).map_err(failed)?;
+        s.set_read_timeout(Some(timeout)).map_err(failed)?;
+        return Ok((
+            Stream::Unix(s),
+            format!("connection to server on socket \"{socket}\""),
+        ));
     }
     let Some(ip) = resolve(host) else {
         return Err(format!(
@@ -99,11 +138,27 @@ fn probe(
             "connection to server at {shown}, port {port} failed: {why}\n\tIs the server running on that host and accepting TCP/IP connections?"
         )
     };
-    let mut s = TcpStream::connect_timeout(&SocketAddr::new(ip, port), TIMEOUT).map_err(failed)?;
-    s.set_read_timeout(Some(read_timeout(login)))
-        .map_err(failed)?;
-    session(&mut s, login)
-        .map_err(|e| format!("connection to server at {shown}, port {port} failed: {e}"))
+    let s = TcpStream::connect_timeout(&SocketAddr::new(ip, port), TIMEOUT).map_err(failed)?;
+    s.set_read_timeout(Some(timeout)).map_err(failed)?;
+    Ok((
+        Stream::Tcp(s),
+        format!("connection to server at {shown}, port {port}"),
+    ))
+}
+
+/// A logged-in session on `database`, as Odoo's cursor for it: `db_user` with
+/// `db_password` (trust when the server asks for nothing). Queries go through
+/// `pg_wire::query`. The error is psycopg2's `OperationalError` text.
+pub fn connect(conf: &Conf, database: &str) -> Result<Stream, String> {
+    let (mut s, shown) = open(&conf.db_host, conf.db_port, Duration::from_secs(30))?;
+    let failed = |e: String| format!("{shown} failed: {e}");
+    ssl_request(&mut s).map_err(|e| failed(e.to_string()))?;
+    match pg_wire::startup(&mut s, &conf.db_user, database, &conf.db_password).map_err(failed)? {
+        pg_wire::Auth::Ready => Ok(s),
+        pg_wire::Auth::Unsupported(code) => Err(failed(format!(
+            "the stand-in does not speak authentication method {code} (it speaks trust, password and scram-sha-256)"
+        ))),
+    }
 }
 
 fn ssl_request(s: &mut (impl Read + Write)) -> std::io::Result<()> {

@@ -7,6 +7,7 @@
 //! and misbehaves on demand through `STANDIN_MODE` (see `modes.rs`). SIGTERM or SIGINT:
 //! log Odoo's shutdown lines and exit 0 at once.
 
+mod addons;
 mod app;
 mod base64;
 mod clock;
@@ -16,9 +17,12 @@ mod db;
 mod http;
 mod log;
 mod modes;
+mod modules;
 mod pg_login;
+mod pg_wire;
 mod server;
 mod sha1;
+mod sha256;
 mod websocket;
 
 use std::net::TcpListener;
@@ -212,20 +216,27 @@ fn load_registry(conf: &Conf, started: Instant) {
                 ),
             );
         }
-        Some(why) => log::line(
-            "ERROR",
-            db,
-            "odoo.sql_db",
-            &format!(
-                "Connection to the database failed\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/sql_db.py\", line 688, in borrow\n    result = psycopg2.connect(\npsycopg2.OperationalError: {why}\n"
-            ),
-        ),
+        Some(why) => connection_failed(db, &why),
     }
 }
 
-/// `odoo -d DB -i MODULES --stop-after-init`, as a module-install phase runs it: load the
-/// registry, "install" or "update" the modules, exit 0; exit 1 when there is no database
-/// name or the database cannot be reached.
+/// psycopg2's refusal, as Odoo's `sql_db` logs it.
+fn connection_failed(db: &str, why: &str) {
+    log::line(
+        "ERROR",
+        db,
+        "odoo.sql_db",
+        &format!(
+            "Connection to the database failed\nTraceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/sql_db.py\", line 688, in borrow\n    result = psycopg2.connect(\npsycopg2.OperationalError: {why}\n"
+        ),
+    );
+}
+
+/// `odoo -d DB -i MODULES [-u MODULES] --stop-after-init`, as a module-install phase runs
+/// it: on an Odoo database the rows of `ir_module_module` change as Odoo changes them
+/// (`modules.rs`; exit 0, or 255 when a module fails); on a database without Odoo's tables
+/// only the loading lines are logged. Exit 1 when there is no database name or the
+/// database cannot be reached.
 fn init_and_stop(conf: &Conf, started: Instant) -> i32 {
     if conf.db_name.is_empty() {
         log::line(
@@ -241,8 +252,32 @@ fn init_and_stop(conf: &Conf, started: Instant) -> i32 {
         load_registry(conf, started);
         return 1;
     }
+    let mut session = match db::connect(conf, &conf.db_name) {
+        Ok(s) => s,
+        Err(why) if why.contains("does not exist") => return log_only_init(conf, started),
+        Err(why) => {
+            connection_failed(db, &why);
+            return 1;
+        }
+    };
+    let outcome = modules::run(&mut session, conf, &addons::Addons::from_env(), started);
+    pg_wire::terminate(&mut session);
+    match outcome {
+        Ok(Some(code)) => code,
+        Ok(None) => log_only_init(conf, started),
+        Err(why) => {
+            log::line("ERROR", db, "odoo.sql_db", &format!("bad query: {why}"));
+            1
+        }
+    }
+}
+
+/// A database without Odoo's tables (a real Odoo would initialise it): the loading lines
+/// of the named modules, nothing changed.
+fn log_only_init(conf: &Conf, started: Instant) -> i32 {
+    let db = conf.log_db();
     log::info(db, "odoo.modules.loading", "loading 1 modules... ");
-    for module in &conf.init {
+    for module in conf.init.iter().chain(&conf.update) {
         log::info(
             db,
             "odoo.modules.loading",
@@ -259,18 +294,6 @@ fn init_and_stop(conf: &Conf, started: Instant) -> i32 {
             &format!("Module {module} loaded in 0.05s, 12 queries (+12 other) "),
         );
     }
-    for module in &conf.update {
-        log::info(
-            db,
-            "odoo.modules.loading",
-            &format!("updating modules list: {module} "),
-        );
-        log::info(
-            db,
-            "odoo.modules.registry",
-            &format!("module {module}: creating or updating database tables "),
-        );
-    }
     log::info(db, "odoo.modules.loading", "Modules loaded. ");
     log::info(
         db,
@@ -280,7 +303,7 @@ fn init_and_stop(conf: &Conf, started: Instant) -> i32 {
             started.elapsed().as_secs_f64()
         ),
     );
-    log::info("?", "odoo.service.server", "Initiating shutdown");
+    log::info("?", "odoo.service.server", "Stopping gracefully ");
     0
 }
 

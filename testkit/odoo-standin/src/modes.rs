@@ -6,6 +6,8 @@
 //! - `crash-after:N`: serve for N seconds, then log a traceback and exit 1;
 //! - `exit-137-after:N`: serve for N seconds, then exit with status 137 (as after SIGKILL);
 //! - `hang`: accept connections and never answer;
+//! - `unhealthy`: `/web/health` answers 500 `{"status": "fail", ...}` forever, everything
+//!   else as usual (a release that never passes its health check);
 //! - `slow:MS` or `slow:MS:PREFIX`: answer after MS milliseconds (only paths starting with
 //!   PREFIX when given);
 //! - `oom`: after start-up, allocate and touch memory in 16 MiB steps until the kernel
@@ -21,6 +23,7 @@ pub struct Modes {
     pub crash_after: Option<Duration>,
     pub exit_137_after: Option<Duration>,
     pub hang: bool,
+    pub unhealthy: bool,
     pub slow: Option<(Duration, Option<String>)>,
     pub oom: bool,
 }
@@ -42,6 +45,7 @@ impl Modes {
                 "crash-after" => m.crash_after = Some(secs(arg)?),
                 "exit-137-after" => m.exit_137_after = Some(secs(arg)?),
                 "hang" => m.hang = true,
+                "unhealthy" => m.unhealthy = true,
                 "oom" => m.oom = true,
                 "slow" => {
                     let ms = arg.and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| {
@@ -71,7 +75,8 @@ mod tests {
 
     #[test]
     fn parses_lists() {
-        let m = Modes::parse("slow:250:/web/login, crash-after:30").unwrap();
+        let m = Modes::parse("slow:250:/web/login, crash-after:30, unhealthy").unwrap();
+        assert!(m.unhealthy);
         assert_eq!(m.crash_after, Some(Duration::from_secs(30)));
         assert_eq!(m.delay_for("/web/login"), Some(Duration::from_millis(250)));
         assert_eq!(m.delay_for("/web/health"), None);

@@ -71,7 +71,11 @@ fn connection(stream: TcpStream, port: Port, shared: &Shared) {
         if let Some(delay) = shared.modes.delay_for(request.path()) {
             std::thread::sleep(delay);
         }
-        let outcome = app::handle(&request, port, &shared.conf);
+        let outcome = if shared.modes.unhealthy && request.path() == "/web/health" {
+            Outcome::Respond(app::failing_health())
+        } else {
+            app::handle(&request, port, &shared.conf)
+        };
         let (response, upgrade) = match outcome {
             Outcome::Respond(r) => (r, false),
             Outcome::Upgrade(r) => (r, true),
