@@ -249,3 +249,58 @@ async fn a_container_that_restarts_is_resumed_without_duplicates() {
             .all(|w| w.line.continuation_count() > 0 && w.line.is_error())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_match_after_a_long_traceback_stays_on_screen() {
+    // Matches separated by 60-line tracebacks, on a pane 24 rows high.
+    let mut text = String::new();
+    for n in 0..5 {
+        text += &format!(
+            "2026-11-22 02:02:{n:02},000 7 ERROR shop odoo.http: Exception in request {n}\nTraceback (most recent call last):\n"
+        );
+        for k in 0..60 {
+            text += &format!("  File \"/odoo/x.py\", line {k}, in f\n");
+        }
+        text += &format!("2026-11-22 02:02:{n:02},500 7 INFO shop werkzeug: needle {n}\n");
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (logs, _task) = worker::spawn(1000);
+    logs.send(LogsCommand::Viewport(24));
+    logs.add_source(SourceSpec::Bytes {
+        name: "odoo".into(),
+        format: Format::Odoo,
+        chunks: rx,
+    });
+    tx.send(text.into_bytes()).await.unwrap();
+    drop(tx);
+    wait_for(&logs, WAIT, "10 entries", |s| s.buffered == 10).await;
+    logs.send(LogsCommand::Top);
+    logs.send(LogsCommand::SetSearch(Some("needle".into())));
+    for n in 0..5 {
+        if n > 0 {
+            logs.send(LogsCommand::SearchNext);
+        }
+        let want = format!("needle {n}");
+        let s = wait_for(&logs, WAIT, &want, |s| {
+            s.cursor.is_some_and(|c| {
+                s.window
+                    .iter()
+                    .any(|w| w.index == c && w.line.text().ends_with(&want))
+            })
+        })
+        .await;
+        // The rows drawn above the match (whole entries with their tracebacks) leave it on
+        // the pane's 24 rows.
+        let rows_before: usize = s
+            .window
+            .iter()
+            .take_while(|w| Some(w.index) != s.cursor)
+            .map(|w| w.line.rows())
+            .sum();
+        assert!(
+            rows_before < 24,
+            "{want} is drawn at row {rows_before} of 24"
+        );
+        assert!(s.notice.is_none(), "{:?}", s.notice);
+    }
+}

@@ -597,8 +597,25 @@ impl Worker {
         self.store.set_filter(filter);
         if let Some(abs) = keep {
             let at = self.store.view_position(abs);
-            self.set_top(at.saturating_sub(self.height / 3));
+            self.set_top(self.top_showing(at));
         }
+    }
+
+    /// The first entry of a window that shows entry `at` a third of the way down: the
+    /// entries above it fill at most a third of the rows. Counted in rows, not entries, so
+    /// a long traceback above a match cannot push the match off the screen.
+    fn top_showing(&self, at: usize) -> usize {
+        let budget = self.height / 3;
+        let (mut top, mut used) = (at, 0);
+        while top > 0 {
+            let rows = self.store.view_line(top - 1).map_or(1, LogLine::rows);
+            if used + rows > budget {
+                break;
+            }
+            used += rows;
+            top -= 1;
+        }
+        top
     }
 
     fn jump(&mut self, forward: bool, what: Jump) {
@@ -630,7 +647,7 @@ impl Worker {
             Some(at) => {
                 self.follow = false;
                 self.cursor_abs = self.store.view_abs(at);
-                self.set_top(at.saturating_sub(self.height / 3));
+                self.set_top(self.top_showing(at));
             }
             None => {
                 let what = match what {

@@ -15,6 +15,8 @@ use super::panes::containers::ContainersPane;
 use super::panes::deploy::DeployPane;
 use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
+use super::panes::scroll::Viewport;
+use super::text_input::Edit;
 use crate::config::keymap::{Action, Context};
 use crate::config::{Keymap, Settings, Theme};
 use crate::jobs::DropReason;
@@ -140,6 +142,26 @@ impl App {
         ScreenLayout::compute(self.size, self)
     }
 
+    /// What the scrolled views have on screen, from the layout the next frame draws: the
+    /// pane less its borders and the rows the pane keeps for itself around the view.
+    fn set_viewports(&mut self) {
+        let layout = self.layout();
+        let inner = |pane: PaneId, above: u16, below: u16| {
+            layout
+                .panes
+                .iter()
+                .find(|(p, _)| *p == pane)
+                .map(|(_, r)| Viewport {
+                    rows: r.height.saturating_sub(2 + above + below),
+                    cols: r.width.saturating_sub(2),
+                })
+                .unwrap_or_default()
+        };
+        // Containers: the details and hints lines below; Deploy: the form above, hints below.
+        self.containers.viewport = inner(PaneId::Containers, 0, 2);
+        self.deploy.viewport = inner(PaneId::Deploy, 5, 1);
+    }
+
     /// A terminal event. Returns the work it asks for; `changed` says whether to redraw.
     pub fn on_terminal(&mut self, event: &Event) -> (bool, Vec<Effect>) {
         match event {
@@ -194,7 +216,12 @@ impl App {
                             return self.run_palette_command(command);
                         }
                     }
-                    _ => palette.edit(key),
+                    // Enter runs the entry (above); Esc, whatever the keymap, leaves.
+                    _ => {
+                        if palette.edit(key) == Edit::Cancel {
+                            self.overlay = Overlay::None;
+                        }
+                    }
                 }
                 Vec::new()
             }
@@ -250,6 +277,7 @@ impl App {
             Action::FocusModules => self.focus = PaneId::Modules,
             Action::FocusDeploy => self.focus = PaneId::Deploy,
             Action::ToggleZoom => self.zoomed = !self.zoomed,
+            Action::Back => return self.back(),
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
             Action::Palette => self.overlay = Overlay::Palette(Palette::new(self)),
             Action::ToggleConsoleLog => self.show_console_log = !self.show_console_log,
@@ -263,7 +291,23 @@ impl App {
         Vec::new()
     }
 
+    /// Esc: leave the innermost thing open in the focused pane (an inspect view, evidence,
+    /// a search, then a filter), else the zoom, as Esc does in any other tool.
+    fn back(&mut self) -> Vec<Effect> {
+        let left = match self.focus {
+            PaneId::Logs => self.logs.back(),
+            PaneId::Containers => self.containers.back(),
+            PaneId::Checks => self.checks.back(),
+            _ => None,
+        };
+        left.unwrap_or_else(|| {
+            self.zoomed = false;
+            Vec::new()
+        })
+    }
+
     fn on_pane_action(&mut self, action: Action) -> Vec<Effect> {
+        self.set_viewports();
         match self.focus {
             PaneId::Host => self.host.on_action(action),
             PaneId::Logs => self.logs.on_action(action),

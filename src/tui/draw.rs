@@ -210,11 +210,13 @@ fn draw_palette(frame: &mut Frame, app: &App, palette: &Palette) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [input, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let (before, after) = palette.input.split_at_cursor();
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(": ", theme.accent()),
-            Span::styled(palette.input.clone(), theme.text()),
+            Span::styled(before.to_string(), theme.text()),
             Span::styled("▏", theme.accent()),
+            Span::styled(after.to_string(), theme.text()),
         ])),
         input,
     );

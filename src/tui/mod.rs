@@ -13,6 +13,7 @@ pub mod palette;
 pub mod panes;
 pub mod stack_job;
 pub mod terminal;
+pub mod text_input;
 
 use crate::config::Settings;
 

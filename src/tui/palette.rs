@@ -1,6 +1,8 @@
 //! The command palette: every action and every theme by name, filtered as you type.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
+
+use super::text_input::{Edit, TextInput};
 
 use super::app::App;
 use crate::config::keymap::{Action, Context};
@@ -20,17 +22,25 @@ pub struct PaletteEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Palette {
-    pub input: String,
+    pub input: TextInput,
     pub entries: Vec<PaletteEntry>,
     pub selected: usize,
 }
 
 impl Palette {
     pub fn new(app: &App) -> Palette {
-        let mut entries: Vec<PaletteEntry> = Action::ALL
+        // The focused pane's own actions first (restart, export, run checks, apply a
+        // fix...): what the operator opened the palette for is usually about that pane.
+        let focused = app.focus.context();
+        let pane_first = Action::ALL
+            .iter()
+            .filter(|a| focused != Context::Pane && a.context() == focused);
+        let everywhere = Action::ALL
             .iter()
             .filter(|a| matches!(a.context(), Context::Global | Context::Pane))
-            .filter(|a| !matches!(a, Action::Palette))
+            .filter(|a| !matches!(a, Action::Palette | Action::Back));
+        let mut entries: Vec<PaletteEntry> = pane_first
+            .chain(everywhere)
             .map(|a| PaletteEntry {
                 label: a.name().replace('_', " "),
                 detail: format!("{} · {}", a.description(), app.keymap.keys_label(*a)),
@@ -48,7 +58,7 @@ impl Palette {
                 }),
         );
         Palette {
-            input: String::new(),
+            input: TextInput::default(),
             entries,
             selected: 0,
         }
@@ -58,6 +68,7 @@ impl Palette {
     pub fn visible(&self) -> Vec<&PaletteEntry> {
         let words: Vec<String> = self
             .input
+            .text()
             .split_whitespace()
             .map(str::to_lowercase)
             .collect();
@@ -85,17 +96,13 @@ impl Palette {
         }
     }
 
-    /// Typing into the filter.
-    pub fn edit(&mut self, key: &KeyEvent) {
-        match key.code {
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.input.push(c)
-            }
-            KeyCode::Backspace => {
-                self.input.pop();
-            }
-            _ => return,
+    /// Typing into the filter; Esc (cancel) closes the palette, Enter runs the entry.
+    pub fn edit(&mut self, key: &KeyEvent) -> Edit {
+        let before = self.input.text().len();
+        let edit = self.input.on_key(key);
+        if self.input.text().len() != before {
+            self.selected = 0;
         }
-        self.selected = 0;
+        edit
     }
 }

@@ -81,6 +81,11 @@ impl ChecksPane {
         self.visible().get(self.selected)
     }
 
+    /// Esc: close the evidence if it is open.
+    pub fn back(&mut self) -> Option<Vec<Effect>> {
+        std::mem::take(&mut self.evidence_open).then(Vec::new)
+    }
+
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
         self.notice = None;
         if self.confirm.is_some() {

@@ -12,6 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{self, Fit};
+use super::scroll::{self, Viewport};
 use super::{PaneContext, PaneId};
 use crate::config::Theme;
 use crate::config::keymap::Action;
@@ -44,6 +45,8 @@ pub struct ContainersPane {
     pub readonly: bool,
     pub pending: Option<Pending>,
     pub inspect: Option<Inspect>,
+    /// The rows the inspect view has on screen.
+    pub viewport: Viewport,
     /// The outcome of the last action, shown on the bottom line.
     pub outcome: Option<Result<String, String>>,
     /// Seconds since the epoch, for uptimes; set by the app on each model and tick.
@@ -111,18 +114,20 @@ impl ContainersPane {
         self.pending.is_some()
     }
 
+    /// Esc: close the inspect view if one is open.
+    pub fn back(&mut self) -> Option<Vec<Effect>> {
+        self.inspect.take().map(|_| Vec::new())
+    }
+
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
         let n = self.model.containers.len();
         if let Some(view) = &mut self.inspect {
-            match action {
-                Action::Up => view.scroll = view.scroll.saturating_sub(1),
-                Action::Down => view.scroll = view.scroll.saturating_add(1),
-                Action::PageUp => view.scroll = view.scroll.saturating_sub(10),
-                Action::PageDown => view.scroll = view.scroll.saturating_add(10),
-                Action::Top => view.scroll = 0,
-                Action::ContainerCloseInspect => self.inspect = None,
-                _ => {}
-            }
+            let total = match &view.text {
+                Some(Ok(json)) => json.lines().count(),
+                _ => 0,
+            };
+            // Esc (`back`) closes it, through [`ContainersPane::back`].
+            scroll::apply(action, &mut view.scroll, total, self.viewport.rows);
             return Vec::new();
         }
         match action {
@@ -505,7 +510,7 @@ impl ContainersPane {
     /// The keys that do something here now, as the active keymap binds them.
     fn hints(&self, ctx: &PaneContext) -> String {
         if self.inspect.is_some() {
-            return ctx.hints(&[(Action::ContainerCloseInspect, "close")]);
+            return ctx.hints(&[(Action::Back, "close")]);
         }
         if self.model.containers.is_empty() {
             return String::new();

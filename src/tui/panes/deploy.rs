@@ -5,18 +5,20 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::scroll::{self, Viewport};
 use super::{PaneContext, PaneId};
 use crate::config::Theme;
 use crate::config::keymap::Action;
 use crate::stack::sizing::{DEFAULT_SIZE, SIZES};
 use crate::stack::update::{Applied, Change, Plan};
 use crate::tui::effect::{Effect, StackPlan, StackRequest};
+use crate::tui::text_input::{Edit, TextInput};
 
 /// Where a droplet's stack lives unless the operator says otherwise.
 pub const DEFAULT_DIR: &str = "/opt/odoo";
@@ -52,13 +54,15 @@ pub struct DeployPane {
     pub redis: bool,
     pub directory: String,
     pub selected: usize,
-    /// Typing into the selected text field.
-    pub typing: bool,
+    /// Typing into the selected text field: the value is replaced on Enter only.
+    pub editing: Option<TextInput>,
     pub stage: Stage,
     pub plan: Option<Arc<Plan>>,
     /// The request the plan was made for: writing another one would be a surprise.
     planned_for: Option<StackRequest>,
     pub scroll: u16,
+    /// The rows and columns the preview has on screen.
+    pub viewport: Viewport,
     readonly: bool,
 }
 
@@ -73,17 +77,18 @@ impl DeployPane {
             redis: false,
             directory: DEFAULT_DIR.into(),
             selected: 0,
-            typing: false,
+            editing: None,
             stage: Stage::Form,
             plan: None,
             planned_for: None,
             scroll: 0,
+            viewport: Viewport::default(),
             readonly,
         }
     }
 
     pub fn is_typing(&self) -> bool {
-        self.typing
+        self.editing.is_some()
     }
 
     pub fn is_confirming(&self) -> bool {
@@ -99,23 +104,23 @@ impl DeployPane {
         }
     }
 
-    /// Keys while typing into a field: text, backspace, and enter or esc to finish.
+    /// Keys while typing into a field: Enter keeps the text, Esc leaves the value as it was.
     pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
-        let field = match FIELDS[self.selected] {
-            Field::Domain => &mut self.domain,
-            Field::Directory => &mut self.directory,
-            _ => {
-                self.typing = false;
-                return Vec::new();
-            }
+        let Some(input) = &mut self.editing else {
+            return Vec::new();
         };
-        match key.code {
-            KeyCode::Enter | KeyCode::Esc => self.typing = false,
-            KeyCode::Backspace => {
-                field.pop();
+        match input.on_key(key) {
+            Edit::Editing => {}
+            Edit::Cancel => self.editing = None,
+            Edit::Submit => {
+                let text = input.text().to_string();
+                self.editing = None;
+                match FIELDS[self.selected] {
+                    Field::Domain => self.domain = text,
+                    Field::Directory => self.directory = text,
+                    Field::Size | Field::Redis => {}
+                }
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => field.push(c),
-            _ => {}
         }
         Vec::new()
     }
@@ -124,7 +129,12 @@ impl DeployPane {
         match action {
             Action::Up if self.plan.is_some() && self.scroll > 0 => self.scroll -= 1,
             Action::Up => self.selected = self.selected.saturating_sub(1),
-            Action::Down if self.plan.is_some() => self.scroll = self.scroll.saturating_add(1),
+            Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+                if self.plan.is_some() =>
+            {
+                let total = self.body_rows(self.viewport.cols);
+                scroll::apply(action, &mut self.scroll, total, self.viewport.rows);
+            }
             Action::Down => self.selected = (self.selected + 1).min(FIELDS.len() - 1),
             Action::Top => self.scroll = 0,
             Action::DeployEdit => {
@@ -134,7 +144,10 @@ impl DeployPane {
                 self.scroll = 0;
                 self.stage = Stage::Form;
                 match FIELDS[self.selected] {
-                    Field::Domain | Field::Directory => self.typing = true,
+                    Field::Domain => self.editing = Some(TextInput::with_text(&self.domain)),
+                    Field::Directory => {
+                        self.editing = Some(TextInput::with_text(&self.directory));
+                    }
                     Field::Size => self.size = (self.size + 1) % SIZES.len(),
                     Field::Redis => self.redis = !self.redis,
                 }
@@ -210,7 +223,7 @@ impl DeployPane {
         ])
         .areas(inner);
         frame.render_widget(Paragraph::new(self.form_lines(theme, ctx.focused)), form);
-        let body_lines = self.body_lines(ctx);
+        let body_lines = self.body_lines(ctx.theme, ctx.readonly, &ctx.answer_keys());
         frame.render_widget(
             Paragraph::new(body_lines)
                 .wrap(Wrap { trim: false })
@@ -226,8 +239,8 @@ impl DeployPane {
     /// The keys that do something in this stage, as the active keymap binds them (the
     /// other panes' bottom line).
     fn hints(&self, ctx: &PaneContext) -> String {
-        if self.typing {
-            return "type · enter or esc done".into();
+        if self.is_typing() {
+            return "type · enter keep · esc cancel · ctrl+u clear".into();
         }
         let move_what = if self.plan.is_some() {
             "scroll"
@@ -265,7 +278,7 @@ impl DeployPane {
     fn form_lines(&self, theme: &Theme, focused: bool) -> Vec<Line<'static>> {
         let size = &SIZES[self.size];
         let values = [
-            if self.domain.is_empty() && !self.typing {
+            if self.domain.is_empty() && !self.is_typing() {
                 "(type a domain: erp.example.com)".to_string()
             } else {
                 self.domain.clone()
@@ -290,24 +303,38 @@ impl DeployPane {
             .enumerate()
             .map(|(i, (label, value))| {
                 let selected = focused && i == self.selected && self.plan.is_none();
-                let cursor = if selected && self.typing { "▏" } else { "" };
                 let value_style = if selected {
                     theme.selection()
                 } else {
                     theme.text()
                 };
-                Line::from(vec![
-                    Span::styled(format!("{label:<10}"), theme.muted()),
-                    Span::styled(format!("{value}{cursor}"), value_style),
-                ])
+                let mut spans = vec![Span::styled(format!("{label:<10}"), theme.muted())];
+                match &self.editing {
+                    // The field being typed shows the input, the cursor where typing goes.
+                    Some(input) if selected => {
+                        let (before, after) = input.split_at_cursor();
+                        spans.push(Span::styled(before.to_string(), value_style));
+                        spans.push(Span::styled("▏", value_style));
+                        spans.push(Span::styled(after.to_string(), value_style));
+                    }
+                    _ => spans.push(Span::styled(value, value_style)),
+                }
+                Line::from(spans)
             })
             .collect();
         lines.push(Line::default());
         lines
     }
 
-    fn body_lines(&self, ctx: &PaneContext) -> Vec<Line<'static>> {
-        let (theme, readonly) = (ctx.theme, ctx.readonly);
+    /// How many rows the preview takes once wrapped at `cols` (what scrolling moves over).
+    fn body_rows(&self, cols: u16) -> usize {
+        // The keys named in the question are short; their exact label does not change rows.
+        Paragraph::new(self.body_lines(&Theme::default(), self.readonly, "y/n"))
+            .wrap(Wrap { trim: false })
+            .line_count(cols.max(1))
+    }
+
+    fn body_lines(&self, theme: &Theme, readonly: bool, answer_keys: &str) -> Vec<Line<'static>> {
         let mut lines = Vec::new();
         match &self.stage {
             Stage::Form => {
@@ -344,7 +371,7 @@ impl DeployPane {
             Stage::Confirming => lines.push(Line::from(vec![
                 Span::styled("Write these files? ", theme.warn()),
                 Span::styled(
-                    format!("replaced files are backed up first · {}", ctx.answer_keys()),
+                    format!("replaced files are backed up first · {answer_keys}"),
                     theme.text(),
                 ),
             ])),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -21,6 +21,7 @@ use crate::logs::follow::SourceStatus;
 use crate::logs::worker::{LogsCommand, LogsSnapshot, WindowLine};
 use crate::logs::{Level, LogLine};
 use crate::tui::effect::Effect;
+use crate::tui::text_input::{Edit, TextInput};
 
 /// What the one-line prompt at the bottom is asking for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,7 @@ impl InputKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
     pub kind: InputKind,
-    pub text: String,
+    pub line: TextInput,
 }
 
 /// Where an export goes unless the operator types another path.
@@ -152,13 +153,28 @@ impl LogsPane {
         if self.wrap { 0 } else { self.hscroll }
     }
 
+    /// Esc: drop the search if there is one, else the filter.
+    pub fn back(&mut self) -> Option<Vec<Effect>> {
+        let command = if self.snapshot.search.is_some() {
+            LogsCommand::SetSearch(None)
+        } else if self.snapshot.pattern.is_some() {
+            LogsCommand::SetPattern(None)
+        } else {
+            return None;
+        };
+        Some(vec![Effect::Logs(command)])
+    }
+
     fn open(&mut self, kind: InputKind) -> Vec<Effect> {
         let text = match kind {
             InputKind::Filter => self.snapshot.pattern.clone().unwrap_or_default(),
             InputKind::Search => self.snapshot.search.clone().unwrap_or_default(),
             InputKind::Export => DEFAULT_EXPORT.to_string(),
         };
-        self.input = Some(Input { kind, text });
+        self.input = Some(Input {
+            kind,
+            line: TextInput::with_text(&text),
+        });
         Vec::new()
     }
 
@@ -182,16 +198,17 @@ impl LogsPane {
             .collect()
     }
 
-    /// A key while typing. Enter applies, Esc cancels.
+    /// A key while typing. Enter applies, Esc cancels (what was typed is dropped).
     pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
         let Some(input) = &mut self.input else {
             return Vec::new();
         };
-        match key.code {
-            KeyCode::Esc => self.input = None,
-            KeyCode::Enter => {
-                let Input { kind, text } = self.input.take().expect("typing");
-                let text = text.trim().to_string();
+        match input.line.on_key(key) {
+            Edit::Editing => {}
+            Edit::Cancel => self.input = None,
+            Edit::Submit => {
+                let Input { kind, line } = self.input.take().expect("typing");
+                let text = line.text().trim().to_string();
                 let command = match kind {
                     InputKind::Filter => LogsCommand::SetPattern(Some(text)),
                     InputKind::Search => LogsCommand::SetSearch(Some(text)),
@@ -200,16 +217,6 @@ impl LogsPane {
                 };
                 return vec![Effect::Logs(command)];
             }
-            KeyCode::Backspace => {
-                input.text.pop();
-            }
-            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                input.text.clear()
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                input.text.push(c)
-            }
-            _ => {}
         }
         Vec::new()
     }
@@ -278,10 +285,12 @@ impl LogsPane {
         let theme = ctx.theme;
         let s = &self.snapshot;
         if let Some(input) = &self.input {
+            let (before, after) = input.line.split_at_cursor();
             return Line::from(vec![
                 Span::styled(input.kind.prompt(), theme.accent()),
-                Span::styled(input.text.clone(), theme.text()),
+                Span::styled(before.to_string(), theme.text()),
                 Span::styled("▏", theme.accent()),
+                Span::styled(after.to_string(), theme.text()),
             ]);
         }
         if let Some(e) = &s.error {

@@ -18,6 +18,7 @@ pub mod deploy;
 pub mod host;
 pub mod logs;
 pub mod placeholder;
+pub mod scroll;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
