@@ -91,7 +91,8 @@ mod tests {
     fn each_stack_has_its_own_directory() {
         let dirs = StateDirs::under(Path::new("/s"));
         let a = StackState::in_dirs(&dirs, Path::new("/opt/odoo"));
-        assert!(a.root.starts_with("/s/deploys/opt-odoo-"), "{:?}", a.root);
+        let shown = a.root.to_string_lossy();
+        assert!(shown.starts_with("/s/deploys/opt-odoo-"), "{shown}");
         assert_eq!(a, StackState::in_dirs(&dirs, Path::new("/opt/odoo/")));
         assert_ne!(
             StackState::in_dirs(&dirs, Path::new("/opt/a-b")).root,
