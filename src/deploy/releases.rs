@@ -79,7 +79,7 @@ fn newest_first(text: &str) -> Vec<Release> {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     releases.reverse();
-    releases.sort_by(|a, b| b.deployed_ms.cmp(&a.deployed_ms));
+    releases.sort_by_key(|r| std::cmp::Reverse(r.deployed_ms));
     releases
 }
 
