@@ -4,6 +4,7 @@
 pub mod diagnose;
 mod fix;
 mod host;
+pub mod lock_args;
 mod releases;
 pub mod remote;
 mod render;

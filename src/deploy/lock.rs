@@ -250,6 +250,9 @@ pub async fn acquire(
     let file = state.lock_file();
     let begun = tokio::time::Instant::now();
     let deadline = begun + options.wait;
+    // A lock that vanishes between our try and our look is tried again at once; one that
+    // keeps doing so is not a lock file as we write it (a directory in its place).
+    let mut vanished = 0;
     loop {
         let now = clock::now_ms();
         let holder = Holder {
@@ -268,6 +271,14 @@ pub async fn acquire(
             return Ok(DeployLock::hold(target, file, holder, options));
         }
         let Some(observed) = peek_file(target, &file, options).await? else {
+            vanished += 1;
+            if vanished > 20 {
+                return Err(LockError::Failed(eyre!(
+                    "the lock {} on {} can neither be taken nor read; remove it by hand if no deploy runs",
+                    file.display(),
+                    target.describe()
+                )));
+            }
             continue; // released between our try and our look: try again at once
         };
         if observed.stale.is_some() && options.take_over {
