@@ -2,6 +2,8 @@
 //! console is killed), the host's list of releases (also through `odoo-ops releases`),
 //! and the proofs CI keeps, validated against `schemas/deploy_status.schema.json`.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -615,4 +617,50 @@ async fn proofs_of_a_passed_and_a_failed_deploy_match_the_schema_and_hold_no_sec
     let mut broken = status;
     broken["gates"][0]["password"] = "x".into();
     assert!(!validator.is_valid(&broken));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_ssh_the_journal_and_the_releases_are_the_same_as_locally() {
+    let sshd = support::sshd::Sshd::start();
+    let target = sshd.target().await;
+    let root = tempfile::tempdir().unwrap();
+    let state = state(root.path());
+    let id = new_deploy_id();
+    let j = DeployJournal::begin(&target, &state, header(&id))
+        .await
+        .unwrap();
+    run_steps(&j, 3).await;
+    drop(j);
+    let found = journal::unfinished_in(&target, &state)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.deploy_id, id);
+    assert_eq!(found.done(), vec!["preflight", "backup", "switch"]);
+    assert_eq!(found.stopped_at().unwrap().step, "modules");
+    // Read locally, the host's file says the same.
+    let local = journal::unfinished_in(&Target::local(), &state)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(local, found);
+    DeployJournal::reopen(&target, &state, &id)
+        .finish(Outcome::RolledBack)
+        .await
+        .unwrap();
+    assert_eq!(journal::unfinished_in(&target, &state).await.unwrap(), None);
+
+    let release = Release {
+        tag: "18.0-2".into(),
+        digest: Some(DIGEST_B.into()),
+        deployed_ms: clock::now_ms(),
+        by: "alice@laptop".into(),
+        outcome: Outcome::RolledBack,
+        deploy_id: id,
+    };
+    releases::record(&target, &state, &release).await.unwrap();
+    assert_eq!(
+        releases::list(&target, &state).await.unwrap(),
+        vec![release]
+    );
 }
