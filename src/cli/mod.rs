@@ -4,6 +4,8 @@
 pub mod diagnose;
 mod fix;
 mod host;
+pub mod lock_args;
+mod releases;
 pub mod remote;
 mod render;
 
@@ -79,6 +81,8 @@ pub enum Command {
     Fix(Box<fix::FixArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
+    /// List the releases a stack has had on its host, newest first (tag, digest, when, by whom, result).
+    Releases(releases::ReleasesArgs),
     /// Print this help, or a subcommand's.
     Help {
         /// The subcommand to explain.
@@ -138,6 +142,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Fix(args)) => {
             with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))
         }
+        Some(Command::Releases(args)) => with_settings(&options, |settings| {
+            releases::run(args, &cli.remote, &settings)
+        }),
         Some(Command::Completions { .. } | Command::Help { .. }) => unreachable!("handled above"),
     };
     match result {

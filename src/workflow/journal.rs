@@ -103,13 +103,15 @@ impl Holder {
     }
 }
 
-fn machine_name() -> String {
+/// The name of the machine this console runs on.
+pub fn machine_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
 
-fn process_start(pid: u32) -> Option<u64> {
+/// When process `pid` started, in clock ticks; `None` when no such process runs here.
+pub fn process_start(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The name (field 2) is in parentheses and may hold spaces; count after it.
     let rest = &stat[stat.rfind(')')? + 1..];

@@ -78,9 +78,17 @@ impl StateDirs {
         Ok(dirs)
     }
 
+    /// Deploy state (lock, step journal, releases), one directory per stack beside the
+    /// change journal: `/var/lib/odoo-ops/deploys` as root, under the same root otherwise.
+    pub fn deploys(&self) -> PathBuf {
+        self.journal.with_file_name("deploys")
+    }
+
     /// `path` lies inside the journal or the backups.
     pub fn holds(&self, path: &Path) -> bool {
-        path.starts_with(&self.journal) || path.starts_with(&self.backups)
+        path.starts_with(&self.journal)
+            || path.starts_with(&self.backups)
+            || path.starts_with(self.deploys())
     }
 }
 
