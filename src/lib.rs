@@ -4,6 +4,7 @@
 //! or prints; the faces (`tui`, `cli`) show what the engine finds.
 
 pub mod checks;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod docker;
