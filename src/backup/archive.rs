@@ -133,8 +133,8 @@ pub struct ReadBack {
 /// dump cut short, a manifest that is not Odoo's) is an error.
 pub fn read_back(path: &Path) -> Result<ReadBack> {
     let file = File::open(path).map_err(|e| eyre!("{}: {e}", path.display()))?;
-    let mut zip =
-        ZipArchive::new(file).map_err(|e| eyre!("{} is not a readable zip: {e}", path.display()))?;
+    let mut zip = ZipArchive::new(file)
+        .map_err(|e| eyre!("{} is not a readable zip: {e}", path.display()))?;
     let manifest = {
         let mut entry = zip
             .by_name(MANIFEST)

@@ -188,8 +188,7 @@ async fn write_and_check(
         db,
     ];
     let dumped =
-        exec::run_streaming_stdout(&stack.docker, &stack.db_container, None, &argv, dump_tx)
-            .await;
+        exec::run_streaming_stdout(&stack.docker, &stack.db_container, None, &argv, dump_tx).await;
     let dump_error = match &dumped {
         Ok(out) if out.success() => None,
         Ok(out) => Some(eyre!(
@@ -208,8 +207,7 @@ async fn write_and_check(
         return Err(e);
     }
     let source = format!("{}/{db}", stack.filestore_root());
-    let copied =
-        filestore::download(&stack.docker, &stack.odoo_container, &source, files_tx).await;
+    let copied = filestore::download(&stack.docker, &stack.odoo_container, &source, files_tx).await;
     let written = writer.await?;
     copied?;
     let (_, contents) = written?;

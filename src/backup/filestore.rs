@@ -32,7 +32,9 @@ pub async fn download(
         match chunk {
             Ok(bytes) => {
                 if tx.send(bytes).await.is_err() {
-                    return Err(eyre!("copying {path} out of {container}: the writer stopped"));
+                    return Err(eyre!(
+                        "copying {path} out of {container}: the writer stopped"
+                    ));
                 }
             }
             Err(DockerError::DockerResponseServerError {

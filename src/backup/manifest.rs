@@ -88,7 +88,12 @@ mod tests {
         ]);
         let m = Manifest::new("odoo", modules, 150_004).unwrap();
         let json: serde_json::Value = serde_json::to_value(&m).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         for key in [
             "odoo_dump",
             "db_name",
@@ -101,11 +106,17 @@ mod tests {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
         assert_eq!(json["version"], "18.0");
-        assert_eq!(json["version_info"], serde_json::json!([18, 0, 0, "final", 0, ""]));
+        assert_eq!(
+            json["version_info"],
+            serde_json::json!([18, 0, 0, "final", 0, ""])
+        );
         assert_eq!(json["pg_version"], "15.0");
         assert_eq!(pg_version(90_624), "9.6");
         assert_eq!(json["modules"]["web"], "18.0.1.0");
-        assert_eq!(Manifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap(), m);
+        assert_eq!(
+            Manifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap(),
+            m
+        );
         assert!(Manifest::parse(b"{\"odoo_dump\": \"1\"}").is_err());
         assert!(Manifest::new("x", BTreeMap::new(), 150_004).is_err());
     }

@@ -118,7 +118,10 @@ mod tests {
         );
         assert!(is_backup_of("odoo_2026-11-30_11-16-38.zip", "odoo"));
         assert!(!is_backup_of("odoo_test_2026-11-30_11-16-38.zip", "odoo"));
-        assert!(!is_backup_of("odoo_2026-11-30_11-16-38.zip.sha256.json", "odoo"));
+        assert!(!is_backup_of(
+            "odoo_2026-11-30_11-16-38.zip.sha256.json",
+            "odoo"
+        ));
         assert!(!is_backup_of("odoo_2026-11-30_11-16-38.zip", "odoo_test"));
     }
 }

@@ -89,7 +89,11 @@ pub fn check_backup(path: &Path) -> Result<CheckedBackup> {
 
 /// Restore `options.backup` as `options.db`. `gate` runs against the loaded copy (its
 /// name) before the swap; an error from it aborts the restore with nothing changed.
-pub async fn restore<G, F>(stack: &Stack, options: &RestoreOptions, gate: G) -> Result<RestoreReport>
+pub async fn restore<G, F>(
+    stack: &Stack,
+    options: &RestoreOptions,
+    gate: G,
+) -> Result<RestoreReport>
 where
     G: FnOnce(Stack, String) -> F,
     F: Future<Output = Result<()>>,
@@ -135,8 +139,14 @@ where
         });
     }
 
-    let had_filestore = swap(stack, db, &new, had_current.then_some(kept.as_str()), &helper_image)
-        .await?;
+    let had_filestore = swap(
+        stack,
+        db,
+        &new,
+        had_current.then_some(kept.as_str()),
+        &helper_image,
+    )
+    .await?;
     Ok(RestoreReport {
         db: db.to_string(),
         backup: options.backup.clone(),
@@ -247,7 +257,11 @@ async fn copy_filestore(stack: &Stack, backup: &Path, new: &str) -> Result<()> {
                 let owner = filestore::owner(&stack.docker, &stack.odoo_container, &stack.data_dir)
                     .await?
                     .ok_or_else(|| {
-                        eyre!("{} does not exist in {}", stack.data_dir, stack.odoo_container)
+                        eyre!(
+                            "{} does not exist in {}",
+                            stack.data_dir,
+                            stack.odoo_container
+                        )
                     })?;
                 (stack.data_dir.clone(), format!("filestore/{new}/"), owner)
             }

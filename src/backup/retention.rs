@@ -51,7 +51,10 @@ mod tests {
             .collect();
         assert_eq!(
             removed,
-            ["odoo_2026-11-02_10-00-00.zip", "odoo_2026-11-01_10-00-00.zip"]
+            [
+                "odoo_2026-11-02_10-00-00.zip",
+                "odoo_2026-11-01_10-00-00.zip"
+            ]
         );
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()

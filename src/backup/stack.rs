@@ -105,14 +105,7 @@ impl Stack {
             "-c",
             sql,
         ];
-        let out = exec::run(
-            &self.docker,
-            &self.db_container,
-            None,
-            &argv,
-            QUERY_TIMEOUT,
-        )
-        .await?;
+        let out = exec::run(&self.docker, &self.db_container, None, &argv, QUERY_TIMEOUT).await?;
         if !out.success() {
             return Err(eyre!(
                 "psql in {} (database {database}) failed ({}): {}",

@@ -104,11 +104,7 @@ fn default_dir(settings: &Settings) -> Result<PathBuf> {
         .ok_or_else(|| eyre!("no backup directory: give --dir"))
 }
 
-async fn find_stack(
-    remote: &RemoteArgs,
-    settings: &Settings,
-    args: &StackArgs,
-) -> Result<Stack> {
+async fn find_stack(remote: &RemoteArgs, settings: &Settings, args: &StackArgs) -> Result<Stack> {
     let target = connect_target(remote, settings).await?;
     let docker = target.docker().await?;
     Stack::find(docker, &args.spec(settings)).await

@@ -161,7 +161,11 @@ pub async fn run_with_stdin(
     use tokio::io::AsyncWriteExt;
     let (id, started) = start_attached(docker, container, user, argv, true).await?;
     let mut out = ExecOutput::default();
-    if let StartExecResults::Attached { mut output, mut input } = started {
+    if let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    {
         let feed = async {
             while let Some(chunk) = stdin.recv().await {
                 // The program exited early (an error stopped it): its exit code and
