@@ -139,14 +139,19 @@ where
         });
     }
 
-    let had_filestore = swap(
-        stack,
-        db,
-        &new,
-        had_current.then_some(kept.as_str()),
-        &helper_image,
-    )
-    .await?;
+    let swapped = swap(stack, db, &new, &kept, had_current, &helper_image).await;
+    let had_filestore = match swapped {
+        Ok(had) => had,
+        // The names are as they were when the copy still has its own: only it goes.
+        Err(e) if stack.database_exists(&new).await.unwrap_or(false) => {
+            let cleaned = discard(stack, &new, &helper_image).await;
+            return Err(match cleaned {
+                Ok(()) => eyre!("{e:#}; {new} was dropped, {db} left as it was"),
+                Err(c) => eyre!("{e:#}; cleaning up {new} failed too: {c:#}"),
+            });
+        }
+        Err(e) => return Err(e),
+    };
     Ok(RestoreReport {
         db: db.to_string(),
         backup: options.backup.clone(),
@@ -408,11 +413,19 @@ async fn rename(stack: &Stack, renames: &[(&str, &str)]) -> Result<()> {
     }
 }
 
-const SWAP_FILESTORE: &str = r#"set -e
-[ -d "$1" ] || exit 0
-cd "$1"
-if [ -n "$3" ] && [ -e "$2" ]; then mv -- "$2" "$3"; echo moved-current; fi
-if [ -e "$4" ]; then mv -- "$4" "$2"; fi
+/// `$1` the filestore root, `$2` the database, `$3` the kept name, `$4` the copy. The
+/// current directory (even a stale one of a database that is gone) is moved aside first,
+/// else `mv` would put the copy inside it; a failure of the second move undoes the first.
+const SWAP_FILESTORE: &str = r#"[ -d "$1" ] || exit 0
+cd "$1" || exit 1
+moved=
+if [ -e "$2" ]; then mv -- "$2" "$3" || exit 1; moved=1; fi
+if [ -e "$4" ]; then
+  if ! mv -- "$4" "$2"; then
+    if [ -n "$moved" ]; then mv -- "$3" "$2"; fi
+    exit 1
+  fi
+fi
 "#;
 
 /// Step 4. Returns whether the current database had a filestore (now kept aside).
@@ -420,7 +433,8 @@ async fn swap(
     stack: &Stack,
     db: &str,
     new: &str,
-    kept: Option<&str>,
+    kept: &str,
+    has_current_db: bool,
     helper_image: &str,
 ) -> Result<bool> {
     let docker = &stack.docker;
@@ -445,16 +459,12 @@ async fn swap(
             .map_err(|e| eyre!("stopping {odoo}: {e}"))?;
     }
     let result = async {
-        let had_filestore = match kept {
-            Some(_) => {
-                let probe = format!("{}/{db}", stack.filestore_root());
-                filestore::owner(docker, odoo, &probe).await?.is_some()
-            }
-            None => false,
-        };
-        let forward: Vec<(&str, &str)> = match kept {
-            Some(kept) => vec![(db, kept), (new, db)],
-            None => vec![(new, db)],
+        let probe = format!("{}/{db}", stack.filestore_root());
+        let had_filestore = filestore::owner(docker, odoo, &probe).await?.is_some();
+        let forward: Vec<(&str, &str)> = if has_current_db {
+            vec![(db, kept), (new, db)]
+        } else {
+            vec![(new, db)]
         };
         rename(stack, &forward).await?;
         let moved = filestore::run_helper(
@@ -462,7 +472,7 @@ async fn swap(
             helper_image,
             odoo,
             SWAP_FILESTORE,
-            &[&stack.filestore_root(), db, kept.unwrap_or(""), new],
+            &[&stack.filestore_root(), db, kept, new],
         )
         .await;
         if let Err(e) = moved {
