@@ -216,6 +216,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// What `odoo.service.db.restore_db` does with a zip before psql: Python's zipfile opens
+/// it, reads the manifest, extracts `dump.sql` and `filestore/`.
+const ODOO_RESTORE_PY: &str = r#"
+import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+m = json.loads(z.read('manifest.json'))
+fs = [n for n in z.namelist() if n.startswith('filestore/')]
+z.extractall(sys.argv[2], ['dump.sql'] + fs)
+print(m['db_name'], len(fs))
+"#;
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -297,6 +309,44 @@ fn a_backup_restores_every_row_and_file_as_it_was_and_keeps_the_replaced_databas
     assert_eq!(sums["filestore_files"], 3);
     assert_eq!(sums["filestore_bytes"], 70_000 + 9 + 5);
 
+    // Odoo's own restore reads it: Python's zipfile as in `odoo.service.db.restore_db`
+    // (extract dump.sql and filestore/, then `psql -q -f dump.sql`).
+    let extracted = base.path().join("odoo-way");
+    let py = Command::new("python3")
+        .arg("-c")
+        .arg(ODOO_RESTORE_PY)
+        .arg(&zip_path)
+        .arg(&extracted)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "shop 3");
+    let load = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker exec {db} createdb -U odoo odoo_way && \
+             docker exec -i {db} psql -U odoo -q -d odoo_way < {dump} >/dev/null",
+            db = f.db,
+            dump = extracted.join("dump.sql").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    assert_eq!(
+        f.fingerprint("odoo_way"),
+        before_rows,
+        "Odoo's way loads it whole"
+    );
+    f.psql("postgres", "DROP DATABASE odoo_way");
+
     // Life goes on: rows changed and deleted, a table added, files deleted and added.
     f.psql(
         DB,
@@ -314,6 +364,22 @@ fn a_backup_restores_every_row_and_file_as_it_was_and_keeps_the_replaced_databas
     let changed_rows = f.fingerprint(DB);
     let changed_files = f.filestore(DB);
     assert_ne!(changed_rows, before_rows);
+
+    // An operator's session left open on the database: the swap ends it rather than fail.
+    let session = f.project.docker(&[
+        "exec",
+        "-d",
+        &f.db,
+        "psql",
+        "-U",
+        "odoo",
+        "-d",
+        DB,
+        "-c",
+        "SELECT pg_sleep(300)",
+    ]);
+    assert!(session.status.success());
+    let odoo_started = f.started_at();
 
     let t = Instant::now();
     let (code, out, err) = f.cli(&["restore", zip_path.to_str().unwrap(), "--yes", "--json"]);
@@ -344,6 +410,11 @@ fn a_backup_restores_every_row_and_file_as_it_was_and_keeps_the_replaced_databas
         f.started_at().starts_with("true "),
         "Odoo runs again: {}",
         f.started_at()
+    );
+    assert_ne!(
+        f.started_at(),
+        odoo_started,
+        "Odoo was stopped for the swap"
     );
 
     // Informal figures (real benchmarks are elsewhere): the same database through plain

@@ -203,8 +203,11 @@ async fn write_and_check(
     };
     if let Some(e) = dump_error {
         drop(files_tx);
-        let _ = writer.await;
-        return Err(e);
+        // A writer that failed first (a full disk) stopped the dump: its error is the cause.
+        return match writer.await {
+            Ok(Err(cause)) if dumped.is_err() => Err(cause.wrap_err(e)),
+            _ => Err(e),
+        };
     }
     let source = format!("{}/{db}", stack.filestore_root());
     let copied = filestore::download(&stack.docker, &stack.odoo_container, &source, files_tx).await;
