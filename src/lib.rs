@@ -3,6 +3,7 @@
 //! The engine (`target`, `host`, `odoo`, ...) knows how an Odoo stack works and never draws
 //! or prints; the faces (`tui`, `cli`) show what the engine finds.
 
+pub mod backup;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The command line: one face of the engine, for scripts and CI. Every subcommand prints
 //! plain text by default and a stable JSON shape with `--json`.
 
+mod backup;
 pub mod diagnose;
 mod fix;
 mod host;
@@ -83,6 +84,12 @@ pub enum Command {
     Render(Box<render::RenderArgs>),
     /// List the releases a stack has had on its host, newest first (tag, digest, when, by whom, result).
     Releases(releases::ReleasesArgs),
+    /// Back up the database and its filestore into an Odoo-format zip, read back before
+    /// success (exit 0 written and verified, 2 could not).
+    Backup(Box<backup::BackupArgs>),
+    /// Restore a backup beside the current database, check it, then swap; the current
+    /// database is kept (exit 0 restored, 1 not restored, 2 could not try).
+    Restore(Box<backup::RestoreArgs>),
     /// Print this help, or a subcommand's.
     Help {
         /// The subcommand to explain.
@@ -144,6 +151,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Releases(args)) => with_settings(&options, |settings| {
             releases::run(args, &cli.remote, &settings)
+        }),
+        Some(Command::Backup(args)) => with_settings(&options, |settings| {
+            backup::run_backup(*args, &cli.remote, &settings)
+        }),
+        Some(Command::Restore(args)) => with_settings(&options, |settings| {
+            backup::run_restore(*args, &cli.remote, &settings)
         }),
         Some(Command::Completions { .. } | Command::Help { .. }) => unreachable!("handled above"),
     };

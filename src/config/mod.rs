@@ -31,6 +31,22 @@ pub struct Config {
     pub hosts: BTreeMap<String, HostEntry>,
     #[serde(default)]
     pub logs: LogsConfig,
+    #[serde(default)]
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`: where `odoo-ops backup` (and deploy's backup) writes, and how many it keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Default: `backups/` in the state dir.
+    pub dir: Option<PathBuf>,
+    /// Keep this many newest backups of each database (default 7).
+    pub keep: Option<usize>,
+    /// The compose project of the stack (default `odoo`).
+    pub compose_project: Option<String>,
+    /// The database (default `odoo`).
+    pub db: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

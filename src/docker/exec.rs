@@ -78,3 +78,118 @@ pub async fn run(
         .and_then(|i| i.exit_code);
     Ok(out)
 }
+
+/// Create an exec of `argv` in `container` and start it attached.
+async fn start_attached(
+    docker: &Docker,
+    container: &str,
+    user: Option<&str>,
+    argv: &[&str],
+    stdin: bool,
+) -> Result<(String, StartExecResults)> {
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                attach_stdin: Some(stdin),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                user,
+                cmd: Some(argv.to_vec()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| eyre!("docker exec in {container}: {e}"))?;
+    let started = docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(|e| eyre!("docker exec in {container}: {e}"))?;
+    Ok((created.id, started))
+}
+
+async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i64> {
+    docker
+        .inspect_exec(exec_id)
+        .await
+        .ok()
+        .and_then(|i| i.exit_code)
+}
+
+/// Run `argv` in `container` with its stdout sent chunk by chunk to `stdout`: a large
+/// output (a `pg_dump` of the whole database) then never sits whole in memory. stderr is
+/// collected; the returned `stdout` is empty. No timeout: a dump takes what it takes.
+pub async fn run_streaming_stdout(
+    docker: &Docker,
+    container: &str,
+    user: Option<&str>,
+    argv: &[&str],
+    stdout: tokio::sync::mpsc::Sender<bytes::Bytes>,
+) -> Result<ExecOutput> {
+    let (id, started) = start_attached(docker, container, user, argv, false).await?;
+    let mut out = ExecOutput::default();
+    if let StartExecResults::Attached { mut output, .. } = started {
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(LogOutput::StdOut { message }) => {
+                    if stdout.send(message).await.is_err() {
+                        return Err(eyre!(
+                            "docker exec in {container}: the output's reader stopped"
+                        ));
+                    }
+                }
+                Ok(LogOutput::StdErr { message }) => out.stderr.extend_from_slice(&message),
+                Ok(_) => {}
+                Err(e) => return Err(eyre!("docker exec in {container}: {e}")),
+            }
+        }
+    }
+    out.exit_code = exit_code(docker, &id).await;
+    Ok(out)
+}
+
+/// Run `argv` in `container` with `stdin` fed from the chunks received (a `psql` reading
+/// a dump streamed out of a zip), then closed; both output streams collected. Output is
+/// read while input is written, so a chatty program cannot stall on a full pipe.
+pub async fn run_with_stdin(
+    docker: &Docker,
+    container: &str,
+    user: Option<&str>,
+    argv: &[&str],
+    mut stdin: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> Result<ExecOutput> {
+    use tokio::io::AsyncWriteExt;
+    let (id, started) = start_attached(docker, container, user, argv, true).await?;
+    let mut out = ExecOutput::default();
+    if let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    {
+        let feed = async {
+            while let Some(chunk) = stdin.recv().await {
+                // The program exited early (an error stopped it): its exit code and
+                // stderr say why, not this broken pipe.
+                if input.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+            let _ = input.shutdown().await;
+        };
+        let collect = async {
+            while let Some(chunk) = output.next().await {
+                match chunk {
+                    Ok(LogOutput::StdOut { message }) => out.stdout.extend_from_slice(&message),
+                    Ok(LogOutput::StdErr { message }) => out.stderr.extend_from_slice(&message),
+                    Ok(_) => {}
+                    Err(e) => return Err(eyre!("docker exec in {container}: {e}")),
+                }
+            }
+            Ok(())
+        };
+        let ((), collected) = tokio::join!(feed, collect);
+        collected?;
+    }
+    out.exit_code = exit_code(docker, &id).await;
+    Ok(out)
+}
