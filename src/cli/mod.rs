@@ -6,6 +6,7 @@ mod fix;
 mod host;
 pub mod remote;
 mod render;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Apply one check's fix, as the Checks pane does: diff, confirmation (or --yes), nginx -t,
     /// reload or revert (exit 0 applied, 1 not applied and reverted, 2 could not try).
     Fix(Box<fix::FixArgs>),
+    /// Verify the stack: the gates a deploy must pass (exit 0 all hard gates pass, 1 one
+    /// failed, 2 could not check).
+    Verify(Box<verify::VerifyArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
     /// Print this help, or a subcommand's.
@@ -134,6 +138,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }),
         Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
             diagnose::run(*args, &cli.remote, &settings)
+        }),
+        Some(Command::Verify(args)) => with_settings(&options, |settings| {
+            verify::run(*args, &cli.remote, &settings)
         }),
         Some(Command::Fix(args)) => {
             with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))

@@ -31,6 +31,16 @@ pub struct Config {
     pub hosts: BTreeMap<String, HostEntry>,
     #[serde(default)]
     pub logs: LogsConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+/// `[verify]`: the operator's own gates (`[[verify.gates]]`, see [`crate::verify::extra`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    #[serde(default)]
+    pub gates: Vec<crate::verify::ExtraGate>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
