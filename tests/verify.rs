@@ -211,7 +211,7 @@ fn the_gates_of_a_real_stack() {
     assert!(
         gate(&report, "extra.ocr")["evidence"]
             .to_string()
-            .contains("Bearer $OCR_TOKEN")
+            .contains("bearer token from the environment: OCR_TOKEN")
     );
     assert_eq!(status(&report, "extra.reports"), "warn");
     assert_eq!(gate(&report, "extra.reports")["hard"], false);
@@ -302,6 +302,7 @@ fn the_gates_of_a_real_stack() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(&format!("[FAIL] db.ready")), "{text}");
     assert!(

@@ -114,7 +114,7 @@ impl ExtraGate {
     /// The request, as the evidence shows it: the token's variable named, never its value.
     fn shown(&self) -> String {
         match &self.bearer_env {
-            Some(var) => format!("GET {} (Authorization: Bearer ${var})", self.url.text),
+            Some(var) => format!("GET {} (bearer token from the environment: {var})", self.url.text),
             None => format!("GET {}", self.url.text),
         }
     }
@@ -225,6 +225,17 @@ mod tests {
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         assert!(GateUrl::try_from("https://x/".to_string()).is_err());
         assert!(GateUrl::try_from("localhost:8000".to_string()).is_err());
+    }
+
+    #[test]
+    fn the_evidence_names_the_variable_not_the_token() {
+        let gate: ExtraGate = toml::from_str(
+            "name = \"ocr\"\nurl = \"http://127.0.0.1:8000/health\"\nbearer_env = \"OCR_TOKEN\"\n",
+        )
+        .unwrap();
+        assert!(gate.hard);
+        assert_eq!(gate.status, 200);
+        assert!(redact::line(&gate.shown()).contains("environment: OCR_TOKEN"));
     }
 
     #[test]
