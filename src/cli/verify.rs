@@ -10,9 +10,7 @@ use color_eyre::Result;
 use super::diagnose::DiagnoseArgs;
 use super::remote::{RemoteArgs, connect_target};
 use crate::config::Settings;
-use crate::verify::{
-    EdgeSelector, GateStatus, Overall, PortOverride, VerifyOptions, VerifyReport,
-};
+use crate::verify::{EdgeSelector, GateStatus, Overall, PortOverride, VerifyOptions, VerifyReport};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -118,6 +116,8 @@ pub fn render_text(r: &VerifyReport) -> String {
         r.elapsed_ms,
         r.rounds
     );
+    // A container's log is shown once, with the first gate it explains.
+    let mut shown: Vec<&str> = Vec::new();
     for g in &r.gates {
         let soft = if g.hard { "" } else { " (soft)" };
         out += &format!(
@@ -134,6 +134,11 @@ pub fn render_text(r: &VerifyReport) -> String {
             out += &format!("       | {line}\n");
         }
         if let Some(c) = &g.context {
+            if shown.contains(&c.container.as_str()) {
+                out += &format!("       (the log of {} is shown above)\n", c.container);
+                continue;
+            }
+            shown.push(&c.container);
             out += &format!("       last log lines ({}):\n", c.log_command);
             for line in &c.log_tail {
                 out += &format!("       > {line}\n");

@@ -63,8 +63,5 @@ async fn log_tail(docker: &Docker, container: &str, tail: usize) -> Result<Vec<S
             &item.map_err(|e| e.to_string())?.into_bytes(),
         ));
     }
-    Ok(text
-        .lines()
-        .map(|l| redact::line(l.trim_end()))
-        .collect())
+    Ok(text.lines().map(|l| redact::line(l.trim_end())).collect())
 }

@@ -114,7 +114,10 @@ impl ExtraGate {
     /// The request, as the evidence shows it: the token's variable named, never its value.
     fn shown(&self) -> String {
         match &self.bearer_env {
-            Some(var) => format!("GET {} (bearer token from the environment: {var})", self.url.text),
+            Some(var) => format!(
+                "GET {} (bearer token from the environment: {var})",
+                self.url.text
+            ),
             None => format!("GET {}", self.url.text),
         }
     }
@@ -134,7 +137,8 @@ pub async fn run(target: &Target, gate: &ExtraGate) -> Finding {
         },
         None => None,
     };
-    let answer = tokio::time::timeout(gate.timeout(), request(target, gate, token.as_deref())).await;
+    let answer =
+        tokio::time::timeout(gate.timeout(), request(target, gate, token.as_deref())).await;
     // Whatever the service echoes back, the token never reaches an output.
     let hide = |s: &str| {
         let s = match &token {
@@ -161,14 +165,21 @@ pub async fn run(target: &Target, gate: &ExtraGate) -> Finding {
     let finding = if status != gate.status {
         Finding::fail(format!("answered {status}, expected {}", gate.status))
     } else if let Some(needle) = gate.body_contains.as_deref().filter(|n| !body.contains(*n)) {
-        Finding::fail(format!("answered {status}, but the body lacks `{}`", hide(needle)))
+        Finding::fail(format!(
+            "answered {status}, but the body lacks `{}`",
+            hide(needle)
+        ))
     } else {
         Finding::pass(format!("answered {status}"))
     };
     finding.lines(evidence)
 }
 
-async fn request(target: &Target, gate: &ExtraGate, token: Option<&str>) -> Result<(u16, String), String> {
+async fn request(
+    target: &Target,
+    gate: &ExtraGate,
+    token: Option<&str>,
+) -> Result<(u16, String), String> {
     let io = target
         .connect_tcp(&gate.url.host, gate.url.port)
         .await
@@ -220,7 +231,10 @@ mod tests {
     #[test]
     fn urls() {
         let u = GateUrl::try_from("http://127.0.0.1:8000/health?x=1".to_string()).unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 8000, "/health?x=1"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 8000, "/health?x=1")
+        );
         let u = GateUrl::try_from("http://ocr.internal".to_string()).unwrap();
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         assert!(GateUrl::try_from("https://x/".to_string()).is_err());

@@ -169,8 +169,16 @@ async fn round(
         result.hard = g.hard;
         result
     }));
-    let (c, h, g, r, m, reg, e, x) =
-        tokio::join!(container_gate, http, gevent, ready, modules, registry_gate, edge_gates, extras);
+    let (c, h, g, r, m, reg, e, x) = tokio::join!(
+        container_gate,
+        http,
+        gevent,
+        ready,
+        modules,
+        registry_gate,
+        edge_gates,
+        extras
+    );
     let mut gates = vec![c, h, g];
     gates.extend(e);
     gates.extend([r, m, reg]);
@@ -187,8 +195,14 @@ async fn edge_round(
 ) -> Vec<GateResult> {
     const GATES: [(&str, &str); 3] = [
         ("edge.health", "Edge health over HTTPS (through nginx)"),
-        ("edge.login", "Login page through the edge (200 with the login form)"),
-        ("edge.websocket", "Websocket handshake through the edge (101)"),
+        (
+            "edge.login",
+            "Login page through the edge (200 with the login form)",
+        ),
+        (
+            "edge.websocket",
+            "Websocket handshake through the edge (101)",
+        ),
     ];
     let started = Instant::now();
     let findings: Vec<Finding> = match edge {
@@ -250,9 +264,9 @@ fn result(id: String, title: String, f: Finding, elapsed_ms: u64) -> GateResult 
     }
 }
 
-/// A soft gate that fails warns.
+/// A soft gate that fails, or cannot look, warns: it never decides the outcome.
 fn soften(mut g: GateResult) -> GateResult {
-    if !g.hard && g.status == GateStatus::Fail {
+    if !g.hard && matches!(g.status, GateStatus::Fail | GateStatus::CouldNotCheck) {
         g.status = GateStatus::Warn;
     }
     g

@@ -41,7 +41,11 @@ pub fn judge(subject: &Subject, baseline: Option<i64>) -> Finding {
                     c.exit_code.unwrap_or_default()
                 ))
             } else if !c.running {
-                let oom = if c.oom_killed { ", killed by the OOM killer" } else { "" };
+                let oom = if c.oom_killed {
+                    ", killed by the OOM killer"
+                } else {
+                    ""
+                };
                 Finding::fail(format!(
                     "{} is {} (exit code {}{oom})",
                     c.name,
@@ -65,9 +69,7 @@ pub fn judge(subject: &Subject, baseline: Option<i64>) -> Finding {
                     "{} running since {}{}",
                     c.name,
                     c.started_at,
-                    health_status
-                        .map(|h| format!(", {h}"))
-                        .unwrap_or_default()
+                    health_status.map(|h| format!(", {h}")).unwrap_or_default()
                 ))
             };
             finding.lines(evidence).in_container(name)

@@ -21,7 +21,18 @@ pub async fn ready(subject: &Subject, timeout: Duration) -> Finding {
         Err(finding) => return finding,
     };
     let port = db_port(subject);
-    let argv = ["pg_isready", "-p", port.as_str(), "-t", "3"];
+    // As Odoo's role: without -U, pg_isready introduces itself as the OS user (`root`),
+    // and PostgreSQL logs `FATAL: role "root" does not exist` for every poll.
+    let user = db_user(subject);
+    let argv = [
+        "pg_isready",
+        "-U",
+        user.as_str(),
+        "-p",
+        port.as_str(),
+        "-t",
+        "3",
+    ];
     let shown = format!("docker exec {} {}", db.name, argv.join(" "));
     let at = Some(db.name.clone());
     if db.state != "running" {
@@ -74,12 +85,7 @@ pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration)
         ))
         .in_container(at);
     }
-    let user = subject
-        .conf()
-        .and_then(|c| c.get("db_user"))
-        .filter(|u| !u.is_empty() && *u != "False")
-        .unwrap_or("odoo")
-        .to_string();
+    let user = db_user(subject);
     let psql = Psql {
         docker,
         container: &db.name,
@@ -94,8 +100,10 @@ pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration)
         },
     };
     if databases.is_empty() {
-        return Finding::warn("no Odoo database yet: PostgreSQL holds no database besides `postgres`")
-            .in_container(at);
+        return Finding::warn(
+            "no Odoo database yet: PostgreSQL holds no database besides `postgres`",
+        )
+        .in_container(at);
     }
     let mut pending = Vec::new();
     let mut missing = Vec::new();
@@ -113,8 +121,12 @@ pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration)
                 ));
                 pending.extend(rows.into_iter().map(|r| format!("{database}: {r}")));
             }
-            Ok(Pending::NoTable) => missing.push(format!("{database} has no ir_module_module table")),
-            Ok(Pending::NoDatabase) => missing.push(format!("the database {database} does not exist")),
+            Ok(Pending::NoTable) => {
+                missing.push(format!("{database} has no ir_module_module table"))
+            }
+            Ok(Pending::NoDatabase) => {
+                missing.push(format!("the database {database} does not exist"))
+            }
             Err(f) => return f.lines(evidence).in_container(at),
         }
     }
@@ -139,7 +151,11 @@ pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration)
 fn usable(subject: &Subject) -> Result<(&Docker, &DbContainer), Finding> {
     let docker = match &subject.docker {
         Ok(d) => d,
-        Err(e) => return Err(Finding::could_not_check(format!("Docker could not be asked: {e}"))),
+        Err(e) => {
+            return Err(Finding::could_not_check(format!(
+                "Docker could not be asked: {e}"
+            )));
+        }
     };
     match &subject.db {
         Ok(Some(db)) => Ok((docker, db)),
@@ -149,6 +165,16 @@ fn usable(subject: &Subject) -> Result<(&Docker, &DbContainer), Finding> {
         .lines(subject.odoo.located.iter().cloned())),
         Err(e) => Err(Finding::could_not_check(format!("Docker could not be asked: {e}"))),
     }
+}
+
+/// odoo.conf's `db_user`, else the role the official images and the seeds use.
+fn db_user(subject: &Subject) -> String {
+    subject
+        .conf()
+        .and_then(|c| c.get("db_user"))
+        .filter(|u| !u.is_empty() && *u != "False")
+        .unwrap_or("odoo")
+        .to_string()
 }
 
 fn db_port(subject: &Subject) -> String {
@@ -171,7 +197,11 @@ fn database_names(subject: &Subject, wanted: Option<&str>) -> Option<String> {
     if let Some(w) = wanted {
         return Some(w.to_string());
     }
-    if let Some(n) = subject.conf().and_then(|c| c.get("db_name")).and_then(first) {
+    if let Some(n) = subject
+        .conf()
+        .and_then(|c| c.get("db_name"))
+        .and_then(first)
+    {
         return Some(n);
     }
     database_arg(&subject.container_argv()).and_then(|d| first(&d))
@@ -187,7 +217,10 @@ pub fn database_arg<S: AsRef<str>>(argv: &[S]) -> Option<String> {
         if let Some(v) = a.strip_prefix("--database=") {
             return Some(v.to_string());
         }
-        if let Some(v) = a.strip_prefix("-d").filter(|v| !v.is_empty() && !a.starts_with("--")) {
+        if let Some(v) = a
+            .strip_prefix("-d")
+            .filter(|v| !v.is_empty() && !a.starts_with("--"))
+        {
             return Some(v.to_string());
         }
     }
@@ -216,7 +249,16 @@ const DATABASES_SQL: &str = "SELECT datname FROM pg_database \
 impl Psql<'_> {
     fn argv<'b>(&'b self, database: &'b str, sql: &'b str) -> Vec<&'b str> {
         vec![
-            "psql", "-X", "-U", self.user, "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+            "psql",
+            "-X",
+            "-U",
+            self.user,
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
         ]
     }
 
@@ -243,8 +285,10 @@ impl Psql<'_> {
     async fn databases(&self) -> Result<Vec<String>, Finding> {
         let out = self.query("postgres", DATABASES_SQL).await?;
         if !out.success() {
-            return Err(Finding::could_not_check("psql could not list the databases")
-                .lines(output_lines(&out)));
+            return Err(
+                Finding::could_not_check("psql could not list the databases")
+                    .lines(output_lines(&out)),
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -293,9 +337,15 @@ mod tests {
 
     #[test]
     fn the_database_from_odoos_command_line() {
-        assert_eq!(database_arg(&["odoo", "-d", "prod"]).as_deref(), Some("prod"));
+        assert_eq!(
+            database_arg(&["odoo", "-d", "prod"]).as_deref(),
+            Some("prod")
+        );
         assert_eq!(database_arg(&["odoo", "-dprod"]).as_deref(), Some("prod"));
-        assert_eq!(database_arg(&["odoo", "--database=a,b"]).as_deref(), Some("a,b"));
+        assert_eq!(
+            database_arg(&["odoo", "--database=a,b"]).as_deref(),
+            Some("a,b")
+        );
         assert_eq!(database_arg(&["odoo", "--db_host", "db"]), None);
     }
 }

@@ -62,7 +62,12 @@ fn probe_lines(probe: &HttpProbe) -> Vec<String> {
     if !body.is_empty() {
         lines.push(format!(
             "body: {}",
-            body.lines().next().unwrap_or_default().chars().take(160).collect::<String>()
+            body.lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(160)
+                .collect::<String>()
         ));
     }
     lines
@@ -70,17 +75,16 @@ fn probe_lines(probe: &HttpProbe) -> Vec<String> {
 
 /// `edge.health`, `edge.login`, `edge.websocket` from one round of edge requests.
 pub fn edge(obs: &EdgeObs, container: Option<String>) -> [Finding; 3] {
-    let connect = obs
-        .connect_to
-        .as_ref()
-        .map(|c| format!("connected to {c}"));
+    let connect = obs.connect_to.as_ref().map(|c| format!("connected to {c}"));
     let with_connect = |f: Finding| {
         f.lines(connect.clone())
             .lines(obs.cert_error.clone().map(|e| format!("TLS: {e}")))
             .in_container(container.clone())
     };
     let health = match &obs.health {
-        Some(p) if p.status == Some(200) => Finding::pass("200 through nginx").lines(probe_lines(p)),
+        Some(p) if p.status == Some(200) => {
+            Finding::pass("200 through nginx").lines(probe_lines(p))
+        }
         Some(p) => edge_failure(p).lines(probe_lines(p)),
         None => Finding::could_not_check("not requested"),
     };
@@ -91,10 +95,10 @@ pub fn edge(obs: &EdgeObs, container: Option<String>) -> [Finding; 3] {
         Some(p) if p.status == Some(200) => {
             Finding::fail("200, but the page has no login form").lines(probe_lines(p))
         }
-        Some(p) if p.redirects_to_selector() => Finding::fail(
-            "redirected to the database selector: Odoo could not choose a database",
-        )
-        .lines(probe_lines(p)),
+        Some(p) if p.redirects_to_selector() => {
+            Finding::fail("redirected to the database selector: Odoo could not choose a database")
+                .lines(probe_lines(p))
+        }
         Some(p) => edge_failure(p).lines(probe_lines(p)),
         None => Finding::could_not_check("not requested"),
     };
@@ -105,7 +109,11 @@ pub fn edge(obs: &EdgeObs, container: Option<String>) -> [Finding; 3] {
         Some(p) => edge_failure(p).line(p.status_line()),
         None => Finding::could_not_check("not requested"),
     };
-    [with_connect(health), with_connect(login), with_connect(websocket)]
+    [
+        with_connect(health),
+        with_connect(login),
+        with_connect(websocket),
+    ]
 }
 
 fn edge_failure(p: &HttpProbe) -> Finding {

@@ -54,7 +54,11 @@ pub async fn judge(subject: &Subject, timeout: Duration) -> Finding {
                 .filter(|s| *s > 0);
             let shown = format!(
                 "docker logs --since {} {}",
-                if c.started_at.is_empty() { "?" } else { &c.started_at },
+                if c.started_at.is_empty() {
+                    "?"
+                } else {
+                    &c.started_at
+                },
                 c.name
             );
             match tokio::time::timeout(timeout, scan_container(docker, &c.id, since)).await {
