@@ -269,6 +269,19 @@ fn the_gates_of_a_real_stack() {
         "update ir_module_module set state = 'installed' where name = 'sale'",
     );
 
+    // A database without Odoo's tables is said to be one, as a warning: exit 0.
+    let (out, report) = stack.verify(&config, &["--no-diagnose", "--database", "postgres"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let modules = gate(&report, "db.modules");
+    assert_eq!(modules["status"], "warn");
+    assert!(
+        modules["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no Odoo database yet: postgres has no ir_module_module table"),
+        "{modules:#}"
+    );
+
     // The db service stopped: the database gate fails, and shows the db container's own
     // last log lines; the diagnosis names the database as the root cause.
     assert!(
