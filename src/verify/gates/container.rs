@@ -115,3 +115,84 @@ pub fn restart_count(subject: &Subject) -> Option<i64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::obs::{ContainerObs, OdooObs};
+    use crate::verify::model::GateStatus;
+
+    fn subject(c: ContainerObs) -> Subject {
+        Subject {
+            odoo: OdooObs {
+                runtime: OdooRuntime::Container(c),
+                ..Default::default()
+            },
+            inspect: None,
+            http_port: Some(8069),
+            gevent_port: Some(8072),
+            docker: Err("not asked".into()),
+            db: Ok(None),
+        }
+    }
+
+    fn running() -> ContainerObs {
+        ContainerObs {
+            name: "prod-odoo-1".into(),
+            status: "running".into(),
+            running: true,
+            started_at: "2026-11-30T10:00:00Z".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn up_restarting_dead_and_restarted_meanwhile() {
+        let f = judge(&subject(running()), None);
+        assert_eq!(f.status, GateStatus::Pass);
+        assert_eq!(f.container.as_deref(), Some("prod-odoo-1"));
+
+        let mut c = running();
+        c.restarting = true;
+        c.restart_count = 4;
+        let f = judge(&subject(c), None);
+        assert_eq!(f.status, GateStatus::Fail);
+        assert!(
+            f.summary.contains("restarting (restart count 4"),
+            "{}",
+            f.summary
+        );
+
+        let mut c = running();
+        c.running = false;
+        c.status = "exited".into();
+        c.exit_code = Some(137);
+        c.oom_killed = true;
+        let f = judge(&subject(c), None);
+        assert!(
+            f.summary
+                .contains("exited (exit code 137, killed by the OOM killer)")
+        );
+
+        // Running between two crashes: caught by the count going up during the verify.
+        let mut c = running();
+        c.restart_count = 3;
+        let f = judge(&subject(c), Some(2));
+        assert_eq!(f.status, GateStatus::Fail);
+        assert!(
+            f.summary
+                .contains("restarted during the verify (restart count 2 -> 3)")
+        );
+    }
+
+    #[test]
+    fn no_odoo_is_a_failure_unless_docker_could_not_be_asked() {
+        let mut s = subject(running());
+        s.odoo.runtime = OdooRuntime::NotFound {
+            looked: "docker ps -a".into(),
+        };
+        assert_eq!(judge(&s, None).status, GateStatus::Fail);
+        s.odoo.docker_error = Some("permission denied".into());
+        assert_eq!(judge(&s, None).status, GateStatus::CouldNotCheck);
+    }
+}

@@ -130,3 +130,76 @@ fn edge_failure(p: &HttpProbe) -> Finding {
 pub fn has_login_form(body: &str) -> bool {
     body.contains("oe_login_form") || (body.contains("<form") && body.contains("name=\"login\""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::model::GateStatus;
+
+    fn probe(status: u16, body: &str, headers: &[(&str, &str)]) -> Option<HttpProbe> {
+        Some(HttpProbe {
+            request: "GET https://erp.example.com/x".into(),
+            status: Some(status),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.into(),
+            error: None,
+        })
+    }
+
+    #[test]
+    fn the_edge_as_a_browser_sees_it() {
+        let obs = EdgeObs {
+            health: probe(200, "{\"status\": \"pass\"}", &[]),
+            login: probe(
+                200,
+                "<form class=\"oe_login_form\"><input name=\"login\"/></form>",
+                &[],
+            ),
+            websocket: probe(101, "", &[]),
+            ..Default::default()
+        };
+        let [h, l, w] = edge(&obs, None);
+        assert_eq!(
+            [h.status, l.status, w.status],
+            [GateStatus::Pass, GateStatus::Pass, GateStatus::Pass]
+        );
+        let obs = EdgeObs {
+            health: probe(502, "<html>Bad Gateway</html>", &[]),
+            login: probe(303, "", &[("location", "/web/database/selector")]),
+            // Odoo 18 without a websocket route behind nginx.
+            websocket: probe(404, "", &[]),
+            ..Default::default()
+        };
+        let [h, l, w] = edge(&obs, None);
+        assert!(h.summary.starts_with("502"), "{}", h.summary);
+        assert!(l.summary.contains("database selector"), "{}", l.summary);
+        assert_eq!(w.status, GateStatus::Fail);
+        assert_eq!(w.summary, "answered 404");
+        let obs = EdgeObs {
+            login: probe(200, "<html>a page</html>", &[]),
+            ..Default::default()
+        };
+        assert_eq!(
+            edge(&obs, None)[1].summary,
+            "200, but the page has no login form"
+        );
+    }
+
+    #[test]
+    fn internal_health_wants_the_database() {
+        assert_eq!(
+            judge_health(
+                &probe(200, r#"{"status": "pass", "db_server_status": true}"#, &[]).unwrap()
+            )
+            .status,
+            GateStatus::Pass
+        );
+        let f = judge_health(
+            &probe(500, r#"{"status": "fail", "db_server_status": false}"#, &[]).unwrap(),
+        );
+        assert_eq!(f.summary, "Odoo answers, but cannot reach its database");
+    }
+}
