@@ -214,6 +214,19 @@ fn the_gates_of_a_real_stack() {
             .to_string()
             .contains("Registry loaded")
     );
+    // The gates ran at once: the whole round took about as long as its slowest gate
+    // (printed, not asserted: a loaded machine makes wall times noisy).
+    let slowest = report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["elapsed_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    println!(
+        "verify: {} ms in {} round(s), slowest gate {slowest} ms",
+        report["elapsed_ms"], report["rounds"]
+    );
     assert_eq!(status(&report, "extra.ocr"), "pass", "{report:#}");
     let evidence = gate(&report, "extra.ocr")["evidence"].to_string();
     assert!(evidence.contains("environment: OCR_TOKEN"), "{evidence}");
