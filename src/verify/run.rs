@@ -5,8 +5,10 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::future::join_all;
 
 use super::context;
@@ -15,10 +17,9 @@ use super::gates::{container, database, health, registry};
 use super::model::{Finding, GateResult, GateStatus, Overall, VerifyReport};
 use super::options::{EdgeSelector, VerifyOptions};
 use super::subject::{self, Subject};
-use crate::checks::OdooLocation;
 use crate::checks::gather::edge::{self, EdgePlan};
 use crate::checks::gather::nginx;
-use crate::host::processes;
+use crate::host::processes::{self, Processes};
 use crate::redact;
 use crate::target::Target;
 
@@ -27,17 +28,20 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
     let start = Instant::now();
     let deadline = options.wait.map(|w| start + w);
     // The site nginx serves does not change while waiting: read once. Its upstream is
-    // where the one rule looks for Odoo first, so an Odoo found automatically waits for it.
-    let ((edge, upstream), mut subject) = if options.discovery.odoo == OdooLocation::Auto {
-        let edge = resolve_edge(target, options).await;
-        let subject = subject::discover(target, options, edge.1.clone()).await;
-        (edge, subject)
-    } else {
-        tokio::join!(
-            resolve_edge(target, options),
-            subject::discover(target, options, Vec::new())
-        )
+    // where the one rule looks for Odoo first: Odoo's discovery gets it as soon as nginx's
+    // configuration is parsed, and both share one process snapshot.
+    let procs = async { Arc::new(processes::snapshot(target).await) }.shared();
+    let (upstream_tx, upstream_rx) = tokio::sync::oneshot::channel::<Vec<u16>>();
+    let edge = async {
+        let (plan, upstream) = resolve_edge(target, options, procs.clone()).await;
+        let _ = upstream_tx.send(upstream.clone());
+        (plan, upstream)
     };
+    let first = subject::discover(target, options, procs.clone(), async {
+        upstream_rx.await.unwrap_or_default()
+    });
+    let ((edge, upstream), mut subject) = tokio::join!(edge, first);
+    drop(procs);
     let baseline = container::restart_count(&subject);
     let mut rounds = 0;
     let mut attempts: HashMap<String, u32> = HashMap::new();
@@ -57,7 +61,9 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
         match deadline {
             Some(d) if !ready && Instant::now() + options.poll_interval < d => {
                 tokio::time::sleep(options.poll_interval).await;
-                subject = subject::discover(target, options, upstream.clone()).await;
+                let procs = async { Arc::new(processes::snapshot(target).await) };
+                subject =
+                    subject::discover(target, options, procs, async { upstream.clone() }).await;
             }
             _ => break,
         }
@@ -85,15 +91,14 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
 async fn resolve_edge(
     target: &Target,
     options: &VerifyOptions,
+    procs: impl Future<Output = Arc<Processes>>,
 ) -> (Option<Result<EdgePlan, String>>, Vec<u16>) {
     match &options.edge {
         EdgeSelector::Skip => (None, Vec::new()),
         EdgeSelector::Plan(p) => (Some(Ok(p.clone())), Vec::new()),
         EdgeSelector::FromNginx => {
-            let (procs, early) = tokio::join!(
-                processes::snapshot(target),
-                nginx::first_round_early(target, &options.discovery)
-            );
+            let (procs, early) =
+                tokio::join!(procs, nginx::first_round_early(target, &options.discovery));
             let obs = nginx::configuration(target, &procs, &options.discovery, Some(early)).await;
             let upstream = nginx::upstream_ports(&obs);
             let plan = match &obs.site {

@@ -3,6 +3,7 @@
 //! applies [`crate::odoo::locate`]'s rule), its ports, and the compose service of its
 //! database.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bollard::Docker;
@@ -12,7 +13,7 @@ use bollard::query_parameters::InspectContainerOptions;
 use super::options::VerifyOptions;
 use crate::checks::gather::odoo;
 use crate::checks::obs::{OdooObs, OdooRuntime};
-use crate::host::processes;
+use crate::host::processes::Processes;
 use crate::odoo::conf::OdooConf;
 use crate::target::Target;
 
@@ -101,14 +102,17 @@ impl Subject {
     }
 }
 
-/// Find Odoo, its ports and its database's container. `upstream`: the host ports nginx's
-/// upstream names (the locate rule's first criterion), when nginx was read.
-pub async fn discover(target: &Target, options: &VerifyOptions, upstream: Vec<u16>) -> Subject {
-    // A named container needs no process snapshot: the future is only awaited by the
-    // discovery that uses it.
-    let procs = async { Arc::new(processes::snapshot(target).await) };
+/// Find Odoo, its ports and its database's container. `procs` (the host's processes) and
+/// `upstream` (the host ports nginx's upstream names: the locate rule's first criterion)
+/// are awaited only by the discovery that needs them: a named container needs neither.
+pub async fn discover(
+    target: &Target,
+    options: &VerifyOptions,
+    procs: impl Future<Output = Arc<Processes>>,
+    upstream: impl Future<Output = Vec<u16>>,
+) -> Subject {
     let (odoo, docker) = tokio::join!(
-        odoo::gather(target, procs, async { upstream }, &options.discovery),
+        odoo::gather(target, procs, upstream, &options.discovery),
         target.docker()
     );
     let docker = docker.map_err(|e| format!("{e:#}"));
@@ -116,36 +120,42 @@ pub async fn discover(target: &Target, options: &VerifyOptions, upstream: Vec<u1
         OdooRuntime::Container(c) => Some(c.clone()),
         _ => None,
     };
-    let inspect = match (&container, &docker) {
-        (Some(c), Ok(d)) => d
-            .inspect_container(&c.id, None::<InspectContainerOptions>)
-            .await
-            .ok(),
-        _ => None,
-    };
-    let db = match (&container, &docker) {
-        (Some(c), Ok(d)) => {
-            let project = c
-                .compose_project
-                .clone()
-                .or(options.discovery.compose_project.clone());
-            let service = db_service(options, odoo.conf.as_ref());
-            match (project, service) {
-                (Some(project), Some(service)) => Ok(crate::docker::compose::service_container(
-                    d, &project, &service,
-                )
+    let inspect = async {
+        match (&container, &docker) {
+            (Some(c), Ok(d)) => d
+                .inspect_container(&c.id, None::<InspectContainerOptions>)
                 .await
-                .map(|(name, state)| DbContainer {
-                    name,
-                    state,
-                    service,
-                })),
-                _ => Ok(None),
-            }
+                .ok(),
+            _ => None,
         }
-        (Some(_), Err(e)) => Err(e.clone()),
-        (None, _) => Ok(None),
     };
+    let db = async {
+        match (&container, &docker) {
+            (Some(c), Ok(d)) => {
+                let project = c
+                    .compose_project
+                    .clone()
+                    .or(options.discovery.compose_project.clone());
+                let service = db_service(options, odoo.conf.as_ref());
+                match (project, service) {
+                    (Some(project), Some(service)) => Ok(
+                        crate::docker::compose::service_container(d, &project, &service)
+                            .await
+                            .map(|(name, state)| DbContainer {
+                                name,
+                                state,
+                                service,
+                            }),
+                    ),
+                    _ => Ok(None),
+                }
+            }
+            (Some(_), Err(e)) => Err(e.clone()),
+            (None, _) => Ok(None),
+        }
+    };
+    // Independent round trips (each a channel over SSH).
+    let (inspect, db) = tokio::join!(inspect, db);
     Subject {
         http_port: options.ports.http.or(odoo.http_port),
         gevent_port: options.ports.gevent.or(odoo.gevent_port),
