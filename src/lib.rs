@@ -19,4 +19,5 @@ pub mod ssh;
 pub mod stack;
 pub mod target;
 pub mod tui;
+pub mod verify;
 pub mod workflow;

@@ -9,6 +9,7 @@ pub mod lock_args;
 mod releases;
 pub mod remote;
 mod render;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,9 @@ pub enum Command {
     /// Apply one check's fix, as the Checks pane does: diff, confirmation (or --yes), nginx -t,
     /// reload or revert (exit 0 applied, 1 not applied and reverted, 2 could not try).
     Fix(Box<fix::FixArgs>),
+    /// Verify the stack: the gates a deploy must pass (exit 0 all hard gates pass, 1 one
+    /// failed, 2 could not check).
+    Verify(Box<verify::VerifyArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
     /// List the releases a stack has had on its host, newest first (tag, digest, when, by whom, result).
@@ -145,6 +149,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }),
         Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
             diagnose::run(*args, &cli.remote, &settings)
+        }),
+        Some(Command::Verify(args)) => with_settings(&options, |settings| {
+            verify::run(*args, &cli.remote, &settings)
         }),
         Some(Command::Fix(args)) => {
             with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))

@@ -33,6 +33,8 @@ pub struct Config {
     pub logs: LogsConfig,
     #[serde(default)]
     pub backup: BackupConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
 }
 
 /// `[backup]`: where `odoo-ops backup` (and deploy's backup) writes, and how many it keeps.
@@ -47,6 +49,14 @@ pub struct BackupConfig {
     pub compose_project: Option<String>,
     /// The database (default `odoo`).
     pub db: Option<String>,
+}
+
+/// `[verify]`: the operator's own gates (`[[verify.gates]]`, see [`crate::verify::extra`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    #[serde(default)]
+    pub gates: Vec<crate::verify::ExtraGate>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -1,0 +1,396 @@
+//! `odoo-ops verify` against a droplet-shaped stack built of real parts: the real
+//! PostgreSQL image as compose service `db`, the Odoo stand-in image as `odoo` on the
+//! project's network, a real nginx with TLS in front on loopback, and a second nginx
+//! server standing for the operator's own service behind an extra gate (it wants a bearer
+//! token). What is asserted is what a script sees: the exit code and the JSON report.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::docker::Project;
+use support::nginx::Nginx;
+use support::odoo_site::{DOMAIN, site};
+use support::{ports, standin, tls};
+
+/// The token the extra gate's service wants; it must never be printed.
+const TOKEN: &str = "ocr-test-token-5f2a9c";
+
+struct Stack {
+    project: Project,
+    db: String,
+    http: u16,
+    gevent: u16,
+    ocr: u16,
+    nginx: Nginx,
+    dir: tempfile::TempDir,
+    ca: PathBuf,
+}
+
+impl Stack {
+    /// db running (with database `odoo` holding Odoo's module table), nginx in front;
+    /// the Odoo container is started by [`Stack::start_odoo`].
+    fn new(test: &str) -> Stack {
+        let project = Project::new(test);
+        let db = project.run_db();
+        project.psql(&db, "postgres", "create database odoo");
+        project.psql(
+            &db,
+            "odoo",
+            "create table ir_module_module (id serial primary key, name varchar not null unique, state varchar(16)); \
+             insert into ir_module_module (name, state) values ('base', 'installed'), ('web', 'installed'), ('sale', 'uninstalled')",
+        );
+        let (http, gevent, tls_port, ocr) = (
+            ports::free_port(),
+            ports::free_port(),
+            ports::free_port(),
+            ports::free_port(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cert = tls::make_cert(&dir.path().join("certs"), DOMAIN);
+        // The operator's own service: 200 `ok` only with the right bearer token.
+        let ocr_server = format!(
+            "server {{
+    listen 127.0.0.1:{ocr};
+    location = /health {{
+        if ($http_authorization != \"Bearer {TOKEN}\") {{ return 401 \"unauthorized\\n\"; }}
+        return 200 \"ok\\n\";
+    }}
+}}
+"
+        );
+        let nginx = Nginx::start(
+            &format!("{}{ocr_server}", site(http, gevent, tls_port, &cert)),
+            &[tls_port, ocr],
+        );
+        Stack {
+            project,
+            db,
+            http,
+            gevent,
+            ocr,
+            nginx,
+            ca: cert.ca_cert,
+            dir,
+        }
+    }
+
+    fn odoo_name(&self) -> String {
+        format!("{}-odoo-1", self.project.name)
+    }
+
+    /// The stand-in image as service `odoo`, serving database `odoo` (`-d`, as a compose
+    /// file's command does), its ports published on loopback.
+    fn start_odoo(&self) -> String {
+        let image = standin::ensure_image(standin::RELEASES[0]);
+        let network = self.project.network();
+        let published = [
+            format!("127.0.0.1:{}:8069", self.http),
+            format!("127.0.0.1:{}:8072", self.gevent),
+        ];
+        self.project.run_with_command(
+            "odoo",
+            &[
+                "--network",
+                &network,
+                "-p",
+                &published[0],
+                "-p",
+                &published[1],
+            ],
+            &image,
+            &["-c", "/etc/odoo/odoo.conf", "-d", "odoo"],
+        )
+    }
+
+    /// A config file with these `[[verify.gates]]`.
+    fn config(&self, gates: &str) -> PathBuf {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(&path, gates).unwrap();
+        path
+    }
+
+    fn verify(&self, config: &Path, extra: &[&str]) -> (Output, Value) {
+        let mut args = vec![
+            "--config".to_string(),
+            config.display().to_string(),
+            "verify".into(),
+            "--json".into(),
+            "--domain".into(),
+            DOMAIN.into(),
+            "--compose-project".into(),
+            self.project.name.clone(),
+            "--nginx-conf".into(),
+            self.nginx.conf_path().display().to_string(),
+            "--nginx-prefix".into(),
+            self.nginx.path().display().to_string(),
+            "--ca-file".into(),
+            self.ca.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
+            .args(&args)
+            .env("XDG_CONFIG_HOME", self.dir.path())
+            .env("OCR_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains(TOKEN) && !String::from_utf8_lossy(&out.stderr).contains(TOKEN),
+            "the bearer token was printed"
+        );
+        let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out, json)
+    }
+}
+
+fn gate<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == id)
+        .unwrap_or_else(|| panic!("no gate {id} in {report:#}"))
+}
+
+fn status(report: &Value, id: &str) -> String {
+    gate(report, id)["status"].as_str().unwrap().to_string()
+}
+
+const BUILT_IN: [&str; 9] = [
+    "container",
+    "health.http",
+    "health.gevent",
+    "edge.health",
+    "edge.login",
+    "edge.websocket",
+    "db.ready",
+    "db.modules",
+    "odoo.registry",
+];
+
+#[test]
+fn the_gates_of_a_real_stack() {
+    let stack = Stack::new("verify");
+    let odoo = stack.start_odoo();
+    assert!(ports::wait_listening(stack.http, Duration::from_secs(20)));
+    let gates = |ocr_hard: &str| {
+        format!(
+            "[[verify.gates]]\nname = \"ocr\"\nurl = \"http://127.0.0.1:{}/health\"\nbody_contains = \"ok\"\nbearer_env = \"OCR_TOKEN\"\n{ocr_hard}\n\
+             [[verify.gates]]\nname = \"reports\"\nurl = \"http://127.0.0.1:{}/health\"\nstatus = 200\nbearer_env = \"NO_SUCH_TOKEN_VAR\"\nhard = false\ntimeout_secs = 2\n",
+            stack.ocr, stack.ocr
+        )
+    };
+
+    // Healthy: every built-in gate passes with its evidence; the hard extra gate passes
+    // with the token sent; the soft one that cannot get its token only warns.
+    let config = stack.config(&gates("hard = true"));
+    let (out, report) = stack.verify(&config, &["--wait", "20"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["status"], "passed");
+    for id in BUILT_IN {
+        assert_eq!(status(&report, id), "pass", "{id}: {:#}", gate(&report, id));
+        assert!(
+            !gate(&report, id)["evidence"].as_array().unwrap().is_empty(),
+            "{id} has no evidence"
+        );
+    }
+    assert!(
+        gate(&report, "container")["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&odoo)
+    );
+    assert!(
+        gate(&report, "odoo.registry")["evidence"]
+            .to_string()
+            .contains("Registry loaded")
+    );
+    // The gates ran at once: the whole round took about as long as its slowest gate
+    // (printed, not asserted: a loaded machine makes wall times noisy).
+    let slowest = report["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["elapsed_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    println!(
+        "verify: {} ms in {} round(s), slowest gate {slowest} ms",
+        report["elapsed_ms"], report["rounds"]
+    );
+    assert_eq!(status(&report, "extra.ocr"), "pass", "{report:#}");
+    let evidence = gate(&report, "extra.ocr")["evidence"].to_string();
+    assert!(evidence.contains("environment: OCR_TOKEN"), "{evidence}");
+    assert_eq!(status(&report, "extra.reports"), "warn");
+    assert_eq!(gate(&report, "extra.reports")["hard"], false);
+
+    // A hard gate whose token variable is not set cannot be checked: exit 2.
+    let config = stack.config(&gates("hard = true").replace("OCR_TOKEN", "UNSET_OCR_TOKEN"));
+    let (out, report) = stack.verify(&config, &["--no-diagnose"]);
+    assert_eq!(out.status.code(), Some(2), "{report:#}");
+    assert_eq!(status(&report, "extra.ocr"), "could_not_check");
+
+    // The service asked without its token answers 401: a hard gate failing, exit 1.
+    std::fs::write(&config, format!(
+        "[[verify.gates]]\nname = \"ocr\"\nurl = \"http://127.0.0.1:{}/health\"\nbody_contains = \"ok\"\n",
+        stack.ocr
+    ))
+    .unwrap();
+    let (out, report) = stack.verify(&config, &["--no-diagnose"]);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    assert_eq!(status(&report, "extra.ocr"), "fail");
+    assert!(
+        gate(&report, "extra.ocr")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("answered 401, expected 200")
+    );
+    for id in BUILT_IN {
+        assert_eq!(status(&report, id), "pass", "{id}");
+    }
+
+    // A module left `to upgrade` (an upgrade cut short): the modules gate names it.
+    let config = stack.config("");
+    stack.project.psql(
+        &stack.db,
+        "odoo",
+        "update ir_module_module set state = 'to upgrade' where name = 'sale'",
+    );
+    let (out, report) = stack.verify(&config, &["--no-diagnose"]);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let modules = gate(&report, "db.modules");
+    assert_eq!(modules["status"], "fail");
+    assert!(
+        modules["summary"]
+            .as_str()
+            .unwrap()
+            .contains("odoo: sale to upgrade"),
+        "{modules:#}"
+    );
+    stack.project.psql(
+        &stack.db,
+        "odoo",
+        "update ir_module_module set state = 'installed' where name = 'sale'",
+    );
+
+    // A database without Odoo's tables is said to be one, as a warning: exit 0.
+    let (out, report) = stack.verify(&config, &["--no-diagnose", "--database", "postgres"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let modules = gate(&report, "db.modules");
+    assert_eq!(modules["status"], "warn");
+    assert!(
+        modules["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no Odoo database yet: postgres has no ir_module_module table"),
+        "{modules:#}"
+    );
+
+    // The db service stopped: the database gate fails, and shows the db container's own
+    // last log lines; the diagnosis names the database as the root cause.
+    assert!(
+        stack
+            .project
+            .docker(&["stop", "-t", "5", &stack.db])
+            .status
+            .success()
+    );
+    let (out, report) = stack.verify(&config, &[]);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let ready = gate(&report, "db.ready");
+    assert_eq!(ready["status"], "fail");
+    assert!(
+        ready["summary"].as_str().unwrap().contains("exited"),
+        "{ready:#}"
+    );
+    let context = &ready["context"];
+    assert_eq!(context["container"], stack.db.as_str());
+    let tail = context["log_tail"].as_array().unwrap();
+    assert!(
+        tail.iter()
+            .any(|l| l.as_str().unwrap().contains("shut down")),
+        "{context:#}"
+    );
+    assert!(
+        report["root_cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("db."),
+        "{report:#}"
+    );
+    // And the text face shows the same lines inline.
+    let out = Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "verify",
+            "--no-diagnose",
+            "--domain",
+            DOMAIN,
+            "--compose-project",
+            &stack.project.name,
+            "--nginx-conf",
+            stack.nginx.conf_path().to_str().unwrap(),
+            "--nginx-prefix",
+            stack.nginx.path().to_str().unwrap(),
+            "--ca-file",
+            stack.ca.to_str().unwrap(),
+        ])
+        .env("XDG_CONFIG_HOME", stack.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("[FAIL] db.ready"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "last log lines (docker logs --tail 20 {})",
+            stack.db
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn waiting_for_readiness_polls_until_odoo_is_up() {
+    let stack = Stack::new("verifywait");
+    let config = stack.config("");
+    let container = ["--odoo-container".to_string(), stack.odoo_name()];
+    let args: Vec<&str> = container.iter().map(String::as_str).collect();
+
+    // Not started: one round, the container gate fails.
+    let (out, report) = stack.verify(&config, &[&args[..], &["--no-diagnose"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    assert_eq!(status(&report, "container"), "fail");
+    assert_eq!(report["rounds"], 1);
+
+    // Started three seconds after the verify began: it waits, and passes.
+    let started = Instant::now();
+    let starter = std::thread::scope(|s| {
+        let handle = s.spawn(|| {
+            std::thread::sleep(Duration::from_secs(3));
+            stack.start_odoo()
+        });
+        let verified = stack.verify(&config, &[&args[..], &["--wait", "25"]].concat());
+        handle.join().unwrap();
+        verified
+    });
+    let (out, report) = starter;
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert!(report["rounds"].as_u64().unwrap() > 1, "{report:#}");
+    assert!(gate(&report, "container")["attempts"].as_u64().unwrap() > 1);
+    for id in BUILT_IN {
+        assert_eq!(status(&report, id), "pass", "{id}");
+    }
+    // Polled, not slept: done soon after Odoo came up, well before the bound.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
