@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod docker;
 pub mod host;
 pub mod jobs;
