@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use odoo_ops::deploy::switch::{SwitchFailed, SwitchRequest, SwitchStage, switch};
+use futures::future::BoxFuture;
+use odoo_ops::deploy::switch::{
+    Candidate, ReadyGate, SwitchFailed, SwitchRequest, SwitchStage, switch,
+};
 use odoo_ops::deploy::switch_clone::{PortPair, Slots};
 use odoo_ops::nginx::NginxInvocation;
 use odoo_ops::target::Target;
@@ -537,12 +540,18 @@ fn a_release_that_never_becomes_healthy_changes_nothing() {
         "{}",
         failure.message
     );
-    // Its last log lines come with the error: Odoo's start-up, as the stand-in logs it.
+    // Its last log lines come with the error: Odoo's start-up, as the stand-in logs it,
+    // not a wall of the health probes' own access lines.
     assert!(
         failure
             .log_tail
             .iter()
             .any(|l| l.contains("Odoo version 18.0")),
+        "{:?}",
+        failure.log_tail
+    );
+    assert!(
+        !failure.log_tail.iter().any(|l| l.contains("/web/health")),
         "{:?}",
         failure.log_tail
     );
@@ -557,9 +566,22 @@ fn a_release_that_never_becomes_healthy_changes_nothing() {
 
     // The old container still serves, nginx and .env are byte for byte as they were,
     // nginx was never reloaded, and the new container is gone.
-    assert_eq!(stack.service_containers(), [old_id.clone()]);
-    assert_eq!(inspect(&old_id, "{{.State.Running}}").unwrap(), "true");
     assert!(inspect(&format!("{}-next", stack.odoo), "{{.Id}}").is_none());
+    assert_nothing_changed(&stack, &old_id, &env_before);
+    assert_eq!(
+        stack.nginx.reconfigured(),
+        reloads,
+        "nginx was not reloaded"
+    );
+    stack.assert_site_is_a_link_and_valid();
+}
+
+/// After a refused switch: the old container alone, serving through nginx on blue, and
+/// the site and .env byte for byte as they were.
+#[track_caller]
+fn assert_nothing_changed(stack: &Stack, old_id: &str, env_before: &[u8]) {
+    assert_eq!(stack.service_containers(), [old_id.to_string()]);
+    assert_eq!(inspect(old_id, "{{.State.Running}}").unwrap(), "true");
     let r = rawhttp::try_request(
         stack.nginx_port,
         "GET",
@@ -579,10 +601,129 @@ fn a_release_that_never_becomes_healthy_changes_nothing() {
         stack.site_before
     );
     assert_eq!(std::fs::read(stack.env_path()).unwrap(), env_before);
+}
+
+/// The deploy's own gates, run on the new container before the switch: here one that
+/// checks the candidate itself (release B answering on the green ports) and then refuses.
+struct RefusingGate {
+    seen: std::sync::Mutex<Option<(Candidate, u16)>>,
+}
+
+impl ReadyGate for RefusingGate {
+    fn check<'a>(
+        &'a self,
+        _target: &'a Target,
+        candidate: &'a Candidate,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let status = rawhttp::try_request(
+                candidate.ports.http,
+                "GET",
+                PROBE,
+                &[],
+                b"",
+                Duration::from_secs(5),
+            )
+            .map(|r| r.status)
+            .unwrap_or(0);
+            *self.seen.lock().unwrap() = Some((candidate.clone(), status));
+            Err("the login page did not show the login form".into())
+        })
+    }
+}
+
+#[test]
+fn the_callers_gates_judge_the_new_container_before_the_switch() {
+    let stack = Stack::new("switch-gate");
+    let old_id = stack.project.id_of(&stack.odoo);
+    let env_before = std::fs::read(stack.env_path()).unwrap();
+    let gate = RefusingGate {
+        seen: std::sync::Mutex::new(None),
+    };
+    let err = rt()
+        .block_on(switch(
+            &Target::local(),
+            &stack.dirs(),
+            &stack.request(RELEASES[1]),
+            Some(&gate),
+            &mut |_: &str| {},
+        ))
+        .expect_err("a refusing gate stops the switch");
+    let failure = err.downcast_ref::<SwitchFailed>().unwrap();
+    assert_eq!(failure.stage, SwitchStage::Gate);
+    assert!(
+        failure
+            .message
+            .contains("did not pass the gates: the login page did not show the login form"),
+        "{}",
+        failure.message
+    );
+    let (candidate, status) = gate.seen.lock().unwrap().clone().expect("the gate ran");
+    assert_eq!(candidate.ports, stack.slots.green);
+    assert_eq!(candidate.image, format!("{IMAGE_REPO}:{}", RELEASES[1]));
+    assert_eq!(status, 200, "the gate ran on a healthy candidate");
+    assert!(
+        inspect(&candidate.id, "{{.Id}}").is_none(),
+        "the candidate is removed"
+    );
+    assert_nothing_changed(&stack, &old_id, &env_before);
+    stack.assert_site_is_a_link_and_valid();
+}
+
+/// A gate that, as it passes, breaks nginx's configuration behind the switch's back (a
+/// stray file in conf.d): the switch's own `nginx -t` must then refuse and put back.
+struct BreakNginx(PathBuf);
+
+impl ReadyGate for BreakNginx {
+    fn check<'a>(
+        &'a self,
+        _target: &'a Target,
+        _candidate: &'a Candidate,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            std::fs::write(&self.0, "this_is_not_a_directive on;\n").unwrap();
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn a_configuration_nginx_refuses_is_put_back_and_the_new_container_removed() {
+    let stack = Stack::new("switch-nginx");
+    let old_id = stack.project.id_of(&stack.odoo);
+    let env_before = std::fs::read(stack.env_path()).unwrap();
+    let reloads = stack.nginx.reconfigured();
+    let stray = stack.nginx.path().join("conf.d/stray.conf");
+    let err = rt()
+        .block_on(switch(
+            &Target::local(),
+            &stack.dirs(),
+            &stack.request(RELEASES[1]),
+            Some(&BreakNginx(stray.clone())),
+            &mut |_: &str| {},
+        ))
+        .expect_err("nginx -t refuses");
+    let failure = err.downcast_ref::<SwitchFailed>().unwrap();
+    println!("{failure}\n{}", failure.steps.join("\n"));
+    assert_eq!(failure.stage, SwitchStage::Nginx);
+    assert!(
+        failure.message.contains("nginx -t refused")
+            && failure.message.contains("this_is_not_a_directive"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.steps.iter().any(|s| s.starts_with("restored ")),
+        "{:?}",
+        failure.steps
+    );
+    assert!(inspect(&format!("{}-next", stack.odoo), "{{.Id}}").is_none());
     assert_eq!(
         stack.nginx.reconfigured(),
         reloads,
         "nginx was not reloaded"
     );
+    std::fs::remove_file(&stray).unwrap();
+    assert_nothing_changed(&stack, &old_id, &env_before);
     stack.assert_site_is_a_link_and_valid();
 }

@@ -586,7 +586,7 @@ async fn plan(
     });
     before.push((request.env_file.clone(), env.into_bytes()));
     steps.push(format!(
-        "plan: {new_image} on 127.0.0.1:{to}; nginx's {} place(s) in {} and {} to follow",
+        "plan: start {new_image} on 127.0.0.1:{to}; then move {} upstream address(es) in {} and the tag and ports in {}",
         edits.len(),
         edited
             .keys()

@@ -24,6 +24,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How many log lines an error shows.
 pub const LOG_TAIL: usize = 30;
+/// How far back the log is read to find them.
+const LOG_SCAN: usize = 2000;
+/// What the probes' own access lines hold (werkzeug's and gevent's alike).
+const HEALTH_ACCESS: &str = "\"GET /web/health";
 
 /// Poll until both ports answer 200 or `timeout` passes. A container that stops running
 /// fails at once: waiting out the deadline would only hide why.
@@ -91,13 +95,16 @@ async fn not_running(docker: &Docker, container: &str) -> Option<String> {
     None
 }
 
-/// The container's last `LOG_TAIL` lines (stdout and stderr), secrets redacted: what an
-/// operator needs to see next to "it did not become healthy".
+/// The container's last [`LOG_TAIL`] lines (stdout and stderr), secrets redacted: what an
+/// operator needs to see next to "it did not become healthy". The access lines of the
+/// health probes themselves are left out: polled four times a second, they would fill
+/// the tail and push out the start-up lines that say why (a database it cannot reach, a
+/// module that fails to load). Only when nothing else was logged are they shown.
 pub async fn last_log_lines(docker: &Docker, container: &str) -> Vec<String> {
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
-        .tail(&LOG_TAIL.to_string())
+        .tail(&LOG_SCAN.to_string())
         .build();
     let mut stream = docker.logs(container, Some(options));
     let mut text = String::new();
@@ -110,5 +117,15 @@ pub async fn last_log_lines(docker: &Docker, container: &str) -> Vec<String> {
             }
         }
     }
-    text.lines().map(crate::redact::line).collect()
+    let lines: Vec<&str> = text.lines().collect();
+    let telling: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.contains(HEALTH_ACCESS))
+        .collect();
+    let chosen = if telling.is_empty() { lines } else { telling };
+    chosen[chosen.len().saturating_sub(LOG_TAIL)..]
+        .iter()
+        .map(|l| crate::redact::line(l))
+        .collect()
 }
