@@ -167,6 +167,18 @@ pub struct SwitchRecord {
     pub warnings: Vec<String>,
 }
 
+impl SwitchRecord {
+    /// The switch back, made the same way (new container beside, gates, nginx, drain):
+    /// to the release that ran before, refused if its tag now names another image.
+    pub fn rollback(&self, like: &SwitchRequest) -> SwitchRequest {
+        SwitchRequest {
+            tag: self.from.tag.clone(),
+            expect_image_id: Some(self.from.image_id.clone()),
+            ..like.clone()
+        }
+    }
+}
+
 /// Where a switch stopped. In every stage nothing serves differently than before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SwitchStage {
