@@ -466,6 +466,39 @@ fn a_new_release_takes_over_with_no_failed_request_through_nginx() {
             .is_none(),
         "the change's journal entry is closed"
     );
+
+    // The record is enough to switch back the same way: A again, on blue, under load.
+    let load = Load::start(stack.nginx_port);
+    std::thread::sleep(Duration::from_millis(300));
+    let back = rt()
+        .block_on(switch(
+            &Target::local(),
+            &stack.dirs(),
+            &record.rollback(&stack.request(RELEASES[1])),
+            None,
+            &mut |_: &str| {},
+        ))
+        .unwrap_or_else(|e| panic!("the switch back failed: {e:?}"));
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = load.finish();
+    let failed = failures(&sent);
+    println!(
+        "requests through nginx during the switch back: {}, failed: {}",
+        sent.len(),
+        failed.len()
+    );
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert_eq!(back.from.id, record.to.id);
+    assert_eq!(back.to.tag, RELEASES[0]);
+    assert_eq!(back.to.image_id, record.from.image_id);
+    assert_eq!(back.to.ports, blue);
+    assert_eq!(stack.service_containers(), [back.to.id.clone()]);
+    assert_eq!(
+        std::fs::read(stack.nginx.site_available(SITE)).unwrap(),
+        stack.site_before,
+        "the site is back byte for byte"
+    );
+    stack.assert_site_is_a_link_and_valid();
 }
 
 /// A release whose Odoo never finds its database: its own odoo.conf names a database
@@ -637,6 +670,34 @@ fn the_callers_gates_judge_the_new_container_before_the_switch() {
     let stack = Stack::new("switch-gate");
     let old_id = stack.project.id_of(&stack.odoo);
     let env_before = std::fs::read(stack.env_path()).unwrap();
+    // A compose file that publishes fixed ports would undo any switch at its next
+    // `docker compose up -d`: refused before anything is created or written.
+    let compose = stack.stack_dir.path().join("docker-compose.yml");
+    let rendered = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(
+        &compose,
+        rendered.replace("${ODOO_HTTP_PORT:-8069}", "8069"),
+    )
+    .unwrap();
+    let err = rt()
+        .block_on(switch(
+            &Target::local(),
+            &stack.dirs(),
+            &stack.request(RELEASES[1]),
+            None,
+            &mut |_: &str| {},
+        ))
+        .expect_err("fixed ports are refused");
+    let failure = err.downcast_ref::<SwitchFailed>().unwrap();
+    assert_eq!(failure.stage, SwitchStage::Preflight);
+    assert!(
+        failure.message.contains("ODOO_HTTP_PORT"),
+        "{}",
+        failure.message
+    );
+    assert_nothing_changed(&stack, &old_id, &env_before);
+    std::fs::write(&compose, &rendered).unwrap();
+
     let gate = RefusingGate {
         seen: std::sync::Mutex::new(None),
     };
