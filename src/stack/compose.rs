@@ -11,8 +11,8 @@ pub fn render(o: &StackOptions) -> String {
         "# Rendered by odoo-ops for {domain} ({slug}: {cpus} vCPU, {mem} MB).
 # The Odoo image and tag come from .env (ODOO_IMAGE, ODOO_TAG), and so do its published
 # ports (ODOO_HTTP_PORT, ODOO_GEVENT_PORT): a zero-downtime deploy starts the new release
-# beside the old on the other pair of ports and records both here, so `docker compose up -d`
-# keeps what runs. Odoo is published on 127.0.0.1 only; nginx is the one way in.
+# beside the old on the other pair of ports and writes the new tag and ports to .env, so
+# `docker compose up -d` keeps what runs. Odoo is published on 127.0.0.1 only; nginx is the one way in.
 
 x-logging: &logging
   driver: json-file
