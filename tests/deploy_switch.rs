@@ -431,7 +431,7 @@ fn a_new_release_takes_over_with_no_failed_request_through_nginx() {
         inspect(new, "{{.HostConfig.RestartPolicy.Name}}").unwrap(),
         "unless-stopped"
     );
-    assert_eq!(stack.service_containers(), [new.clone()]);
+    assert_eq!(stack.service_containers(), std::slice::from_ref(new));
     // The old container is gone.
     assert!(
         inspect(&old_id, "{{.Id}}").is_none(),
@@ -492,7 +492,10 @@ fn a_new_release_takes_over_with_no_failed_request_through_nginx() {
     assert_eq!(back.to.tag, RELEASES[0]);
     assert_eq!(back.to.image_id, record.from.image_id);
     assert_eq!(back.to.ports, blue);
-    assert_eq!(stack.service_containers(), [back.to.id.clone()]);
+    assert_eq!(
+        stack.service_containers(),
+        std::slice::from_ref(&back.to.id)
+    );
     assert_eq!(
         std::fs::read(stack.nginx.site_available(SITE)).unwrap(),
         stack.site_before,
