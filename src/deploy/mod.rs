@@ -1,7 +1,8 @@
 //! The bookkeeping of a deploy, rollback or restore on a host, for the orchestrator that
 //! runs their steps: who may change a stack now ([`lock`]), what a run did so far, so an
 //! interrupted one is found on the next start ([`journal`]), which releases the host has
-//! had ([`releases`]), and what CI keeps of every run ([`proof`]).
+//! had ([`releases`]), and what CI keeps of every run ([`proof`]); and the zero-downtime
+//! replacement of the running Odoo container by a new release ([`switch`]).
 //!
 //! Lock, journal and releases live on the host (through [`crate::target::Target`], the
 //! same locally and over SSH), under the one place odoo-ops keeps state there
@@ -16,6 +17,11 @@ pub mod lock;
 pub mod proof;
 pub mod releases;
 pub mod stack_state;
+pub mod switch;
+pub mod switch_clone;
+pub mod switch_drain;
+pub mod switch_edits;
+pub mod switch_ready;
 
 pub use journal::{DeployJournal, StepResult, UnfinishedDeploy, unfinished};
 pub use lock::{DeployLock, LockError, LockOptions, LockRequest, Operation};

@@ -9,8 +9,10 @@ pub fn render(o: &StackOptions) -> String {
     let z = s.sizing();
     let mut out = format!(
         "# Rendered by odoo-ops for {domain} ({slug}: {cpus} vCPU, {mem} MB).
-# The Odoo image and tag come from .env (ODOO_IMAGE, ODOO_TAG): deploy and rollback change
-# only those. Odoo is published on 127.0.0.1 only; nginx is the one way in.
+# The Odoo image and tag come from .env (ODOO_IMAGE, ODOO_TAG), and so do its published
+# ports (ODOO_HTTP_PORT, ODOO_GEVENT_PORT): a zero-downtime deploy starts the new release
+# beside the old on the other pair of ports and writes the new tag and ports to .env, so
+# `docker compose up -d` keeps what runs. Odoo is published on 127.0.0.1 only; nginx is the one way in.
 
 x-logging: &logging
   driver: json-file
@@ -71,8 +73,8 @@ services:
       USER: odoo
       PASSWORD: ${{POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set in .env}}
     ports:
-      - \"127.0.0.1:{http}:8069\"
-      - \"127.0.0.1:{gevent}:8072\"
+      - \"127.0.0.1:${{ODOO_HTTP_PORT:-{http}}}:8069\"
+      - \"127.0.0.1:${{ODOO_GEVENT_PORT:-{gevent}}}:8072\"
     volumes:
       - ./odoo.conf:/etc/odoo/odoo.conf:ro
       # Odoo's data_dir: the filestore (attachments) and the login sessions, so neither is
