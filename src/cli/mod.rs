@@ -4,6 +4,7 @@
 pub mod diagnose;
 mod fix;
 mod host;
+mod modules;
 pub mod remote;
 mod render;
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// Apply one check's fix, as the Checks pane does: diff, confirmation (or --yes), nginx -t,
     /// reload or revert (exit 0 applied, 1 not applied and reverted, 2 could not try).
     Fix(Box<fix::FixArgs>),
+    /// Odoo's module states (exit 0, 1 modules pending: crons refuse to run then, 2 could not
+    /// check); `modules install PLAN|a,b` runs install/upgrade phases.
+    Modules(Box<modules::ModulesArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
     /// Print this help, or a subcommand's.
@@ -134,6 +138,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }),
         Some(Command::Diagnose(args)) => with_settings(&options, |settings| {
             diagnose::run(*args, &cli.remote, &settings)
+        }),
+        Some(Command::Modules(args)) => with_settings(&options, |settings| {
+            modules::run(*args, &cli.remote, &settings, cli.readonly)
         }),
         Some(Command::Fix(args)) => {
             with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))
