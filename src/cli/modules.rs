@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::odoo::modules::access::{DbAccess, ModulesOptions};
 use crate::odoo::modules::inventory::{Inventory, Module, PENDING_SENTENCE, is_pending};
 use crate::odoo::modules::oneoff::{self, PlanRun};
-use crate::odoo::modules::plan::{self, Plan, PhasePreview};
+use crate::odoo::modules::plan::{self, PhasePreview, Plan};
 
 #[derive(Debug, Args)]
 pub struct ModulesArgs {
@@ -84,7 +84,12 @@ struct ModuleJson<'a> {
     depends: &'a [String],
 }
 
-pub fn run(args: ModulesArgs, remote: &RemoteArgs, settings: &Settings, readonly: bool) -> Result<u8> {
+pub fn run(
+    args: ModulesArgs,
+    remote: &RemoteArgs,
+    settings: &Settings,
+    readonly: bool,
+) -> Result<u8> {
     let options = ModulesOptions {
         compose_project: args.compose_project.clone(),
         odoo_container: args.odoo_container.clone(),
@@ -158,7 +163,10 @@ fn render_list(access: &DbAccess, inventory: &Inventory, shown: &[&Module]) -> S
     }
     out += "\n";
     let width = shown.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
-    out += &format!("{:<width$}  {:<13}  {:<12}  TITLE\n", "NAME", "STATE", "VERSION");
+    out += &format!(
+        "{:<width$}  {:<13}  {:<12}  TITLE\n",
+        "NAME", "STATE", "VERSION"
+    );
     for m in shown {
         out += &format!(
             "{:<width$}  {:<13}  {:<12}  {}{}\n",

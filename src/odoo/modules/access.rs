@@ -56,13 +56,9 @@ impl DbAccess {
             ..Default::default()
         };
         let procs = async { std::sync::Arc::new(crate::host::processes::snapshot(target).await) };
-        let obs = crate::checks::gather::odoo::gather(
-            target,
-            procs,
-            async { Vec::new() },
-            &diagnose,
-        )
-        .await;
+        let obs =
+            crate::checks::gather::odoo::gather(target, procs, async { Vec::new() }, &diagnose)
+                .await;
         let odoo = match obs.runtime {
             OdooRuntime::Container(c) => c,
             OdooRuntime::Process { .. } => {
@@ -141,7 +137,11 @@ impl DbAccess {
                     .collect();
                 match dbs.as_slice() {
                     [one] => (one.clone(), "the only database".into()),
-                    [] => return Err(eyre!("the database server holds no database besides `postgres`")),
+                    [] => {
+                        return Err(eyre!(
+                            "the database server holds no database besides `postgres`"
+                        ));
+                    }
                     many => {
                         return Err(eyre!(
                             "odoo.conf names no db_name and the server holds several databases ({}): choose one with --db",
@@ -165,14 +165,9 @@ impl DbAccess {
     /// Run one SQL statement with psql in the db container; its stdout.
     pub async fn psql(&self, database: &str, sql: &str) -> Result<String> {
         let argv = query::psql_args(&self.db_user, database, sql);
-        let out = crate::docker::exec::run(
-            &self.docker,
-            &self.db_container,
-            None,
-            &argv,
-            PSQL_TIMEOUT,
-        )
-        .await?;
+        let out =
+            crate::docker::exec::run(&self.docker, &self.db_container, None, &argv, PSQL_TIMEOUT)
+                .await?;
         if !out.success() {
             return Err(eyre!(
                 "psql in {} (database {database}) failed{}: {}",

@@ -78,7 +78,10 @@ impl Inventory {
     }
 
     pub fn dependencies(&self, name: &str) -> &[String] {
-        self.depends.get(name).map(Vec::as_slice).unwrap_or_default()
+        self.depends
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The modules that depend on `name` directly, sorted.
@@ -154,7 +157,9 @@ mod tests {
         assert_eq!(inv.modules[0].name, "mail");
         assert_eq!(inv.dependents("base"), ["mail"]);
         assert_eq!(
-            inv.closure(&["project".into()]).into_iter().collect::<Vec<_>>(),
+            inv.closure(&["project".into()])
+                .into_iter()
+                .collect::<Vec<_>>(),
             ["base", "mail", "project"]
         );
         assert_eq!(

@@ -11,7 +11,9 @@ use std::io::Write;
 use std::path::Path;
 
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkingConfig};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkingConfig,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, WaitContainerOptions,
@@ -130,8 +132,14 @@ pub async fn run_phase(
     let name = format!("{project}-{service}-modules-{stamp}");
     // Labelled as `docker compose run` labels its one-offs: the project's tools see it.
     let one_off_labels = HashMap::from([
-        (crate::docker::compose::PROJECT_LABEL.to_string(), project.clone()),
-        (crate::docker::compose::SERVICE_LABEL.to_string(), service.clone()),
+        (
+            crate::docker::compose::PROJECT_LABEL.to_string(),
+            project.clone(),
+        ),
+        (
+            crate::docker::compose::SERVICE_LABEL.to_string(),
+            service.clone(),
+        ),
         ("com.docker.compose.oneoff".to_string(), "True".to_string()),
     ]);
     let networks: Vec<String> = running
@@ -174,7 +182,15 @@ pub async fn run_phase(
         )
         .await
         .wrap_err_with(|| format!("create the one-off container {name}"))?;
-    let result = run_created(access, &created.id, &name, &networks, &first_network, on_line).await;
+    let result = run_created(
+        access,
+        &created.id,
+        &name,
+        &networks,
+        &first_network,
+        on_line,
+    )
+    .await;
     // Removed whatever happened: its log is in module_install.log.
     let _ = docker
         .remove_container(
@@ -201,7 +217,10 @@ async fn run_created(
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(Option<i64>, String)> {
     let docker = &access.docker;
-    for n in networks.iter().filter(|n| Some(*n) != first_network.as_ref()) {
+    for n in networks
+        .iter()
+        .filter(|n| Some(*n) != first_network.as_ref())
+    {
         docker
             .connect_network(
                 n,
@@ -227,7 +246,11 @@ async fn run_created(
     let mut partial = String::new();
     while let Some(chunk) = stream.next().await {
         let bytes = match chunk {
-            Ok(LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message }) => message,
+            Ok(
+                LogOutput::StdOut { message }
+                | LogOutput::StdErr { message }
+                | LogOutput::Console { message },
+            ) => message,
             Ok(_) => continue,
             Err(e) => return Err(eyre!("docker logs {name}: {e}")),
         };

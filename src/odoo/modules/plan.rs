@@ -66,7 +66,10 @@ impl Plan {
     pub fn parse_toml(text: &str) -> Result<Plan, String> {
         let plan: Plan = toml::from_str(text).map_err(|e| e.to_string())?;
         if plan.phases.is_empty() || plan.phases.iter().any(|p| p.modules().is_empty()) {
-            return Err("a plan needs at least one [[phase]], each naming install or upgrade modules".into());
+            return Err(
+                "a plan needs at least one [[phase]], each naming install or upgrade modules"
+                    .into(),
+            );
         }
         for m in plan.phases.iter().flat_map(Phase::modules) {
             check_name(&m)?;
@@ -108,14 +111,13 @@ impl Plan {
 /// A module name as Odoo's addons have them; anything else would be an argument
 /// injection into odoo's command line (`-i x --dev=all`).
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(format!("`{name}` is not a module name (letters, digits and _ only)"))
+        Err(format!(
+            "`{name}` is not a module name (letters, digits and _ only)"
+        ))
     }
 }
 
@@ -188,10 +190,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.phases.len(), 2);
-        assert_eq!(
-            plan.phases[1].odoo_args(),
-            ["-i", "project", "-u", "base"]
-        );
+        assert_eq!(plan.phases[1].odoo_args(), ["-i", "project", "-u", "base"]);
         assert!(Plan::from_list("project,--dev=all", false).is_err());
         assert!(Plan::parse_toml("").is_err());
     }

@@ -12,8 +12,22 @@ pub const RECORD_SEP: char = '\u{1e}';
 /// only, no psqlrc, stop on the first error.
 pub fn psql_args<'a>(user: &'a str, database: &'a str, sql: &'a str) -> Vec<&'a str> {
     vec![
-        "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database, "-At", "-F",
-        "\u{1f}", "-R", "\u{1e}", "-c", sql,
+        "psql",
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        user,
+        "-d",
+        database,
+        "-At",
+        "-F",
+        "\u{1f}",
+        "-R",
+        "\u{1e}",
+        "-c",
+        sql,
     ]
 }
 
@@ -67,7 +81,9 @@ pub fn parse_inventory(out: &str) -> Result<(Vec<Module>, Vec<(String, String)>)
                 application: *app == "t",
                 auto_install: *auto == "t",
             }),
-            ["d", module, dependency, ..] => edges.push((module.to_string(), dependency.to_string())),
+            ["d", module, dependency, ..] => {
+                edges.push((module.to_string(), dependency.to_string()))
+            }
             other => return Err(format!("unexpected psql row: {:?}", other.join("|"))),
         }
     }
