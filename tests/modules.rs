@@ -244,3 +244,105 @@ fn a_failing_phase_stops_the_plan_and_an_unknown_name_fails_despite_exit_0() {
     assert!(!shown.contains("odoo exited with code"), "{shown}");
     assert_eq!(stack.states(), before);
 }
+
+fn key(app: &mut odoo_ops::tui::app::App, code: crossterm::event::KeyCode) {
+    let event = crossterm::event::Event::Key(crossterm::event::KeyEvent::new(
+        code,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    app.on_terminal(&event);
+}
+
+/// The zoomed pane as text, the test's random project name made stable.
+fn screen(app: &odoo_ops::tui::app::App, project: &str) -> String {
+    let terminal = support::app::render(app);
+    support::app::screen_text(terminal.backend().buffer()).replace(project, "PROJECT")
+}
+
+#[test]
+fn the_modules_pane_shows_real_states_pending_first_with_filters_and_detail() {
+    use odoo_ops::config::keymap::Action;
+    use odoo_ops::odoo::modules::access::{DbAccess, ModulesOptions};
+    use odoo_ops::tui::effect::Effect;
+    use odoo_ops::tui::panes::PaneId;
+    use odoo_ops::tui::panes::modules::ModulesLoaded;
+
+    let stack = Stack::new("modules-pane");
+    stack.project.set_module_states(
+        &stack.db,
+        DB,
+        &[("mail", "to upgrade"), ("sale", "to install")],
+    );
+    let mut app = support::app::app_with(odoo_ops::config::Settings::builtin(), 110, 24);
+    app.zoomed = true;
+
+    // Focusing the pane asks for the load (a job); nothing is read in the key handler.
+    let effects = app.on_action(Action::FocusModules);
+    assert_eq!(app.focus, PaneId::Modules);
+    assert_eq!(effects, vec![Effect::LoadModules]);
+    assert!(screen(&app, &stack.project.name).contains("loading…"));
+
+    // What the job does, against the real database.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let loaded = rt.block_on(async {
+        let target = odoo_ops::target::Target::local();
+        let options = ModulesOptions {
+            compose_project: Some(stack.project.name.clone()),
+            ..Default::default()
+        };
+        let access = DbAccess::find(&target, &options).await.unwrap();
+        ModulesLoaded {
+            inventory: access.inventory().await.unwrap(),
+            access: access.describe(),
+            database: access.database.clone(),
+        }
+    });
+    assert_eq!(loaded.inventory.modules.len(), TOTAL);
+    app.apply(odoo_ops::tui::message::Message::Modules(Ok(loaded)));
+    let shown = screen(&app, &stack.project.name);
+    assert!(
+        shown.contains(
+            "to install 1, to upgrade 1, installed 12, uninstallable 24, uninstalled 608"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("crons refuse to run"), "{shown}");
+    insta::assert_snapshot!("modules_pane_pending_first", shown);
+
+    // Enter: the selected (first, pending) module's dependencies and dependents.
+    app.on_action(Action::ModulesDetail);
+    let shown = screen(&app, &stack.project.name);
+    assert!(
+        shown.contains("depends on   base, base_setup, bus, html_editor, web_tour"),
+        "{shown}"
+    );
+    assert!(shown.contains("needed by    "), "{shown}");
+    insta::assert_snapshot!("modules_pane_detail", shown);
+    app.on_action(Action::ModulesDetail);
+
+    // The name filter, typed as in the Logs pane; the state filter cycles.
+    app.on_action(Action::ModulesFilter);
+    for c in "project".chars() {
+        key(&mut app, crossterm::event::KeyCode::Char(c));
+    }
+    key(&mut app, crossterm::event::KeyCode::Enter);
+    let names: Vec<String> = app
+        .modules
+        .visible()
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    assert_eq!(names, ["project", "project_sms", "project_todo"]);
+    app.on_action(Action::ModulesFilter);
+    key(&mut app, crossterm::event::KeyCode::Backspace);
+    for _ in 0..7 {
+        key(&mut app, crossterm::event::KeyCode::Backspace);
+    }
+    key(&mut app, crossterm::event::KeyCode::Enter);
+    app.on_action(Action::ModulesState);
+    assert_eq!(app.modules.state_filter.as_deref(), Some("to install"));
+    app.on_action(Action::ModulesState);
+    app.on_action(Action::ModulesState);
+    assert_eq!(app.modules.state_filter.as_deref(), Some("installed"));
+    assert_eq!(app.modules.visible().len(), 12);
+}
