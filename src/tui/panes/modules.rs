@@ -172,10 +172,12 @@ impl ModulesPane {
         }
         let Some(loaded) = &self.loaded else {
             if self.error.is_none() {
-                head.push(Line::from(Span::styled(
-                    "Reading ir_module_module…",
-                    theme.muted(),
-                )));
+                let text = if self.loading {
+                    "Reading ir_module_module…"
+                } else {
+                    "Odoo's module states (ir_module_module), read when this pane is first focused."
+                };
+                head.push(Line::from(Span::styled(text, theme.muted())));
             }
             frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), inner);
             return;
