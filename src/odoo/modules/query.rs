@@ -66,8 +66,11 @@ pub fn records(out: &str) -> Vec<Vec<&str>> {
         .collect()
 }
 
-/// The answer of [`inventory_sql`]: modules and (module, dependency) edges.
-pub fn parse_inventory(out: &str) -> Result<(Vec<Module>, Vec<(String, String)>), String> {
+/// (module, the module it depends on): one row of `ir_module_module_dependency`.
+pub type Edge = (String, String);
+
+/// The answer of [`inventory_sql`]: modules and dependency edges.
+pub fn parse_inventory(out: &str) -> Result<(Vec<Module>, Vec<Edge>), String> {
     let mut modules = Vec::new();
     let mut edges = Vec::new();
     for r in records(out) {
