@@ -298,6 +298,14 @@ fn the_modules_pane_shows_real_states_pending_first_with_filters_and_detail() {
         }
     });
     assert_eq!(loaded.inventory.modules.len(), TOTAL);
+    assert!(
+        loaded
+            .access
+            .starts_with(&format!("docker exec {} psql", stack.db))
+    );
+    // The test's project name varies in length: shown as PROJECT so wrapping is stable.
+    let mut loaded = loaded;
+    loaded.access = loaded.access.replace(&stack.project.name, "PROJECT");
     app.apply(odoo_ops::tui::message::Message::Modules(Ok(loaded)));
     let shown = screen(&app, &stack.project.name);
     assert!(
