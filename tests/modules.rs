@@ -354,3 +354,39 @@ fn the_modules_pane_shows_real_states_pending_first_with_filters_and_detail() {
     assert_eq!(app.modules.state_filter.as_deref(), Some("installed"));
     assert_eq!(app.modules.visible().len(), 12);
 }
+
+#[test]
+fn reading_states_over_the_ssh_target_works_the_same_as_locally() {
+    use odoo_ops::odoo::modules::access::{DbAccess, ModulesOptions};
+
+    let stack = Stack::new("modules-ssh");
+    stack
+        .project
+        .set_module_states(&stack.db, DB, &[("mail", "to upgrade")]);
+    let sshd = support::sshd::Sshd::start();
+    let options = ModulesOptions {
+        compose_project: Some(stack.project.name.clone()),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (local, remote, how) = rt.block_on(async {
+        let local = DbAccess::find(&odoo_ops::target::Target::local(), &options)
+            .await
+            .unwrap();
+        let ssh = sshd.target().await;
+        assert!(!ssh.is_local());
+        let remote = DbAccess::find(&ssh, &options).await.unwrap();
+        (
+            local.inventory().await.unwrap(),
+            remote.inventory().await.unwrap(),
+            remote.describe(),
+        )
+    });
+    assert_eq!(remote.modules.len(), TOTAL);
+    assert_eq!(remote.pending().next().unwrap().name, "mail");
+    assert_eq!(remote, local);
+    assert!(
+        how.starts_with(&format!("docker exec {} psql", stack.db)),
+        "{how}"
+    );
+}
