@@ -90,8 +90,8 @@ fn empty_panes_say_what_they_will_show() {
     // Containers and Logs have their own states (tests/containers_pane.rs, logs_pane.rs).
     for pane in [
         Action::FocusDroplets,
-        // Containers, Logs and Checks have landed: their states are in their own tests.
-        Action::FocusModules,
+        // Containers, Logs, Checks and Modules have landed: their states are in their own
+        // tests.
     ] {
         app.on_action(pane);
         app.zoomed = true;

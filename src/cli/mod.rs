@@ -6,6 +6,7 @@ pub mod diagnose;
 mod fix;
 mod host;
 pub mod lock_args;
+mod modules;
 mod releases;
 pub mod remote;
 mod render;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Verify the stack: the gates a deploy must pass (exit 0 all hard gates pass, 1 one
     /// failed, 2 could not check).
     Verify(Box<verify::VerifyArgs>),
+    /// Odoo's module states (exit 0, 1 modules pending: crons refuse to run then, 2 could not
+    /// check); `modules install PLAN|a,b` runs install/upgrade phases.
+    Modules(Box<modules::ModulesArgs>),
     /// Render the stack's files (compose, nginx site, odoo.conf, .env) for a domain and size.
     Render(Box<render::RenderArgs>),
     /// List the releases a stack has had on its host, newest first (tag, digest, when, by whom, result).
@@ -152,6 +156,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }),
         Some(Command::Verify(args)) => with_settings(&options, |settings| {
             verify::run(*args, &cli.remote, &settings)
+        }),
+        Some(Command::Modules(args)) => with_settings(&options, |settings| {
+            modules::run(*args, &cli.remote, &settings, cli.readonly)
         }),
         Some(Command::Fix(args)) => {
             with_settings(&options, |settings| fix::run(*args, &cli.remote, &settings))

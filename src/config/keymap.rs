@@ -39,16 +39,19 @@ pub enum Context {
     Checks,
     /// The focused Deploy pane (then `pane`, then `global`).
     Deploy,
+    /// The focused Modules pane (then `pane`, then `global`).
+    Modules,
 }
 
 impl Context {
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Global,
         Context::Pane,
         Context::Logs,
         Context::Containers,
         Context::Checks,
         Context::Deploy,
+        Context::Modules,
         Context::Help,
         Context::Palette,
         Context::Confirm,
@@ -58,7 +61,11 @@ impl Context {
     pub fn is_pane_specific(self) -> bool {
         matches!(
             self,
-            Context::Logs | Context::Containers | Context::Checks | Context::Deploy
+            Context::Logs
+                | Context::Containers
+                | Context::Checks
+                | Context::Deploy
+                | Context::Modules
         )
     }
 
@@ -73,6 +80,7 @@ impl Context {
             Context::Containers => "containers",
             Context::Checks => "checks",
             Context::Deploy => "deploy",
+            Context::Modules => "modules",
         }
     }
 }
@@ -154,6 +162,9 @@ actions! {
     DeployEdit "edit" in Deploy: "edit the selected field (a choice steps to its next value)",
     DeployPreview "preview" in Deploy: "render the stack's files and show what would change",
     DeployWrite "write" in Deploy: "write the previewed files (asks first; backups kept)",
+    ModulesFilter "filter_name" in Modules: "filter modules by name (empty clears)",
+    ModulesState "cycle_state" in Modules: "show one module state, then the next, then all",
+    ModulesDetail "detail" in Modules: "open or close the selected module's dependencies",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -336,6 +347,7 @@ struct KeymapFile {
     containers: Option<ContextTable>,
     checks: Option<ContextTable>,
     deploy: Option<ContextTable>,
+    modules: Option<ContextTable>,
     help: Option<ContextTable>,
     palette: Option<ContextTable>,
     confirm: Option<ContextTable>,
@@ -352,6 +364,7 @@ impl KeymapFile {
             (Context::Containers, &self.containers),
             (Context::Checks, &self.checks),
             (Context::Deploy, &self.deploy),
+            (Context::Modules, &self.modules),
             (Context::Help, &self.help),
             (Context::Palette, &self.palette),
             (Context::Confirm, &self.confirm),
@@ -424,6 +437,9 @@ impl Keymap {
             (DeployEdit, &["enter"]),
             (DeployPreview, &["p"]),
             (DeployWrite, &["w"]),
+            (ModulesFilter, &["/"]),
+            (ModulesState, &["s"]),
+            (ModulesDetail, &["enter"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

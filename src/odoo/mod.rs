@@ -3,4 +3,5 @@
 
 pub mod conf;
 pub mod locate;
+pub mod modules;
 pub mod named_file;

@@ -15,6 +15,7 @@ use super::panes::containers::ContainersPane;
 use super::panes::deploy::DeployPane;
 use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
+use super::panes::modules::ModulesPane;
 use super::panes::scroll::Viewport;
 use super::text_input::Edit;
 use crate::config::keymap::{Action, Context};
@@ -69,6 +70,7 @@ pub struct App {
     pub logs: LogsPane,
     pub checks: ChecksPane,
     pub deploy: DeployPane,
+    pub modules: ModulesPane,
     pub should_quit: bool,
 }
 
@@ -102,6 +104,7 @@ impl App {
             logs: LogsPane::default(),
             checks: ChecksPane::new(readonly),
             deploy: DeployPane::new(readonly),
+            modules: ModulesPane::default(),
             should_quit: false,
         }
     }
@@ -237,6 +240,9 @@ impl App {
                     None => Vec::new(),
                 }
             }
+            Overlay::None if self.focus == PaneId::Modules && self.modules.is_typing() => {
+                self.modules.on_key(key)
+            }
             Overlay::None if self.focus == PaneId::Deploy && self.deploy.is_typing() => {
                 self.deploy.on_key(key)
             }
@@ -262,6 +268,16 @@ impl App {
 
     /// An action from a key, the palette or a test.
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        let before = self.focus;
+        let mut effects = self.on_action_inner(action);
+        // The Modules pane reads its data when it is first looked at.
+        if self.focus == PaneId::Modules && before != PaneId::Modules {
+            effects.extend(self.modules.on_focus());
+        }
+        effects
+    }
+
+    fn on_action_inner(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Quit => {
                 self.should_quit = true;
@@ -298,6 +314,7 @@ impl App {
             PaneId::Logs => self.logs.back(),
             PaneId::Containers => self.containers.back(),
             PaneId::Checks => self.checks.back(),
+            PaneId::Modules => self.modules.back(),
             _ => None,
         };
         left.unwrap_or_else(|| {
@@ -323,6 +340,7 @@ impl App {
             }
             PaneId::Checks => self.checks.on_action(action),
             PaneId::Deploy => self.deploy.on_action(action),
+            PaneId::Modules => self.modules.on_action(action),
             // Panes whose feature has not landed have nothing to move or refresh.
             _ => Vec::new(),
         }
@@ -417,6 +435,7 @@ impl App {
                 self.last_error = Some(note);
             }
             Message::Job(effect, update) => self.on_job(&effect, update),
+            Message::Modules(result) => self.modules.apply(result),
             Message::FixApplied(result) => {
                 if let Err(e) = &result {
                     tracing::warn!("applying a fix failed: {e}");

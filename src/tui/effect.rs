@@ -42,6 +42,8 @@ pub enum Effect {
     PlanStack(StackRequest),
     /// Write a previewed plan the operator confirmed.
     WriteStack(StackPlan),
+    /// Read Odoo's module states (the Modules pane).
+    LoadModules,
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

@@ -65,7 +65,8 @@ impl Worker {
             | Effect::RerunCheck(_)
             | Effect::ApplyFix(..)
             | Effect::PlanStack(_)
-            | Effect::WriteStack(_) => {
+            | Effect::WriteStack(_)
+            | Effect::LoadModules => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {
                     self.jobs.submit(job);
                 }

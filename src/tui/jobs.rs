@@ -18,6 +18,8 @@ pub enum JobKind {
     Checks,
     /// Previewing or writing the stack's files.
     Stack,
+    /// Reading Odoo's module states.
+    Modules,
 }
 
 impl JobKind {
@@ -30,6 +32,7 @@ impl JobKind {
                 Some(JobKind::Checks)
             }
             Effect::PlanStack(_) | Effect::WriteStack(_) => Some(JobKind::Stack),
+            Effect::LoadModules => Some(JobKind::Modules),
             _ => None,
         }
     }
@@ -80,6 +83,7 @@ impl Job for ConsoleJob {
                 }
                 Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
                 Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
+                Some(JobKind::Modules) => Some(Message::Modules(load_modules(&target).await)),
                 None => None,
             }
         })
@@ -109,6 +113,23 @@ async fn checks_job(target: &Target, effect: Effect, progress: &Progress<Console
     }
     let (report, obs) = diagnose(target, &options).await;
     Message::ChecksReport(Ok((Box::new(report), obs.nginx.invocation)))
+}
+
+/// The Modules pane's load: Odoo found by the one rule, its tables read in the db
+/// container (one psql round trip for both tables).
+async fn load_modules(
+    target: &Target,
+) -> Result<crate::tui::panes::modules::ModulesLoaded, String> {
+    use crate::odoo::modules::access::{DbAccess, ModulesOptions};
+    let access = DbAccess::find(target, &ModulesOptions::default())
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let inventory = access.inventory().await.map_err(|e| format!("{e:#}"))?;
+    Ok(crate::tui::panes::modules::ModulesLoaded {
+        inventory,
+        access: access.describe(),
+        database: access.database.clone(),
+    })
 }
 
 /// What the panes hear of a job event: its result or progress as the message it is, and

@@ -35,6 +35,8 @@ pub enum Message {
     HostNotice(String),
     /// Writing the stack's files finished.
     StackWritten(Result<crate::stack::update::Applied, String>),
+    /// Odoo's module states were read (or could not be).
+    Modules(Result<crate::tui::panes::modules::ModulesLoaded, String>),
     /// Where the job an effect asked for stands (its result arrives as its own message).
     Job(crate::tui::effect::Effect, JobUpdate),
 }

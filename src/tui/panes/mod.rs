@@ -17,6 +17,7 @@ pub mod containers;
 pub mod deploy;
 pub mod host;
 pub mod logs;
+pub mod modules;
 pub mod placeholder;
 pub mod scroll;
 
@@ -70,6 +71,7 @@ impl PaneId {
             PaneId::Containers => Context::Containers,
             PaneId::Checks => Context::Checks,
             PaneId::Deploy => Context::Deploy,
+            PaneId::Modules => Context::Modules,
             _ => Context::Pane,
         }
     }
@@ -161,6 +163,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
         PaneId::Logs => app.logs.draw(frame, area, &ctx),
         PaneId::Checks => app.checks.draw(frame, area, &ctx),
         PaneId::Deploy => app.deploy.draw(frame, area, &ctx),
+        PaneId::Modules => app.modules.draw(frame, area, &ctx),
         other => placeholder::draw(frame, area, other, &ctx),
     }
 }

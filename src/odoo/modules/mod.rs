@@ -1,0 +1,19 @@
+//! Odoo's module states (`ir_module_module`, `ir_module_module_dependency`) and module
+//! runs (`odoo -d DB -i/-u MODULES --stop-after-init`), without any UI: the Modules pane and
+//! `odoo-ops modules` are two faces of this.
+//!
+//! - [`access`]: where the tables are read (psql inside the compose `db` container through
+//!   Docker's exec API: no password typed, the container's local trust) and which database.
+//! - [`inventory`]: the rows, counts per state, pending first, dependency maps.
+//! - [`query`]: the SQL and the parsing of psql's unit-separated output.
+//! - [`plan`]: a module plan (phases), and what each phase pulls in.
+//! - [`oneoff`]: a phase run in a one-off container of the running Odoo image.
+//! - [`outcome`]: whether a run succeeded, judged as real Odoo 18 requires (the exit code
+//!   alone lies).
+
+pub mod access;
+pub mod inventory;
+pub mod oneoff;
+pub mod outcome;
+pub mod plan;
+pub mod query;
