@@ -101,7 +101,10 @@ impl Stack {
     pub fn new(test: &str) -> Stack {
         let images = standin::ensure_release_images();
         let project = Project::new(test);
-        project.run_db();
+        let db = project.run_db();
+        // Odoo's database, served by name (`-d`) as a compose file's command does: the
+        // deploy's gates look for its registry and its modules.
+        project.create_odoo_db(&db, "odoo");
         let network = project.network();
         let slots = Slots {
             blue: PortPair {
@@ -115,7 +118,7 @@ impl Stack {
         };
         let http = format!("127.0.0.1:{}:8069", slots.blue.http);
         let gevent = format!("127.0.0.1:{}:8072", slots.blue.gevent);
-        let odoo = project.run(
+        let odoo = project.run_with_command(
             "odoo",
             &[
                 "--network",
@@ -134,6 +137,7 @@ impl Stack {
                 "HOST=db",
             ],
             &images[0],
+            &["-c", "/etc/odoo/odoo.conf", "-d", "odoo"],
         );
         wait_healthy(slots.blue.http, &odoo);
         let nginx_port = free_port();
