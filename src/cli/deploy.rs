@@ -101,7 +101,14 @@ fn parse_slots(text: &str) -> Result<Slots, String> {
 pub fn run_deploy(args: DeployArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
     let rt = super::runtime()?;
     let target = rt.block_on(connect_target(remote, settings))?;
-    run(&rt, &target, Operation::Deploy, args.tag, &args.stack, settings)
+    run(
+        &rt,
+        &target,
+        Operation::Deploy,
+        args.tag,
+        &args.stack,
+        settings,
+    )
 }
 
 pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
@@ -124,7 +131,14 @@ pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings
                 })
         })?,
     };
-    run(&rt, &target, Operation::Rollback, tag, &args.stack, settings)
+    run(
+        &rt,
+        &target,
+        Operation::Rollback,
+        tag,
+        &args.stack,
+        settings,
+    )
 }
 
 fn project_of(stack: &StackArgs) -> Result<String> {
@@ -215,7 +229,11 @@ fn run(
 }
 
 fn short(id: &str) -> String {
-    id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect()
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .chars()
+        .take(12)
+        .collect()
 }
 
 /// The running nginx's own invocation, with the operator's overrides.

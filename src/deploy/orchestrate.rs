@@ -15,7 +15,9 @@ use futures::future::BoxFuture;
 
 use super::journal::{DeployJournal, Header, Outcome, StepResult};
 use super::lock::{self, LockError, LockOptions, LockRequest, Operation};
-use super::proof::{self, DeployStatus, GateRecord, GateVerdict, ProofLogs, RollbackProof, StepProof};
+use super::proof::{
+    self, DeployStatus, GateRecord, GateVerdict, ProofLogs, RollbackProof, StepProof,
+};
 use super::releases::{self, Release};
 use super::switch::{Candidate, ReadyGate, SwitchFailed, SwitchRecord, SwitchRequest, switch};
 use super::{Image, StackState, clock};
@@ -175,7 +177,10 @@ pub async fn run(
         let proof_dir = proof::write(&request.proofs_root, started_ms, &status, &run.logs);
         let (proof_dir, message) = match proof_dir {
             Ok(d) => (Some(d), message),
-            Err(e) => (None, format!("{message}; the proof could not be written: {e:#}")),
+            Err(e) => (
+                None,
+                format!("{message}; the proof could not be written: {e:#}"),
+            ),
         };
         DeployResult {
             verdict,
@@ -220,9 +225,13 @@ impl Run<'_> {
             let _ = j.step_started(name, false).await;
             let _ = j.step_ended(name, result, detail).await;
         }
-        status
-            .steps
-            .push(StepProof::new(name, started_ms, clock::now_ms(), result, detail));
+        status.steps.push(StepProof::new(
+            name,
+            started_ms,
+            clock::now_ms(),
+            result,
+            detail,
+        ));
     }
 
     async fn steps(
@@ -239,7 +248,8 @@ impl Run<'_> {
             Ok(c) => c,
             Err(e) => {
                 let msg = format!("{e:#}");
-                self.step(status, "preflight", t, StepResult::Failed, &msg).await;
+                self.step(status, "preflight", t, StepResult::Failed, &msg)
+                    .await;
                 return (Verdict::CouldNotCheck, msg);
             }
         };
@@ -261,12 +271,14 @@ impl Run<'_> {
             Ok(j) => self.journal = Some(j),
             Err(e) => {
                 let msg = format!("the journal could not be started: {e:#}");
-                self.step(status, "preflight", t, StepResult::Failed, &msg).await;
+                self.step(status, "preflight", t, StepResult::Failed, &msg)
+                    .await;
                 return (Verdict::CouldNotCheck, msg);
             }
         }
         if let Err(why) = preflight(target, request, &current).await {
-            self.step(status, "preflight", t, StepResult::Failed, &why).await;
+            self.step(status, "preflight", t, StepResult::Failed, &why)
+                .await;
             return (Verdict::Failed, format!("refused before any change: {why}"));
         }
         let new_image = format!(
@@ -282,7 +294,10 @@ impl Run<'_> {
             "preflight",
             t,
             StepResult::Passed,
-            &format!("{} ({}) runs; {new_image} is present", current.container, current.tag),
+            &format!(
+                "{} ({}) runs; {new_image} is present",
+                current.container, current.tag
+            ),
         )
         .await;
 
@@ -297,7 +312,8 @@ impl Run<'_> {
                     None => format!("{e:#}"),
                 };
                 self.gates_into(status, &gate.reports());
-                self.step(status, "switch", t, StepResult::Failed, &msg).await;
+                self.step(status, "switch", t, StepResult::Failed, &msg)
+                    .await;
                 return (
                     Verdict::Failed,
                     format!("nothing was switched, {} still serves: {msg}", current.tag),
@@ -323,15 +339,26 @@ impl Run<'_> {
         self.log_report("after the switch, through the edge", &report);
         status.gates.extend(gate_records(&report));
         if report.status == Overall::Passed {
-            self.step(status, "verify", t, StepResult::Passed, "every hard gate passed")
-                .await;
+            self.step(
+                status,
+                "verify",
+                t,
+                StepResult::Passed,
+                "every hard gate passed",
+            )
+            .await;
             status.outcome = Outcome::Passed;
             self.record_baseline(state, deploy_id, status).await;
-            self.record_release(state, deploy_id, status, Outcome::Passed).await;
-            return (Verdict::Passed, format!("{} serves and passed every gate", sw.tag));
+            self.record_release(state, deploy_id, status, Outcome::Passed)
+                .await;
+            return (
+                Verdict::Passed,
+                format!("{} serves and passed every gate", sw.tag),
+            );
         }
         let why = failed_gates(&report);
-        self.step(status, "verify", t, StepResult::Failed, &why).await;
+        self.step(status, "verify", t, StepResult::Failed, &why)
+            .await;
 
         // Automatic rollback: the same switch back to what ran before.
         let back = record.rollback(sw);
@@ -355,7 +382,11 @@ impl Run<'_> {
             "switch back",
             t,
             clock::now_ms(),
-            if switched_back { StepResult::Passed } else { StepResult::Failed },
+            if switched_back {
+                StepResult::Passed
+            } else {
+                StepResult::Failed
+            },
             &detail,
         ));
         if let Ok(r) = &rolled {
@@ -368,8 +399,16 @@ impl Run<'_> {
                 "verify",
                 t,
                 clock::now_ms(),
-                if ok { StepResult::Passed } else { StepResult::Failed },
-                &if ok { "every hard gate passed".to_string() } else { failed_gates(&report) },
+                if ok {
+                    StepResult::Passed
+                } else {
+                    StepResult::Failed
+                },
+                &if ok {
+                    "every hard gate passed".to_string()
+                } else {
+                    failed_gates(&report)
+                },
             ));
             if ok {
                 rb.result = super::proof::StepVerdict::Passed;
@@ -378,11 +417,18 @@ impl Run<'_> {
         }
         (self.on_step)(&format!("rollback: {detail}"));
         status.rollback = Some(rb);
-        self.record_release(state, deploy_id, status, status.outcome).await;
+        self.record_release(state, deploy_id, status, status.outcome)
+            .await;
         let message = if status.outcome == Outcome::RolledBack {
-            format!("{} failed its gates ({why}); rolled back to {}", sw.tag, record.from.tag)
+            format!(
+                "{} failed its gates ({why}); rolled back to {}",
+                sw.tag, record.from.tag
+            )
         } else {
-            format!("{} failed its gates ({why}) and the rollback failed too: {detail}", sw.tag)
+            format!(
+                "{} failed its gates ({why}) and the rollback failed too: {detail}",
+                sw.tag
+            )
         };
         (Verdict::Failed, message)
     }
@@ -407,7 +453,12 @@ impl Run<'_> {
 
     /// The first deploy odoo-ops makes on a stack records what ran before it too, so
     /// `rollback` has a release to go back to.
-    async fn record_baseline(&mut self, state: &StackState, deploy_id: &str, status: &DeployStatus) {
+    async fn record_baseline(
+        &mut self,
+        state: &StackState,
+        deploy_id: &str,
+        status: &DeployStatus,
+    ) {
         let Some(from) = &status.from else { return };
         match releases::list(self.target, state).await {
             Ok(list) if list.is_empty() => {}
@@ -422,7 +473,9 @@ impl Run<'_> {
             deploy_id: deploy_id.to_string(),
         };
         if let Err(e) = releases::record(self.target, state, &release).await {
-            (self.on_step)(&format!("the previous release could not be recorded: {e:#}"));
+            (self.on_step)(&format!(
+                "the previous release could not be recorded: {e:#}"
+            ));
         }
     }
 
@@ -449,7 +502,11 @@ impl Run<'_> {
 
 /// What the switch does not look at itself: the stack's `.env` and compose file exist,
 /// and there is room for a new container.
-async fn preflight(target: &Target, request: &DeployRequest, current: &Current) -> Result<(), String> {
+async fn preflight(
+    target: &Target,
+    request: &DeployRequest,
+    current: &Current,
+) -> Result<(), String> {
     if current.tag == request.switch.tag && request.operation == Operation::Deploy {
         return Err(format!("{} already runs", current.tag));
     }
@@ -459,7 +516,10 @@ async fn preflight(target: &Target, request: &DeployRequest, current: &Current) 
         }
     }
     let out = target
-        .run(&Command::new("df").args(["-Pk".to_string(), request.stack_dir.to_string_lossy().into_owned()]))
+        .run(&Command::new("df").args([
+            "-Pk".to_string(),
+            request.stack_dir.to_string_lossy().into_owned(),
+        ]))
         .await
         .map_err(|e| format!("df: {e:#}"))?;
     let free_kb = out
@@ -476,7 +536,10 @@ async fn preflight(target: &Target, request: &DeployRequest, current: &Current) 
             MIN_FREE_BYTES / 1024 / 1024
         )),
         Some(_) => Ok(()),
-        None => Err(format!("free space on {} could not be read", request.stack_dir.display())),
+        None => Err(format!(
+            "free space on {} could not be read",
+            request.stack_dir.display()
+        )),
     }
 }
 
@@ -537,7 +600,11 @@ impl ReadyGate for VerifyGate {
 }
 
 /// The gates against the container that serves now, through nginx.
-async fn verify_served(target: &Target, base: &VerifyOptions, record: &SwitchRecord) -> VerifyReport {
+async fn verify_served(
+    target: &Target,
+    base: &VerifyOptions,
+    record: &SwitchRecord,
+) -> VerifyReport {
     let mut options = base.clone();
     options.discovery.odoo = OdooLocation::Container(record.to.name.clone());
     options.ports = PortOverride::default();
@@ -548,9 +615,18 @@ async fn verify_served(target: &Target, base: &VerifyOptions, record: &SwitchRec
 
 /// A report as the healthcheck log keeps it: every gate with its evidence.
 fn report_text(report: &VerifyReport) -> String {
-    let mut out = format!("{:?} in {} ms, {} round(s)\n", report.status, report.elapsed_ms, report.rounds);
+    let mut out = format!(
+        "{:?} in {} ms, {} round(s)\n",
+        report.status, report.elapsed_ms, report.rounds
+    );
     for g in &report.gates {
-        out += &format!("[{}] {} ({}): {}\n", g.status.label(), g.id, g.title, g.summary);
+        out += &format!(
+            "[{}] {} ({}): {}\n",
+            g.status.label(),
+            g.id,
+            g.title,
+            g.summary
+        );
         for line in &g.evidence {
             out += &format!("    | {line}\n");
         }

@@ -331,4 +331,3 @@ impl Load {
 pub fn failures(sent: &[Sent]) -> Vec<&Sent> {
     sent.iter().filter(|s| s.outcome.is_err()).collect()
 }
-
