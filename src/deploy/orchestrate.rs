@@ -678,3 +678,32 @@ pub fn previous_release<'a>(list: &'a [Release], current: &str) -> Option<&'a Re
     list.iter()
         .find(|r| r.outcome == Outcome::Passed && r.tag != current)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(tag: &str, outcome: Outcome) -> Release {
+        Release {
+            tag: tag.into(),
+            digest: None,
+            deployed_ms: 0,
+            by: "ci".into(),
+            outcome,
+            deploy_id: format!("id-{tag}"),
+        }
+    }
+
+    #[test]
+    fn a_rollback_goes_to_the_newest_passed_release_that_does_not_run_now() {
+        // Newest first, as the releases file is listed.
+        let list = [
+            release("c", Outcome::RolledBack),
+            release("b", Outcome::Passed),
+            release("a", Outcome::Passed),
+        ];
+        assert_eq!(previous_release(&list, "b").unwrap().tag, "a");
+        assert_eq!(previous_release(&list, "c").unwrap().tag, "b");
+        assert!(previous_release(&list[..2], "b").is_none());
+    }
+}
