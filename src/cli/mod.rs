@@ -2,6 +2,7 @@
 //! plain text by default and a stable JSON shape with `--json`.
 
 mod backup;
+mod deploy;
 pub mod diagnose;
 mod fix;
 mod host;
@@ -92,6 +93,12 @@ pub enum Command {
     Render(Box<render::RenderArgs>),
     /// List the releases a stack has had on its host, newest first (tag, digest, when, by whom, result).
     Releases(releases::ReleasesArgs),
+    /// Deploy an image tag: the new release beside the running one, its gates, nginx
+    /// switched, verified through nginx; switched back on failure (exit 0 deployed, 1 not,
+    /// 2 could not try).
+    Deploy(Box<deploy::DeployArgs>),
+    /// Go back to the previous successful release (or --to TAG) the same way.
+    Rollback(Box<deploy::RollbackArgs>),
     /// Back up the database and its filestore into an Odoo-format zip, read back before
     /// success (exit 0 written and verified, 2 could not).
     Backup(Box<backup::BackupArgs>),
@@ -165,6 +172,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Releases(args)) => with_settings(&options, |settings| {
             releases::run(args, &cli.remote, &settings)
+        }),
+        Some(Command::Deploy(args)) => with_settings(&options, |settings| {
+            deploy::run_deploy(*args, &cli.remote, &settings)
+        }),
+        Some(Command::Rollback(args)) => with_settings(&options, |settings| {
+            deploy::run_rollback(*args, &cli.remote, &settings)
         }),
         Some(Command::Backup(args)) => with_settings(&options, |settings| {
             backup::run_backup(*args, &cli.remote, &settings)

@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod journal;
 pub mod lock;
+pub mod orchestrate;
 pub mod proof;
 pub mod releases;
 pub mod stack_state;

@@ -1,0 +1,280 @@
+//! `odoo-ops deploy --tag TAG` and `odoo-ops rollback [--to TAG]`: the whole deploy,
+//! headless (docs/deploy.md). Exit 0 the release serves and passed its gates, 1 it did not
+//! (nothing changed, or the previous release was brought back), 2 could not try (the
+//! stack is locked, the host unreachable, not confirmed without a terminal).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use color_eyre::Result;
+use color_eyre::eyre::{bail, eyre};
+
+use super::lock_args::LockArgs;
+use super::remote::{RemoteArgs, connect_target};
+use crate::config::Settings;
+use crate::deploy::lock::Operation;
+use crate::deploy::orchestrate::{self, DeployRequest, DeployResult, Verdict};
+use crate::deploy::releases;
+use crate::deploy::switch::SwitchRequest;
+use crate::deploy::switch_clone::{PortPair, Slots};
+use crate::deploy::{StackState, clock};
+use crate::nginx::NginxInvocation;
+use crate::target::Target;
+use crate::verify::VerifyOptions;
+
+/// What deploy and rollback share: where the stack is and how to reach its parts.
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Do it without asking (CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the result as JSON (the proof's deploy_status).
+    #[arg(long)]
+    pub json: bool,
+    /// The stack's directory on the host (compose file and `.env`).
+    #[arg(long, value_name = "DIR", default_value = crate::deploy::DEFAULT_STACK_DIR)]
+    pub dir: PathBuf,
+    /// The compose project (default: the stack directory's name, as compose names it).
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// The site's server name, when nginx serves several.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// nginx's main configuration file, when its master was not started with the default.
+    #[arg(long, value_name = "FILE")]
+    pub nginx_conf: Option<PathBuf>,
+    /// nginx's prefix (`-p`).
+    #[arg(long, value_name = "DIR")]
+    pub nginx_prefix: Option<PathBuf>,
+    /// The two port slots the release alternates between, `HTTP:GEVENT,HTTP:GEVENT`
+    /// (default 8069:8072,18069:18072).
+    #[arg(long, value_name = "SLOTS", value_parser = parse_slots)]
+    pub slots: Option<Slots>,
+    /// How long the new container may take to become healthy, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    pub ready_timeout: u64,
+    /// Where the proof directory is written.
+    #[arg(long, value_name = "DIR", default_value = "proofs")]
+    pub proofs: PathBuf,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The image tag to deploy (same repository as the running one).
+    #[arg(long, value_name = "TAG")]
+    pub tag: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The tag to go back to (default: the newest successful release before the running one).
+    #[arg(long, value_name = "TAG")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+fn parse_slots(text: &str) -> Result<Slots, String> {
+    let pair = |p: &str| -> Result<PortPair, String> {
+        let (h, g) = p
+            .split_once(':')
+            .ok_or_else(|| format!("{p:?}: expected HTTP:GEVENT"))?;
+        Ok(PortPair {
+            http: h.parse().map_err(|_| format!("{h:?} is no port"))?,
+            gevent: g.parse().map_err(|_| format!("{g:?} is no port"))?,
+        })
+    };
+    let (a, b) = text
+        .split_once(',')
+        .ok_or_else(|| "expected HTTP:GEVENT,HTTP:GEVENT".to_string())?;
+    Ok(Slots {
+        blue: pair(a)?,
+        green: pair(b)?,
+    })
+}
+
+pub fn run_deploy(args: DeployArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
+    let rt = super::runtime()?;
+    let target = rt.block_on(connect_target(remote, settings))?;
+    run(
+        &rt,
+        &target,
+        Operation::Deploy,
+        args.tag,
+        &args.stack,
+        settings,
+    )
+}
+
+pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
+    let rt = super::runtime()?;
+    let target = rt.block_on(connect_target(remote, settings))?;
+    let project = project_of(&args.stack)?;
+    let tag = match args.to {
+        Some(t) => t,
+        None => rt.block_on(async {
+            let current = orchestrate::current(&target, &project, "odoo").await?;
+            let state = StackState::locate(&target, &args.stack.dir).await?;
+            let list = releases::list(&target, &state).await?;
+            orchestrate::previous_release(&list, &current.tag)
+                .map(|r| r.tag.clone())
+                .ok_or_else(|| {
+                    eyre!(
+                        "no earlier successful release than {} is recorded; name one with --to TAG",
+                        current.tag
+                    )
+                })
+        })?,
+    };
+    run(
+        &rt,
+        &target,
+        Operation::Rollback,
+        tag,
+        &args.stack,
+        settings,
+    )
+}
+
+fn project_of(stack: &StackArgs) -> Result<String> {
+    if let Some(p) = &stack.project {
+        return Ok(p.clone());
+    }
+    // compose's default project name: the directory's name, lower-cased.
+    match stack.dir.file_name() {
+        Some(n) => Ok(n.to_string_lossy().to_lowercase()),
+        None => bail!("name the compose project with --project"),
+    }
+}
+
+fn run(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    operation: Operation,
+    tag: String,
+    stack: &StackArgs,
+    settings: &Settings,
+) -> Result<u8> {
+    let project = project_of(stack)?;
+    let mut switch = SwitchRequest::new(
+        &project,
+        &tag,
+        stack.dir.join(".env"),
+        stack.dir.join("docker-compose.yml"),
+        nginx_invocation(rt, target, stack),
+    );
+    if let Some(s) = stack.slots {
+        switch.slots = s;
+    }
+    switch.domain = stack.domain.clone();
+    switch.ready_timeout = std::time::Duration::from_secs(stack.ready_timeout.max(1));
+    let mut verify = VerifyOptions::default();
+    verify.discovery.compose_project = Some(project.clone());
+    verify.discovery.domain = stack.domain.clone();
+    verify.discovery.nginx_conf = stack.nginx_conf.clone();
+    verify.discovery.nginx_prefix = stack.nginx_prefix.clone();
+    verify.extra = settings.config.verify.gates.clone();
+
+    if !stack.json {
+        let from = rt
+            .block_on(orchestrate::current(target, &project, "odoo"))
+            .map(|c| format!("{} ({})", c.tag, short(&c.image_id)))
+            .unwrap_or_else(|e| format!("? ({e:#})"));
+        println!(
+            "{operation} on {}: {from} -> {tag}\n  steps: lock, preflight, start {tag} beside the running release, \
+             gates on its own ports, switch nginx, drain, gates through nginx; on failure switch back",
+            target.describe()
+        );
+    }
+    if !stack.yes {
+        if stack.json || !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            eprintln!("odoo-ops: no terminal to ask on; re-run with --yes to {operation}");
+            return Ok(super::exit::ERROR);
+        }
+        eprint!("Go ahead? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            println!("not started: not confirmed");
+            return Ok(super::exit::PROBLEM);
+        }
+    }
+    let request = DeployRequest {
+        operation,
+        stack_dir: stack.dir.clone(),
+        switch,
+        verify,
+        lock: stack.lock.options(),
+        proofs_root: stack.proofs.clone(),
+    };
+    let json = stack.json;
+    let mut on_step = |s: &str| {
+        if !json {
+            println!("  {} {s}", clock::short(clock::now_ms()));
+        }
+    };
+    let result = rt.block_on(orchestrate::run(target, &request, &mut on_step));
+    report(&result, json)?;
+    Ok(match result.verdict {
+        Verdict::Passed => super::exit::OK,
+        Verdict::Failed => super::exit::PROBLEM,
+        Verdict::CouldNotCheck => super::exit::ERROR,
+    })
+}
+
+fn short(id: &str) -> String {
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .chars()
+        .take(12)
+        .collect()
+}
+
+/// The running nginx's own invocation, with the operator's overrides.
+fn nginx_invocation(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    stack: &StackArgs,
+) -> NginxInvocation {
+    let procs = rt.block_on(crate::host::processes::snapshot(target));
+    let mut inv = crate::nginx::process::find_master(&procs, stack.nginx_conf.as_deref())
+        .master
+        .unwrap_or_default();
+    if stack.nginx_conf.is_some() {
+        inv.conf = stack.nginx_conf.clone();
+    }
+    if stack.nginx_prefix.is_some() {
+        inv.prefix = stack.nginx_prefix.clone();
+    }
+    inv
+}
+
+fn report(result: &DeployResult, json: bool) -> Result<()> {
+    if json {
+        let mut value = serde_json::to_value(&result.status)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(
+                "proof_dir".into(),
+                serde_json::json!(result.proof_dir.as_ref().map(|d| d.display().to_string())),
+            );
+            obj.insert("message".into(), serde_json::json!(result.message));
+        }
+        return super::print_json(&value);
+    }
+    let verdict = match result.verdict {
+        Verdict::Passed => "PASSED",
+        Verdict::Failed => "FAILED",
+        Verdict::CouldNotCheck => "COULD NOT CHECK",
+    };
+    println!("{} {verdict}: {}", result.status.operation, result.message);
+    if let Some(d) = &result.proof_dir {
+        println!("proof: {}", d.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! `odoo-ops deploy` and `odoo-ops rollback`, the real binary against a real stack (see
+//! support::deploy_stack): nginx, the PostgreSQL container, the Odoo stand-in's releases,
+//! Docker. What a CI job sees: the exit code, the output, the proof, the releases.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use odoo_ops::deploy::lock::{self, LockOptions, LockRequest, Operation};
+use odoo_ops::deploy::{StackState, releases};
+use odoo_ops::target::Target;
+use odoo_ops::workflow::StateDirs;
+use support::deploy_stack::{DOMAIN, Load, Stack, failures, inspect, rt};
+use support::standin::{self, Bad, RELEASES};
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The binary with the state and config kept in the test's own directories.
+fn odoo_ops(state: &Path, args: &[String]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
+        .env("ODOO_OPS_STATE_DIR", state.join("odoo-ops"))
+        .env("XDG_CONFIG_HOME", state.join("config"))
+        .args(args)
+        .output()
+        .expect("run odoo-ops")
+}
+
+/// The stack's options, as a CI job would pass them for this host.
+fn stack_args(stack: &Stack) -> Vec<String> {
+    let s = stack.slots;
+    vec![
+        "--yes".into(),
+        "--dir".into(),
+        stack.stack_dir.path().display().to_string(),
+        "--project".into(),
+        stack.project.name.clone(),
+        "--domain".into(),
+        DOMAIN.into(),
+        "--nginx-conf".into(),
+        stack.nginx.path().join("nginx.conf").display().to_string(),
+        "--nginx-prefix".into(),
+        format!("{}/", stack.nginx.path().display()),
+        "--slots".into(),
+        format!(
+            "{}:{},{}:{}",
+            s.blue.http, s.blue.gevent, s.green.http, s.green.gevent
+        ),
+        "--ready-timeout".into(),
+        "60".into(),
+        "--proofs".into(),
+        proofs(stack).display().to_string(),
+    ]
+}
+
+fn proofs(stack: &Stack) -> PathBuf {
+    stack.state.path().join("proofs")
+}
+
+fn deploy(stack: &Stack, tag: &str) -> Output {
+    let mut args = vec!["deploy".to_string(), "--tag".into(), tag.into()];
+    args.extend(stack_args(stack));
+    odoo_ops(stack.state.path(), &args)
+}
+
+/// The newest proof's deploy_status.json.
+fn last_proof(stack: &Stack) -> (PathBuf, serde_json::Value) {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(proofs(stack))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort_by_key(|d| std::fs::metadata(d).unwrap().modified().unwrap());
+    let dir = dirs.pop().expect("a proof was written");
+    let status = std::fs::read_to_string(dir.join("deploy_status.json")).unwrap();
+    (dir, serde_json::from_str(&status).unwrap())
+}
+
+fn assert_valid_proof(value: &serde_json::Value) {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/deploy_status.schema.json"
+    ))
+    .unwrap();
+    let validator = jsonschema::draft202012::new(&serde_json::from_str(&text).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
+}
+
+fn release_tags(stack: &Stack) -> Vec<(String, String)> {
+    let state = StackState::in_dirs(&stack.dirs(), stack.stack_dir.path());
+    rt().block_on(releases::list(&Target::local(), &state))
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let outcome = serde_json::to_value(r.outcome).unwrap();
+            (r.tag, outcome.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn running_tag(stack: &Stack) -> String {
+    let image = inspect(&stack.odoo, "{{.Config.Image}}").expect("the odoo container runs");
+    image.rsplit(':').next().unwrap().to_string()
+}
+
+#[test]
+fn a_good_release_deploys_with_no_failed_request_and_rollback_brings_the_previous_back() {
+    let stack = Stack::new("deploycli");
+    let load = Load::start(stack.nginx_port);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = deploy(&stack, RELEASES[1]);
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = load.finish();
+    let failed = failures(&sent);
+    println!("{}", text(&out));
+    println!(
+        "requests through nginx during the deploy: {}, failed: {}",
+        sent.len(),
+        failed.len()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert!(text(&out).contains("PASSED"), "{}", text(&out));
+    assert_eq!(running_tag(&stack), RELEASES[1]);
+
+    let (dir, status) = last_proof(&stack);
+    assert_valid_proof(&status);
+    assert_eq!(status["outcome"], "passed");
+    assert_eq!(status["from"]["tag"], RELEASES[0]);
+    assert_eq!(status["to"]["tag"], RELEASES[1]);
+    assert!(
+        status["gates"].as_array().is_some_and(|g| !g.is_empty()),
+        "{status:#}"
+    );
+    let health = std::fs::read_to_string(dir.join("healthcheck.log")).unwrap();
+    assert!(health.contains("[PASS]"), "{health}");
+    assert!(dir.join("module_install.log").exists());
+    // The release is listed, and what ran before it too (rollback's way back).
+    let tags = release_tags(&stack);
+    assert_eq!(
+        tags,
+        vec![
+            (RELEASES[1].to_string(), "passed".to_string()),
+            (RELEASES[0].to_string(), "passed".to_string())
+        ]
+    );
+
+    // Rollback: back to the previous release, through the same switch.
+    let mut args = vec!["rollback".to_string()];
+    args.extend(stack_args(&stack));
+    let load = Load::start(stack.nginx_port);
+    let out = odoo_ops(stack.state.path(), &args);
+    let sent = load.finish();
+    println!("{}", text(&out));
+    println!(
+        "requests through nginx during the rollback: {}, failed: {}",
+        sent.len(),
+        failures(&sent).len()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(failures(&sent).is_empty());
+    assert_eq!(running_tag(&stack), RELEASES[0]);
+    let (_, status) = last_proof(&stack);
+    assert_valid_proof(&status);
+    assert_eq!(status["operation"], "rollback");
+    assert_eq!(status["outcome"], "passed");
+    assert_eq!(status["to"]["tag"], RELEASES[0]);
+    assert_eq!(release_tags(&stack)[0].0, RELEASES[0]);
+}
+
+#[test]
+fn a_never_healthy_release_is_refused_and_the_old_one_keeps_serving() {
+    let bad = standin::ensure_bad_image(Bad::NeverHealthy);
+    println!("bad image: {bad}");
+    let stack = Stack::new("deploybad");
+    let old_id = stack.project.id_of(&stack.odoo);
+    let load = Load::start(stack.nginx_port);
+    let out = deploy(&stack, Bad::NeverHealthy.tag());
+    let sent = load.finish();
+    println!("{}", text(&out));
+    println!(
+        "requests through nginx during the deploy: {}, failed: {}",
+        sent.len(),
+        failures(&sent).len()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("FAILED"), "{}", text(&out));
+    assert!(failures(&sent).is_empty());
+    // The old container still serves, the same one.
+    assert_eq!(stack.project.id_of(&stack.odoo), old_id);
+    assert_eq!(running_tag(&stack), RELEASES[0]);
+    assert_eq!(stack.service_containers().len(), 1);
+    let (_, status) = last_proof(&stack);
+    assert_valid_proof(&status);
+    assert_eq!(status["outcome"], "failed");
+    assert_eq!(status["to"]["tag"], Bad::NeverHealthy.tag());
+    let switch = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "switch")
+        .expect("a switch step");
+    assert_eq!(switch["result"], "failed", "{status:#}");
+    // Nothing recorded as a release.
+    assert!(release_tags(&stack).is_empty());
+}
+
+#[test]
+fn a_second_deploy_while_the_lock_is_held_is_refused_naming_the_holder() {
+    let state = tempfile::tempdir().unwrap();
+    let stack_dir = tempfile::tempdir().unwrap();
+    let dirs = StateDirs::under(&state.path().join("odoo-ops"));
+    let stack_state = StackState::in_dirs(&dirs, stack_dir.path());
+    let runtime = rt();
+    let held = runtime
+        .block_on(lock::acquire(
+            &Target::local(),
+            &stack_state,
+            &LockRequest {
+                operation: Operation::Deploy,
+                deploy_id: "20261130T120000Z-abc123".into(),
+            },
+            &LockOptions::default(),
+        ))
+        .unwrap();
+    let out = odoo_ops(
+        state.path(),
+        &[
+            "deploy".into(),
+            "--tag".into(),
+            RELEASES[1].into(),
+            "--yes".into(),
+            "--dir".into(),
+            stack_dir.path().display().to_string(),
+            "--project".into(),
+            "nosuchproject".into(),
+            "--proofs".into(),
+            state.path().join("proofs").display().to_string(),
+        ],
+    );
+    let shown = text(&out);
+    println!("{shown}");
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("locked by"), "{shown}");
+    assert!(shown.contains("20261130T120000Z-abc123"), "{shown}");
+    assert!(
+        shown.contains(&format!("pid {}", std::process::id())),
+        "{shown}"
+    );
+    runtime.block_on(held.release()).unwrap();
+}
