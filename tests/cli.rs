@@ -142,3 +142,30 @@ fn completions_offer_theme_keymap_and_size_names() {
     let out = odoo_ops(&["--theme", theme.to_str().unwrap(), "--help"], home.path());
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_readonly_session_refuses_what_changes_the_host() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, name) in [
+        (
+            &["--readonly", "deploy", "--tag", "18.0-x", "--yes"][..],
+            "deploy",
+        ),
+        (&["--readonly", "rollback", "--yes"][..], "rollback"),
+        (
+            &["--readonly", "restore", "/nonexistent.zip", "--yes"][..],
+            "restore",
+        ),
+        (&["--readonly", "fix", "nginx.timeouts", "--yes"][..], "fix"),
+    ] {
+        let out = odoo_ops(args, home.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "{name} changes the host: not run in a --readonly session"
+            )),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

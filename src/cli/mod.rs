@@ -142,6 +142,19 @@ pub fn run(cli: Cli) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    // A read-only session observes; the commands that change a host are refused before
+    // anything connects (`modules install` says so itself; `modules` alone only reads).
+    let changes_host = match &cli.command {
+        Some(Command::Fix(_)) => Some("fix"),
+        Some(Command::Deploy(_)) => Some("deploy"),
+        Some(Command::Rollback(_)) => Some("rollback"),
+        Some(Command::Restore(_)) => Some("restore"),
+        _ => None,
+    };
+    if let (true, Some(name)) = (cli.readonly, changes_host) {
+        eprintln!("odoo-ops: {name} changes the host: not run in a --readonly session");
+        return ExitCode::from(exit::ERROR);
+    }
     let options = cli.load_options();
     let result = match cli.command {
         None => {
