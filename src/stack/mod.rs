@@ -63,6 +63,30 @@ pub struct Existing {
 /// `existing` are kept, so rendering twice gives the same bytes. Every value written is
 /// checked first ([`StackOptions::validate`], and the same checks on what is kept from
 /// `.env`): a refused one is an `InvalidInput` error that names it, and nothing is rendered.
+/// The port pair a deploy left in `.env`, when it set one; both or neither.
+fn deployed_ports(
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<(u16, u16)>, values::BadValue> {
+    let port = |key: &'static str| -> Result<Option<u16>, values::BadValue> {
+        let Some(v) = env.get(key).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        v.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| values::BadValue {
+                option: key,
+                value: v.clone(),
+                problem: "is not a TCP port (1-65535)".into(),
+            })
+    };
+    Ok(match (port("ODOO_HTTP_PORT")?, port("ODOO_GEVENT_PORT")?) {
+        (Some(http), Some(gevent)) => Some((http, gevent)),
+        _ => None,
+    })
+}
+
 pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<RenderedStack> {
     let invalid = |e: values::BadValue| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
     o.validate().map_err(invalid)?;
@@ -100,6 +124,19 @@ pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<Rendered
         }
     }
     let secrets = Secrets::keep_or_generate(&env)?;
+    // A deploy may have moved Odoo to the other loopback port pair (`.env`'s
+    // ODOO_HTTP_PORT/ODOO_GEVENT_PORT, [`crate::deploy::switch`]). Rendering again keeps the
+    // pair it runs on: a site written for the other pair would send every request to a
+    // port nothing listens on until the next `up -d`.
+    let ports = deployed_ports(&env).map_err(invalid)?;
+    let o = &match ports {
+        Some((http, gevent)) => StackOptions {
+            http_port: http,
+            gevent_port: gevent,
+            ..o.clone()
+        },
+        None => o.clone(),
+    };
     let image = o
         .odoo_image
         .clone()
@@ -142,7 +179,7 @@ pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<Rendered
         },
         StackFile {
             name: ENV_FILE,
-            contents: env_file::render(o, &image, &tag, &secrets),
+            contents: env_file::render(o, &image, &tag, &secrets, ports),
             mode: 0o600,
             secret: true,
         },
@@ -153,4 +190,54 @@ pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<Rendered
         image,
         tag,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> StackOptions {
+        let mut o = StackOptions::new(
+            Domain::parse("erp.example.com").unwrap(),
+            *DropletSize::by_slug("s-2vcpu-4gb").unwrap(),
+        );
+        o.hash_rounds = 1000;
+        o
+    }
+
+    fn file<'a>(stack: &'a RenderedStack, name: &str) -> &'a str {
+        &stack
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap()
+            .contents
+    }
+
+    #[test]
+    fn rendering_again_keeps_the_port_pair_a_deploy_moved_odoo_to() {
+        let env = "ODOO_TAG=18.0-20261115\nPOSTGRES_PASSWORD=abc\nODOO_ADMIN_PASSWORD=def\nODOO_HTTP_PORT=18069\nODOO_GEVENT_PORT=18072\n";
+        let existing = Existing {
+            env: Some(env.into()),
+            odoo_conf: None,
+        };
+        let stack = render(&options(), &existing).unwrap();
+        let site = file(&stack, NGINX_SITE_FILE);
+        assert!(site.contains("127.0.0.1:18069") && site.contains("127.0.0.1:18072"));
+        assert!(!site.contains("127.0.0.1:8069"), "{site}");
+        let dotenv = file(&stack, ENV_FILE);
+        assert!(dotenv.contains("ODOO_HTTP_PORT=18069\nODOO_GEVENT_PORT=18072\n"));
+        assert!(dotenv.contains("ODOO_TAG=18.0-20261115"));
+        // A fresh stack names no pair: compose's defaults apply.
+        let fresh = render(&options(), &Existing::default()).unwrap();
+        assert!(!file(&fresh, ENV_FILE).contains("ODOO_HTTP_PORT"));
+        assert!(file(&fresh, NGINX_SITE_FILE).contains("127.0.0.1:8069"));
+        // A broken value is refused, naming the key.
+        let bad = Existing {
+            env: Some(env.replace("18069", "99999")),
+            odoo_conf: None,
+        };
+        let e = render(&options(), &bad).unwrap_err();
+        assert!(e.to_string().contains("ODOO_HTTP_PORT"), "{e}");
+    }
 }
