@@ -281,3 +281,56 @@ fn hints_name_the_keys_of_a_rebound_keymap() {
         "{text}"
     );
 }
+
+#[test]
+fn a_click_selects_the_row_under_it() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = containers_app(stack(), false);
+    let click = |app: &mut App, column: u16, row: u16| {
+        app.on_terminal(&Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }));
+    };
+    for service in ["queue", "db", "migrate"] {
+        let terminal = render(&app);
+        let (x, y) = find(terminal.backend().buffer(), &format!("shop-{service}-1"))
+            .unwrap_or_else(|| panic!("{service} is on screen"));
+        click(&mut app, x, y);
+        assert_eq!(app.containers.selected().unwrap().service, service);
+    }
+    // The header and the lines below the table select nothing.
+    let before = app.containers.selected().unwrap().service.clone();
+    click(&mut app, 5, 1);
+    click(&mut app, 5, 14);
+    assert_eq!(app.containers.selected().unwrap().service, before);
+}
+
+#[test]
+fn a_click_lands_on_the_row_drawn_when_the_table_is_scrolled() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut model = stack();
+    let template = model.containers[1].clone();
+    for n in 0..20 {
+        let mut c = template.clone();
+        c.service = format!("extra{n:02}");
+        c.name = format!("shop-extra{n:02}-1");
+        c.id = format!("extra{n:02}0123456789");
+        model.containers.push(c);
+    }
+    let mut app = containers_app(model, false);
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Down);
+    }
+    let terminal = render(&app);
+    let (x, y) = find(terminal.backend().buffer(), "shop-extra09-1").expect("on screen");
+    app.on_terminal(&Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(app.containers.selected().unwrap().service, "extra09");
+}

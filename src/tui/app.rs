@@ -172,10 +172,21 @@ impl App {
             Event::Mouse(mouse) => match mouse.kind {
                 MouseEventKind::Down(MouseButton::Left) => {
                     let at = Position::new(mouse.column, mouse.row);
-                    let hit = self.layout().pane_at(at);
-                    match hit {
-                        Some(pane) if pane != self.focus && self.overlay == Overlay::None => {
+                    let layout = self.layout();
+                    match layout.pane_at(at) {
+                        Some(pane) if self.overlay == Overlay::None => {
                             self.focus = pane;
+                            // A click on a row selects it, as in any table.
+                            if pane == PaneId::Containers
+                                && let Some((_, rect)) =
+                                    layout.panes.iter().find(|(p, _)| *p == pane)
+                            {
+                                self.set_viewports();
+                                let top = rect.y + 1;
+                                if at.y >= top && at.y < top + self.containers.viewport.rows {
+                                    self.containers.click(at.y - top);
+                                }
+                            }
                             (true, Vec::new())
                         }
                         _ => (false, Vec::new()),

@@ -114,6 +114,26 @@ impl ContainersPane {
         self.pending.is_some()
     }
 
+    /// The first container row on screen when `visible` rows fit under the header: the
+    /// selection stays in sight, as ratatui would scroll it. Drawing and clicks use this
+    /// one rule, so a click lands on the row drawn under it.
+    fn first_row(&self, visible: u16) -> usize {
+        self.selected
+            .saturating_sub(usize::from(visible.max(1)) - 1)
+    }
+
+    /// A click `row` rows below the table's top (its header is row 0): select that container.
+    pub fn click(&mut self, row: u16) {
+        if self.inspect.is_some() || row == 0 {
+            return;
+        }
+        let visible = self.viewport.rows.saturating_sub(1);
+        let index = self.first_row(visible) + usize::from(row - 1);
+        if index < self.model.containers.len() {
+            self.selected = index;
+        }
+    }
+
     /// Esc: close the inspect view if one is open.
     pub fn back(&mut self) -> Option<Vec<Effect>> {
         self.inspect.take().map(|_| Vec::new())
@@ -301,7 +321,10 @@ impl ContainersPane {
             } else {
                 Style::default().add_modifier(Modifier::BOLD)
             });
-        let mut state = TableState::default().with_selected(Some(self.selected));
+        let first = self.first_row(area.height.saturating_sub(1));
+        let mut state = TableState::default()
+            .with_offset(first)
+            .with_selected(Some(self.selected));
         frame.render_stateful_widget(table, area, &mut state);
     }
 
