@@ -334,3 +334,23 @@ fn a_click_lands_on_the_row_drawn_when_the_table_is_scrolled() {
     }));
     assert_eq!(app.containers.selected().unwrap().service, "extra09");
 }
+
+#[test]
+fn rows_from_before_a_dropped_link_are_marked_stale_until_docker_answers() {
+    let mut app = containers_app(stack(), false);
+    app.connection_changed(
+        odoo_ops::tui::app::Connection::Lost("connection reset".into()),
+        "03:12:44",
+    );
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("stale since 03:12:44"), "{text}");
+    // The same model again (a redraw, an error while down) does not make it current.
+    app.containers.apply(Arc::new(stack()), NOW);
+    assert!(screen_text(render(&app).backend().buffer()).contains("stale since 03:12:44"));
+    // Docker answers after the reconnect: a new generation.
+    let mut fresh = stack();
+    fresh.generation += 1;
+    app.containers.apply(Arc::new(fresh), NOW);
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(!text.contains("stale"), "{text}");
+}

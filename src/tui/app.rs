@@ -127,6 +127,7 @@ impl App {
         match (was_up, is_up) {
             (true, false) => {
                 self.host.mark_stale(now);
+                self.containers.mark_stale(now);
                 Vec::new()
             }
             (false, true) => {

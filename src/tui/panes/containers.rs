@@ -51,6 +51,9 @@ pub struct ContainersPane {
     pub outcome: Option<Result<String, String>>,
     /// Seconds since the epoch, for uptimes; set by the app on each model and tick.
     pub now: i64,
+    /// Set when the link to the host dropped: the rows are from before then, until Docker
+    /// answers again (`HH:MM:SS` of the drop, and the model generation shown then).
+    pub stale_since: Option<(String, u64)>,
 }
 
 impl ContainersPane {
@@ -61,7 +64,23 @@ impl ContainersPane {
         }
     }
 
+    /// The link dropped at `time`: what is on screen is from before then (the first drop
+    /// counts).
+    pub fn mark_stale(&mut self, time: &str) {
+        let generation = self.model.generation;
+        self.stale_since
+            .get_or_insert_with(|| (time.to_string(), generation));
+    }
+
     pub fn apply(&mut self, model: Arc<Model>, now: i64) {
+        // Only a new answer from Docker makes the rows current again.
+        if self
+            .stale_since
+            .as_ref()
+            .is_some_and(|(_, generation)| model.generation != *generation && model.error.is_none())
+        {
+            self.stale_since = None;
+        }
         // Keep the same container selected when rows come and go.
         let selected_id = self.selected().map(|c| c.id.clone());
         self.model = model;
@@ -234,10 +253,14 @@ impl ContainersPane {
             note += if m.live { " · live" } else { " · polling" };
         }
         let note = note.trim_matches([' ', '·']).to_string();
-        let block = ctx.block(
-            PaneId::Containers,
-            (!note.is_empty()).then(|| Span::styled(format!(" {note} "), theme.muted())),
-        );
+        let note = match &self.stale_since {
+            Some((since, _)) => Some(Span::styled(
+                format!(" stale since {since} · {note} "),
+                theme.warn(),
+            )),
+            None => (!note.is_empty()).then(|| Span::styled(format!(" {note} "), theme.muted())),
+        };
+        let block = ctx.block(PaneId::Containers, note);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if inner.height < 2 {
