@@ -67,6 +67,10 @@ impl ContainersPane {
     /// The link dropped at `time`: what is on screen is from before then (the first drop
     /// counts).
     pub fn mark_stale(&mut self, time: &str) {
+        // Nothing listed yet ("Asking Docker…") is not old news.
+        if !self.model.loaded {
+            return;
+        }
         let generation = self.model.generation;
         self.stale_since
             .get_or_insert_with(|| (time.to_string(), generation));
@@ -255,7 +259,10 @@ impl ContainersPane {
         let note = note.trim_matches([' ', '·']).to_string();
         let note = match &self.stale_since {
             Some((since, _)) => Some(Span::styled(
-                format!(" stale since {since} · {note} "),
+                match note.is_empty() {
+                    true => format!(" stale since {since} "),
+                    false => format!(" stale since {since} · {note} "),
+                },
                 theme.warn(),
             )),
             None => (!note.is_empty()).then(|| Span::styled(format!(" {note} "), theme.muted())),
