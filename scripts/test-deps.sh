@@ -15,6 +15,7 @@ packages=(
   docker-compose                  # Compose v1, as Debian ships it (`docker-compose config`)
   python3-passlib                 # cross-checks the admin_passwd hash against passlib
   debootstrap                     # the Debian root of the tests' PostgreSQL image
+  cloud-init                      # checks the droplet user data with cloud-init's own schema
 )
 
 missing=()

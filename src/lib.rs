@@ -4,6 +4,7 @@
 //! or prints; the faces (`tui`, `cli`) show what the engine finds.
 
 pub mod backup;
+pub mod bootstrap;
 pub mod checks;
 pub mod cli;
 pub mod config;
