@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod digitalocean;
 pub mod docker;
 pub mod host;
 pub mod jobs;

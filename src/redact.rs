@@ -12,6 +12,8 @@
 //! - Odoo's `-w VALUE` (its short form of `--db_password`);
 //! - the password of a URL (`postgres://user:PASSWORD@host/db`, `DATABASE_URL`);
 //! - the credential of an `Authorization:` header or after `Bearer`;
+//! - a DigitalOcean token by its shape (`dop_v1_…`, `doo_v1_…`, `dor_v1_…`), wherever it
+//!   stands, since doctl's files and error messages carry it bare;
 //! - an htpasswd hash (`user:$apr1$...`, bcrypt, `{SHA}`), as in traefik's
 //!   `...basicauth.users` label, and any value of a `basicauth`/`digestauth` label.
 //!
@@ -62,6 +64,7 @@ pub fn may_hold_secret(line: &str) -> bool {
                 "$",
                 "{sha",
                 "{ssha",
+                "_v1_",
             ])
             .expect("fixed patterns")
     });
@@ -278,7 +281,7 @@ fn one_word(word: &str) -> String {
             return format!("{name}={}", hidden(value));
         }
     }
-    let word = url_passwords(word);
+    let word = digitalocean_tokens(&url_passwords(word));
     if is_htpasswd_list(&word) {
         return credential_list(&word);
     }
@@ -307,6 +310,34 @@ fn url_passwords(text: &str) -> String {
             }
             _ => rest = tail,
         }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// DigitalOcean's token prefixes: personal access, OAuth, refresh.
+const DIGITALOCEAN_TOKEN_PREFIXES: [&str; 3] = ["dop_v1_", "doo_v1_", "dor_v1_"];
+
+/// `dop_v1_<hex>` → `<redacted>`, each time it occurs in a word.
+fn digitalocean_tokens(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some((at, prefix)) = DIGITALOCEAN_TOKEN_PREFIXES
+        .iter()
+        .filter_map(|p| rest.find(p).map(|i| (i, *p)))
+        .min()
+    {
+        let after = &rest[at + prefix.len()..];
+        let hex = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        out.push_str(&rest[..at]);
+        if hex == 0 {
+            out.push_str(prefix);
+        } else {
+            out.push_str(REDACTED);
+        }
+        rest = &after[hex..];
     }
     out.push_str(rest);
     out
@@ -381,6 +412,14 @@ mod tests {
         ] {
             assert!(!is_secret_name(n), "{n}");
         }
+    }
+
+    #[test]
+    fn digitalocean_tokens_go_by_their_shape() {
+        let token = format!("dop_v1_{}", "ab12".repeat(16));
+        assert_eq!(line(&format!("using {token}, ok")), "using <redacted>, ok");
+        assert!(may_hold_secret(&token));
+        assert_eq!(line("a dop_v1_ prefix alone"), "a dop_v1_ prefix alone");
     }
 
     #[test]

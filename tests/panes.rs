@@ -85,24 +85,6 @@ fn host_pane_for_a_non_root_login_without_docker_access() {
 }
 
 #[test]
-fn empty_panes_say_what_they_will_show() {
-    let mut app = loaded_app(100, 30);
-    // Containers and Logs have their own states (tests/containers_pane.rs, logs_pane.rs).
-    for pane in [
-        Action::FocusDroplets,
-        // Containers, Logs, Checks and Modules have landed: their states are in their own
-        // tests.
-    ] {
-        app.on_action(pane);
-        app.zoomed = true;
-        let terminal = render(&app);
-        let text = screen_text(terminal.backend().buffer());
-        assert!(text.contains("Empty:"), "{pane:?} says why it is empty");
-        insta::assert_snapshot!(format!("empty_{:?}", app.focus), terminal.backend());
-    }
-}
-
-#[test]
 fn help_is_generated_from_the_active_keymap() {
     let path = std::path::Path::new("mine.toml");
     let keymap = odoo_ops::config::Keymap::parse(path, "[global]\nhelp = [\"f2\"]\n").unwrap();

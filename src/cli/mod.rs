@@ -4,6 +4,7 @@
 mod backup;
 mod deploy;
 pub mod diagnose;
+mod droplets;
 mod fix;
 mod host;
 pub mod lock_args;
@@ -105,6 +106,9 @@ pub enum Command {
     /// Restore a backup beside the current database, check it, then swap; the current
     /// database is kept (exit 0 restored, 1 not restored, 2 could not try).
     Restore(Box<backup::RestoreArgs>),
+    /// List the DigitalOcean droplets the token can see: name, status, region, size,
+    /// public IPv4, tags, age (exit 0 listed, 2 could not list).
+    Droplets(droplets::DropletsArgs),
     /// Print this help, or a subcommand's.
     Help {
         /// The subcommand to explain.
@@ -198,6 +202,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Restore(args)) => with_settings(&options, |settings| {
             backup::run_restore(*args, &cli.remote, &settings)
         }),
+        Some(Command::Droplets(args)) => {
+            with_settings(&options, |settings| droplets::run(args, &settings))
+        }
         Some(Command::Completions { .. } | Command::Help { .. }) => unreachable!("handled above"),
     };
     match result {

@@ -41,12 +41,15 @@ pub enum Context {
     Deploy,
     /// The focused Modules pane (then `pane`, then `global`).
     Modules,
+    /// The focused Droplets pane (then `pane`, then `global`).
+    Droplets,
 }
 
 impl Context {
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 11] = [
         Context::Global,
         Context::Pane,
+        Context::Droplets,
         Context::Logs,
         Context::Containers,
         Context::Checks,
@@ -66,6 +69,7 @@ impl Context {
                 | Context::Checks
                 | Context::Deploy
                 | Context::Modules
+                | Context::Droplets
         )
     }
 
@@ -81,6 +85,7 @@ impl Context {
             Context::Checks => "checks",
             Context::Deploy => "deploy",
             Context::Modules => "modules",
+            Context::Droplets => "droplets",
         }
     }
 }
@@ -165,6 +170,12 @@ actions! {
     ModulesFilter "filter_name" in Modules: "filter modules by name (empty clears)",
     ModulesState "cycle_state" in Modules: "show one module state, then the next, then all",
     ModulesDetail "detail" in Modules: "open or close the selected module's dependencies",
+    DropletsFilterName "filter_by_name" in Droplets: "filter droplets by a part of the name (empty clears)",
+    DropletsFilterTag "filter_by_tag" in Droplets: "filter droplets by a tag (empty clears)",
+    DropletsReboot "reboot" in Droplets: "reboot the selected droplet (asks first)",
+    DropletsPowerCycle "power_cycle" in Droplets: "power cycle the selected droplet (asks first)",
+    DropletsSnapshot "snapshot" in Droplets: "snapshot the selected droplet (asks first)",
+    DropletsSsh "ssh_target" in Droplets: "show the SSH target of the selected droplet",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -348,6 +359,7 @@ struct KeymapFile {
     checks: Option<ContextTable>,
     deploy: Option<ContextTable>,
     modules: Option<ContextTable>,
+    droplets: Option<ContextTable>,
     help: Option<ContextTable>,
     palette: Option<ContextTable>,
     confirm: Option<ContextTable>,
@@ -365,6 +377,7 @@ impl KeymapFile {
             (Context::Checks, &self.checks),
             (Context::Deploy, &self.deploy),
             (Context::Modules, &self.modules),
+            (Context::Droplets, &self.droplets),
             (Context::Help, &self.help),
             (Context::Palette, &self.palette),
             (Context::Confirm, &self.confirm),
@@ -440,6 +453,12 @@ impl Keymap {
             (ModulesFilter, &["/"]),
             (ModulesState, &["s"]),
             (ModulesDetail, &["enter"]),
+            (DropletsFilterName, &["/"]),
+            (DropletsFilterTag, &["t"]),
+            (DropletsReboot, &["R"]),
+            (DropletsPowerCycle, &["P"]),
+            (DropletsSnapshot, &["S"]),
+            (DropletsSsh, &["enter"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

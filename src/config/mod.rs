@@ -35,6 +35,18 @@ pub struct Config {
     pub backup: BackupConfig,
     #[serde(default)]
     pub verify: VerifyConfig,
+    #[serde(default)]
+    pub digitalocean: DigitalOceanConfig,
+}
+
+/// `[digitalocean]`: the API token when neither `DIGITALOCEAN_ACCESS_TOKEN` nor doctl's
+/// config has one, and the API's address (as `DIGITALOCEAN_API_URL`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitalOceanConfig {
+    /// Its `Debug` is redacted: a printed config never shows it.
+    pub token: Option<crate::digitalocean::Token>,
+    pub api_url: Option<String>,
 }
 
 /// `[backup]`: where `odoo-ops backup` (and deploy's backup) writes, and how many it keeps.

@@ -13,6 +13,7 @@ use super::panes::PaneId;
 use super::panes::checks::ChecksPane;
 use super::panes::containers::ContainersPane;
 use super::panes::deploy::DeployPane;
+use super::panes::droplets::DropletsPane;
 use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
 use super::panes::modules::ModulesPane;
@@ -71,6 +72,7 @@ pub struct App {
     pub checks: ChecksPane,
     pub deploy: DeployPane,
     pub modules: ModulesPane,
+    pub droplets: DropletsPane,
     pub should_quit: bool,
 }
 
@@ -105,6 +107,7 @@ impl App {
             checks: ChecksPane::new(readonly),
             deploy: DeployPane::new(readonly),
             modules: ModulesPane::default(),
+            droplets: DropletsPane::new(readonly),
             should_quit: false,
         }
     }
@@ -255,6 +258,15 @@ impl App {
             Overlay::None if self.focus == PaneId::Modules && self.modules.is_typing() => {
                 self.modules.on_key(key)
             }
+            Overlay::None if self.focus == PaneId::Droplets && self.droplets.is_typing() => {
+                self.droplets.on_key(key)
+            }
+            Overlay::None if self.focus == PaneId::Droplets && self.droplets.is_confirming() => {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(answer) => self.droplets.on_confirm(answer),
+                    None => Vec::new(),
+                }
+            }
             Overlay::None if self.focus == PaneId::Deploy && self.deploy.is_typing() => {
                 self.deploy.on_key(key)
             }
@@ -285,6 +297,9 @@ impl App {
         // The Modules pane reads its data when it is first looked at.
         if self.focus == PaneId::Modules && before != PaneId::Modules {
             effects.extend(self.modules.on_focus());
+        }
+        if self.focus == PaneId::Droplets && before != PaneId::Droplets {
+            effects.extend(self.droplets.on_focus());
         }
         effects
     }
@@ -327,6 +342,7 @@ impl App {
             PaneId::Containers => self.containers.back(),
             PaneId::Checks => self.checks.back(),
             PaneId::Modules => self.modules.back(),
+            PaneId::Droplets => self.droplets.back(),
             _ => None,
         };
         left.unwrap_or_else(|| {
@@ -353,8 +369,7 @@ impl App {
             PaneId::Checks => self.checks.on_action(action),
             PaneId::Deploy => self.deploy.on_action(action),
             PaneId::Modules => self.modules.on_action(action),
-            // Panes whose feature has not landed have nothing to move or refresh.
-            _ => Vec::new(),
+            PaneId::Droplets => self.droplets.on_action(action),
         }
     }
 
@@ -448,6 +463,7 @@ impl App {
             }
             Message::Job(effect, update) => self.on_job(&effect, update),
             Message::Modules(result) => self.modules.apply(result),
+            Message::Droplets(event) => self.droplets.apply(event),
             Message::FixApplied(result) => {
                 if let Err(e) = &result {
                     tracing::warn!("applying a fix failed: {e}");

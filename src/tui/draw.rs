@@ -78,6 +78,10 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
     if app.readonly {
         left.push(Span::styled(" READ-ONLY ", bar.patch(theme.warn())));
     }
+    // What is left of DigitalOcean's hourly request budget, once an answer told.
+    if let Some(rate) = &app.droplets.rate_limit {
+        left.push(Span::styled(format!(" {} ", rate.label()), bar));
+    }
     if let Some(error) = &app.last_error {
         left.push(Span::styled(" │ ", bar));
         left.push(Span::styled(format!("error: {error}"), theme.error()));

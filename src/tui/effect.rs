@@ -44,6 +44,14 @@ pub enum Effect {
     WriteStack(StackPlan),
     /// Read Odoo's module states (the Modules pane).
     LoadModules,
+    /// List the DigitalOcean droplets (the Droplets pane).
+    LoadDroplets,
+    /// An action on a droplet the operator confirmed (the list is read again after).
+    DropletAction {
+        id: u64,
+        name: String,
+        action: crate::digitalocean::DropletAction,
+    },
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

@@ -40,6 +40,8 @@ struct Worker {
     docker: DockerHandle,
     /// Which logs are followed, and when to look for more.
     log_sources: LogSources,
+    /// The DigitalOcean client (or why there is none), for the Droplets pane.
+    cloud: super::droplets_job::Cloud,
 }
 
 impl Worker {
@@ -66,9 +68,11 @@ impl Worker {
             | Effect::ApplyFix(..)
             | Effect::PlanStack(_)
             | Effect::WriteStack(_)
-            | Effect::LoadModules => {
+            | Effect::LoadModules
+            | Effect::LoadDroplets
+            | Effect::DropletAction { .. } => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {
-                    self.jobs.submit(job);
+                    self.jobs.submit(job.with_cloud(self.cloud.clone()));
                 }
             }
         }
@@ -167,6 +171,8 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         Target::Ssh(ssh) => Some(ssh.state()),
         Target::Local(_) => None,
     };
+    // The token is looked for once (environment, doctl's config, config.toml).
+    let cloud = crate::digitalocean::Client::from_environment(&settings.config);
     let mut app = App::new(settings, readonly, target.describe(), connection);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (jobs, mut job_events) = JobRunner::new();
@@ -181,6 +187,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
         jobs,
         logs,
         docker,
+        cloud,
     };
     worker.start_engines(docker_events);
     // A change an earlier console left unfinished (killed mid-fix) is settled first.

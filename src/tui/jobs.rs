@@ -20,6 +20,10 @@ pub enum JobKind {
     Stack,
     /// Reading Odoo's module states.
     Modules,
+    /// Listing the DigitalOcean droplets.
+    DropletsList,
+    /// An action on a droplet (never replaced by a list request).
+    DropletsAction,
 }
 
 impl JobKind {
@@ -33,6 +37,8 @@ impl JobKind {
             }
             Effect::PlanStack(_) | Effect::WriteStack(_) => Some(JobKind::Stack),
             Effect::LoadModules => Some(JobKind::Modules),
+            Effect::LoadDroplets => Some(JobKind::DropletsList),
+            Effect::DropletAction { .. } => Some(JobKind::DropletsAction),
             _ => None,
         }
     }
@@ -43,6 +49,8 @@ impl JobKind {
 pub struct ConsoleJob {
     pub target: Target,
     pub effect: Effect,
+    /// The DigitalOcean client, for the Droplets pane's jobs.
+    pub cloud: Option<super::droplets_job::Cloud>,
 }
 
 impl std::fmt::Debug for ConsoleJob {
@@ -57,7 +65,14 @@ impl ConsoleJob {
         JobKind::of(&effect).map(|_| ConsoleJob {
             target: target.clone(),
             effect,
+            cloud: None,
         })
+    }
+
+    /// The job with the console's DigitalOcean client (or why it has none).
+    pub fn with_cloud(mut self, cloud: super::droplets_job::Cloud) -> ConsoleJob {
+        self.cloud = Some(cloud);
+        self
     }
 }
 
@@ -73,7 +88,11 @@ impl Job for ConsoleJob {
 
     fn run(self, progress: Progress<Self>) -> BoxFuture<'static, Option<Message>> {
         Box::pin(async move {
-            let ConsoleJob { target, effect } = self;
+            let ConsoleJob {
+                target,
+                effect,
+                cloud,
+            } = self;
             match JobKind::of(&effect) {
                 Some(JobKind::Host) => {
                     let result = crate::host::gather(&target)
@@ -84,6 +103,9 @@ impl Job for ConsoleJob {
                 Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
                 Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
                 Some(JobKind::Modules) => Some(Message::Modules(load_modules(&target).await)),
+                Some(JobKind::DropletsList | JobKind::DropletsAction) => {
+                    Some(super::droplets_job::run(cloud, effect, &progress).await)
+                }
                 None => None,
             }
         })

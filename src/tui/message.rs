@@ -37,6 +37,8 @@ pub enum Message {
     StackWritten(Result<crate::stack::update::Applied, String>),
     /// Odoo's module states were read (or could not be).
     Modules(Result<crate::tui::panes::modules::ModulesLoaded, String>),
+    /// The droplets were listed, or an action on one was asked for.
+    Droplets(crate::tui::panes::droplets::DropletsEvent),
     /// Where the job an effect asked for stands (its result arrives as its own message).
     Job(crate::tui::effect::Effect, JobUpdate),
 }

@@ -3,6 +3,7 @@
 pub mod app;
 mod console_log;
 pub mod draw;
+pub mod droplets_job;
 pub mod effect;
 mod event_loop;
 pub mod format;

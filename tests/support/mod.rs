@@ -6,6 +6,8 @@
 pub mod app;
 pub mod debian_host;
 pub mod deploy_stack;
+pub mod do_api;
+pub mod do_spec;
 pub mod docker;
 pub mod latency;
 pub mod logs;

@@ -7,18 +7,15 @@
 //!   work the event loop should start ([`crate::tui::effect::Effect`]); it never does I/O.
 //! - Results of that work come back as [`crate::tui::message::Message`]s, which
 //!   `App::apply` hands to the pane's `apply` method.
-//!
-//! A pane whose feature has not landed yet is drawn by [`placeholder`]: it says what it
-//! will show and why it is empty, and never shows made-up data.
 
 pub mod checks;
 pub mod columns;
 pub mod containers;
 pub mod deploy;
+pub mod droplets;
 pub mod host;
 pub mod logs;
 pub mod modules;
-pub mod placeholder;
 pub mod scroll;
 
 use ratatui::Frame;
@@ -72,6 +69,7 @@ impl PaneId {
             PaneId::Checks => Context::Checks,
             PaneId::Deploy => Context::Deploy,
             PaneId::Modules => Context::Modules,
+            PaneId::Droplets => Context::Droplets,
             _ => Context::Pane,
         }
     }
@@ -164,6 +162,6 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
         PaneId::Checks => app.checks.draw(frame, area, &ctx),
         PaneId::Deploy => app.deploy.draw(frame, area, &ctx),
         PaneId::Modules => app.modules.draw(frame, area, &ctx),
-        other => placeholder::draw(frame, area, other, &ctx),
+        PaneId::Droplets => app.droplets.draw(frame, area, &ctx),
     }
 }
