@@ -165,6 +165,11 @@ actions! {
     ModulesFilter "filter_name" in Modules: "filter modules by name (empty clears)",
     ModulesState "cycle_state" in Modules: "show one module state, then the next, then all",
     ModulesDetail "detail" in Modules: "open or close the selected module's dependencies",
+    ModulesMark "mark" in Modules: "mark or unmark the selected module for install or upgrade",
+    ModulesInstall "install" in Modules: "install the marked (else the selected) modules (asks first)",
+    ModulesUpgrade "upgrade" in Modules: "upgrade the marked (else the selected) modules (asks first)",
+    ModulesPlanFile "run_plan" in Modules: "run a module plan file (TOML phases; asks first)",
+    ModulesResetPending "reset_pending" in Modules: "move pending modules back as Odoo's cancel buttons do (asks first)",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -440,6 +445,11 @@ impl Keymap {
             (ModulesFilter, &["/"]),
             (ModulesState, &["s"]),
             (ModulesDetail, &["enter"]),
+            (ModulesMark, &["space"]),
+            (ModulesInstall, &["i"]),
+            (ModulesUpgrade, &["u"]),
+            (ModulesPlanFile, &["p"]),
+            (ModulesResetPending, &["X"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

@@ -82,6 +82,7 @@ impl App {
         connection: Connection,
     ) -> App {
         let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
+        let backup_dir = crate::backup::default_dir(&settings);
         App {
             theme: settings.theme.clone(),
             keymap: settings.keymap.clone(),
@@ -104,7 +105,10 @@ impl App {
             logs: LogsPane::default(),
             checks: ChecksPane::new(readonly),
             deploy: DeployPane::new(readonly),
-            modules: ModulesPane::default(),
+            modules: ModulesPane {
+                backup_dir,
+                ..ModulesPane::new(readonly)
+            },
             should_quit: false,
         }
     }
@@ -254,6 +258,12 @@ impl App {
             }
             Overlay::None if self.focus == PaneId::Modules && self.modules.is_typing() => {
                 self.modules.on_key(key)
+            }
+            Overlay::None if self.focus == PaneId::Modules && self.modules.is_confirming() => {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(answer) => self.modules.on_confirm(answer),
+                    None => Vec::new(),
+                }
             }
             Overlay::None if self.focus == PaneId::Deploy && self.deploy.is_typing() => {
                 self.deploy.on_key(key)
@@ -448,6 +458,11 @@ impl App {
             }
             Message::Job(effect, update) => self.on_job(&effect, update),
             Message::Modules(result) => self.modules.apply(result),
+            Message::ModulesDisk(result) => self.modules.apply_disk(result),
+            Message::ModulePlanRead(result) => self.modules.apply_plan_read(result),
+            Message::ModuleRunLine(line) => self.modules.apply_run_line(line),
+            Message::ModuleRunDone(result) => self.modules.apply_run_done(result),
+            Message::ModulesReset(result) => self.modules.apply_reset(result),
             Message::FixApplied(result) => {
                 if let Err(e) = &result {
                     tracing::warn!("applying a fix failed: {e}");

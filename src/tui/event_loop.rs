@@ -66,7 +66,10 @@ impl Worker {
             | Effect::ApplyFix(..)
             | Effect::PlanStack(_)
             | Effect::WriteStack(_)
-            | Effect::LoadModules => {
+            | Effect::LoadModules(_)
+            | Effect::ReadModulePlan(_)
+            | Effect::RunModulePlan { .. }
+            | Effect::ResetPendingModules(_) => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {
                     self.jobs.submit(job);
                 }

@@ -9,6 +9,7 @@ pub mod deploy_stack;
 pub mod docker;
 pub mod latency;
 pub mod logs;
+pub mod modules_stack;
 pub mod netns;
 pub mod nginx;
 pub mod odoo_db;
