@@ -197,6 +197,9 @@ pub fn read_addon_tar(reader: impl Read, rules: &HashRules) -> std::io::Result<A
         entry.read_to_end(&mut contents)?;
         out.files.push((rel, contents));
     }
+    // Docker pads the archive past tar's end marker: read it all, so the sender is not
+    // cut off mid-stream.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())?;
     Ok(out)
 }
 
