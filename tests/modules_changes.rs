@@ -20,9 +20,7 @@ use odoo_ops::tui::app::App;
 use odoo_ops::tui::effect::Effect;
 use odoo_ops::tui::jobs::ConsoleJob;
 use odoo_ops::tui::message::Message;
-use support::modules_stack::{
-    AddonsStack, BASE_OCA_CHECKSUM, DB, EXTRA_ADDONS, PACKAGE_ADDONS,
-};
+use support::modules_stack::{AddonsStack, BASE_OCA_CHECKSUM, DB, EXTRA_ADDONS, PACKAGE_ADDONS};
 
 fn text(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -98,10 +96,20 @@ fn installed_modules_changed_on_disk_against_module_auto_updates_record() {
     );
     let (_, json) = stack.json(&[]);
     assert_eq!(json["disk"]["modules"]["base"]["state"], "unchanged");
-    stack.write_addon_file(PACKAGE_ADDONS, "base", "models/ir_module.py", b"# changed\n");
+    stack.write_addon_file(
+        PACKAGE_ADDONS,
+        "base",
+        "models/ir_module.py",
+        b"# changed\n",
+    );
     let (_, json) = stack.json(&[]);
     assert_eq!(json["disk"]["modules"]["base"]["state"], "changed");
-    stack.write_addon_file(PACKAGE_ADDONS, "base", "models/ir_module.py", b"# ir.module.module\n");
+    stack.write_addon_file(
+        PACKAGE_ADDONS,
+        "base",
+        "models/ir_module.py",
+        b"# ir.module.module\n",
+    );
     stack.write_addon_file(PACKAGE_ADDONS, "base", "i18n/fr.po", b"changed");
     let (_, json) = stack.json(&[]);
     assert_eq!(
@@ -126,10 +134,20 @@ fn a_successful_install_records_our_checksums_when_module_auto_update_does_not()
     // With the backup first (the backup engine's zip), as offered.
     let backups = stack.cwd().join("backups");
     let dir = backups.display().to_string();
-    let (code, json) = stack.json(&["install", "project", "--yes", "--backup", "--backup-dir", &dir]);
+    let (code, json) = stack.json(&[
+        "install",
+        "project",
+        "--yes",
+        "--backup",
+        "--backup-dir",
+        &dir,
+    ]);
     assert_eq!(code, 0, "{json}");
     let zip = json["backup"].as_str().unwrap_or_else(|| panic!("{json}"));
-    assert!(zip.ends_with(".zip") && std::path::Path::new(zip).is_file(), "{zip}");
+    assert!(
+        zip.ends_with(".zip") && std::path::Path::new(zip).is_file(),
+        "{zip}"
+    );
     assert!(json.get("at_risk").is_none());
     let recorded: Vec<&str> = json["checksums_recorded"]
         .as_array()
@@ -147,7 +165,10 @@ fn a_successful_install_records_our_checksums_when_module_auto_update_does_not()
     );
     let ours: serde_json::Value = serde_json::from_str(&stack.param(OUR_KEY).unwrap()).unwrap();
     assert_eq!(ours["project"].as_str().unwrap().len(), 40, "{ours}");
-    assert!(stack.param(OCA_KEY).is_none(), "module_auto_update's key is left alone");
+    assert!(
+        stack.param(OCA_KEY).is_none(),
+        "module_auto_update's key is left alone"
+    );
 
     let (_, json) = stack.json(&[]);
     assert_eq!(json["disk"]["record"], "odoo_ops");
@@ -158,14 +179,25 @@ fn a_successful_install_records_our_checksums_when_module_auto_update_does_not()
     assert_eq!(json["disk"]["modules"]["project"]["state"], "changed");
 
     // An upgrade declining the backup says what is at risk, and records it again.
-    let out = stack.cli(&["install", "project", "--upgrade", "--yes", "--no-backup", "--backup-dir", &dir]);
+    let out = stack.cli(&[
+        "install",
+        "project",
+        "--upgrade",
+        "--yes",
+        "--no-backup",
+        "--backup-dir",
+        &dir,
+    ]);
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(
         shown.contains("warning: no backup taken: database odoo is the one Odoo serves; a failed phase is rolled back by Odoo, but a phase that succeeds cannot be undone"),
         "{shown}"
     );
-    assert!(shown.contains(&format!("the newest backup is {zip}")), "{shown}");
+    assert!(
+        shown.contains(&format!("the newest backup is {zip}")),
+        "{shown}"
+    );
     let (_, json) = stack.json(&[]);
     assert_eq!(json["disk"]["modules"]["project"]["state"], "unchanged");
 }
@@ -237,7 +269,12 @@ fn reset_pending_moves_states_back_as_odoos_cancel_buttons_after_a_confirmation(
     stack.project.set_module_states(&stack.db, DB, &crashed);
     let mut readonly = Console::new(&stack, true);
     readonly.load();
-    assert!(readonly.app.on_action(Action::ModulesResetPending).is_empty());
+    assert!(
+        readonly
+            .app
+            .on_action(Action::ModulesResetPending)
+            .is_empty()
+    );
     assert!(readonly.app.on_action(Action::ModulesInstall).is_empty());
     let shown = readonly.screen();
     assert!(
@@ -263,9 +300,15 @@ fn the_pane_installs_marked_modules_live_then_a_failing_plan_stops_naming_the_mo
     assert!(console.app.modules.marked.contains("project"));
     assert!(console.key(KeyCode::Char('i')).is_empty(), "asks first");
     let shown = console.screen();
-    assert!(shown.contains("phase 1: install project · pulls in "), "{shown}");
+    assert!(
+        shown.contains("phase 1: install project · pulls in "),
+        "{shown}"
+    );
     assert!(shown.contains("Back up database odoo first"), "{shown}");
-    assert!(console.key(KeyCode::Char('n')).is_empty(), "then asks to run");
+    assert!(
+        console.key(KeyCode::Char('n')).is_empty(),
+        "then asks to run"
+    );
     let shown = console.screen();
     assert!(
         shown.contains("Run these phases on database odoo WITHOUT a backup"),
@@ -319,7 +362,10 @@ fn the_pane_installs_marked_modules_live_then_a_failing_plan_stops_naming_the_mo
     console.drive(effects.into_iter().next().unwrap());
     let shown = console.screen();
     assert!(shown.contains("phase 2: install sale"), "{shown}");
-    assert!(console.key(KeyCode::Esc).is_empty(), "no backup: then the run's question");
+    assert!(
+        console.key(KeyCode::Esc).is_empty(),
+        "no backup: then the run's question"
+    );
     let effects = console.key(KeyCode::Char('y'));
     console.drive(effects.into_iter().next().unwrap());
     let shown = console.screen();
@@ -382,7 +428,11 @@ fn states_are_on_screen_after_one_psql_round_trip_and_filter_and_detail_do_no_io
     };
     assert_eq!(execs(t0, t1, &stack.db), 1, "one round trip for the states");
     assert_eq!(execs(t0, t2, &stack.db), 2);
-    assert_eq!(execs(t0, t2, &stack.odoo), 0, "nothing runs in Odoo's container");
+    assert_eq!(
+        execs(t0, t2, &stack.odoo),
+        0,
+        "nothing runs in Odoo's container"
+    );
     eprintln!("states of 646 modules on screen after {states_at:?}");
 
     // Filter, state cycle, detail, moves: no effect (no I/O), and fast.
@@ -465,7 +515,11 @@ impl Console {
         let effects = self.app.on_action(Action::FocusModules);
         assert_eq!(effects, vec![Effect::LoadModules(self.options.clone())]);
         self.drive(effects.into_iter().next().unwrap());
-        assert!(self.app.modules.loaded.is_some(), "{:?}", self.app.modules.error);
+        assert!(
+            self.app.modules.loaded.is_some(),
+            "{:?}",
+            self.app.modules.error
+        );
         assert!(self.app.modules.disk.is_some());
     }
 
@@ -501,10 +555,7 @@ impl Console {
                 .block_on(async { tokio::time::timeout(deadline, self.events.recv()).await })
                 .expect("the job answered in time")
                 .expect("the runner runs");
-            let last = matches!(
-                event,
-                JobEvent::Finished { .. } | JobEvent::Dropped { .. }
-            );
+            let last = matches!(event, JobEvent::Finished { .. } | JobEvent::Dropped { .. });
             if let Some(message) = odoo_ops::tui::jobs::message(event) {
                 seen(&self.app, &message);
                 self.app.apply(message);

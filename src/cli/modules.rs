@@ -15,9 +15,9 @@ use crate::config::Settings;
 use crate::odoo::modules::access::{DbAccess, ModulesOptions};
 use crate::odoo::modules::inventory::{Inventory, Module, PENDING_SENTENCE, is_pending};
 use crate::odoo::modules::ondisk::{self, DiskReport};
-use crate::odoo::modules::{reset, safety};
 use crate::odoo::modules::oneoff::{self, PlanRun};
 use crate::odoo::modules::plan::{self, PhasePreview, Plan};
+use crate::odoo::modules::{reset, safety};
 
 #[derive(Debug, Args)]
 pub struct ModulesArgs {
@@ -146,9 +146,15 @@ pub fn run(
                 .map_err(|e| format!("{e:#}"));
             list(&args, &access, &inventory, &disk)
         }
-        Some(ModulesAction::Install(install_args)) => {
-            install(&rt, install_args, args.json, readonly, settings, &access, &inventory)
-        }
+        Some(ModulesAction::Install(install_args)) => install(
+            &rt,
+            install_args,
+            args.json,
+            readonly,
+            settings,
+            &access,
+            &inventory,
+        ),
         Some(ModulesAction::ResetPending(reset_args)) => {
             reset_pending(&rt, reset_args, args.json, readonly, &access, &inventory)
         }
@@ -392,7 +398,11 @@ fn install(
             eprintln!("odoo-ops: no backup directory known: give --backup-dir");
             return Ok(super::exit::ERROR);
         };
-        match rt.block_on(safety::backup_first(access, dir, settings.config.backup.keep)) {
+        match rt.block_on(safety::backup_first(
+            access,
+            dir,
+            settings.config.backup.keep,
+        )) {
             Ok(report) => {
                 if !json {
                     println!("backup written: {}", report.path.display());

@@ -169,7 +169,7 @@ actions! {
     ModulesInstall "install" in Modules: "install the marked (else the selected) modules (asks first)",
     ModulesUpgrade "upgrade" in Modules: "upgrade the marked (else the selected) modules (asks first)",
     ModulesPlanFile "run_plan" in Modules: "run a module plan file (TOML phases; asks first)",
-    ModulesResetPending "reset_pending" in Modules: "move pending modules back as Odoo's cancel buttons do (asks first)",
+    ModulesResetPending "reset_pending" in Modules: "reset pending modules as Odoo's cancel buttons do (asks first)",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.

@@ -89,7 +89,9 @@ impl Job for ConsoleJob {
                 }
                 Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
                 Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
-                Some(JobKind::Modules) => Some(super::modules_job::load(&target, effect, &progress).await),
+                Some(JobKind::Modules) => {
+                    Some(super::modules_job::load(&target, effect, &progress).await)
+                }
                 Some(JobKind::ModuleChange) => {
                     Some(super::modules_job::change(&target, effect, &progress).await)
                 }

@@ -125,7 +125,11 @@ async fn run(
             .dir
             .as_deref()
             .ok_or("no backup directory is known (config [backup] dir): nothing was changed")?;
-        line(format!("backing up database {} into {}…", access.database, dir.display()));
+        line(format!(
+            "backing up database {} into {}…",
+            access.database,
+            dir.display()
+        ));
         let report = safety::backup_first(&access, dir, None)
             .await
             .map_err(|e| format!("the backup failed, nothing was changed: {e:#}"))?;

@@ -22,7 +22,10 @@ pub const EXTRA_ADDONS: &str = "/mnt/extra-addons";
 /// `.pyc`, the `.pot`, `static/` and the German `.po` are left out.
 pub const BASE_FILES: &[(&str, &[u8])] = &[
     ("__init__.py", b"from . import models\n"),
-    ("__manifest__.py", b"{'name': 'Base', 'version': '18.0.1.3'}\n"),
+    (
+        "__manifest__.py",
+        b"{'name': 'Base', 'version': '18.0.1.3'}\n",
+    ),
     ("models/__init__.py", b""),
     ("models/ir_module.py", b"# ir.module.module\n"),
     ("models/__pycache__/ir_module.cpython-311.pyc", b"\0pyc"),
@@ -69,13 +72,24 @@ impl AddonsStack {
         for (path, body) in BASE_FILES {
             stack.write_addon_file(PACKAGE_ADDONS, "base", path, body);
         }
-        stack.write_addon_file(PACKAGE_ADDONS, "web", "__manifest__.py", b"{'name': 'Web'}\n");
+        stack.write_addon_file(
+            PACKAGE_ADDONS,
+            "web",
+            "__manifest__.py",
+            b"{'name': 'Web'}\n",
+        );
         let network = stack.project.network();
         let password = format!("--db_password={DB_PASSWORD}");
         let mounts = [
             format!("{}:/etc/odoo/odoo.conf:ro", conf.display()),
-            format!("{}:{PACKAGE_ADDONS}:ro", stack.host_dir(PACKAGE_ADDONS).display()),
-            format!("{}:{EXTRA_ADDONS}:ro", stack.host_dir(EXTRA_ADDONS).display()),
+            format!(
+                "{}:{PACKAGE_ADDONS}:ro",
+                stack.host_dir(PACKAGE_ADDONS).display()
+            ),
+            format!(
+                "{}:{EXTRA_ADDONS}:ro",
+                stack.host_dir(EXTRA_ADDONS).display()
+            ),
         ];
         let mut extra = vec!["--network", &network];
         for m in &mounts {

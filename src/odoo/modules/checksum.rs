@@ -143,10 +143,7 @@ pub fn addon_hash(files: &[(String, Vec<u8>)], rules: &HashRules) -> String {
         sha.update(path.as_bytes());
         sha.update(contents);
     }
-    sha.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a tar of an addon's directory holds, as `addon_hash` wants it.

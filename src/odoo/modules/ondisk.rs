@@ -21,7 +21,9 @@ use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
 use super::access::DbAccess;
-use super::checksum::{AddonFiles, DEFAULT_EXCLUDE_PATTERNS, HashRules, addon_hash, read_addon_tar};
+use super::checksum::{
+    AddonFiles, DEFAULT_EXCLUDE_PATTERNS, HashRules, addon_hash, read_addon_tar,
+};
 use super::inventory::Inventory;
 use super::query;
 use crate::odoo::conf::OdooConf;
@@ -49,9 +51,15 @@ pub enum RecordSource {
 impl RecordSource {
     pub fn describe(self) -> &'static str {
         match self {
-            RecordSource::ModuleAutoUpdate => "module_auto_update's checksums (ir_config_parameter)",
-            RecordSource::OdooOps => "odoo-ops' checksums of its last successful install (ir_config_parameter)",
-            RecordSource::None => "no record: neither module_auto_update nor odoo-ops recorded checksums in this database",
+            RecordSource::ModuleAutoUpdate => {
+                "module_auto_update's checksums (ir_config_parameter)"
+            }
+            RecordSource::OdooOps => {
+                "odoo-ops' checksums of its last successful install (ir_config_parameter)"
+            }
+            RecordSource::None => {
+                "no record: neither module_auto_update nor odoo-ops recorded checksums in this database"
+            }
         }
     }
 }
@@ -212,7 +220,10 @@ pub fn addons_paths(conf: &OdooConf, server_args: &[String]) -> Vec<String> {
     });
     let configured = from_args.or_else(|| conf.get("addons_path").map(str::to_string));
     let mut paths = vec![ODOO_PACKAGE_ADDONS.to_string()];
-    if let Some(data_dir) = conf.get("data_dir").filter(|d| !d.is_empty() && *d != "False") {
+    if let Some(data_dir) = conf
+        .get("data_dir")
+        .filter(|d| !d.is_empty() && *d != "False")
+    {
         paths.push(format!("{}/addons/18.0", data_dir.trim_end_matches('/')));
     }
     paths.extend(
@@ -240,9 +251,8 @@ async fn fetch_addon(
         let path = format!("{dir}/{name}");
         let (tx, rx) = tokio::sync::mpsc::channel(DEPTH);
         let rules = rules.clone();
-        let reader = tokio::task::spawn_blocking(move || {
-            read_addon_tar(ChannelReader::new(rx), &rules)
-        });
+        let reader =
+            tokio::task::spawn_blocking(move || read_addon_tar(ChannelReader::new(rx), &rules));
         let found =
             crate::backup::filestore::download(&access.docker, &access.odoo.id, &path, tx).await;
         let files = reader.await.map_err(|e| eyre!("reading {path}: {e}"))?;
@@ -404,7 +414,11 @@ mod tests {
                 "/mnt/extra-addons"
             ]
         );
-        let args = vec!["-c".into(), "x".into(), "--addons-path=/opt/a,/opt/b".into()];
+        let args = vec![
+            "-c".into(),
+            "x".into(),
+            "--addons-path=/opt/a,/opt/b".into(),
+        ];
         assert_eq!(
             addons_paths(&OdooConf::default(), &args),
             [ODOO_PACKAGE_ADDONS, "/opt/a", "/opt/b"]

@@ -52,43 +52,43 @@ impl PlanRun {
     /// Odoo named, the cause (the traceback's last line), each failure, what did not run.
     pub fn summary(&self, log: &Path) -> String {
         let run = self;
-    let mut out = String::new();
-    if run.ok {
-        out += &format!(
-            "all {} phase(s) succeeded; output saved in {}",
-            run.phases.len(),
-            log.display()
-        );
-        return out;
-    }
-    if let Some(failed) = run.phases.last() {
-        let o = &failed.outcome;
-        out += &format!(
-            "FAILED in phase {} ({}): module {}\n",
-            run.phases.len(),
-            failed.phase.describe(),
-            o.failed_module.as_deref().unwrap_or("(not named by Odoo)")
-        );
-        if let Some(cause) = &o.cause {
-            out += &format!("cause: {cause}\n");
+        let mut out = String::new();
+        if run.ok {
+            out += &format!(
+                "all {} phase(s) succeeded; output saved in {}",
+                run.phases.len(),
+                log.display()
+            );
+            return out;
         }
-        for f in &o.failures {
-            out += &format!("  - {f}\n");
+        if let Some(failed) = run.phases.last() {
+            let o = &failed.outcome;
+            out += &format!(
+                "FAILED in phase {} ({}): module {}\n",
+                run.phases.len(),
+                failed.phase.describe(),
+                o.failed_module.as_deref().unwrap_or("(not named by Odoo)")
+            );
+            if let Some(cause) = &o.cause {
+                out += &format!("cause: {cause}\n");
+            }
+            for f in &o.failures {
+                out += &format!("  - {f}\n");
+            }
         }
+        if !run.skipped.is_empty() {
+            out += &format!(
+                "not run: {}\n",
+                run.skipped
+                    .iter()
+                    .map(|p| p.describe())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        out += &format!("output saved in {}", log.display());
+        out
     }
-    if !run.skipped.is_empty() {
-        out += &format!(
-            "not run: {}\n",
-            run.skipped
-                .iter()
-                .map(|p| p.describe())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-    }
-    out += &format!("output saved in {}", log.display());
-    out
-}
 }
 
 /// Run `plan` phase by phase; every log line goes to `on_line` as it comes and to

@@ -40,7 +40,11 @@ fn spec(access: &DbAccess) -> Result<StackSpec> {
 }
 
 /// Back the database up (dump and filestore) before a change.
-pub async fn backup_first(access: &DbAccess, dir: &Path, keep: Option<usize>) -> Result<BackupReport> {
+pub async fn backup_first(
+    access: &DbAccess,
+    dir: &Path,
+    keep: Option<usize>,
+) -> Result<BackupReport> {
     let stack = Stack::find(access.docker.clone(), &spec(access)?).await?;
     crate::backup::backup(
         &stack,
@@ -86,9 +90,15 @@ mod tests {
 
     #[test]
     fn at_risk_names_the_fallback() {
-        let s = at_risk("odoo", Some(Path::new("/b")), Some("odoo_2026-11-30_10-00-00.zip"));
+        let s = at_risk(
+            "odoo",
+            Some(Path::new("/b")),
+            Some("odoo_2026-11-30_10-00-00.zip"),
+        );
         assert!(s.contains("database odoo is the one Odoo serves"), "{s}");
         assert!(s.contains("/b/odoo_2026-11-30_10-00-00.zip"), "{s}");
-        assert!(at_risk("odoo", Some(Path::new("/b")), None).contains("there is no backup of it in /b"));
+        assert!(
+            at_risk("odoo", Some(Path::new("/b")), None).contains("there is no backup of it in /b")
+        );
     }
 }

@@ -571,7 +571,11 @@ impl ModulesPane {
             lines.push(Line::from(Span::styled(
                 format!(
                     "{} {:<width$}  {:<13} {:<12} {:<11} {}",
-                    if self.marked.contains(&m.name) { "+" } else { " " },
+                    if self.marked.contains(&m.name) {
+                        "+"
+                    } else {
+                        " "
+                    },
                     m.name,
                     m.state,
                     m.latest_version,
@@ -632,9 +636,14 @@ fn detail_lines(
                         .unwrap_or_else(|| "none".into())
                 };
                 let mut text = match c.state {
-                    DiskState::Changed => "CHANGED since its last upgrade: an upgrade would load the new files".to_string(),
+                    DiskState::Changed => {
+                        "CHANGED since its last upgrade: an upgrade would load the new files"
+                            .to_string()
+                    }
                     DiskState::Unchanged => "unchanged since its last upgrade".to_string(),
-                    DiskState::NoRecord => "no record of its checksum at its last upgrade".to_string(),
+                    DiskState::NoRecord => {
+                        "no record of its checksum at its last upgrade".to_string()
+                    }
                     DiskState::NotOnDisk => "not found on disk".to_string(),
                     DiskState::Unknown => "could not be hashed".to_string(),
                 };
@@ -686,7 +695,10 @@ fn detail_lines(
 fn disk_line(pane: &ModulesPane, ctx: &PaneContext) -> Line<'static> {
     let theme = ctx.theme;
     let (text, style) = match &pane.disk {
-        None => ("checking the installed addons' files…".to_string(), theme.muted()),
+        None => (
+            "checking the installed addons' files…".to_string(),
+            theme.muted(),
+        ),
         Some(Err(e)) => (format!("not checked: {e}"), theme.error()),
         Some(Ok(d)) if !d.changed().is_empty() => (d.summary(), theme.warn()),
         Some(Ok(d)) => (d.summary(), theme.muted()),
