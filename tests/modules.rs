@@ -279,7 +279,7 @@ fn the_modules_pane_shows_real_states_pending_first_with_filters_and_detail() {
     // Focusing the pane asks for the load (a job); nothing is read in the key handler.
     let effects = app.on_action(Action::FocusModules);
     assert_eq!(app.focus, PaneId::Modules);
-    assert_eq!(effects, vec![Effect::LoadModules]);
+    assert_eq!(effects, vec![Effect::LoadModules(Default::default())]);
     assert!(screen(&app, &stack.project.name).contains("loading…"));
 
     // What the job does, against the real database.

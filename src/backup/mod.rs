@@ -17,3 +17,13 @@ pub mod stack;
 pub use create::{BackupOptions, BackupReport, backup};
 pub use restore::{RestoreOptions, RestoreReport, restore};
 pub use stack::{Stack, StackSpec};
+
+/// Where backups go: the config's `[backup] dir`, else `backups/` in the state dir.
+pub fn default_dir(settings: &crate::config::Settings) -> Option<std::path::PathBuf> {
+    settings
+        .config
+        .backup
+        .dir
+        .clone()
+        .or_else(|| crate::config::state_dir().map(|d| d.join("backups")))
+}

@@ -95,13 +95,7 @@ pub struct RestoreArgs {
 const DEFAULT_KEEP: usize = 7;
 
 fn default_dir(settings: &Settings) -> Result<PathBuf> {
-    settings
-        .config
-        .backup
-        .dir
-        .clone()
-        .or_else(|| crate::config::state_dir().map(|d| d.join("backups")))
-        .ok_or_else(|| eyre!("no backup directory: give --dir"))
+    crate::backup::default_dir(settings).ok_or_else(|| eyre!("no backup directory: give --dir"))
 }
 
 async fn find_stack(remote: &RemoteArgs, settings: &Settings, args: &StackArgs) -> Result<Stack> {

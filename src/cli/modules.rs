@@ -14,8 +14,10 @@ use super::remote::{RemoteArgs, connect_target};
 use crate::config::Settings;
 use crate::odoo::modules::access::{DbAccess, ModulesOptions};
 use crate::odoo::modules::inventory::{Inventory, Module, PENDING_SENTENCE, is_pending};
+use crate::odoo::modules::ondisk::{self, DiskReport};
 use crate::odoo::modules::oneoff::{self, PlanRun};
 use crate::odoo::modules::plan::{self, PhasePreview, Plan};
+use crate::odoo::modules::{reset, safety};
 
 #[derive(Debug, Args)]
 pub struct ModulesArgs {
@@ -45,6 +47,16 @@ pub enum ModulesAction {
     /// `odoo -d DB -i/-u ... --stop-after-init --no-http` in a one-off container of the
     /// running image; the output is saved as module_install.log.
     Install(InstallArgs),
+    /// Move modules a crashed run left pending back as Odoo's cancel buttons do
+    /// (`to install` -> uninstalled, `to upgrade`/`to remove` -> installed).
+    ResetPending(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +76,17 @@ pub struct InstallArgs {
     /// Where the phases' output is saved.
     #[arg(long, value_name = "FILE", default_value = "module_install.log")]
     pub log: PathBuf,
+    /// Back the database up first (the backup engine's zip; asked when neither this nor
+    /// --no-backup is given on a terminal).
+    #[arg(long, conflicts_with = "no_backup")]
+    pub backup: bool,
+    /// Change the database without a backup (what is at risk is printed).
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Where the backup goes (default: config `[backup] dir`, else backups/ in the state
+    /// dir).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// `--json` of `odoo-ops modules`.
@@ -74,6 +97,10 @@ struct ListJson<'a> {
     counts: std::collections::BTreeMap<String, usize>,
     pending: Vec<&'a str>,
     pending_note: Option<&'static str>,
+    /// Installed modules against the checksums recorded at their last upgrade.
+    disk: Option<&'a DiskReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disk_error: Option<&'a str>,
     modules: Vec<ModuleJson<'a>>,
 }
 
@@ -82,6 +109,9 @@ struct ModuleJson<'a> {
     #[serde(flatten)]
     module: &'a Module,
     depends: &'a [String],
+    /// `changed`, `unchanged`, `no record`, ... (installed modules only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_disk: Option<&'static str>,
 }
 
 pub fn run(
@@ -110,14 +140,33 @@ pub fn run(
         }
     };
     match args.action {
-        None => list(&args, &access, &inventory),
-        Some(ModulesAction::Install(install_args)) => {
-            install(&rt, install_args, args.json, readonly, &access, &inventory)
+        None => {
+            let disk = rt
+                .block_on(ondisk::check(&access, &inventory))
+                .map_err(|e| format!("{e:#}"));
+            list(&args, &access, &inventory, &disk)
+        }
+        Some(ModulesAction::Install(install_args)) => install(
+            &rt,
+            install_args,
+            args.json,
+            readonly,
+            settings,
+            &access,
+            &inventory,
+        ),
+        Some(ModulesAction::ResetPending(reset_args)) => {
+            reset_pending(&rt, reset_args, args.json, readonly, &access, &inventory)
         }
     }
 }
 
-fn list(args: &ModulesArgs, access: &DbAccess, inventory: &Inventory) -> Result<u8> {
+fn list(
+    args: &ModulesArgs,
+    access: &DbAccess,
+    inventory: &Inventory,
+    disk: &Result<DiskReport, String>,
+) -> Result<u8> {
     let shown: Vec<&Module> = inventory
         .modules
         .iter()
@@ -131,16 +180,19 @@ fn list(args: &ModulesArgs, access: &DbAccess, inventory: &Inventory) -> Result<
             counts: inventory.counts(),
             pending: pending.clone(),
             pending_note: (!pending.is_empty()).then_some(PENDING_SENTENCE),
+            disk: disk.as_ref().ok(),
+            disk_error: disk.as_ref().err().map(String::as_str),
             modules: shown
                 .iter()
                 .map(|m| ModuleJson {
                     module: m,
                     depends: inventory.dependencies(&m.name),
+                    on_disk: on_disk(disk, &m.name),
                 })
                 .collect(),
         })?;
     } else {
-        print!("{}", render_list(access, inventory, &shown));
+        print!("{}", render_list(access, inventory, &shown, disk));
     }
     Ok(if pending.is_empty() {
         super::exit::OK
@@ -149,7 +201,20 @@ fn list(args: &ModulesArgs, access: &DbAccess, inventory: &Inventory) -> Result<
     })
 }
 
-fn render_list(access: &DbAccess, inventory: &Inventory, shown: &[&Module]) -> String {
+/// The on-disk label of an installed module.
+fn on_disk(disk: &Result<DiskReport, String>, name: &str) -> Option<&'static str> {
+    disk.as_ref()
+        .ok()
+        .and_then(|d| d.get(name))
+        .map(|c| c.state.label())
+}
+
+fn render_list(
+    access: &DbAccess,
+    inventory: &Inventory,
+    shown: &[&Module],
+    disk: &Result<DiskReport, String>,
+) -> String {
     let mut out = format!(
         "database  {} ({} modules: {})\nread by   {}\n",
         access.database,
@@ -161,15 +226,19 @@ fn render_list(access: &DbAccess, inventory: &Inventory, shown: &[&Module]) -> S
     if !pending.is_empty() {
         out += &format!("PENDING   {}: {}\n", pending.join(", "), PENDING_SENTENCE);
     }
+    match disk {
+        Ok(d) => out += &format!("on disk   {}\n", d.summary()),
+        Err(e) => out += &format!("on disk   not checked: {e}\n"),
+    }
     out += "\n";
     let width = shown.iter().map(|m| m.name.len()).max().unwrap_or(4).max(4);
     out += &format!(
-        "{:<width$}  {:<13}  {:<12}  TITLE\n",
-        "NAME", "STATE", "VERSION"
+        "{:<width$}  {:<13}  {:<12}  {:<11}  TITLE\n",
+        "NAME", "STATE", "VERSION", "ON DISK"
     );
     for m in shown {
         out += &format!(
-            "{:<width$}  {:<13}  {:<12}  {}{}\n",
+            "{:<width$}  {:<13}  {:<12}  {:<11}  {}{}\n",
             m.name,
             if is_pending(&m.state) {
                 format!("{}!", m.state)
@@ -177,6 +246,7 @@ fn render_list(access: &DbAccess, inventory: &Inventory, shown: &[&Module]) -> S
                 m.state.clone()
             },
             m.latest_version,
+            on_disk(disk, &m.name).unwrap_or(""),
             m.shortdesc.lines().next().unwrap_or_default(),
             if m.application { " [app]" } else { "" }
         );
@@ -230,6 +300,14 @@ struct InstallJson<'a> {
     result: Option<&'a PlanRun>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksums_recorded: Option<&'a Vec<String>>,
+    /// The backup taken first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+    /// Said when the backup was declined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_risk: Option<String>,
 }
 
 fn install(
@@ -237,6 +315,7 @@ fn install(
     args: InstallArgs,
     json: bool,
     readonly: bool,
+    settings: &Settings,
     access: &DbAccess,
     inventory: &Inventory,
 ) -> Result<u8> {
@@ -256,6 +335,9 @@ fn install(
                 plan: &previews,
                 result: None,
                 log_file: None,
+                checksums_recorded: None,
+                backup: None,
+                at_risk: None,
             })?;
         } else {
             print!("{}", render_preview(access, &previews));
@@ -277,19 +359,68 @@ fn install(
             pending.join(", ")
         );
     }
+    let backup_dir = args
+        .backup_dir
+        .clone()
+        .or_else(|| crate::backup::default_dir(settings));
+    let backup = match (args.backup, args.no_backup, args.yes) {
+        (true, _, _) => true,
+        (_, true, _) | (_, _, true) => false,
+        _ => ask(
+            &format!(
+                "Back up database {} first (recommended: a module run cannot be undone)?",
+                access.database
+            ),
+            json,
+        )?
+        .unwrap_or(false),
+    };
     if !args.yes {
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) || json {
-            eprintln!("odoo-ops: no terminal to ask on; re-run with --yes to run the plan");
+        match ask(
+            &format!("Run these phases on database {}?", access.database),
+            json,
+        )? {
+            None => {
+                eprintln!("odoo-ops: no terminal to ask on; re-run with --yes to run the plan");
+                return Ok(super::exit::ERROR);
+            }
+            Some(false) => {
+                println!("not run: not confirmed");
+                return Ok(super::exit::PROBLEM);
+            }
+            Some(true) => {}
+        }
+    }
+    let mut backup_written = None;
+    let mut at_risk = None;
+    if backup {
+        let Some(dir) = &backup_dir else {
+            eprintln!("odoo-ops: no backup directory known: give --backup-dir");
             return Ok(super::exit::ERROR);
+        };
+        match rt.block_on(safety::backup_first(
+            access,
+            dir,
+            settings.config.backup.keep,
+        )) {
+            Ok(report) => {
+                if !json {
+                    println!("backup written: {}", report.path.display());
+                }
+                backup_written = Some(report.path.display().to_string());
+            }
+            Err(e) => {
+                eprintln!("odoo-ops: the backup failed, nothing was changed: {e:#}");
+                return Ok(super::exit::ERROR);
+            }
         }
-        eprint!("Run these phases on database {}? [y/N] ", access.database);
-        std::io::stderr().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            println!("not run: not confirmed");
-            return Ok(super::exit::PROBLEM);
-        }
+    } else {
+        let latest = backup_dir
+            .as_deref()
+            .and_then(|d| safety::latest_backup(d, &access.database));
+        let note = safety::at_risk(&access.database, backup_dir.as_deref(), latest.as_deref());
+        eprintln!("warning: {note}");
+        at_risk = Some(note);
     }
     // Live output: on stdout as text, on stderr with --json (stdout is the JSON).
     let mut show = |line: &str| {
@@ -306,6 +437,16 @@ fn install(
             return Ok(super::exit::ERROR);
         }
     };
+    // The checksums of what this run loaded, so the next look says what changed since.
+    let recorded = if run.ok {
+        let loaded = oneoff::loaded_modules(&plan, inventory);
+        Some(
+            rt.block_on(ondisk::record_after_run(access, &loaded))
+                .map_err(|e| format!("{e:#}")),
+        )
+    } else {
+        None
+    };
     if json {
         super::print_json(&InstallJson {
             database: &access.database,
@@ -313,9 +454,22 @@ fn install(
             plan: &previews,
             result: Some(&run),
             log_file: Some(args.log.display().to_string()),
+            checksums_recorded: recorded.as_ref().and_then(|r| r.as_ref().ok()),
+            backup: backup_written,
+            at_risk,
         })?;
     } else {
-        println!("{}", summary(&run, &args.log));
+        println!("{}", run.summary(&args.log));
+        match &recorded {
+            Some(Ok(names)) if !names.is_empty() => println!(
+                "checksums recorded ({}) for: {}",
+                ondisk::OUR_KEY,
+                names.join(", ")
+            ),
+            Some(Ok(_)) => println!("checksums: module_auto_update keeps the record here"),
+            Some(Err(e)) => eprintln!("note: the checksums could not be recorded: {e}"),
+            None => {}
+        }
     }
     Ok(if run.ok {
         super::exit::OK
@@ -324,41 +478,91 @@ fn install(
     })
 }
 
-fn summary(run: &PlanRun, log: &std::path::Path) -> String {
-    let mut out = String::new();
-    if run.ok {
-        out += &format!(
-            "all {} phase(s) succeeded; output saved in {}",
-            run.phases.len(),
-            log.display()
-        );
-        return out;
+/// Ask on the terminal; `None` when there is none to ask on (or stdout is JSON).
+fn ask(question: &str, json: bool) -> Result<Option<bool>> {
+    if json || !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(None);
     }
-    if let Some(failed) = run.phases.last() {
-        let o = &failed.outcome;
-        out += &format!(
-            "FAILED in phase {} ({}): module {}\n",
-            run.phases.len(),
-            failed.phase.describe(),
-            o.failed_module.as_deref().unwrap_or("(not named by Odoo)")
-        );
-        if let Some(cause) = &o.cause {
-            out += &format!("cause: {cause}\n");
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(Some(matches!(line.trim(), "y" | "Y" | "yes")))
+}
+
+#[derive(Debug, Serialize)]
+struct ResetJson<'a> {
+    database: &'a str,
+    reset: &'a [reset::Reset],
+}
+
+/// `modules reset-pending`: exit 0 nothing pending or all moved back, 1 not confirmed,
+/// 2 could not.
+fn reset_pending(
+    rt: &tokio::runtime::Runtime,
+    args: ResetArgs,
+    json: bool,
+    readonly: bool,
+    access: &DbAccess,
+    inventory: &Inventory,
+) -> Result<u8> {
+    let pending: Vec<&Module> = inventory.pending().collect();
+    if pending.is_empty() {
+        if json {
+            super::print_json(&ResetJson {
+                database: &access.database,
+                reset: &[],
+            })?;
+        } else {
+            println!("no module is pending in database {}", access.database);
         }
-        for f in &o.failures {
-            out += &format!("  - {f}\n");
+        return Ok(super::exit::OK);
+    }
+    if readonly {
+        eprintln!("odoo-ops: --readonly: resetting module states is not offered");
+        return Ok(super::exit::ERROR);
+    }
+    if !json {
+        println!("pending in database {}:", access.database);
+        for m in &pending {
+            println!(
+                "  {:<28} {} -> {}",
+                m.name,
+                m.state,
+                reset::state_after_cancel(&m.state).unwrap_or("?")
+            );
+        }
+        println!("(as Odoo's Cancel Install / Cancel Upgrade / Cancel Uninstall buttons do)");
+    }
+    if !args.yes {
+        match ask("Move these modules back?", json)? {
+            None => {
+                eprintln!("odoo-ops: no terminal to ask on; re-run with --yes to reset");
+                return Ok(super::exit::ERROR);
+            }
+            Some(false) => {
+                println!("not reset: not confirmed");
+                return Ok(super::exit::PROBLEM);
+            }
+            Some(true) => {}
         }
     }
-    if !run.skipped.is_empty() {
-        out += &format!(
-            "not run: {}\n",
-            run.skipped
-                .iter()
-                .map(|p| p.describe())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
+    let moved = match rt.block_on(reset::reset_pending(access)) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("odoo-ops: the pending states could not be reset: {e:#}");
+            return Ok(super::exit::ERROR);
+        }
+    };
+    if json {
+        super::print_json(&ResetJson {
+            database: &access.database,
+            reset: &moved,
+        })?;
+    } else {
+        for r in &moved {
+            println!("reset {}: {} -> {}", r.name, r.from, r.to);
+        }
     }
-    out += &format!("output saved in {}", log.display());
-    out
+    Ok(super::exit::OK)
 }

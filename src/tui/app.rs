@@ -84,6 +84,7 @@ impl App {
         connection: Connection,
     ) -> App {
         let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
+        let backup_dir = crate::backup::default_dir(&settings);
         App {
             theme: settings.theme.clone(),
             keymap: settings.keymap.clone(),
@@ -106,7 +107,10 @@ impl App {
             logs: LogsPane::default(),
             checks: ChecksPane::new(readonly),
             deploy: DeployPane::new(readonly),
-            modules: ModulesPane::default(),
+            modules: ModulesPane {
+                backup_dir,
+                ..ModulesPane::new(readonly)
+            },
             droplets: DropletsPane::new(readonly),
             should_quit: false,
         }
@@ -264,6 +268,12 @@ impl App {
             Overlay::None if self.focus == PaneId::Droplets && self.droplets.is_confirming() => {
                 match self.keymap.action(Context::Confirm, key) {
                     Some(answer) => self.droplets.on_confirm(answer),
+                    None => Vec::new(),
+                }
+            }
+            Overlay::None if self.focus == PaneId::Modules && self.modules.is_confirming() => {
+                match self.keymap.action(Context::Confirm, key) {
+                    Some(answer) => self.modules.on_confirm(answer),
                     None => Vec::new(),
                 }
             }
@@ -463,6 +473,11 @@ impl App {
             }
             Message::Job(effect, update) => self.on_job(&effect, update),
             Message::Modules(result) => self.modules.apply(result),
+            Message::ModulesDisk(result) => self.modules.apply_disk(result),
+            Message::ModulePlanRead(result) => self.modules.apply_plan_read(result),
+            Message::ModuleRunLine(line) => self.modules.apply_run_line(line),
+            Message::ModuleRunDone(result) => self.modules.apply_run_done(result),
+            Message::ModulesReset(result) => self.modules.apply_reset(result),
             Message::Droplets(event) => self.droplets.apply(event),
             Message::FixApplied(result) => {
                 if let Err(e) = &result {

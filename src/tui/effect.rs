@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::odoo::modules::access::ModulesOptions;
+
 /// What the Deploy pane asks to render: the form's values, validated by the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackRequest {
@@ -42,8 +44,23 @@ pub enum Effect {
     PlanStack(StackRequest),
     /// Write a previewed plan the operator confirmed.
     WriteStack(StackPlan),
-    /// Read Odoo's module states (the Modules pane).
-    LoadModules,
+    /// Read Odoo's module states (the Modules pane), then compare the installed ones'
+    /// files with their recorded checksums.
+    LoadModules(ModulesOptions),
+    /// Read a module plan file (TOML) for the Modules pane to confirm.
+    ReadModulePlan(PathBuf),
+    /// Run a module plan the operator confirmed (install/upgrade phases), its output
+    /// saved in `log`.
+    RunModulePlan {
+        plan: crate::odoo::modules::plan::Plan,
+        log: PathBuf,
+        options: ModulesOptions,
+        /// Back the database up into `backup_dir` first (else say what is at risk).
+        take_backup: bool,
+        backup_dir: Option<PathBuf>,
+    },
+    /// Move pending module states back, as the operator confirmed.
+    ResetPendingModules(ModulesOptions),
     /// List the DigitalOcean droplets (the Droplets pane).
     LoadDroplets,
     /// An action on a droplet the operator confirmed (the list is read again after).

@@ -68,7 +68,10 @@ impl Worker {
             | Effect::ApplyFix(..)
             | Effect::PlanStack(_)
             | Effect::WriteStack(_)
-            | Effect::LoadModules
+            | Effect::LoadModules(_)
+            | Effect::ReadModulePlan(_)
+            | Effect::RunModulePlan { .. }
+            | Effect::ResetPendingModules(_)
             | Effect::LoadDroplets
             | Effect::DropletAction { .. } => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {

@@ -20,6 +20,9 @@ pub enum JobKind {
     Stack,
     /// Reading Odoo's module states.
     Modules,
+    /// Changing them: a module plan's phases, a reset of pending states (apart from the
+    /// reads, so a refresh never replaces a confirmed change waiting to run).
+    ModuleChange,
     /// Listing the DigitalOcean droplets.
     DropletsList,
     /// An action on a droplet (never replaced by a list request).
@@ -36,7 +39,10 @@ impl JobKind {
                 Some(JobKind::Checks)
             }
             Effect::PlanStack(_) | Effect::WriteStack(_) => Some(JobKind::Stack),
-            Effect::LoadModules => Some(JobKind::Modules),
+            Effect::LoadModules(_) => Some(JobKind::Modules),
+            Effect::ReadModulePlan(_)
+            | Effect::RunModulePlan { .. }
+            | Effect::ResetPendingModules(_) => Some(JobKind::ModuleChange),
             Effect::LoadDroplets => Some(JobKind::DropletsList),
             Effect::DropletAction { .. } => Some(JobKind::DropletsAction),
             _ => None,
@@ -102,7 +108,12 @@ impl Job for ConsoleJob {
                 }
                 Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
                 Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
-                Some(JobKind::Modules) => Some(Message::Modules(load_modules(&target).await)),
+                Some(JobKind::Modules) => {
+                    Some(super::modules_job::load(&target, effect, &progress).await)
+                }
+                Some(JobKind::ModuleChange) => {
+                    Some(super::modules_job::change(&target, effect, &progress).await)
+                }
                 Some(JobKind::DropletsList | JobKind::DropletsAction) => {
                     Some(super::droplets_job::run(cloud, effect, &progress).await)
                 }
@@ -135,23 +146,6 @@ async fn checks_job(target: &Target, effect: Effect, progress: &Progress<Console
     }
     let (report, obs) = diagnose(target, &options).await;
     Message::ChecksReport(Ok((Box::new(report), obs.nginx.invocation)))
-}
-
-/// The Modules pane's load: Odoo found by the one rule, its tables read in the db
-/// container (one psql round trip for both tables).
-async fn load_modules(
-    target: &Target,
-) -> Result<crate::tui::panes::modules::ModulesLoaded, String> {
-    use crate::odoo::modules::access::{DbAccess, ModulesOptions};
-    let access = DbAccess::find(target, &ModulesOptions::default())
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    let inventory = access.inventory().await.map_err(|e| format!("{e:#}"))?;
-    Ok(crate::tui::panes::modules::ModulesLoaded {
-        inventory,
-        access: access.describe(),
-        database: access.database.clone(),
-    })
 }
 
 /// What the panes hear of a job event: its result or progress as the message it is, and

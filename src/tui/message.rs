@@ -37,6 +37,17 @@ pub enum Message {
     StackWritten(Result<crate::stack::update::Applied, String>),
     /// Odoo's module states were read (or could not be).
     Modules(Result<crate::tui::panes::modules::ModulesLoaded, String>),
+    /// The installed modules' files compared with their recorded checksums (after the
+    /// states, so those are on screen first).
+    ModulesDisk(Result<crate::odoo::modules::ondisk::DiskReport, String>),
+    /// A plan file read for the Modules pane (to confirm before it runs).
+    ModulePlanRead(Result<crate::odoo::modules::plan::Plan, String>),
+    /// One line of a running module plan's output.
+    ModuleRunLine(String),
+    /// A module plan finished (its summary), or could not run.
+    ModuleRunDone(Result<crate::tui::panes::modules::ModuleRunResult, String>),
+    /// Pending states moved back (name, from, to), or not.
+    ModulesReset(Result<Vec<crate::odoo::modules::reset::Reset>, String>),
     /// The droplets were listed, or an action on one was asked for.
     Droplets(crate::tui::panes::droplets::DropletsEvent),
     /// Where the job an effect asked for stands (its result arrives as its own message).

@@ -10,6 +10,7 @@ pub mod format;
 pub mod jobs;
 pub mod layout;
 pub mod message;
+pub mod modules_job;
 pub mod palette;
 pub mod panes;
 pub mod stack_job;

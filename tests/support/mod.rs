@@ -11,6 +11,7 @@ pub mod do_spec;
 pub mod docker;
 pub mod latency;
 pub mod logs;
+pub mod modules_stack;
 pub mod netns;
 pub mod nginx;
 pub mod odoo_db;

@@ -250,6 +250,32 @@ CREATE TABLE ir_module_module_dependency (
     auto_install_required boolean DEFAULT true
 );
 CREATE INDEX ir_module_module_dependency__name_index ON ir_module_module_dependency (name);
+CREATE TABLE ir_config_parameter (
+    id serial PRIMARY KEY,
+    key character varying NOT NULL,
+    value text NOT NULL,
+    create_uid integer,
+    create_date timestamp without time zone,
+    write_uid integer,
+    write_date timestamp without time zone,
+    CONSTRAINT ir_config_parameter_key_uniq UNIQUE (key)
+);
+CREATE TABLE res_lang (
+    id serial PRIMARY KEY,
+    name character varying NOT NULL,
+    code character varying NOT NULL,
+    active boolean,
+    CONSTRAINT res_lang_code_uniq UNIQUE (code)
+);
+INSERT INTO ir_config_parameter (key, value, create_date, write_date) VALUES
+    ('database.uuid', 'f6b2a5f8-3c1e-4d2a-9b7e-0d4c2a1e5b7f', now(), now());
+";
+
+/// The languages of the test database: English (loaded at creation) and Belgian French
+/// active, German loaded then deactivated (its `.po` files do not count in a checksum).
+pub const LANGS_SQL: &str = "INSERT INTO res_lang (name, code, active) VALUES \
+    ('English (US)', 'en_US', true), ('French (BE) / Français (BE)', 'fr_BE', true), \
+    ('German / Deutsch', 'de_DE', false);
 ";
 
 /// `project_todo` -> `Project Todo`: the `shortdesc` Odoo shows (Odoo's own titles differ
@@ -324,6 +350,7 @@ pub fn fresh_sql() -> String {
         })
         .collect();
     let mut sql = String::from(SCHEMA);
+    sql += LANGS_SQL;
     sql += "INSERT INTO ir_module_module (name, state, latest_version, shortdesc, author, license, auto_install, application, create_date, write_date, create_uid, write_uid) VALUES\n";
     sql += &values.join(",\n");
     sql += ";\n";
@@ -413,5 +440,35 @@ impl Project {
             *counts.entry(state).or_insert(0) += 1;
         }
         counts
+    }
+}
+
+impl Project {
+    /// Set (or with `None` delete) an `ir_config_parameter`.
+    pub fn set_param(&self, db_container: &str, database: &str, key: &str, value: Option<&str>) {
+        let sql = match value {
+            Some(v) => format!(
+                "INSERT INTO ir_config_parameter (key, value) VALUES ({}, {}) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                quote(key),
+                quote(v)
+            ),
+            None => format!("DELETE FROM ir_config_parameter WHERE key = {}", quote(key)),
+        };
+        self.psql(db_container, database, &sql);
+    }
+
+    /// An `ir_config_parameter`'s value, if set.
+    pub fn param(&self, db_container: &str, database: &str, key: &str) -> Option<String> {
+        let out = self.psql(
+            db_container,
+            database,
+            &format!(
+                "SELECT value FROM ir_config_parameter WHERE key = {}",
+                quote(key)
+            ),
+        );
+        let v = out.trim_end_matches('\n');
+        (!v.is_empty()).then(|| v.to_string())
     }
 }

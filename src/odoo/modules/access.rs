@@ -19,7 +19,7 @@ use crate::odoo::conf::OdooConf;
 use crate::target::Target;
 
 /// What to look at; all optional.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModulesOptions {
     pub compose_project: Option<String>,
     /// Odoo's container (name or id) instead of looking for it.

@@ -8,12 +8,20 @@
 //! - [`query`]: the SQL and the parsing of psql's unit-separated output.
 //! - [`plan`]: a module plan (phases), and what each phase pulls in.
 //! - [`oneoff`]: a phase run in a one-off container of the running Odoo image.
+//! - [`checksum`], [`ondisk`]: which installed addons changed on disk since their last
+//!   upgrade (hashed as OCA's `module_auto_update` does, compared with its record).
+//! - [`reset`]: pending states a crash left, moved back as Odoo's cancel buttons do.
+//! - [`safety`]: the backup offered before a change, and what is at risk without it.
 //! - [`outcome`]: whether a run succeeded, judged as real Odoo 18 requires (the exit code
 //!   alone lies).
 
 pub mod access;
+pub mod checksum;
 pub mod inventory;
+pub mod ondisk;
 pub mod oneoff;
 pub mod outcome;
 pub mod plan;
 pub mod query;
+pub mod reset;
+pub mod safety;

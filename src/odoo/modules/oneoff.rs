@@ -47,6 +47,50 @@ pub struct PlanRun {
     pub skipped: Vec<Phase>,
 }
 
+impl PlanRun {
+    /// What the operator reads at the end: all succeeded, or the failed phase, the module
+    /// Odoo named, the cause (the traceback's last line), each failure, what did not run.
+    pub fn summary(&self, log: &Path) -> String {
+        let run = self;
+        let mut out = String::new();
+        if run.ok {
+            out += &format!(
+                "all {} phase(s) succeeded; output saved in {}",
+                run.phases.len(),
+                log.display()
+            );
+            return out;
+        }
+        if let Some(failed) = run.phases.last() {
+            let o = &failed.outcome;
+            out += &format!(
+                "FAILED in phase {} ({}): module {}\n",
+                run.phases.len(),
+                failed.phase.describe(),
+                o.failed_module.as_deref().unwrap_or("(not named by Odoo)")
+            );
+            if let Some(cause) = &o.cause {
+                out += &format!("cause: {cause}\n");
+            }
+            for f in &o.failures {
+                out += &format!("  - {f}\n");
+            }
+        }
+        if !run.skipped.is_empty() {
+            out += &format!(
+                "not run: {}\n",
+                run.skipped
+                    .iter()
+                    .map(|p| p.describe())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        out += &format!("output saved in {}", log.display());
+        out
+    }
+}
+
 /// Run `plan` phase by phase; every log line goes to `on_line` as it comes and to
 /// `log_file` (`module_install.log`), redacted.
 pub async fn run_plan(
@@ -279,6 +323,41 @@ async fn run_created(
         .and_then(|i| i.state)
         .and_then(|s| s.exit_code);
     Ok((exit_code, log))
+}
+
+/// What a successful plan installed or upgraded, so its files are the ones now in the
+/// database: the named installs with the dependencies they pulled in (not the ones already
+/// installed: those were only loaded, not upgraded), and the upgrades with every installed
+/// module depending on them (`-u all`: every installed module).
+pub fn loaded_modules(plan: &Plan, inventory: &super::inventory::Inventory) -> Vec<String> {
+    use std::collections::BTreeSet;
+    let mut installed: BTreeSet<String> = inventory
+        .modules
+        .iter()
+        .filter(|m| m.state == "installed")
+        .map(|m| m.name.clone())
+        .collect();
+    let mut loaded = BTreeSet::new();
+    for phase in &plan.phases {
+        let upgraded: Vec<String> = if phase.upgrade.iter().any(|u| u == "all") {
+            installed.iter().cloned().collect()
+        } else {
+            inventory
+                .reverse_closure(&phase.upgrade)
+                .into_iter()
+                .filter(|m| installed.contains(m))
+                .collect()
+        };
+        let new: Vec<String> = inventory
+            .closure(&phase.install)
+            .into_iter()
+            .filter(|m| !installed.contains(m))
+            .collect();
+        loaded.extend(upgraded);
+        loaded.extend(new.iter().cloned());
+        installed.extend(new);
+    }
+    loaded.into_iter().collect()
 }
 
 /// The modules of the database still pending (none after a successful run).
