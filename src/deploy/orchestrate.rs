@@ -43,6 +43,9 @@ pub struct DeployRequest {
     pub lock: LockOptions,
     /// Where proofs are written (`proofs/`).
     pub proofs_root: PathBuf,
+    /// Modules to install or upgrade: the deploy takes a maintenance window instead of
+    /// the zero-downtime switch ([`super::module_window`]).
+    pub modules: Option<super::module_window::ModuleWindow>,
 }
 
 /// How it ended, as exit codes say it.
@@ -199,13 +202,13 @@ pub async fn run(
     }
 }
 
-struct Run<'a> {
-    target: &'a Target,
-    request: &'a DeployRequest,
-    dirs: &'a StateDirs,
-    journal: Option<DeployJournal>,
-    logs: ProofLogs,
-    on_step: &'a mut (dyn FnMut(&str) + Send),
+pub(super) struct Run<'a> {
+    pub(super) target: &'a Target,
+    pub(super) request: &'a DeployRequest,
+    pub(super) dirs: &'a StateDirs,
+    pub(super) journal: Option<DeployJournal>,
+    pub(super) logs: ProofLogs,
+    pub(super) on_step: &'a mut (dyn FnMut(&str) + Send),
 }
 
 impl Run<'_> {
@@ -300,6 +303,11 @@ impl Run<'_> {
             ),
         )
         .await;
+        if let Some(window) = &request.modules {
+            return self
+                .module_window(window, state, deploy_id, &current, status)
+                .await;
+        }
 
         // Switch, the candidate judged by the gates on its own ports.
         let gate = VerifyGate::new(&request.verify);
@@ -314,6 +322,7 @@ impl Run<'_> {
                 self.gates_into(status, &gate.reports());
                 self.step(status, "switch", t, StepResult::Failed, &msg)
                     .await;
+                self.verify_still_served(&current, &msg, status).await;
                 return (
                     Verdict::Failed,
                     format!("nothing was switched, {} still serves: {msg}", current.tag),
@@ -433,6 +442,51 @@ impl Run<'_> {
         (Verdict::Failed, message)
     }
 
+    /// A candidate the switch refused was removed and the release before never stopped
+    /// serving: its gates through the edge say it still does (the automatic rollback of a
+    /// zero-downtime deploy is that nothing moved).
+    async fn verify_still_served(
+        &mut self,
+        current: &Current,
+        why: &str,
+        status: &mut DeployStatus,
+    ) {
+        let t = clock::now_ms();
+        let report = verify_edge_of(self.target, &self.request.verify, &current.container).await;
+        self.log_report(
+            "after the refused switch, the running release through the edge",
+            &report,
+        );
+        let ok = report.status == Overall::Passed;
+        let detail = if ok {
+            format!("{} serves and passed every hard gate", current.tag)
+        } else {
+            failed_gates(&report)
+        };
+        (self.on_step)(&format!("rollback: {detail}"));
+        let result = if ok {
+            StepResult::Passed
+        } else {
+            StepResult::Failed
+        };
+        status.rollback = Some(RollbackProof {
+            to: Image::tag(&current.tag).with_digest(&current.image_id),
+            reason: why.to_string(),
+            result: result.into(),
+            steps: vec![StepProof::new(
+                "verify",
+                t,
+                clock::now_ms(),
+                result,
+                &detail,
+            )],
+            gates: gate_records(&report),
+        });
+        if ok {
+            status.outcome = Outcome::RolledBack;
+        }
+    }
+
     async fn switch(&mut self, request: &SwitchRequest, gate: &VerifyGate) -> Result<SwitchRecord> {
         let on_step = &mut *self.on_step;
         let mut report = |s: &str| on_step(&format!("switch: {s}"));
@@ -453,7 +507,7 @@ impl Run<'_> {
 
     /// The first deploy odoo-ops makes on a stack records what ran before it too, so
     /// `rollback` has a release to go back to.
-    async fn record_baseline(
+    pub(super) async fn record_baseline(
         &mut self,
         state: &StackState,
         deploy_id: &str,
@@ -479,7 +533,7 @@ impl Run<'_> {
         }
     }
 
-    async fn record_release(
+    pub(super) async fn record_release(
         &mut self,
         state: &StackState,
         deploy_id: &str,
@@ -605,8 +659,17 @@ async fn verify_served(
     base: &VerifyOptions,
     record: &SwitchRecord,
 ) -> VerifyReport {
+    verify_edge_of(target, base, &record.to.name).await
+}
+
+/// The gates against `container` through nginx.
+pub(super) async fn verify_edge_of(
+    target: &Target,
+    base: &VerifyOptions,
+    container: &str,
+) -> VerifyReport {
     let mut options = base.clone();
-    options.discovery.odoo = OdooLocation::Container(record.to.name.clone());
+    options.discovery.odoo = OdooLocation::Container(container.to_string());
     options.ports = PortOverride::default();
     options.edge = EdgeSelector::FromNginx;
     options.wait = options.wait.or(Some(DEFAULT_VERIFY_WAIT));
@@ -614,7 +677,7 @@ async fn verify_served(
 }
 
 /// A report as the healthcheck log keeps it: every gate with its evidence.
-fn report_text(report: &VerifyReport) -> String {
+pub(super) fn report_text(report: &VerifyReport) -> String {
     let mut out = format!(
         "{:?} in {} ms, {} round(s)\n",
         report.status, report.elapsed_ms, report.rounds
@@ -635,7 +698,7 @@ fn report_text(report: &VerifyReport) -> String {
 }
 
 /// The hard gates that did not pass, one phrase each.
-fn failed_gates(report: &VerifyReport) -> String {
+pub(super) fn failed_gates(report: &VerifyReport) -> String {
     let failed: Vec<String> = report
         .gates
         .iter()
@@ -653,7 +716,7 @@ fn gate_records_all(reports: &[VerifyReport]) -> Vec<GateRecord> {
     reports.iter().flat_map(gate_records).collect()
 }
 
-fn gate_records(report: &VerifyReport) -> Vec<GateRecord> {
+pub(super) fn gate_records(report: &VerifyReport) -> Vec<GateRecord> {
     report
         .gates
         .iter()
