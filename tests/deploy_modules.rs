@@ -112,8 +112,18 @@ fn assert_valid_proof(value: &serde_json::Value) {
     assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
 }
 
+/// The tag of the service's one running container, found by compose's labels (a switch
+/// back may leave it under another name than the stack's first container).
 fn running_tag(stack: &Stack) -> String {
-    let image = inspect(&stack.odoo, "{{.Config.Image}}").expect("the odoo container runs");
+    let running: Vec<String> = stack
+        .service_containers()
+        .into_iter()
+        .filter(|id| inspect(id, "{{.State.Running}}").as_deref() == Some("true"))
+        .collect();
+    let [id] = running.as_slice() else {
+        panic!("expected one running odoo container, found {running:?}");
+    };
+    let image = inspect(id, "{{.Config.Image}}").expect("the odoo container runs");
     image.rsplit(':').next().unwrap().to_string()
 }
 
@@ -181,6 +191,8 @@ struct Seen {
     at: Instant,
     status: Option<u16>,
     retry_after: Option<String>,
+    /// Shown when the test fails (the struct's Debug).
+    #[allow(dead_code)]
     error: Option<String>,
 }
 

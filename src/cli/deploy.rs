@@ -62,6 +62,10 @@ pub struct StackArgs {
     /// How long the gates may wait for readiness, in seconds (default 90).
     #[arg(long, value_name = "SECS")]
     pub verify_wait: Option<u64>,
+    /// After the gates passed through nginx, how long the new release must keep serving
+    /// (no restart) before the deploy passes, in seconds; 0 skips it.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub settle: u64,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -280,6 +284,7 @@ fn run(
         lock: stack.lock.options(),
         proofs_root: stack.proofs.clone(),
         modules,
+        settle: std::time::Duration::from_secs(stack.settle),
     };
     let json = stack.json;
     let mut on_step = |s: &str| {

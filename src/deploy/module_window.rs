@@ -423,9 +423,22 @@ impl Run<'_> {
 
         // Through the edge.
         let t = self.window_step_started("verify", false).await;
-        let report = verify_edge(self, &new_name).await;
+        let mut report = verify_edge(self, &new_name).await;
         self.log_window_report("after the window, through the edge", &report);
         status.gates.extend(gate_records(&report));
+        if report.status == Overall::Passed
+            && let Some(settled) = super::orchestrate::verify_settled(
+                target,
+                &request.verify,
+                &new_name,
+                request.settle,
+            )
+            .await
+        {
+            self.log_window_report("after settling, through the edge", &settled);
+            status.gates.extend(gate_records(&settled));
+            report = settled;
+        }
         if report.status != Overall::Passed {
             let why = failed_gates(&report);
             self.window_step_ended(steps, "verify", t, StepResult::Failed, &why)

@@ -31,6 +31,10 @@ use crate::workflow::StateDirs;
 pub const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
 /// How long the gates may wait for a new container (or the edge) to become ready.
 pub const DEFAULT_VERIFY_WAIT: Duration = Duration::from_secs(90);
+/// How long a new release must keep serving after it passed its gates through nginx
+/// before the deploy passes: a release killed or crashing seconds after its start would
+/// otherwise pass between its start and its death.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5);
 
 /// What to run.
 pub struct DeployRequest {
@@ -46,6 +50,9 @@ pub struct DeployRequest {
     /// Modules to install or upgrade: the deploy takes a maintenance window instead of
     /// the zero-downtime switch ([`super::module_window`]).
     pub modules: Option<super::module_window::ModuleWindow>,
+    /// After the gates through nginx passed, wait this long and run them once more, the
+    /// new container's restarts counted from its creation ([`DEFAULT_SETTLE`]).
+    pub settle: Duration,
 }
 
 /// How it ended, as exit codes say it.
@@ -344,9 +351,17 @@ impl Run<'_> {
 
         // Verify through the edge.
         let t = clock::now_ms();
-        let report = verify_served(target, &request.verify, &record).await;
+        let mut report = verify_served(target, &request.verify, &record).await;
         self.log_report("after the switch, through the edge", &report);
         status.gates.extend(gate_records(&report));
+        if report.status == Overall::Passed
+            && let Some(settled) =
+                verify_settled(target, &request.verify, &record.to.name, request.settle).await
+        {
+            self.log_report("after settling, through the edge", &settled);
+            status.gates.extend(gate_records(&settled));
+            report = settled;
+        }
         if report.status == Overall::Passed {
             self.step(
                 status,
@@ -640,6 +655,8 @@ impl ReadyGate for VerifyGate {
             };
             options.edge = EdgeSelector::Skip;
             options.wait = options.wait.or(Some(DEFAULT_VERIFY_WAIT));
+            // Just created: a restart is a crash.
+            options.restart_baseline = Some(0);
             let report = crate::verify::run(target, &options).await;
             let verdict = match report.status {
                 Overall::Passed => Ok(()),
@@ -660,6 +677,28 @@ async fn verify_served(
     record: &SwitchRecord,
 ) -> VerifyReport {
     verify_edge_of(target, base, &record.to.name).await
+}
+
+/// The gates through nginx once more after `settle` (`None` when it is zero), one round,
+/// `container`'s restarts counted from its creation: a release killed or crashing seconds
+/// after its start (and brought back by its restart policy) is caught here.
+pub(super) async fn verify_settled(
+    target: &Target,
+    base: &VerifyOptions,
+    container: &str,
+    settle: Duration,
+) -> Option<VerifyReport> {
+    if settle.is_zero() {
+        return None;
+    }
+    tokio::time::sleep(settle).await;
+    let mut options = base.clone();
+    options.discovery.odoo = OdooLocation::Container(container.to_string());
+    options.ports = PortOverride::default();
+    options.edge = EdgeSelector::FromNginx;
+    options.wait = None;
+    options.restart_baseline = Some(0);
+    Some(crate::verify::run(target, &options).await)
 }
 
 /// The gates against `container` through nginx.
