@@ -198,7 +198,10 @@ fn a_never_healthy_release_is_refused_and_the_old_one_keeps_serving() {
     assert_eq!(stack.service_containers().len(), 1);
     let (_, status) = last_proof(&stack);
     assert_valid_proof(&status);
-    assert_eq!(status["outcome"], "failed");
+    // Refused before the switch: the old release never stopped serving, and its gates
+    // through nginx say so (the zero-downtime deploy's automatic rollback).
+    assert_eq!(status["outcome"], "rolled_back");
+    assert_eq!(status["rollback"]["result"], "passed", "{status:#}");
     assert_eq!(status["to"]["tag"], Bad::NeverHealthy.tag());
     let switch = status["steps"]
         .as_array()

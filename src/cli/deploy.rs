@@ -14,12 +14,14 @@ use super::lock_args::LockArgs;
 use super::remote::{RemoteArgs, connect_target};
 use crate::config::Settings;
 use crate::deploy::lock::Operation;
+use crate::deploy::module_window::ModuleWindow;
 use crate::deploy::orchestrate::{self, DeployRequest, DeployResult, Verdict};
 use crate::deploy::releases;
 use crate::deploy::switch::SwitchRequest;
 use crate::deploy::switch_clone::{PortPair, Slots};
 use crate::deploy::{StackState, clock};
 use crate::nginx::NginxInvocation;
+use crate::odoo::modules::plan::Plan;
 use crate::target::Target;
 use crate::verify::VerifyOptions;
 
@@ -57,6 +59,13 @@ pub struct StackArgs {
     /// Where the proof directory is written.
     #[arg(long, value_name = "DIR", default_value = "proofs")]
     pub proofs: PathBuf,
+    /// How long the gates may wait for readiness, in seconds (default 90).
+    #[arg(long, value_name = "SECS")]
+    pub verify_wait: Option<u64>,
+    /// After the gates passed through nginx, how long the new release must keep serving
+    /// (no restart) before the deploy passes, in seconds; 0 skips it.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub settle: u64,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -66,6 +75,20 @@ pub struct DeployArgs {
     /// The image tag to deploy (same repository as the running one).
     #[arg(long, value_name = "TAG")]
     pub tag: String,
+    /// Modules to install (or upgrade, when installed) with the new release, `a,b`: the
+    /// deploy takes a maintenance window (backup, maintenance page, upgrade, start).
+    #[arg(long, value_name = "A,B", conflicts_with = "plan")]
+    pub modules: Option<String>,
+    /// A module plan (TOML `[[phase]] install = [...] upgrade = [...]`), run the same way.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// The Odoo database the modules are in (default: odoo.conf's db_name, else the only one).
+    #[arg(long, value_name = "NAME")]
+    pub db: Option<String>,
+    /// Where a module deploy's backup is written (default: config `[backup] dir`, else
+    /// backups/ in the state dir).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
     #[command(flatten)]
     pub stack: StackArgs,
 }
@@ -100,6 +123,7 @@ fn parse_slots(text: &str) -> Result<Slots, String> {
 
 pub fn run_deploy(args: DeployArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
     let rt = super::runtime()?;
+    let modules = module_window(&args, settings)?;
     let target = rt.block_on(connect_target(remote, settings))?;
     run(
         &rt,
@@ -108,7 +132,40 @@ pub fn run_deploy(args: DeployArgs, remote: &RemoteArgs, settings: &Settings) ->
         args.tag,
         &args.stack,
         settings,
+        modules,
     )
+}
+
+/// `--modules` or `--plan`, read and checked before anything is connected to.
+fn module_window(args: &DeployArgs, settings: &Settings) -> Result<Option<ModuleWindow>> {
+    let (plan, upgrade_installed) = match (&args.modules, &args.plan) {
+        (None, None) => return Ok(None),
+        (Some(list), _) => (Plan::from_list(list, false).map_err(|e| eyre!(e))?, true),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| eyre!("the plan {}: {e}", path.display()))?;
+            let plan =
+                Plan::parse_toml(&text).map_err(|e| eyre!("the plan {}: {e}", path.display()))?;
+            (plan, false)
+        }
+    };
+    let backup_dir = match &args.backup_dir {
+        Some(d) => d.clone(),
+        None => settings
+            .config
+            .backup
+            .dir
+            .clone()
+            .or_else(|| crate::config::state_dir().map(|d| d.join("backups")))
+            .ok_or_else(|| eyre!("no backup directory: give --backup-dir"))?,
+    };
+    Ok(Some(ModuleWindow {
+        plan,
+        upgrade_installed,
+        database: args.db.clone(),
+        backup_dir,
+        keep: settings.config.backup.keep.or(Some(7)),
+    }))
 }
 
 pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
@@ -138,6 +195,7 @@ pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings
         tag,
         &args.stack,
         settings,
+        None,
     )
 }
 
@@ -159,6 +217,7 @@ fn run(
     tag: String,
     stack: &StackArgs,
     settings: &Settings,
+    modules: Option<ModuleWindow>,
 ) -> Result<u8> {
     let project = project_of(stack)?;
     let mut switch = SwitchRequest::new(
@@ -179,15 +238,27 @@ fn run(
     verify.discovery.nginx_conf = stack.nginx_conf.clone();
     verify.discovery.nginx_prefix = stack.nginx_prefix.clone();
     verify.extra = settings.config.verify.gates.clone();
+    verify.wait = stack.verify_wait.map(std::time::Duration::from_secs);
 
     if !stack.json {
         let from = rt
             .block_on(orchestrate::current(target, &project, "odoo"))
             .map(|c| format!("{} ({})", c.tag, short(&c.image_id)))
             .unwrap_or_else(|e| format!("? ({e:#})"));
+        let steps = match &modules {
+            None => format!(
+                "lock, preflight, start {tag} beside the running release, gates on its own ports, \
+                 switch nginx, drain, gates through nginx; on failure switch back"
+            ),
+            Some(w) => format!(
+                "lock, preflight, backup, maintenance page (503), stop the running release, \
+                 {} in a one-off container of {tag}, start {tag}, gates, page off, gates through nginx; \
+                 on failure restore the backup and start the previous release",
+                crate::deploy::module_window::describe_plan(&w.plan)
+            ),
+        };
         println!(
-            "{operation} on {}: {from} -> {tag}\n  steps: lock, preflight, start {tag} beside the running release, \
-             gates on its own ports, switch nginx, drain, gates through nginx; on failure switch back",
+            "{operation} on {}: {from} -> {tag}\n  steps: {steps}",
             target.describe()
         );
     }
@@ -212,6 +283,8 @@ fn run(
         verify,
         lock: stack.lock.options(),
         proofs_root: stack.proofs.clone(),
+        modules,
+        settle: std::time::Duration::from_secs(stack.settle),
     };
     let json = stack.json;
     let mut on_step = |s: &str| {

@@ -14,6 +14,8 @@
 pub mod clock;
 pub mod journal;
 pub mod lock;
+pub mod maintenance;
+pub mod module_window;
 pub mod orchestrate;
 pub mod proof;
 pub mod releases;

@@ -31,6 +31,10 @@ use crate::workflow::StateDirs;
 pub const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
 /// How long the gates may wait for a new container (or the edge) to become ready.
 pub const DEFAULT_VERIFY_WAIT: Duration = Duration::from_secs(90);
+/// How long a new release must keep serving after it passed its gates through nginx
+/// before the deploy passes: a release killed or crashing seconds after its start would
+/// otherwise pass between its start and its death.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5);
 
 /// What to run.
 pub struct DeployRequest {
@@ -43,6 +47,12 @@ pub struct DeployRequest {
     pub lock: LockOptions,
     /// Where proofs are written (`proofs/`).
     pub proofs_root: PathBuf,
+    /// Modules to install or upgrade: the deploy takes a maintenance window instead of
+    /// the zero-downtime switch ([`super::module_window`]).
+    pub modules: Option<super::module_window::ModuleWindow>,
+    /// After the gates through nginx passed, wait this long and run them once more, the
+    /// new container's restarts counted from its creation ([`DEFAULT_SETTLE`]).
+    pub settle: Duration,
 }
 
 /// How it ended, as exit codes say it.
@@ -199,13 +209,13 @@ pub async fn run(
     }
 }
 
-struct Run<'a> {
-    target: &'a Target,
-    request: &'a DeployRequest,
-    dirs: &'a StateDirs,
-    journal: Option<DeployJournal>,
-    logs: ProofLogs,
-    on_step: &'a mut (dyn FnMut(&str) + Send),
+pub(super) struct Run<'a> {
+    pub(super) target: &'a Target,
+    pub(super) request: &'a DeployRequest,
+    pub(super) dirs: &'a StateDirs,
+    pub(super) journal: Option<DeployJournal>,
+    pub(super) logs: ProofLogs,
+    pub(super) on_step: &'a mut (dyn FnMut(&str) + Send),
 }
 
 impl Run<'_> {
@@ -300,6 +310,11 @@ impl Run<'_> {
             ),
         )
         .await;
+        if let Some(window) = &request.modules {
+            return self
+                .module_window(window, state, deploy_id, &current, status)
+                .await;
+        }
 
         // Switch, the candidate judged by the gates on its own ports.
         let gate = VerifyGate::new(&request.verify);
@@ -314,6 +329,7 @@ impl Run<'_> {
                 self.gates_into(status, &gate.reports());
                 self.step(status, "switch", t, StepResult::Failed, &msg)
                     .await;
+                self.verify_still_served(&current, &msg, status).await;
                 return (
                     Verdict::Failed,
                     format!("nothing was switched, {} still serves: {msg}", current.tag),
@@ -335,9 +351,17 @@ impl Run<'_> {
 
         // Verify through the edge.
         let t = clock::now_ms();
-        let report = verify_served(target, &request.verify, &record).await;
+        let mut report = verify_served(target, &request.verify, &record).await;
         self.log_report("after the switch, through the edge", &report);
         status.gates.extend(gate_records(&report));
+        if report.status == Overall::Passed
+            && let Some(settled) =
+                verify_settled(target, &request.verify, &record.to.name, request.settle).await
+        {
+            self.log_report("after settling, through the edge", &settled);
+            status.gates.extend(gate_records(&settled));
+            report = settled;
+        }
         if report.status == Overall::Passed {
             self.step(
                 status,
@@ -433,6 +457,51 @@ impl Run<'_> {
         (Verdict::Failed, message)
     }
 
+    /// A candidate the switch refused was removed and the release before never stopped
+    /// serving: its gates through the edge say it still does (the automatic rollback of a
+    /// zero-downtime deploy is that nothing moved).
+    async fn verify_still_served(
+        &mut self,
+        current: &Current,
+        why: &str,
+        status: &mut DeployStatus,
+    ) {
+        let t = clock::now_ms();
+        let report = verify_edge_of(self.target, &self.request.verify, &current.container).await;
+        self.log_report(
+            "after the refused switch, the running release through the edge",
+            &report,
+        );
+        let ok = report.status == Overall::Passed;
+        let detail = if ok {
+            format!("{} serves and passed every hard gate", current.tag)
+        } else {
+            failed_gates(&report)
+        };
+        (self.on_step)(&format!("rollback: {detail}"));
+        let result = if ok {
+            StepResult::Passed
+        } else {
+            StepResult::Failed
+        };
+        status.rollback = Some(RollbackProof {
+            to: Image::tag(&current.tag).with_digest(&current.image_id),
+            reason: why.to_string(),
+            result: result.into(),
+            steps: vec![StepProof::new(
+                "verify",
+                t,
+                clock::now_ms(),
+                result,
+                &detail,
+            )],
+            gates: gate_records(&report),
+        });
+        if ok {
+            status.outcome = Outcome::RolledBack;
+        }
+    }
+
     async fn switch(&mut self, request: &SwitchRequest, gate: &VerifyGate) -> Result<SwitchRecord> {
         let on_step = &mut *self.on_step;
         let mut report = |s: &str| on_step(&format!("switch: {s}"));
@@ -453,7 +522,7 @@ impl Run<'_> {
 
     /// The first deploy odoo-ops makes on a stack records what ran before it too, so
     /// `rollback` has a release to go back to.
-    async fn record_baseline(
+    pub(super) async fn record_baseline(
         &mut self,
         state: &StackState,
         deploy_id: &str,
@@ -479,7 +548,7 @@ impl Run<'_> {
         }
     }
 
-    async fn record_release(
+    pub(super) async fn record_release(
         &mut self,
         state: &StackState,
         deploy_id: &str,
@@ -586,6 +655,8 @@ impl ReadyGate for VerifyGate {
             };
             options.edge = EdgeSelector::Skip;
             options.wait = options.wait.or(Some(DEFAULT_VERIFY_WAIT));
+            // Just created: a restart is a crash.
+            options.restart_baseline = Some(0);
             let report = crate::verify::run(target, &options).await;
             let verdict = match report.status {
                 Overall::Passed => Ok(()),
@@ -605,8 +676,39 @@ async fn verify_served(
     base: &VerifyOptions,
     record: &SwitchRecord,
 ) -> VerifyReport {
+    verify_edge_of(target, base, &record.to.name).await
+}
+
+/// The gates through nginx once more after `settle` (`None` when it is zero), one round,
+/// `container`'s restarts counted from its creation: a release killed or crashing seconds
+/// after its start (and brought back by its restart policy) is caught here.
+pub(super) async fn verify_settled(
+    target: &Target,
+    base: &VerifyOptions,
+    container: &str,
+    settle: Duration,
+) -> Option<VerifyReport> {
+    if settle.is_zero() {
+        return None;
+    }
+    tokio::time::sleep(settle).await;
     let mut options = base.clone();
-    options.discovery.odoo = OdooLocation::Container(record.to.name.clone());
+    options.discovery.odoo = OdooLocation::Container(container.to_string());
+    options.ports = PortOverride::default();
+    options.edge = EdgeSelector::FromNginx;
+    options.wait = None;
+    options.restart_baseline = Some(0);
+    Some(crate::verify::run(target, &options).await)
+}
+
+/// The gates against `container` through nginx.
+pub(super) async fn verify_edge_of(
+    target: &Target,
+    base: &VerifyOptions,
+    container: &str,
+) -> VerifyReport {
+    let mut options = base.clone();
+    options.discovery.odoo = OdooLocation::Container(container.to_string());
     options.ports = PortOverride::default();
     options.edge = EdgeSelector::FromNginx;
     options.wait = options.wait.or(Some(DEFAULT_VERIFY_WAIT));
@@ -614,7 +716,7 @@ async fn verify_served(
 }
 
 /// A report as the healthcheck log keeps it: every gate with its evidence.
-fn report_text(report: &VerifyReport) -> String {
+pub(super) fn report_text(report: &VerifyReport) -> String {
     let mut out = format!(
         "{:?} in {} ms, {} round(s)\n",
         report.status, report.elapsed_ms, report.rounds
@@ -635,7 +737,7 @@ fn report_text(report: &VerifyReport) -> String {
 }
 
 /// The hard gates that did not pass, one phrase each.
-fn failed_gates(report: &VerifyReport) -> String {
+pub(super) fn failed_gates(report: &VerifyReport) -> String {
     let failed: Vec<String> = report
         .gates
         .iter()
@@ -653,7 +755,7 @@ fn gate_records_all(reports: &[VerifyReport]) -> Vec<GateRecord> {
     reports.iter().flat_map(gate_records).collect()
 }
 
-fn gate_records(report: &VerifyReport) -> Vec<GateRecord> {
+pub(super) fn gate_records(report: &VerifyReport) -> Vec<GateRecord> {
     report
         .gates
         .iter()

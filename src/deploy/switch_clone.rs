@@ -255,7 +255,7 @@ fn remap_ports(
 /// Volumes Docker made for the image's `VOLUME`s (no name in the compose file) live only
 /// as long as someone mounts them: the new container mounts the old one's, as Compose
 /// does on a recreate, so their data (Odoo's filestore, when the image declares it) stays.
-fn keep_anonymous_volumes(old: &ContainerInspectResponse, host: &mut HostConfig) {
+pub fn keep_anonymous_volumes(old: &ContainerInspectResponse, host: &mut HostConfig) {
     let declared: Vec<String> = old
         .config
         .as_ref()

@@ -57,6 +57,10 @@ pub struct VerifyOptions {
     pub log_tail: usize,
     /// Run the diagnosis when a hard gate fails, for its root cause.
     pub diagnose_on_failure: bool,
+    /// The restart count the container gate compares with; `None`: what the first round
+    /// sees. A deploy's new container gets `Some(0)`: it was just created, so any restart
+    /// is a crash, even one before the verify began.
+    pub restart_baseline: Option<i64>,
 }
 
 impl Default for VerifyOptions {
@@ -76,6 +80,7 @@ impl Default for VerifyOptions {
             wait: None,
             poll_interval: Duration::from_millis(500),
             log_tail: 20,
+            restart_baseline: None,
             diagnose_on_failure: true,
         }
     }

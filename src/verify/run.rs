@@ -42,7 +42,9 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
     });
     let ((edge, upstream), mut subject) = tokio::join!(edge, first);
     drop(procs);
-    let baseline = container::restart_count(&subject);
+    let baseline = options
+        .restart_baseline
+        .or_else(|| container::restart_count(&subject));
     let mut rounds = 0;
     let mut attempts: HashMap<String, u32> = HashMap::new();
     let mut gates;

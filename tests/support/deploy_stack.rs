@@ -97,8 +97,104 @@ pub struct Stack {
     pub site_before: Vec<u8>,
 }
 
+/// Odoo's data directory in the images (`data_dir` of their odoo.conf).
+pub const DATA_DIR: &str = "/var/lib/odoo";
+
 impl Stack {
     pub fn new(test: &str) -> Stack {
+        Stack::build(test, false)
+    }
+
+    /// As a droplet whose Odoo has data to lose: its data_dir on a volume holding a
+    /// filestore, its database password on its command line (module runs log in to
+    /// PostgreSQL as Odoo does), and business rows beside Odoo's module tables.
+    pub fn with_data(test: &str) -> Stack {
+        let stack = Stack::build(test, true);
+        let db = format!("{}-db-1", stack.project.name);
+        stack.project.psql(
+            &db,
+            "odoo",
+            "CREATE TABLE res_partner (id serial PRIMARY KEY, name text, email text,
+               note jsonb, logo bytea, created timestamptz DEFAULT now());
+             INSERT INTO res_partner (name, email, note, logo)
+               SELECT 'Partner ' || i, 'p' || i || '@example.com',
+                      jsonb_build_object('i', i, 'tag', 'é€'), decode(md5(i::text), 'hex')
+               FROM generate_series(1, 3000) i;
+             CREATE TABLE ir_attachment (id serial PRIMARY KEY, name text, store_fname text);
+             INSERT INTO ir_attachment (name, store_fname) VALUES
+               ('a.pdf', 'ab/ab01'), ('b.png', 'cd/cd02'), ('c.txt', 'cd/cd03');",
+        );
+        stack.in_volumes(
+            "set -e; d=/var/lib/odoo/filestore/odoo; mkdir -p $d/ab $d/cd
+             head -c 70000 /dev/urandom > $d/ab/ab01
+             printf 'png-bytes' > $d/cd/cd02; printf 'third' > $d/cd/cd03
+             chown -R 101:101 /var/lib/odoo",
+        );
+        stack
+    }
+
+    /// `sh -c script` in a throwaway container that mounts the Odoo container's volumes
+    /// (the stand-in's image has no shell); its stdout.
+    pub fn in_volumes(&self, script: &str) -> String {
+        let out = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--volumes-from",
+            &self.odoo,
+            "--entrypoint",
+            "sh",
+            super::pg_image::ensure_image(),
+            "-c",
+            script,
+        ]);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The db container's name.
+    pub fn db(&self) -> String {
+        format!("{}-db-1", self.project.name)
+    }
+
+    /// Every public table of `database`: its row count and an md5 of all its rows in order.
+    pub fn fingerprint(&self, database: &str) -> Vec<String> {
+        let db = self.db();
+        let tables = self.project.psql(
+            &db,
+            database,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        );
+        tables
+            .lines()
+            .map(|t| {
+                let row = self.project.psql(
+                    &db,
+                    database,
+                    &format!(
+                        "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' \
+                         ORDER BY t::text)), '-') FROM {t} t"
+                    ),
+                );
+                format!("{t} {}", row.trim())
+            })
+            .collect()
+    }
+
+    /// Every file under the filestore of `database`: path, owner, md5.
+    pub fn filestore(&self, database: &str) -> String {
+        self.in_volumes(&format!(
+            "cd {DATA_DIR}/filestore/{database} && find . -type f | sort | \
+             while read f; do echo \"$f $(stat -c %u:%g \"$f\") $(md5sum < \"$f\")\"; done"
+        ))
+    }
+
+    fn build(test: &str, data: bool) -> Stack {
         let images = standin::ensure_release_images();
         let project = Project::new(test);
         let db = project.run_db();
@@ -118,27 +214,29 @@ impl Stack {
         };
         let http = format!("127.0.0.1:{}:8069", slots.blue.http);
         let gevent = format!("127.0.0.1:{}:8072", slots.blue.gevent);
-        let odoo = project.run_with_command(
+        let mut options = vec![
+            "--network",
+            &network,
+            "--network-alias",
             "odoo",
-            &[
-                "--network",
-                &network,
-                "--network-alias",
-                "odoo",
-                "-p",
-                &http,
-                "-p",
-                &gevent,
-                "--restart",
-                "unless-stopped",
-                "--stop-timeout",
-                "10",
-                "-e",
-                "HOST=db",
-            ],
-            &images[0],
-            &["-c", "/etc/odoo/odoo.conf", "-d", "odoo"],
-        );
+            "-p",
+            &http,
+            "-p",
+            &gevent,
+            "--restart",
+            "unless-stopped",
+            "--stop-timeout",
+            "10",
+            "-e",
+            "HOST=db",
+        ];
+        let mut command = vec!["-c", "/etc/odoo/odoo.conf", "-d", "odoo"];
+        let password = format!("--db_password={}", super::pg_image::DB_PASSWORD);
+        if data {
+            options.extend(["-v", DATA_DIR]);
+            command.push(&password);
+        }
+        let odoo = project.run_with_command("odoo", &options, &images[0], &command);
         wait_healthy(slots.blue.http, &odoo);
         let nginx_port = free_port();
         let text = site_text(nginx_port, slots.blue);

@@ -101,6 +101,19 @@ pub async fn run_plan(
 ) -> Result<PlanRun> {
     let mut file = std::fs::File::create(log_file)
         .wrap_err_with(|| format!("create {}", log_file.display()))?;
+    run_plan_with(access, plan, None, &mut file, on_line).await
+}
+
+/// [`run_plan`] writing the log to `file`, the one-offs made of `image` (`repo:tag`)
+/// instead of the running container's: a deploy upgrades with the new release's code
+/// while the old container, stopped, still lends its settings.
+pub async fn run_plan_with(
+    access: &DbAccess,
+    plan: &Plan,
+    image: Option<&str>,
+    file: &mut (dyn Write + Send),
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> Result<PlanRun> {
     let mut result = PlanRun {
         ok: true,
         ..Default::default()
@@ -123,7 +136,7 @@ pub async fn run_plan(
             let _ = writeln!(file, "{line}");
             on_line(&line);
         };
-        let run = run_phase(access, phase, &mut tee).await?;
+        let run = run_phase_in(access, phase, image, &mut tee).await?;
         let verdict = if run.outcome.ok {
             "== phase succeeded".to_string()
         } else {
@@ -141,6 +154,16 @@ pub async fn run_plan(
 pub async fn run_phase(
     access: &DbAccess,
     phase: &Phase,
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> Result<PhaseRun> {
+    run_phase_in(access, phase, None, on_line).await
+}
+
+/// [`run_phase`], the one-off made of `image` when given.
+pub async fn run_phase_in(
+    access: &DbAccess,
+    phase: &Phase,
+    image: Option<&str>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PhaseRun> {
     let docker = &access.docker;
@@ -198,22 +221,48 @@ pub async fn run_phase(
         .filter(|m| networks.contains(m))
         .cloned()
         .or_else(|| networks.first().cloned());
+    // Another image: the running one's own environment (what its image baked in) is left
+    // out, so the new image's comes through (Docker lays the given `Env` over the image's).
+    let env = match image {
+        None => config.env.clone(),
+        Some(_) => {
+            let old_image = match &running.image {
+                Some(id) => docker.inspect_image(id).await.ok(),
+                None => None,
+            };
+            let baked = old_image
+                .and_then(|i| i.config)
+                .and_then(|c| c.env)
+                .unwrap_or_default();
+            config
+                .env
+                .clone()
+                .map(|env| env.into_iter().filter(|e| !baked.contains(e)).collect())
+        }
+    };
+    let mut host_config = HostConfig {
+        binds: host.binds.clone(),
+        mounts: host.mounts.clone(),
+        network_mode: network_mode.clone(),
+        extra_hosts: host.extra_hosts.clone(),
+        dns: host.dns.clone(),
+        ..Default::default()
+    };
+    // The filestore on an anonymous volume is the server's too: a module's attachments
+    // land where the server reads them.
+    crate::deploy::switch_clone::keep_anonymous_volumes(&running, &mut host_config);
     let body = ContainerCreateBody {
-        image: running.image.clone().or(config.image.clone()),
+        image: image
+            .map(str::to_string)
+            .or(running.image.clone())
+            .or(config.image.clone()),
         entrypoint: config.entrypoint.clone(),
         cmd: Some(cmd),
-        env: config.env.clone(),
+        env,
         user: config.user.clone(),
         working_dir: config.working_dir.clone(),
         labels: Some(one_off_labels),
-        host_config: Some(HostConfig {
-            binds: host.binds.clone(),
-            mounts: host.mounts.clone(),
-            network_mode: network_mode.clone(),
-            extra_hosts: host.extra_hosts.clone(),
-            dns: host.dns.clone(),
-            ..Default::default()
-        }),
+        host_config: Some(host_config),
         networking_config: first_network.as_ref().map(|n| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(n.clone(), EndpointSettings::default())])),
         }),
