@@ -16,12 +16,11 @@ use crate::config::Settings;
 use crate::deploy::lock::Operation;
 use crate::deploy::orchestrate::{self, DeployRequest, DeployResult, Verdict};
 use crate::deploy::releases;
-use crate::deploy::switch::SwitchRequest;
+use crate::deploy::request::StackParts;
+use crate::deploy::resume::Choice;
 use crate::deploy::switch_clone::{PortPair, Slots};
 use crate::deploy::{StackState, clock};
-use crate::nginx::NginxInvocation;
 use crate::target::Target;
-use crate::verify::VerifyOptions;
 
 /// What deploy and rollback share: where the stack is and how to reach its parts.
 #[derive(Debug, Args)]
@@ -64,8 +63,13 @@ pub struct StackArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The image tag to deploy (same repository as the running one).
-    #[arg(long, value_name = "TAG")]
-    pub tag: String,
+    #[arg(long, value_name = "TAG", required_unless_present = "resume")]
+    pub tag: Option<String>,
+    /// Pick up the deploy a killed console or a dropped connection left unfinished:
+    /// `rollback` (back to the release before it) or `continue` (on to its tag). Without a
+    /// choice, the interrupted deploy and both choices are shown (and asked on a terminal).
+    #[arg(long, value_name = "CHOICE", num_args = 0..=1, conflicts_with = "tag")]
+    pub resume: Option<Option<ResumeArg>>,
     #[command(flatten)]
     pub stack: StackArgs,
 }
@@ -77,6 +81,21 @@ pub struct RollbackArgs {
     pub to: Option<String>,
     #[command(flatten)]
     pub stack: StackArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResumeArg {
+    Rollback,
+    Continue,
+}
+
+impl From<ResumeArg> for Choice {
+    fn from(a: ResumeArg) -> Choice {
+        match a {
+            ResumeArg::Rollback => Choice::RollBack,
+            ResumeArg::Continue => Choice::Continue,
+        }
+    }
 }
 
 fn parse_slots(text: &str) -> Result<Slots, String> {
@@ -101,14 +120,19 @@ fn parse_slots(text: &str) -> Result<Slots, String> {
 pub fn run_deploy(args: DeployArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
     let rt = super::runtime()?;
     let target = rt.block_on(connect_target(remote, settings))?;
-    run(
-        &rt,
-        &target,
-        Operation::Deploy,
-        args.tag,
-        &args.stack,
-        settings,
-    )
+    if let Some(choice) = args.resume {
+        return super::deploy_resume::run(
+            &rt,
+            &target,
+            choice.map(Choice::from),
+            &args.stack,
+            settings,
+        );
+    }
+    let Some(tag) = args.tag else {
+        bail!("name the tag to deploy with --tag TAG, or --resume");
+    };
+    run(&rt, &target, Operation::Deploy, tag, &args.stack, settings)
 }
 
 pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings) -> Result<u8> {
@@ -141,7 +165,7 @@ pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings
     )
 }
 
-fn project_of(stack: &StackArgs) -> Result<String> {
+pub(super) fn project_of(stack: &StackArgs) -> Result<String> {
     if let Some(p) = &stack.project {
         return Ok(p.clone());
     }
@@ -150,6 +174,35 @@ fn project_of(stack: &StackArgs) -> Result<String> {
         Some(n) => Ok(n.to_string_lossy().to_lowercase()),
         None => bail!("name the compose project with --project"),
     }
+}
+
+/// The stack's parts as the arguments name them.
+pub(super) fn parts_of(stack: &StackArgs, settings: &Settings) -> Result<StackParts> {
+    let mut parts = StackParts::new(&stack.dir);
+    parts.project = Some(project_of(stack)?);
+    parts.domain = stack.domain.clone();
+    parts.nginx_conf = stack.nginx_conf.clone();
+    parts.nginx_prefix = stack.nginx_prefix.clone();
+    parts.slots = stack.slots;
+    parts.ready_timeout = std::time::Duration::from_secs(stack.ready_timeout.max(1));
+    parts.proofs = stack.proofs.clone();
+    parts.lock = stack.lock.options();
+    parts.extra_gates = settings.config.verify.gates.clone();
+    Ok(parts)
+}
+
+/// The request for a run on `tag`, every part of the stack as the arguments name it.
+pub(super) fn request_for(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    operation: Operation,
+    tag: &str,
+    stack: &StackArgs,
+    settings: &Settings,
+) -> Result<DeployRequest> {
+    let parts = parts_of(stack, settings)?;
+    rt.block_on(parts.request(target, operation, tag))
+        .map_err(|e| eyre!(e))
 }
 
 fn run(
@@ -161,25 +214,7 @@ fn run(
     settings: &Settings,
 ) -> Result<u8> {
     let project = project_of(stack)?;
-    let mut switch = SwitchRequest::new(
-        &project,
-        &tag,
-        stack.dir.join(".env"),
-        stack.dir.join("docker-compose.yml"),
-        nginx_invocation(rt, target, stack),
-    );
-    if let Some(s) = stack.slots {
-        switch.slots = s;
-    }
-    switch.domain = stack.domain.clone();
-    switch.ready_timeout = std::time::Duration::from_secs(stack.ready_timeout.max(1));
-    let mut verify = VerifyOptions::default();
-    verify.discovery.compose_project = Some(project.clone());
-    verify.discovery.domain = stack.domain.clone();
-    verify.discovery.nginx_conf = stack.nginx_conf.clone();
-    verify.discovery.nginx_prefix = stack.nginx_prefix.clone();
-    verify.extra = settings.config.verify.gates.clone();
-
+    let request = request_for(rt, target, operation, &tag, stack, settings)?;
     if !stack.json {
         let from = rt
             .block_on(orchestrate::current(target, &project, "odoo"))
@@ -205,14 +240,6 @@ fn run(
             return Ok(super::exit::PROBLEM);
         }
     }
-    let request = DeployRequest {
-        operation,
-        stack_dir: stack.dir.clone(),
-        switch,
-        verify,
-        lock: stack.lock.options(),
-        proofs_root: stack.proofs.clone(),
-    };
     let json = stack.json;
     let mut on_step = |s: &str| {
         if !json {
@@ -236,26 +263,7 @@ fn short(id: &str) -> String {
         .collect()
 }
 
-/// The running nginx's own invocation, with the operator's overrides.
-fn nginx_invocation(
-    rt: &tokio::runtime::Runtime,
-    target: &Target,
-    stack: &StackArgs,
-) -> NginxInvocation {
-    let procs = rt.block_on(crate::host::processes::snapshot(target));
-    let mut inv = crate::nginx::process::find_master(&procs, stack.nginx_conf.as_deref())
-        .master
-        .unwrap_or_default();
-    if stack.nginx_conf.is_some() {
-        inv.conf = stack.nginx_conf.clone();
-    }
-    if stack.nginx_prefix.is_some() {
-        inv.prefix = stack.nginx_prefix.clone();
-    }
-    inv
-}
-
-fn report(result: &DeployResult, json: bool) -> Result<()> {
+pub(super) fn report(result: &DeployResult, json: bool) -> Result<()> {
     if json {
         let mut value = serde_json::to_value(&result.status)?;
         if let Some(obj) = value.as_object_mut() {

@@ -44,6 +44,10 @@ pub enum Effect {
     WriteStack(StackPlan),
     /// Read Odoo's module states (the Modules pane).
     LoadModules,
+    /// Read a stack's releases and any deploy left unfinished (the Deploy pane).
+    LoadDeploys(crate::deploy::request::StackParts),
+    /// Roll back to a release, or resume an unfinished deploy (confirmed).
+    RunDeploy(crate::tui::deploy_job::DeployRun),
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

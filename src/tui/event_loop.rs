@@ -66,7 +66,9 @@ impl Worker {
             | Effect::ApplyFix(..)
             | Effect::PlanStack(_)
             | Effect::WriteStack(_)
-            | Effect::LoadModules => {
+            | Effect::LoadModules
+            | Effect::LoadDeploys(_)
+            | Effect::RunDeploy(_) => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {
                     self.jobs.submit(job);
                 }

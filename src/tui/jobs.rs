@@ -20,6 +20,10 @@ pub enum JobKind {
     Stack,
     /// Reading Odoo's module states.
     Modules,
+    /// Reading a stack's releases and deploy journal.
+    Releases,
+    /// A rollback or a resumed deploy: one at a time.
+    Deploy,
 }
 
 impl JobKind {
@@ -33,6 +37,8 @@ impl JobKind {
             }
             Effect::PlanStack(_) | Effect::WriteStack(_) => Some(JobKind::Stack),
             Effect::LoadModules => Some(JobKind::Modules),
+            Effect::LoadDeploys(_) => Some(JobKind::Releases),
+            Effect::RunDeploy(_) => Some(JobKind::Deploy),
             _ => None,
         }
     }
@@ -84,6 +90,9 @@ impl Job for ConsoleJob {
                 Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
                 Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
                 Some(JobKind::Modules) => Some(Message::Modules(load_modules(&target).await)),
+                Some(JobKind::Releases | JobKind::Deploy) => {
+                    super::deploy_job::run(&target, effect, &progress).await
+                }
                 None => None,
             }
         })

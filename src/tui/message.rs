@@ -37,6 +37,12 @@ pub enum Message {
     StackWritten(Result<crate::stack::update::Applied, String>),
     /// Odoo's module states were read (or could not be).
     Modules(Result<crate::tui::panes::modules::ModulesLoaded, String>),
+    /// A stack's releases and unfinished deploy were read (the Deploy pane).
+    Deploys(Result<crate::tui::deploy_job::DeploysLoaded, String>),
+    /// A step of the running rollback or resume, as it happens.
+    DeployStep(String),
+    /// The rollback or resume ended.
+    DeployDone(crate::tui::deploy_job::DeployDone),
     /// Where the job an effect asked for stands (its result arrives as its own message).
     Job(crate::tui::effect::Effect, JobUpdate),
 }

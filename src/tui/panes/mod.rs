@@ -15,6 +15,7 @@ pub mod checks;
 pub mod columns;
 pub mod containers;
 pub mod deploy;
+pub mod deploy_runs;
 pub mod host;
 pub mod logs;
 pub mod modules;
