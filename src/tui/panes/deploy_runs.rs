@@ -360,12 +360,13 @@ impl DeployRuns {
         ))];
         for (i, r) in self.releases.iter().enumerate() {
             let marker = if i == self.selected { "▶ " } else { "  " };
+            let by: String = r.by.chars().take(24).collect();
             let row = format!(
                 "{marker}{:<16} {:<14} {:<20} {:<24} ",
                 r.tag,
                 r.digest.as_deref().map(short_digest).unwrap_or("-"),
-                clock::short(r.deployed_ms),
-                r.by
+                when(r.deployed_ms),
+                by
             );
             let style = if i == self.selected {
                 theme.selection()
@@ -424,6 +425,12 @@ fn outcome_word(o: Outcome) -> &'static str {
         Outcome::Abandoned => "abandoned",
         Outcome::Refused => "refused",
     }
+}
+
+/// `2026-11-30 12:40 UTC`: releases span days, the date matters.
+fn when(ms: i64) -> String {
+    let t = clock::rfc3339(ms);
+    format!("{} UTC", t.get(..16).unwrap_or(&t).replace('T', " "))
 }
 
 fn short_digest(d: &str) -> &str {
