@@ -17,13 +17,12 @@ use crate::deploy::lock::Operation;
 use crate::deploy::module_window::ModuleWindow;
 use crate::deploy::orchestrate::{self, DeployRequest, DeployResult, Verdict};
 use crate::deploy::releases;
-use crate::deploy::switch::SwitchRequest;
+use crate::deploy::request::StackParts;
+use crate::deploy::resume::Choice;
 use crate::deploy::switch_clone::{PortPair, Slots};
 use crate::deploy::{StackState, clock};
-use crate::nginx::NginxInvocation;
 use crate::odoo::modules::plan::Plan;
 use crate::target::Target;
-use crate::verify::VerifyOptions;
 
 /// What deploy and rollback share: where the stack is and how to reach its parts.
 #[derive(Debug, Args)]
@@ -73,14 +72,19 @@ pub struct StackArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The image tag to deploy (same repository as the running one).
-    #[arg(long, value_name = "TAG")]
-    pub tag: String,
+    #[arg(long, value_name = "TAG", required_unless_present = "resume")]
+    pub tag: Option<String>,
+    /// Pick up the deploy a killed console or a dropped connection left unfinished:
+    /// `rollback` (back to the release before it) or `continue` (on to its tag). Without a
+    /// choice, the interrupted deploy and both choices are shown (and asked on a terminal).
+    #[arg(long, value_name = "CHOICE", num_args = 0..=1, conflicts_with = "tag")]
+    pub resume: Option<Option<ResumeArg>>,
     /// Modules to install (or upgrade, when installed) with the new release, `a,b`: the
     /// deploy takes a maintenance window (backup, maintenance page, upgrade, start).
-    #[arg(long, value_name = "A,B", conflicts_with = "plan")]
+    #[arg(long, value_name = "A,B", conflicts_with_all = ["plan", "resume"])]
     pub modules: Option<String>,
     /// A module plan (TOML `[[phase]] install = [...] upgrade = [...]`), run the same way.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     pub plan: Option<PathBuf>,
     /// The Odoo database the modules are in (default: odoo.conf's db_name, else the only one).
     #[arg(long, value_name = "NAME")]
@@ -100,6 +104,21 @@ pub struct RollbackArgs {
     pub to: Option<String>,
     #[command(flatten)]
     pub stack: StackArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResumeArg {
+    Rollback,
+    Continue,
+}
+
+impl From<ResumeArg> for Choice {
+    fn from(a: ResumeArg) -> Choice {
+        match a {
+            ResumeArg::Rollback => Choice::RollBack,
+            ResumeArg::Continue => Choice::Continue,
+        }
+    }
 }
 
 fn parse_slots(text: &str) -> Result<Slots, String> {
@@ -125,11 +144,23 @@ pub fn run_deploy(args: DeployArgs, remote: &RemoteArgs, settings: &Settings) ->
     let rt = super::runtime()?;
     let modules = module_window(&args, settings)?;
     let target = rt.block_on(connect_target(remote, settings))?;
+    if let Some(choice) = args.resume {
+        return super::deploy_resume::run(
+            &rt,
+            &target,
+            choice.map(Choice::from),
+            &args.stack,
+            settings,
+        );
+    }
+    let Some(tag) = args.tag else {
+        bail!("name the tag to deploy with --tag TAG, or --resume");
+    };
     run(
         &rt,
         &target,
         Operation::Deploy,
-        args.tag,
+        tag,
         &args.stack,
         settings,
         modules,
@@ -199,7 +230,7 @@ pub fn run_rollback(args: RollbackArgs, remote: &RemoteArgs, settings: &Settings
     )
 }
 
-fn project_of(stack: &StackArgs) -> Result<String> {
+pub(super) fn project_of(stack: &StackArgs) -> Result<String> {
     if let Some(p) = &stack.project {
         return Ok(p.clone());
     }
@@ -208,6 +239,37 @@ fn project_of(stack: &StackArgs) -> Result<String> {
         Some(n) => Ok(n.to_string_lossy().to_lowercase()),
         None => bail!("name the compose project with --project"),
     }
+}
+
+/// The stack's parts as the arguments name them.
+pub(super) fn parts_of(stack: &StackArgs, settings: &Settings) -> Result<StackParts> {
+    let mut parts = StackParts::new(&stack.dir);
+    parts.project = Some(project_of(stack)?);
+    parts.domain = stack.domain.clone();
+    parts.nginx_conf = stack.nginx_conf.clone();
+    parts.nginx_prefix = stack.nginx_prefix.clone();
+    parts.slots = stack.slots;
+    parts.ready_timeout = std::time::Duration::from_secs(stack.ready_timeout.max(1));
+    parts.proofs = stack.proofs.clone();
+    parts.lock = stack.lock.options();
+    parts.extra_gates = settings.config.verify.gates.clone();
+    parts.verify_wait = stack.verify_wait.map(std::time::Duration::from_secs);
+    parts.settle = std::time::Duration::from_secs(stack.settle);
+    Ok(parts)
+}
+
+/// The request for a run on `tag`, every part of the stack as the arguments name it.
+pub(super) fn request_for(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    operation: Operation,
+    tag: &str,
+    stack: &StackArgs,
+    settings: &Settings,
+) -> Result<DeployRequest> {
+    let parts = parts_of(stack, settings)?;
+    rt.block_on(parts.request(target, operation, tag))
+        .map_err(|e| eyre!(e))
 }
 
 fn run(
@@ -220,26 +282,7 @@ fn run(
     modules: Option<ModuleWindow>,
 ) -> Result<u8> {
     let project = project_of(stack)?;
-    let mut switch = SwitchRequest::new(
-        &project,
-        &tag,
-        stack.dir.join(".env"),
-        stack.dir.join("docker-compose.yml"),
-        nginx_invocation(rt, target, stack),
-    );
-    if let Some(s) = stack.slots {
-        switch.slots = s;
-    }
-    switch.domain = stack.domain.clone();
-    switch.ready_timeout = std::time::Duration::from_secs(stack.ready_timeout.max(1));
-    let mut verify = VerifyOptions::default();
-    verify.discovery.compose_project = Some(project.clone());
-    verify.discovery.domain = stack.domain.clone();
-    verify.discovery.nginx_conf = stack.nginx_conf.clone();
-    verify.discovery.nginx_prefix = stack.nginx_prefix.clone();
-    verify.extra = settings.config.verify.gates.clone();
-    verify.wait = stack.verify_wait.map(std::time::Duration::from_secs);
-
+    let mut request = request_for(rt, target, operation, &tag, stack, settings)?;
     if !stack.json {
         let from = rt
             .block_on(orchestrate::current(target, &project, "odoo"))
@@ -276,16 +319,7 @@ fn run(
             return Ok(super::exit::PROBLEM);
         }
     }
-    let request = DeployRequest {
-        operation,
-        stack_dir: stack.dir.clone(),
-        switch,
-        verify,
-        lock: stack.lock.options(),
-        proofs_root: stack.proofs.clone(),
-        modules,
-        settle: std::time::Duration::from_secs(stack.settle),
-    };
+    request.modules = modules;
     let json = stack.json;
     let mut on_step = |s: &str| {
         if !json {
@@ -309,26 +343,7 @@ fn short(id: &str) -> String {
         .collect()
 }
 
-/// The running nginx's own invocation, with the operator's overrides.
-fn nginx_invocation(
-    rt: &tokio::runtime::Runtime,
-    target: &Target,
-    stack: &StackArgs,
-) -> NginxInvocation {
-    let procs = rt.block_on(crate::host::processes::snapshot(target));
-    let mut inv = crate::nginx::process::find_master(&procs, stack.nginx_conf.as_deref())
-        .master
-        .unwrap_or_default();
-    if stack.nginx_conf.is_some() {
-        inv.conf = stack.nginx_conf.clone();
-    }
-    if stack.nginx_prefix.is_some() {
-        inv.prefix = stack.nginx_prefix.clone();
-    }
-    inv
-}
-
-fn report(result: &DeployResult, json: bool) -> Result<()> {
+pub(super) fn report(result: &DeployResult, json: bool) -> Result<()> {
     if json {
         let mut value = serde_json::to_value(&result.status)?;
         if let Some(obj) = value.as_object_mut() {

@@ -3,6 +3,7 @@
 
 mod backup;
 mod deploy;
+mod deploy_resume;
 pub mod diagnose;
 mod droplets;
 mod fix;

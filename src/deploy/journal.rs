@@ -40,6 +40,8 @@ pub enum Outcome {
     Failed,
     /// The operator chose to leave an interrupted deploy as it is.
     Abandoned,
+    /// Not started: the stack's lock was held by another run.
+    Refused,
 }
 
 /// One line of a journal.

@@ -19,12 +19,15 @@ pub mod module_window;
 pub mod orchestrate;
 pub mod proof;
 pub mod releases;
+pub mod request;
+pub mod resume;
 pub mod stack_state;
 pub mod switch;
 pub mod switch_clone;
 pub mod switch_drain;
 pub mod switch_edits;
 pub mod switch_ready;
+pub mod test_pause;
 
 pub use journal::{DeployJournal, StepResult, UnfinishedDeploy, unfinished};
 pub use lock::{DeployLock, LockError, LockOptions, LockRequest, Operation};

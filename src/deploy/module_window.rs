@@ -40,7 +40,8 @@ use crate::checks::gather::OdooLocation;
 use crate::odoo::modules::access::{DbAccess, ModulesOptions};
 use crate::odoo::modules::oneoff;
 use crate::odoo::modules::plan::Plan;
-use crate::verify::{EdgeSelector, Overall, PortOverride, VerifyReport};
+use crate::target::Target;
+use crate::verify::{EdgeSelector, Overall, PortOverride, VerifyOptions, VerifyReport};
 use crate::workflow::{Expect, FileEdit, sha256_hex};
 
 /// What a module deploy needs beyond a plain one.
@@ -372,7 +373,8 @@ impl Run<'_> {
 
         // Its gates on its own ports (the edge serves the page).
         let t = self.window_step_started("gates", false).await;
-        let report = verify_own_ports(self, &new_name, found.ports).await;
+        let report =
+            verify_own_ports(self.target, &self.request.verify, &new_name, found.ports).await;
         self.log_window_report("the new release on its own ports, in the window", &report);
         status.gates.extend(gate_records(&report));
         if report.status != Overall::Passed {
@@ -423,7 +425,8 @@ impl Run<'_> {
 
         // Through the edge.
         let t = self.window_step_started("verify", false).await;
-        let mut report = verify_edge(self, &new_name).await;
+        let mut report =
+            super::orchestrate::verify_edge_of(self.target, &self.request.verify, &new_name).await;
         self.log_window_report("after the window, through the edge", &report);
         status.gates.extend(gate_records(&report));
         if report.status == Overall::Passed
@@ -820,7 +823,13 @@ impl Run<'_> {
         .await;
 
         let t = self.window_step_started("rollback: gates", false).await;
-        let report = verify_own_ports(self, &current.container, found.ports).await;
+        let report = verify_own_ports(
+            self.target,
+            &self.request.verify,
+            &current.container,
+            found.ports,
+        )
+        .await;
         self.log_window_report(
             "the previous release on its own ports, after the restore",
             &report,
@@ -872,7 +881,12 @@ impl Run<'_> {
         .await;
 
         let t = self.window_step_started("rollback: verify", false).await;
-        let report = verify_edge(self, &current.container).await;
+        let report = super::orchestrate::verify_edge_of(
+            self.target,
+            &self.request.verify,
+            &current.container,
+        )
+        .await;
         self.log_window_report("after the rollback, through the edge", &report);
         rb.gates.extend(gate_records(&report));
         if report.status != Overall::Passed {
@@ -970,8 +984,13 @@ async fn make_backup(
 }
 
 /// The gates against `container` on `ports`, the edge left out.
-async fn verify_own_ports(run: &Run<'_>, container: &str, ports: PortPair) -> VerifyReport {
-    let mut options = run.request.verify.clone();
+async fn verify_own_ports(
+    target: &Target,
+    base: &VerifyOptions,
+    container: &str,
+    ports: PortPair,
+) -> VerifyReport {
+    let mut options = base.clone();
     options.discovery.odoo = OdooLocation::Container(container.to_string());
     options.ports = PortOverride {
         http: Some(ports.http),
@@ -981,12 +1000,7 @@ async fn verify_own_ports(run: &Run<'_>, container: &str, ports: PortPair) -> Ve
     options.wait = options
         .wait
         .or(Some(super::orchestrate::DEFAULT_VERIFY_WAIT));
-    crate::verify::run(run.target, &options).await
-}
-
-/// The gates against `container` through nginx.
-async fn verify_edge(run: &Run<'_>, container: &str) -> VerifyReport {
-    super::orchestrate::verify_edge_of(run.target, &run.request.verify, container).await
+    crate::verify::run(target, &options).await
 }
 
 /// `install project; upgrade base`, phases joined.

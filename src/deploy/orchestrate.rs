@@ -161,7 +161,9 @@ pub async fn run(
     let held = match lock::acquire(target, &state, &lock_request, &request.lock).await {
         Ok(l) => l,
         Err(e @ LockError::Held { .. }) => {
-            return could_not(status, format!("refused: the stack is {e}"));
+            // A refusal is kept too: CI shows who held the stack.
+            let message = format!("refused: the stack is {e}");
+            return super::resume::refused(status, started_ms, &request.proofs_root, message);
         }
         Err(e) => return could_not(status, e.to_string()),
     };
@@ -174,6 +176,7 @@ pub async fn run(
             journal: None,
             logs: ProofLogs::default(),
             on_step,
+            begun: None,
         };
         let (verdict, message) = run.steps(&state, &deploy_id, &mut status).await;
         if let Some(j) = run.journal.take() {
@@ -216,9 +219,21 @@ pub(super) struct Run<'a> {
     pub(super) journal: Option<DeployJournal>,
     pub(super) logs: ProofLogs,
     pub(super) on_step: &'a mut (dyn FnMut(&str) + Send),
+    /// The step whose start is in the journal and whose end is not yet.
+    pub(super) begun: Option<String>,
 }
 
 impl Run<'_> {
+    /// Record that a step starts, before it touches anything: a console killed during
+    /// it leaves the journal saying so (and, `changes_host`, that there may be something
+    /// to roll back).
+    async fn begin(&mut self, name: &str, changes_host: bool) {
+        if let Some(j) = &self.journal {
+            let _ = j.step_started(name, changes_host).await;
+        }
+        self.begun = Some(name.to_string());
+    }
+
     /// Record one step in the journal and the proof.
     async fn step(
         &mut self,
@@ -232,9 +247,13 @@ impl Run<'_> {
         if let Some(j) = &self.journal {
             // The journal is for the next start to find an interrupted deploy; failing to
             // write it does not make the step fail.
-            let _ = j.step_started(name, false).await;
+            if self.begun.as_deref() != Some(name) {
+                let _ = j.step_started(name, false).await;
+            }
             let _ = j.step_ended(name, result, detail).await;
         }
+        self.begun = None;
+        super::test_pause::after_step(name).await;
         status.steps.push(StepProof::new(
             name,
             started_ms,
@@ -319,6 +338,7 @@ impl Run<'_> {
         // Switch, the candidate judged by the gates on its own ports.
         let gate = VerifyGate::new(&request.verify);
         let t = clock::now_ms();
+        self.begin("switch", true).await;
         let record = match self.switch(sw, &gate).await {
             Ok(r) => r,
             Err(e) => {
@@ -351,6 +371,7 @@ impl Run<'_> {
 
         // Verify through the edge.
         let t = clock::now_ms();
+        self.begin("verify", false).await;
         let mut report = verify_served(target, &request.verify, &record).await;
         self.log_report("after the switch, through the edge", &report);
         status.gates.extend(gate_records(&report));
@@ -504,7 +525,10 @@ impl Run<'_> {
 
     async fn switch(&mut self, request: &SwitchRequest, gate: &VerifyGate) -> Result<SwitchRecord> {
         let on_step = &mut *self.on_step;
-        let mut report = |s: &str| on_step(&format!("switch: {s}"));
+        let mut report = |s: &str| {
+            on_step(&format!("switch: {s}"));
+            super::test_pause::during_switch(s);
+        };
         switch(self.target, self.dirs, request, Some(gate), &mut report).await
     }
 
@@ -622,20 +646,20 @@ async fn image_id(target: &Target, image: &str) -> Option<String> {
 
 /// The verify gates against a candidate container on its own ports, before nginx points
 /// at it; every report kept for the proof.
-struct VerifyGate {
+pub(crate) struct VerifyGate {
     options: VerifyOptions,
     reports: Mutex<Vec<VerifyReport>>,
 }
 
 impl VerifyGate {
-    fn new(options: &VerifyOptions) -> VerifyGate {
+    pub(crate) fn new(options: &VerifyOptions) -> VerifyGate {
         VerifyGate {
             options: options.clone(),
             reports: Mutex::new(Vec::new()),
         }
     }
 
-    fn reports(&self) -> Vec<VerifyReport> {
+    pub(crate) fn reports(&self) -> Vec<VerifyReport> {
         self.reports.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
@@ -702,7 +726,7 @@ pub(super) async fn verify_settled(
 }
 
 /// The gates against `container` through nginx.
-pub(super) async fn verify_edge_of(
+pub(crate) async fn verify_edge_of(
     target: &Target,
     base: &VerifyOptions,
     container: &str,
@@ -716,7 +740,7 @@ pub(super) async fn verify_edge_of(
 }
 
 /// A report as the healthcheck log keeps it: every gate with its evidence.
-pub(super) fn report_text(report: &VerifyReport) -> String {
+pub(crate) fn report_text(report: &VerifyReport) -> String {
     let mut out = format!(
         "{:?} in {} ms, {} round(s)\n",
         report.status, report.elapsed_ms, report.rounds
@@ -737,7 +761,7 @@ pub(super) fn report_text(report: &VerifyReport) -> String {
 }
 
 /// The hard gates that did not pass, one phrase each.
-pub(super) fn failed_gates(report: &VerifyReport) -> String {
+pub(crate) fn failed_gates(report: &VerifyReport) -> String {
     let failed: Vec<String> = report
         .gates
         .iter()
@@ -751,11 +775,11 @@ pub(super) fn failed_gates(report: &VerifyReport) -> String {
     }
 }
 
-fn gate_records_all(reports: &[VerifyReport]) -> Vec<GateRecord> {
+pub(crate) fn gate_records_all(reports: &[VerifyReport]) -> Vec<GateRecord> {
     reports.iter().flat_map(gate_records).collect()
 }
 
-pub(super) fn gate_records(report: &VerifyReport) -> Vec<GateRecord> {
+pub(crate) fn gate_records(report: &VerifyReport) -> Vec<GateRecord> {
     report
         .gates
         .iter()

@@ -121,6 +121,7 @@ impl App {
     pub fn startup_effects(&mut self) -> Vec<Effect> {
         let mut effects = vec![Effect::RefreshHost];
         effects.extend(self.checks.on_action(Action::ChecksRunAll));
+        effects.extend(self.deploy.on_start());
         effects
     }
 
@@ -424,6 +425,7 @@ impl App {
     fn on_job(&mut self, effect: &Effect, update: JobUpdate) {
         match JobKind::of(effect) {
             Some(JobKind::Checks) => self.checks.on_job(effect, update),
+            Some(JobKind::Deploy | JobKind::Releases) => self.deploy.runs.on_job(effect, update),
             kind => {
                 if let JobUpdate::Dropped(reason) = update {
                     let why = match reason {
@@ -479,6 +481,23 @@ impl App {
             Message::ModuleRunDone(result) => self.modules.apply_run_done(result),
             Message::ModulesReset(result) => self.modules.apply_reset(result),
             Message::Droplets(event) => self.droplets.apply(event),
+            Message::Deploys(result) => {
+                if self.deploy.apply_deploys(result)
+                    && let Some(d) = &self.deploy.runs.unfinished
+                {
+                    self.notice = Some(format!(
+                        "an unfinished {} of {}: resume or roll back in the Deploy pane",
+                        d.operation, d.to.tag
+                    ));
+                }
+            }
+            Message::DeployStep(step) => self.deploy.runs.apply_step(step),
+            Message::DeployDone(done) => {
+                if done.verdict != crate::deploy::orchestrate::Verdict::Passed {
+                    tracing::warn!("deploy: {}", done.message);
+                }
+                self.deploy.runs.apply_done(done);
+            }
             Message::FixApplied(result) => {
                 if let Err(e) = &result {
                     tracing::warn!("applying a fix failed: {e}");

@@ -69,6 +69,10 @@ pub enum Effect {
         name: String,
         action: crate::digitalocean::DropletAction,
     },
+    /// Read a stack's releases and any deploy left unfinished (the Deploy pane).
+    LoadDeploys(crate::deploy::request::StackParts),
+    /// Roll back to a release, or resume an unfinished deploy (confirmed).
+    RunDeploy(crate::tui::deploy_job::DeployRun),
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

@@ -73,7 +73,9 @@ impl Worker {
             | Effect::RunModulePlan { .. }
             | Effect::ResetPendingModules(_)
             | Effect::LoadDroplets
-            | Effect::DropletAction { .. } => {
+            | Effect::DropletAction { .. }
+            | Effect::LoadDeploys(_)
+            | Effect::RunDeploy(_) => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {
                     self.jobs.submit(job.with_cloud(self.cloud.clone()));
                 }

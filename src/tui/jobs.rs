@@ -27,6 +27,10 @@ pub enum JobKind {
     DropletsList,
     /// An action on a droplet (never replaced by a list request).
     DropletsAction,
+    /// Reading a stack's releases and deploy journal.
+    Releases,
+    /// A rollback or a resumed deploy: one at a time.
+    Deploy,
 }
 
 impl JobKind {
@@ -45,6 +49,8 @@ impl JobKind {
             | Effect::ResetPendingModules(_) => Some(JobKind::ModuleChange),
             Effect::LoadDroplets => Some(JobKind::DropletsList),
             Effect::DropletAction { .. } => Some(JobKind::DropletsAction),
+            Effect::LoadDeploys(_) => Some(JobKind::Releases),
+            Effect::RunDeploy(_) => Some(JobKind::Deploy),
             _ => None,
         }
     }
@@ -116,6 +122,9 @@ impl Job for ConsoleJob {
                 }
                 Some(JobKind::DropletsList | JobKind::DropletsAction) => {
                     Some(super::droplets_job::run(cloud, effect, &progress).await)
+                }
+                Some(JobKind::Releases | JobKind::Deploy) => {
+                    super::deploy_job::run(&target, effect, &progress).await
                 }
                 None => None,
             }

@@ -50,6 +50,12 @@ pub enum Message {
     ModulesReset(Result<Vec<crate::odoo::modules::reset::Reset>, String>),
     /// The droplets were listed, or an action on one was asked for.
     Droplets(crate::tui::panes::droplets::DropletsEvent),
+    /// A stack's releases and unfinished deploy were read (the Deploy pane).
+    Deploys(Result<crate::tui::deploy_job::DeploysLoaded, String>),
+    /// A step of the running rollback or resume, as it happens.
+    DeployStep(String),
+    /// The rollback or resume ended.
+    DeployDone(crate::tui::deploy_job::DeployDone),
     /// Where the job an effect asked for stands (its result arrives as its own message).
     Job(crate::tui::effect::Effect, JobUpdate),
 }

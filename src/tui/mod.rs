@@ -2,6 +2,7 @@
 
 pub mod app;
 mod console_log;
+pub mod deploy_job;
 pub mod draw;
 pub mod droplets_job;
 pub mod effect;

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod debian_host;
+pub mod deploy_run;
 pub mod deploy_stack;
 pub mod do_api;
 pub mod do_spec;

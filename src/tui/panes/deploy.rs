@@ -1,6 +1,8 @@
-//! The Deploy pane: the stack's files rendered for a domain and a droplet size, previewed
-//! as diffs against what the host has, and written only after a yes (never in
-//! `--readonly`). Deploy, verify and rollback of image tags arrive with their own issue.
+//! The Deploy pane, two views. Stack files: rendered for a domain and a droplet size,
+//! previewed as diffs against what the host has, and written only after a yes (never in
+//! `--readonly`). Releases ([`super::deploy_runs`]): the releases known on the host to roll
+//! back to, an unfinished deploy offered for resume or rollback (the view opens on its own
+//! when the journal shows one at start), and a run's live steps.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::deploy_runs::DeployRuns;
 use super::scroll::{self, Viewport};
 use super::{PaneContext, PaneId};
 use crate::config::Theme;
@@ -32,6 +35,13 @@ pub enum Field {
 }
 
 const FIELDS: [Field; 4] = [Field::Domain, Field::Size, Field::Redis, Field::Directory];
+
+/// What the pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Files,
+    Releases,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
@@ -64,6 +74,9 @@ pub struct DeployPane {
     /// The rows and columns the preview has on screen.
     pub viewport: Viewport,
     readonly: bool,
+    pub view: View,
+    /// The releases view's state.
+    pub runs: DeployRuns,
 }
 
 impl DeployPane {
@@ -84,7 +97,29 @@ impl DeployPane {
             scroll: 0,
             viewport: Viewport::default(),
             readonly,
+            view: View::Files,
+            runs: DeployRuns::default(),
         }
+    }
+
+    /// On start: read the stack's releases and deploy journal (an unfinished deploy is
+    /// offered as soon as it is found).
+    pub fn on_start(&mut self) -> Vec<Effect> {
+        self.runs.load(self.directory.trim())
+    }
+
+    /// The history was read; `true` when it shows an unfinished deploy, which brings the
+    /// releases view forward.
+    pub fn apply_deploys(
+        &mut self,
+        result: Result<crate::tui::deploy_job::DeploysLoaded, String>,
+    ) -> bool {
+        self.runs.apply_loaded(result);
+        let offer = self.runs.unfinished.is_some();
+        if offer {
+            self.view = View::Releases;
+        }
+        offer
     }
 
     pub fn is_typing(&self) -> bool {
@@ -92,7 +127,10 @@ impl DeployPane {
     }
 
     pub fn is_confirming(&self) -> bool {
-        self.stage == Stage::Confirming
+        match self.view {
+            View::Files => self.stage == Stage::Confirming,
+            View::Releases => self.runs.is_confirming(),
+        }
     }
 
     fn request(&self) -> StackRequest {
@@ -126,6 +164,22 @@ impl DeployPane {
     }
 
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        if action == Action::DeployHistory {
+            self.view = match self.view {
+                View::Files => View::Releases,
+                View::Releases => View::Files,
+            };
+            if self.view == View::Releases && !self.runs.is_busy() && !self.runs.is_confirming() {
+                return self.runs.load(self.directory.trim());
+            }
+            return Vec::new();
+        }
+        if self.view == View::Releases {
+            if action == Action::Refresh {
+                return self.runs.load(self.directory.trim());
+            }
+            return self.runs.on_action(action, self.readonly);
+        }
         match action {
             Action::Up if self.plan.is_some() && self.scroll > 0 => self.scroll -= 1,
             Action::Up => self.selected = self.selected.saturating_sub(1),
@@ -172,6 +226,9 @@ impl DeployPane {
 
     /// The operator's answer to "write these files?".
     pub fn on_confirm(&mut self, answer: Action) -> Vec<Effect> {
+        if self.view == View::Releases {
+            return self.runs.on_confirm(answer, self.readonly);
+        }
         match (answer, &self.plan) {
             (Action::Confirm, Some(plan)) if !self.readonly => {
                 self.stage = Stage::Writing;
@@ -209,6 +266,10 @@ impl DeployPane {
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        if self.view == View::Releases {
+            self.draw_releases(frame, area, ctx);
+            return;
+        }
         let theme = ctx.theme;
         let block = ctx.block(
             PaneId::Deploy,
@@ -234,6 +295,32 @@ impl DeployPane {
             Paragraph::new(Span::styled(self.hints(ctx), theme.muted())),
             hints,
         );
+    }
+
+    fn draw_releases(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let block = ctx.block(
+            PaneId::Deploy,
+            Some(Span::styled(self.runs.title(), theme.muted())),
+        );
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let [body, hints] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+        let lines = self.runs.lines(theme, ctx.readonly, &ctx.answer_keys());
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        let moves = format!("{}/{} release", ctx.key(Action::Up), ctx.key(Action::Down));
+        let keys = ctx.hints(&self.runs.hint_actions(ctx.readonly));
+        let hint = if self.runs.is_confirming() || self.runs.is_busy() {
+            keys
+        } else {
+            [moves, keys]
+                .into_iter()
+                .filter(|h| !h.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · ")
+        };
+        frame.render_widget(Paragraph::new(Span::styled(hint, theme.muted())), hints);
     }
 
     /// The keys that do something in this stage, as the active keymap binds them (the
@@ -266,6 +353,7 @@ impl DeployPane {
             _ => ctx.hints(&[
                 (Action::DeployEdit, "edit"),
                 (Action::DeployPreview, "preview"),
+                (Action::DeployHistory, "releases"),
             ]),
         };
         [moves, keys]
@@ -344,7 +432,7 @@ impl DeployPane {
                 )));
                 lines.push(Line::default());
                 lines.push(Line::from(Span::styled(
-                    "Deploying an image tag, verify gates and rollback are not part of this build yet.",
+                    "The releases view lists the releases deployed on the host to roll back to, and resumes or rolls back a deploy left unfinished.",
                     theme.muted(),
                 )));
             }

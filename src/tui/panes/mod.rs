@@ -12,6 +12,7 @@ pub mod checks;
 pub mod columns;
 pub mod containers;
 pub mod deploy;
+pub mod deploy_runs;
 pub mod droplets;
 pub mod host;
 pub mod logs;

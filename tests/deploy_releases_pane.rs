@@ -1,0 +1,296 @@
+//! The Deploy pane's releases view on a TestBackend: the releases known on the host to
+//! roll back to, an unfinished deploy offered on start, a run's live steps, and a request
+//! the job runner dropped said so. (tests/deploy_pane_stack.rs drives it on a real stack.)
+
+mod support;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use odoo_ops::config::Settings;
+use odoo_ops::config::keymap::Action;
+use odoo_ops::deploy::journal::{Outcome, replay};
+use odoo_ops::deploy::orchestrate::Verdict;
+use odoo_ops::deploy::releases::Release;
+use odoo_ops::deploy::resume::Choice;
+use odoo_ops::jobs::DropReason;
+use odoo_ops::tui::app::App;
+use odoo_ops::tui::deploy_job::{DeployDone, DeploysLoaded, RunAction};
+use odoo_ops::tui::effect::Effect;
+use odoo_ops::tui::message::{JobUpdate, Message};
+use odoo_ops::tui::panes::deploy::View;
+use odoo_ops::tui::panes::deploy_runs::RunStage;
+use support::app::{app_with, render, screen_text};
+
+// 2026-11-30 12:00:00 UTC and later.
+const T0: i64 = 1_796_040_000_000;
+
+fn key(app: &mut App, c: char) -> Vec<Effect> {
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+    .1
+}
+
+fn release(tag: &str, digest: &str, minutes: i64, by: &str, outcome: Outcome) -> Release {
+    Release {
+        tag: tag.into(),
+        digest: Some(format!("sha256:{digest}")),
+        deployed_ms: T0 + minutes * 60_000,
+        by: by.into(),
+        outcome,
+        deploy_id: format!("20261130T12{minutes:02}00Z-abc123"),
+    }
+}
+
+fn history() -> Vec<Release> {
+    vec![
+        release(
+            "18.0-3",
+            "c3c3c3c3c3c3c3c3",
+            40,
+            "alice",
+            Outcome::RolledBack,
+        ),
+        release("18.0-2", "b2b2b2b2b2b2b2b2", 20, "ci", Outcome::Passed),
+        release(
+            "18.0-1",
+            "a1a1a1a1a1a1a1a1",
+            0,
+            "found running before the first deploy",
+            Outcome::Passed,
+        ),
+    ]
+}
+
+/// A deploy of 18.0-3 killed after its switch, as its journal reads.
+fn unfinished() -> odoo_ops::deploy::UnfinishedDeploy {
+    let lines = [
+        format!(
+            r#"{{"deploy_id":"20261130T125000Z-9f1e2d","at_ms":{},"event":"begin","operation":"deploy","from":{{"tag":"18.0-2"}},"to":{{"tag":"18.0-3"}},"by":"alice"}}"#,
+            T0 + 3_000_000
+        ),
+        format!(
+            r#"{{"deploy_id":"20261130T125000Z-9f1e2d","at_ms":{},"event":"step_started","step":"preflight","changes_host":false}}"#,
+            T0 + 3_000_100
+        ),
+        format!(
+            r#"{{"deploy_id":"20261130T125000Z-9f1e2d","at_ms":{},"event":"step_ended","step":"preflight","result":"passed","detail":"ok"}}"#,
+            T0 + 3_001_000
+        ),
+        format!(
+            r#"{{"deploy_id":"20261130T125000Z-9f1e2d","at_ms":{},"event":"step_started","step":"switch","changes_host":true}}"#,
+            T0 + 3_001_100
+        ),
+    ];
+    replay(&lines.join("\n")).unwrap()
+}
+
+fn releases_app(loaded: DeploysLoaded) -> App {
+    let mut app = app_with(Settings::builtin(), 110, 26);
+    let effects = app.startup_effects();
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::LoadDeploys(p) if p.stack_dir == std::path::Path::new("/opt/odoo"))),
+        "the console reads the stack's history on start: {effects:?}"
+    );
+    app.on_action(Action::FocusDeploy);
+    app.zoomed = true;
+    app.apply(Message::Deploys(Ok(loaded)));
+    app
+}
+
+#[test]
+fn the_releases_known_on_the_host_listed_to_pick_one_to_roll_back_to() {
+    let mut app = releases_app(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    });
+    // Nothing unfinished: the pane stays on its files until asked.
+    assert_eq!(app.deploy.view, View::Files);
+    assert!(
+        key(&mut app, 'd').is_empty() == false,
+        "the releases view reads the history again"
+    );
+    assert_eq!(app.deploy.view, View::Releases);
+    app.apply(Message::Deploys(Ok(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    })));
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Down,
+        KeyModifiers::NONE,
+    )));
+    insta::assert_snapshot!("releases_listed", render(&app).backend());
+
+    // `b` on the selected passed release asks first, naming it; `n` leaves it.
+    assert!(key(&mut app, 'b').is_empty());
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("Roll back to 18.0-2?"), "{text}");
+    assert!(key(&mut app, 'n').is_empty());
+    assert_eq!(app.deploy.runs.stage, RunStage::Listed);
+    key(&mut app, 'b');
+    let effects = key(&mut app, 'y');
+    match effects.as_slice() {
+        [Effect::RunDeploy(run)] => {
+            assert_eq!(
+                run.action,
+                RunAction::RollbackTo {
+                    tag: "18.0-2".into()
+                }
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A rolled-back release is no target.
+    app.deploy.runs.stage = RunStage::Listed;
+    app.on_action(Action::Top);
+    assert!(key(&mut app, 'b').is_empty());
+    assert_eq!(app.deploy.runs.stage, RunStage::Listed);
+}
+
+#[test]
+fn an_unfinished_deploy_is_offered_on_start_and_its_steps_show_live() {
+    let mut app = releases_app(DeploysLoaded {
+        releases: history(),
+        unfinished: Some(unfinished()),
+        running: None,
+    });
+    assert_eq!(
+        app.deploy.view,
+        View::Releases,
+        "the offer comes forward on its own"
+    );
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("unfinished deploy of 18.0-3"),
+        "{:?}",
+        app.notice
+    );
+    insta::assert_snapshot!("unfinished_offered", render(&app).backend());
+
+    key(&mut app, 'c');
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("Resume the unfinished deploy 20261130T125000Z-9f1e2d?"),
+        "{text}"
+    );
+    key(&mut app, 'n');
+    key(&mut app, 'b');
+    let effects = key(&mut app, 'y');
+    let [Effect::RunDeploy(run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        run.action,
+        RunAction::Resume {
+            deploy_id: "20261130T125000Z-9f1e2d".into(),
+            choice: Choice::RollBack
+        }
+    );
+    // Queued behind another deploy job, then its steps as they come.
+    app.apply(Message::Job(effects[0].clone(), JobUpdate::Queued));
+    assert!(
+        screen_text(render(&app).backend().buffer()).contains("waiting for the running deploy job")
+    );
+    app.apply(Message::Job(effects[0].clone(), JobUpdate::Started));
+    for step in [
+        "lock taken (/var/lib/odoo-ops/stacks/opt-odoo/lock)",
+        "resume: removed shop-odoo-1-next (18.0-3), left by the interrupted switch",
+        "switch back: started shop-odoo-1-next",
+    ] {
+        app.apply(Message::DeployStep(step.into()));
+    }
+    // Keys that would start another run do nothing while one runs.
+    assert!(key(&mut app, 'b').is_empty());
+    insta::assert_snapshot!("resume_running", render(&app).backend());
+
+    let mut after = history();
+    after.insert(
+        0,
+        release(
+            "18.0-3",
+            "c3c3c3c3c3c3c3c3",
+            55,
+            "alice",
+            Outcome::RolledBack,
+        ),
+    );
+    app.apply(Message::DeployDone(DeployDone {
+        verdict: Verdict::Passed,
+        outcome: Outcome::RolledBack,
+        message:
+            "18.0-3 (the operator chose to roll back the interrupted deploy); rolled back to 18.0-2"
+                .into(),
+        proof_dir: Some("proofs/deploy-20261130T125600Z".into()),
+        loaded: Ok(DeploysLoaded {
+            releases: after,
+            unfinished: None,
+            running: None,
+        }),
+    }));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("rolled back to 18.0-2"), "{text}");
+    assert!(!text.contains("unfinished:"), "{text}");
+    assert!(
+        text.contains("proof proofs/deploy-20261130T125600Z"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_run_request_the_job_runner_dropped_is_said_and_the_pane_leaves_running() {
+    let mut app = releases_app(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: Some(
+            "bob@ci pid 4242 since 2026-11-30 12:59 UTC (deploy 20261130T125900Z-1a2b3c)".into(),
+        ),
+    });
+    key(&mut app, 'd');
+    app.apply(Message::Deploys(Ok(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: Some("bob@ci pid 4242".into()),
+    })));
+    app.on_action(Action::Down);
+    key(&mut app, 'b');
+    let effects = key(&mut app, 'y');
+    assert_eq!(effects.len(), 1);
+    app.apply(Message::Job(
+        effects[0].clone(),
+        JobUpdate::Dropped(DropReason::Replaced { by: 9 }),
+    ));
+    assert_eq!(app.deploy.runs.stage, RunStage::Listed);
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("roll back to 18.0-2 did not run: replaced by a newer request"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a deploy runs now: locked by bob@ci pid 4242"),
+        "{text}"
+    );
+}
+
+#[test]
+fn read_only_offers_no_rollback() {
+    let mut app = App::new(
+        Settings::builtin(),
+        true,
+        "odoo-prod-1".into(),
+        odoo_ops::tui::app::Connection::Local,
+    );
+    app.size = ratatui::layout::Rect::new(0, 0, 110, 26);
+    app.on_action(Action::FocusDeploy);
+    app.apply(Message::Deploys(Ok(DeploysLoaded {
+        releases: history(),
+        unfinished: Some(unfinished()),
+        running: None,
+    })));
+    assert!(key(&mut app, 'b').is_empty());
+    assert!(key(&mut app, 'c').is_empty());
+    assert_eq!(app.deploy.runs.stage, RunStage::Listed);
+}
