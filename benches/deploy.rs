@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use odoo_ops::checks::DiagnoseOptions;
 use odoo_ops::target::Target;
 use odoo_ops::verify::{VerifyOptions, VerifyReport};
-use support::deploy_stack::{DOMAIN, PROBE, Stack, rt};
+use support::deploy_stack::{DOMAIN, PROBE, Stack};
 use support::docker::{Project, compose_v2_config};
 use support::standin::{self, Bad, IMAGE_REPO, RELEASES};
 use support::{pg_image, rawhttp};
@@ -60,6 +60,7 @@ fn main() {
     let stack = Stack::new("benchdeploy");
     verify_figures(&stack);
     deploy_figures(&stack);
+    bad_tags(&stack);
     backup_figures();
 }
 
@@ -145,8 +146,8 @@ fn verify_figures(stack: &Stack) {
         );
     }
 
-    // The seed's section 4.3, as an operator types it on this host: compose's ps, curl on
-    // the published port, curl through nginx (plain HTTP here: the stack's site has no
+    // The seed's section 4.3, as an operator types it on this host: the project's
+    // containers, curl on the published port, curl through nginx (plain HTTP here: the stack's site has no
     // TLS) for health, login and the longpolling route, pg_isready in the db container.
     let project = &stack.project.name;
     let edge = |path: &str| {
@@ -162,13 +163,14 @@ fn verify_figures(stack: &Stack) {
             format!("http://127.0.0.1:{}{path}", stack.nginx_port),
         ]
     };
+    // Compose v2 does not take the harness's `docker run` containers (labelled as Compose
+    // v1 does) for services: `ps` and `exec` are Docker's own, on the same containers.
     let seq: Vec<Vec<String>> = vec![
         vec![
             "docker".into(),
-            "compose".into(),
-            "-p".into(),
-            project.clone(),
             "ps".into(),
+            "--filter".into(),
+            format!("label=com.docker.compose.project={project}"),
         ],
         vec![
             "curl".into(),
@@ -180,12 +182,8 @@ fn verify_figures(stack: &Stack) {
         edge("/longpolling/poll"),
         vec![
             "docker".into(),
-            "compose".into(),
-            "-p".into(),
-            project.clone(),
             "exec".into(),
-            "-T".into(),
-            "db".into(),
+            format!("{project}-db-1"),
             "pg_isready".into(),
         ],
     ];
@@ -282,6 +280,14 @@ fn outage(sent: &[(Instant, bool, String)]) -> (usize, usize, Option<Duration>, 
     (sent.len(), failed.len(), window, kinds)
 }
 
+fn shown(failed: usize, window: Option<Duration>) -> String {
+    match (failed, window) {
+        (0, _) => "none".into(),
+        (_, Some(w)) => format!("{:.1} s", w.as_secs_f64()),
+        (_, None) => "not over when the load stopped".into(),
+    }
+}
+
 fn stack_args(stack: &Stack, ready_timeout: &str) -> Vec<String> {
     let s = stack.slots;
     vec![
@@ -376,10 +382,124 @@ fn deploy_figures(stack: &Stack) {
         println!("{}", text(&out));
     }
 
+    // The other side of (b): `docker compose up -d` of a new tag on the same stack (the
+    // same db, nginx, ports and .env), with a compose file holding the odoo service as
+    // the stack runs it. Compose v2 does not adopt the harness's containers (labelled as
+    // Compose v1 does): the odoo service is first brought up by compose with the tag .env
+    // names (not measured), then the tag in .env is changed and `up -d` measured.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        format!(
+            "services:
+  odoo:
+    image: ${{ODOO_IMAGE}}:${{ODOO_TAG}}
+    restart: unless-stopped
+    command: [\"-c\", \"/etc/odoo/odoo.conf\", \"-d\", \"odoo\"]
+    environment:
+      HOST: db
+    ports:
+      - \"127.0.0.1:${{ODOO_HTTP_PORT}}:8069\"
+      - \"127.0.0.1:${{ODOO_GEVENT_PORT}}:8072\"
+    networks:
+      default:
+        aliases: [odoo]
+    stop_grace_period: 10s
+networks:
+  default:
+    name: {}_default
+    external: true
+",
+            stack.project.name
+        ),
+    )
+    .unwrap();
+    let env_path = stack.env_path();
+    let compose = |args: &[&str]| {
+        Command::new("docker")
+            .env("DOCKER_CONFIG", compose_v2_config())
+            .args(["compose", "-p", &stack.project.name, "--project-directory"])
+            .arg(dir.path())
+            .arg("--env-file")
+            .arg(&env_path)
+            .args(args)
+            .output()
+            .expect("docker compose")
+    };
+    let site_answers = |within: Duration| {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let ok = rawhttp::try_request(
+                stack.nginx_port,
+                "GET",
+                PROBE,
+                &[("Host", DOMAIN)],
+                b"",
+                Duration::from_secs(5),
+            )
+            .is_ok_and(|r| r.status == 200);
+            if ok {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    for id in stack.service_containers() {
+        let _ = support::deploy_stack::docker(&["rm", "-f", &id]);
+    }
+    let out = compose(&["up", "-d", "--no-deps", "odoo"]);
+    let env = std::fs::read_to_string(&env_path).unwrap();
+    let current = env
+        .lines()
+        .find_map(|l| l.strip_prefix("ODOO_TAG="))
+        .unwrap_or_default()
+        .to_string();
+    if !out.status.success() || !site_answers(Duration::from_secs(60)) {
+        println!(
+            "  docker compose up -d: the stack did not come up with {current}: {}",
+            text(&out)
+        );
+        return;
+    }
+    let next = if current == RELEASES[0] {
+        RELEASES[1]
+    } else {
+        RELEASES[0]
+    };
+    let env: String = env
+        .lines()
+        .map(|l| match l.starts_with("ODOO_TAG=") {
+            true => format!("ODOO_TAG={next}\n"),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&env_path, env).unwrap();
+    let load = TimedLoad::start(stack.nginx_port);
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let out = compose(&["up", "-d", "--no-deps", "odoo"]);
+    let up_wall = t.elapsed();
+    // `up -d` returns once the container is started: wait for the site to answer again.
+    site_answers(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(500));
+    let (sent, failed, window, kinds) = outage(&load.finish());
+    println!(
+        "  docker compose up -d ({IMAGE_REPO} {current} -> {next}): exit {:?} in {:.1} s; {sent} requests, {failed} failed {kinds:?}; outage {}",
+        out.status.code(),
+        up_wall.as_secs_f64(),
+        shown(failed, window)
+    );
+    if !out.status.success() {
+        println!("{}", text(&out));
+    }
+}
+
+fn bad_tags(stack: &Stack) {
     // (c) a bad tag: the gate fails, the previous release is back and healthy.
     println!();
     println!("(c) a bad tag: from the failed gate to healthy again");
-    for bad in [Bad::Killed137, Bad::NeverHealthy] {
+    for bad in [Bad::NeverHealthy, Bad::Killed137] {
         standin::ensure_bad_image(bad);
         let before = running_tag(stack);
         let load = TimedLoad::start(stack.nginx_port);
@@ -412,117 +532,24 @@ fn deploy_figures(stack: &Stack) {
             before,
             running_tag(stack)
         );
-        match (failed_at, healthy_at) {
-            (Some(f), Some(h)) => println!(
-                "    failed gate (step ended) -> rollback's verify passed: {:.1} s",
+        match (&proof["rollback"], failed_at, healthy_at) {
+            (_, Some(f), Some(h)) => println!(
+                "    failed gate (step ended) -> the rollback's verify passed: {:.1} s",
                 (h - f) as f64 / 1000.0
             ),
-            (Some(_), None) => println!(
-                "    no rollback switch: nginx never left {before}, which kept serving (the candidate was removed)"
+            (serde_json::Value::Null, Some(_), _) => println!(
+                "    refused before nginx was switched: {before} kept serving, the candidate removed"
             ),
-            _ => println!("    no failed step in the proof: {proof:#}"),
+            (rollback, _, _) => println!(
+                "    the rollback did not bring a healthy release back: result {}, steps {}",
+                rollback["result"], rollback["steps"]
+            ),
         }
         println!(
             "    through nginx: {sent} requests, {failed} failed {kinds:?}; outage {}",
-            window.map_or("none".to_string(), |w| format!("{:.1} s", w.as_secs_f64()))
+            shown(failed, window)
         );
     }
-
-    // (b, the other side) `docker compose up -d` of a new tag on the same stack: the
-    // odoo service as the stack runs it (image and ports from .env), the project's network.
-    let dir = tempfile::tempdir().unwrap();
-    let env = std::fs::read_to_string(stack.env_path()).unwrap();
-    let current = env
-        .lines()
-        .find_map(|l| l.strip_prefix("ODOO_TAG="))
-        .unwrap_or(RELEASES[1])
-        .to_string();
-    let next = if current == RELEASES[0] {
-        RELEASES[1]
-    } else {
-        RELEASES[0]
-    };
-    let env: String = env
-        .lines()
-        .map(|l| {
-            if l.starts_with("ODOO_TAG=") {
-                format!("ODOO_TAG={next}\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(dir.path().join(".env"), env).unwrap();
-    std::fs::write(
-        dir.path().join("docker-compose.yml"),
-        format!(
-            "services:
-  odoo:
-    image: ${{ODOO_IMAGE}}:${{ODOO_TAG}}
-    restart: unless-stopped
-    command: [\"-c\", \"/etc/odoo/odoo.conf\", \"-d\", \"odoo\"]
-    environment:
-      HOST: db
-    ports:
-      - \"127.0.0.1:${{ODOO_HTTP_PORT}}:8069\"
-      - \"127.0.0.1:${{ODOO_GEVENT_PORT}}:8072\"
-    networks:
-      default:
-        aliases: [odoo]
-    stop_grace_period: 10s
-networks:
-  default:
-    name: {}_default
-    external: true
-",
-            stack.project.name
-        ),
-    )
-    .unwrap();
-    let compose = |args: &[&str]| {
-        Command::new("docker")
-            .env("DOCKER_CONFIG", compose_v2_config())
-            .args(["compose", "-p", &stack.project.name, "--project-directory"])
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .expect("docker compose")
-    };
-    let load = TimedLoad::start(stack.nginx_port);
-    std::thread::sleep(Duration::from_millis(500));
-    let t = Instant::now();
-    let out = compose(&["up", "-d", "--no-deps", "odoo"]);
-    let up_wall = t.elapsed();
-    // `up -d` returns once the container is started: wait for the site to answer again.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let ok = rawhttp::try_request(
-            stack.nginx_port,
-            "GET",
-            PROBE,
-            &[("Host", DOMAIN)],
-            b"",
-            Duration::from_secs(5),
-        )
-        .is_ok_and(|r| r.status == 200);
-        if ok {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let (sent, failed, window, kinds) = outage(&load.finish());
-    println!();
-    println!(
-        "  docker compose up -d (IMAGE_REPO {IMAGE_REPO}, {current} -> {next}): exit {:?} in {:.1} s; {sent} requests, {failed} failed {kinds:?}; outage {}",
-        out.status.code(),
-        up_wall.as_secs_f64(),
-        window.map_or("none".to_string(), |w| format!("{:.1} s", w.as_secs_f64()))
-    );
-    if !out.status.success() {
-        println!("{}", text(&out));
-    }
-    // The compose-made container is the project's; removed with it on Drop.
 }
 
 // ---------------------------------------------------------------------------------------

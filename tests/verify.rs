@@ -439,11 +439,11 @@ fn started(report: &Value, id: &str) -> u64 {
 }
 
 /// Each gate waits only for the discovery it needs. The process snapshot (`ps`) is made
-/// to take 3 s and `nginx -T` 1 s, so the order is seen in the report's recorded times
+/// to take 4 s and `nginx -T` 2 s, so the order is seen in the report's recorded times
 /// whatever the machine's load: the operator's own gate starts at once, the edge gates
-/// when nginx's configuration is read, Odoo's gates when Odoo is found (which needs
-/// nginx's upstream, not the snapshot); none waits for the snapshot, which only confirms
-/// what was found. And the verdicts are those of a verify without the slow programs.
+/// when nginx's configuration is read, Odoo's gates when Odoo is found (on Docker's
+/// containers); none waits for the snapshot, which only confirms what was found (with
+/// nginx's upstream). And the verdicts are those of a verify without the slow programs.
 #[test]
 fn each_gate_waits_only_for_the_discovery_it_needs() {
     use odoo_ops::verify::timeline::steps;
@@ -460,8 +460,8 @@ fn each_gate_waits_only_for_the_discovery_it_needs() {
     let (_, plain) = stack.verify(&config, &[]);
 
     let bin = tempfile::tempdir().unwrap();
-    slowed(bin.path(), "ps", "3");
-    slowed(bin.path(), "nginx", "1");
+    slowed(bin.path(), "ps", "4");
+    slowed(bin.path(), "nginx", "2");
     let path = format!(
         "{}:{}",
         bin.path().display(),
@@ -493,7 +493,7 @@ fn each_gate_waits_only_for_the_discovery_it_needs() {
     for id in BUILT_IN.iter().filter(|id| !id.starts_with("edge.")) {
         let at = started(&report, id);
         assert!(
-            at >= odoo && at < snapshot,
+            at >= odoo && at < nginx,
             "{id} started at {at} ms: {report:#}"
         );
     }

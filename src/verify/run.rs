@@ -5,10 +5,11 @@
 //!
 //! In the first round each gate waits only for the discovery it needs: the operator's
 //! own gates for nothing, the edge gates for nginx's configuration, Odoo's gates for Odoo.
-//! The process snapshot (the slowest piece of discovery) only confirms what was found
-//! without it: nginx's configuration read with the usual invocation, and Odoo chosen by
-//! the locate rule on Docker's containers. When it says otherwise, the gates concerned
-//! run again on what it says, so the verdicts are those of a verify that waited for it.
+//! The process snapshot (the slowest piece of discovery) and nginx's upstream only
+//! confirm what was found without them: nginx's configuration read with the usual
+//! invocation, and Odoo chosen by the locate rule on Docker's containers alone. When they
+//! say otherwise, the gates concerned run again on what they say, so the verdicts are
+//! those of a verify that waited for them.
 
 use std::collections::HashMap;
 use std::future::{Future, ready};
@@ -162,11 +163,11 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
         let auto = options.discovery.odoo == OdooLocation::Auto;
         let t = Instant::now();
         let mut subject = if auto {
-            // The locate rule without the host's processes: a container it picks is
-            // confirmed below, once the snapshot is in.
-            let upstream = guessed_edge.clone().map(|(_, u)| u);
+            // The locate rule on Docker's containers alone (by what Odoo is: the compose
+            // service `odoo`...), without waiting for the snapshot or nginx's upstream:
+            // confirmed below with both.
             let none = ready(Arc::new(Processes::default()));
-            subject::discover(target, options, none, upstream).await
+            subject::discover(target, options, none, ready(Vec::new())).await
         } else {
             let upstream = confirmed_edge.clone().map(|(_, u)| u);
             subject::discover(target, options, procs.clone(), upstream).await

@@ -62,10 +62,11 @@ pub mod steps {
     pub const NGINX_DUMP: &str = "nginx -t, nginx -T";
     /// The edge as the process snapshot confirms it (the running master's invocation).
     pub const NGINX_CONFIRMED: &str = "nginx's invocation confirmed by the process snapshot";
-    /// Odoo found without waiting for the process snapshot (the locate rule on Docker's
-    /// containers and nginx's upstream), its gates started on it.
+    /// Odoo found without waiting for the process snapshot or nginx's upstream (the
+    /// locate rule on Docker's containers alone), its gates started on it.
     pub const ODOO_GUESSED: &str = "odoo found before the process snapshot";
-    /// The locate rule, run again with the host's processes, chose the same Odoo.
+    /// The locate rule, run again with the host's processes and nginx's upstream, chose
+    /// the same Odoo.
     pub const ODOO_CONFIRMED: &str = "odoo's choice confirmed by the process snapshot";
     /// ... or another one: found again, and its gates run again.
     pub const ODOO_CHOSEN_AGAIN: &str = "odoo chosen otherwise with the process snapshot";
