@@ -114,6 +114,15 @@ impl Stack {
     }
 
     fn verify(&self, config: &Path, extra: &[&str]) -> (Output, Value) {
+        self.verify_with_env(config, extra, &[])
+    }
+
+    fn verify_with_env(
+        &self,
+        config: &Path,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> (Output, Value) {
         let mut args = vec![
             "--config".to_string(),
             config.display().to_string(),
@@ -135,6 +144,7 @@ impl Stack {
             .args(&args)
             .env("XDG_CONFIG_HOME", self.dir.path())
             .env("OCR_TOKEN", TOKEN)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -393,4 +403,118 @@ fn waiting_for_readiness_polls_until_odoo_is_up() {
     }
     // Polled, not slept: done soon after Odoo came up, well before the bound.
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// A program in `dir` named `name` that sleeps `secs`, then runs the real one.
+fn slowed(dir: &Path, name: &str, secs: &str) {
+    let real = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "{name} is not installed");
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\nsleep {secs}\nexec {real} \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+fn step_end(report: &Value, name: &str) -> u64 {
+    report["discovery"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no discovery step `{name}` in {:#}", report["discovery"]))
+        ["ended_ms"]
+        .as_u64()
+        .unwrap()
+}
+
+fn started(report: &Value, id: &str) -> u64 {
+    gate(report, id)["started_ms"].as_u64().unwrap()
+}
+
+/// Each gate waits only for the discovery it needs. The process snapshot (`ps`) is made
+/// to take 4 s and `nginx -T` 2 s, so the order is seen in the report's recorded times
+/// whatever the machine's load: the operator's own gate starts at once, the edge gates
+/// when nginx's configuration is read, Odoo's gates when Odoo is found (on Docker's
+/// containers); none waits for the snapshot, which only confirms what was found (with
+/// nginx's upstream). And the verdicts are those of a verify without the slow programs.
+#[test]
+fn each_gate_waits_only_for_the_discovery_it_needs() {
+    use odoo_ops::verify::timeline::steps;
+    let stack = Stack::new("verifyorder");
+    stack.start_odoo();
+    assert!(ports::wait_listening(stack.http, Duration::from_secs(20)));
+    let config = stack.config(&format!(
+        "[[verify.gates]]\nname = \"ocr\"\nurl = \"http://127.0.0.1:{}/health\"\nbearer_env = \"OCR_TOKEN\"\n",
+        stack.ocr
+    ));
+    // Ready first (a plain verify that waits), so both runs below judge the same stack.
+    let (out, plain) = stack.verify(&config, &["--wait", "20"]);
+    assert_eq!(out.status.code(), Some(0), "{plain:#}");
+    let (_, plain) = stack.verify(&config, &[]);
+
+    let bin = tempfile::tempdir().unwrap();
+    slowed(bin.path(), "ps", "4");
+    slowed(bin.path(), "nginx", "2");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (out, report) = stack.verify_with_env(&config, &[], &[("PATH", path)]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+
+    let snapshot = step_end(&report, steps::PROCESS_SNAPSHOT);
+    let nginx = step_end(&report, steps::NGINX_DUMP);
+    let odoo = step_end(&report, steps::ODOO_GUESSED);
+    assert!(
+        snapshot >= 3000 && nginx >= 1000,
+        "{:#}",
+        report["discovery"]
+    );
+    // Confirmed, not found again: no gate ran twice.
+    step_end(&report, steps::ODOO_CONFIRMED);
+    step_end(&report, steps::NGINX_CONFIRMED);
+
+    assert!(started(&report, "extra.ocr") < nginx, "{report:#}");
+    for id in ["edge.health", "edge.login", "edge.websocket"] {
+        let at = started(&report, id);
+        assert!(
+            at >= nginx && at < snapshot,
+            "{id} started at {at} ms: {report:#}"
+        );
+    }
+    for id in BUILT_IN.iter().filter(|id| !id.starts_with("edge.")) {
+        let at = started(&report, id);
+        assert!(
+            at >= odoo && at < nginx,
+            "{id} started at {at} ms: {report:#}"
+        );
+    }
+    for g in report["gates"].as_array().unwrap() {
+        assert_eq!(g["attempts"], 1, "{g:#}");
+        let id = g["id"].as_str().unwrap();
+        assert_eq!(g["status"], gate(&plain, id)["status"], "{id}");
+        assert_eq!(g["summary"], gate(&plain, id)["summary"], "{id}");
+    }
+    assert_eq!(report["subject"], plain["subject"]);
+    println!(
+        "discovery: {:#}\ngates started at: {:?}",
+        report["discovery"],
+        report["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (
+                g["id"].as_str().unwrap().to_string(),
+                g["started_ms"].as_u64().unwrap()
+            ))
+            .collect::<Vec<_>>()
+    );
 }

@@ -16,13 +16,10 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
 use super::model::Finding;
-use crate::checks::gather::http::{BODY_LIMIT, error_chain};
+use crate::checks::gather::http;
 use crate::redact;
 use crate::target::Target;
 
@@ -74,7 +71,7 @@ impl TryFrom<String> for GateUrl {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        let uri: http::Uri = text
+        let uri: ::http::Uri = text
             .parse()
             .map_err(|e| format!("`{text}` is not a URL: {e}"))?;
         match uri.scheme_str() {
@@ -175,6 +172,7 @@ pub async fn run(target: &Target, gate: &ExtraGate) -> Finding {
     finding.lines(evidence)
 }
 
+/// The gate's GET, through the checks' own HTTP client (the token as `Authorization`).
 async fn request(
     target: &Target,
     gate: &ExtraGate,
@@ -184,44 +182,19 @@ async fn request(
         .connect_tcp(&gate.url.host, gate.url.port)
         .await
         .map_err(|e| format!("{e:#}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| error_chain(&e))?;
-    let driver = tokio::spawn(connection);
     let authority = crate::target::host_port(&gate.url.host, gate.url.port);
-    let mut builder = hyper::Request::get(gate.url.path.as_str())
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::USER_AGENT, "odoo-ops")
-        .header(hyper::header::CONNECTION, "close");
-    if let Some(t) = token {
-        builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let request = builder
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let result = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| error_chain(&e))?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        let mut incoming = response.into_body();
-        while body.len() < BODY_LIMIT {
-            match incoming.frame().await {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        body.extend_from_slice(data);
-                    }
-                }
-                Some(Err(_)) | None => break,
-            }
-        }
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    }
-    .await;
-    driver.abort();
-    result
+    let origin = format!("http://{authority}");
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let (status, _, body) = http::exchange(
+        io,
+        &authority,
+        &origin,
+        &gate.url.path,
+        false,
+        authorization.as_deref(),
+    )
+    .await?;
+    Ok((status, body))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! - [`gates`]: container, internal health, edge, database, modules, registry.
 //! - [`extra`]: the operator's own HTTP gates from the config file.
 //! - [`context`]: a failed gate's container log and health log.
-//! - [`run`]: all gates at once, polled until a deadline; the [`model::VerifyReport`].
+//! - [`timeline`]: when each piece of discovery ran.
+//! - [`run`]: all gates at once, each as soon as what it needs is found, polled until a
+//!   deadline; the [`model::VerifyReport`].
 //!
 //! No UI here: the CLI (`odoo-ops verify`) and the deploy workflow show the report.
 
@@ -18,8 +20,9 @@ pub mod model;
 pub mod options;
 pub mod run;
 pub mod subject;
+pub mod timeline;
 
 pub use extra::ExtraGate;
-pub use model::{FailureContext, GateResult, GateStatus, Overall, VerifyReport};
+pub use model::{DiscoveryStep, FailureContext, GateResult, GateStatus, Overall, VerifyReport};
 pub use options::{EdgeSelector, PortOverride, VerifyOptions};
 pub use run::run;

@@ -109,10 +109,23 @@ pub struct GateResult {
     pub attempts: u32,
     /// Its last run's wall time.
     pub elapsed_ms: u64,
+    /// When its last run started, in ms after the verify began: a gate starts as soon as
+    /// the discovery it needs is done (see [`VerifyReport::discovery`]).
+    pub started_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<FailureContext>,
     #[serde(skip)]
     pub container: Option<String>,
+}
+
+/// One piece of the first round's discovery and when it ran, in ms after the verify
+/// began: with the gates' `started_ms`, it shows which gate waited for what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiscoveryStep {
+    /// `process snapshot`, `nginx -t, nginx -T`, `odoo found`...
+    pub name: String,
+    pub started_ms: u64,
+    pub ended_ms: u64,
 }
 
 /// The verify's outcome, as exit codes say it.
@@ -141,6 +154,8 @@ pub struct VerifyReport {
     pub rounds: u32,
     /// `wait`'s bound in seconds, when given.
     pub waited_up_to_secs: Option<u64>,
+    /// The first round's discovery, in the order each piece ended.
+    pub discovery: Vec<DiscoveryStep>,
     pub elapsed_ms: u64,
 }
 
@@ -180,6 +195,7 @@ mod tests {
             evidence: Vec::new(),
             attempts: 1,
             elapsed_ms: 0,
+            started_ms: 0,
             context: None,
             container: None,
         }

@@ -2,9 +2,17 @@
 //! and, when asked to wait for readiness, run them again until every hard gate passes in
 //! the same round or the deadline comes (polling, never a fixed sleep). A failure is
 //! explained with its container's log and health log and the diagnosis' root cause.
+//!
+//! In the first round each gate waits only for the discovery it needs: the operator's
+//! own gates for nothing, the edge gates for nginx's configuration, Odoo's gates for Odoo.
+//! The process snapshot (the slowest piece of discovery) and nginx's upstream only
+//! confirm what was found without them: nginx's configuration read with the usual
+//! invocation, and Odoo chosen by the locate rule on Docker's containers alone. When they
+//! say otherwise, the gates concerned run again on what they say, so the verdicts are
+//! those of a verify that waited for them.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, ready};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,45 +25,35 @@ use super::gates::{container, database, health, registry};
 use super::model::{Finding, GateResult, GateStatus, Overall, VerifyReport};
 use super::options::{EdgeSelector, VerifyOptions};
 use super::subject::{self, Subject};
+use super::timeline::{Timeline, steps};
+use crate::checks::OdooLocation;
 use crate::checks::gather::edge::{self, EdgePlan};
-use crate::checks::gather::nginx;
+use crate::checks::gather::nginx::{self, FirstRound};
+use crate::checks::obs::OdooRuntime;
 use crate::host::processes::{self, Processes};
+use crate::odoo::locate::{self, Chosen, Located};
 use crate::redact;
 use crate::target::Target;
+
+/// Where the edge gates connect, and the host ports nginx's upstream names.
+type Edge = (Option<Result<EdgePlan, String>>, Vec<u16>);
 
 /// Run the gates against `target` as `options` say.
 pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
     let start = Instant::now();
+    let timeline = Timeline::new(start);
     let deadline = options.wait.map(|w| start + w);
-    // The site nginx serves does not change while waiting: read once. Its upstream is
-    // where the one rule looks for Odoo first: Odoo's discovery gets it as soon as nginx's
-    // configuration is parsed, and both share one process snapshot.
-    let procs = async { Arc::new(processes::snapshot(target).await) }.shared();
-    let (upstream_tx, upstream_rx) = tokio::sync::oneshot::channel::<Vec<u16>>();
-    let edge = async {
-        let (plan, upstream) = resolve_edge(target, options, procs.clone()).await;
-        let _ = upstream_tx.send(upstream.clone());
-        (plan, upstream)
-    };
-    let first = subject::discover(target, options, procs.clone(), async {
-        upstream_rx.await.unwrap_or_default()
-    });
-    let ((edge, upstream), mut subject) = tokio::join!(edge, first);
-    drop(procs);
-    let baseline = options
-        .restart_baseline
-        .or_else(|| container::restart_count(&subject));
-    let mut rounds = 0;
+    let First {
+        mut subject,
+        edge,
+        upstream,
+        mut gates,
+        baseline,
+    } = first_round(target, options, &timeline).await;
+    let mut rounds = 1;
     let mut attempts: HashMap<String, u32> = HashMap::new();
-    let mut gates;
+    count_attempts(&mut attempts, &mut gates);
     loop {
-        rounds += 1;
-        gates = round(target, options, &subject, &edge, baseline).await;
-        for g in &mut gates {
-            let n = attempts.entry(g.id.clone()).or_default();
-            *n += 1;
-            g.attempts = *n;
-        }
         let ready = gates
             .iter()
             .filter(|g| g.hard)
@@ -63,9 +61,14 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
         match deadline {
             Some(d) if !ready && Instant::now() + options.poll_interval < d => {
                 tokio::time::sleep(options.poll_interval).await;
+                // The site nginx serves does not change while waiting: its upstream is
+                // reused; Odoo (a container recreated has a new id) is found afresh.
                 let procs = async { Arc::new(processes::snapshot(target).await) };
                 subject =
                     subject::discover(target, options, procs, async { upstream.clone() }).await;
+                rounds += 1;
+                gates = round(target, options, &subject, &edge, baseline, start).await;
+                count_attempts(&mut attempts, &mut gates);
             }
             _ => break,
         }
@@ -85,7 +88,203 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
         root_cause,
         rounds,
         waited_up_to_secs: options.wait.map(|w| w.as_secs()),
+        discovery: timeline.steps(),
         elapsed_ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+fn count_attempts(attempts: &mut HashMap<String, u32>, gates: &mut [GateResult]) {
+    for g in gates {
+        let n = attempts.entry(g.id.clone()).or_default();
+        *n += 1;
+        g.attempts = *n;
+    }
+}
+
+/// What the first round found and judged.
+struct First {
+    subject: Subject,
+    edge: Option<Result<EdgePlan, String>>,
+    upstream: Vec<u16>,
+    gates: Vec<GateResult>,
+    baseline: Option<i64>,
+}
+
+/// Discovery and the gates at once: each gate awaits only the discovery it needs (shared
+/// futures), and what was found before the process snapshot is confirmed by it.
+async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeline) -> First {
+    let origin = timeline.origin();
+    let from_nginx = options.edge == EdgeSelector::FromNginx;
+    let needs_procs = from_nginx || !matches!(options.discovery.odoo, OdooLocation::Container(_));
+    let procs = timeline
+        .step(steps::PROCESS_SNAPSHOT, processes::snapshot(target))
+        .map(Arc::new)
+        .shared();
+    // The usual invocation's `nginx -t`/`-T`, started with the snapshot.
+    let early = async {
+        match from_nginx {
+            true => Some(
+                timeline
+                    .step(
+                        steps::NGINX_DUMP,
+                        nginx::first_round_early(target, &options.discovery),
+                    )
+                    .await,
+            ),
+            false => None,
+        }
+    }
+    .shared();
+    // The edge as that dump says, before the snapshot has said which nginx runs...
+    let guessed_edge = {
+        let early = early.clone();
+        async move { resolve_edge(target, options, &Processes::default(), early.await).await }
+    }
+    .shared();
+    // ... and as the running master's own invocation says (the same in the usual case).
+    let confirmed_edge = {
+        let (procs, early) = (procs.clone(), early.clone());
+        async move {
+            if !from_nginx {
+                return resolve_edge(target, options, &Processes::default(), None).await;
+            }
+            let (procs, early) = tokio::join!(procs, early);
+            timeline
+                .step(
+                    steps::NGINX_CONFIRMED,
+                    resolve_edge(target, options, &procs, early),
+                )
+                .await
+        }
+    }
+    .shared();
+
+    let odoo_gates = async {
+        let auto = options.discovery.odoo == OdooLocation::Auto;
+        let t = Instant::now();
+        let mut subject = if auto {
+            // The locate rule on Docker's containers alone (by what Odoo is: the compose
+            // service `odoo`...), without waiting for the snapshot or nginx's upstream:
+            // confirmed below with both.
+            let none = ready(Arc::new(Processes::default()));
+            subject::discover(target, options, none, ready(Vec::new())).await
+        } else {
+            let upstream = confirmed_edge.clone().map(|(_, u)| u);
+            subject::discover(target, options, procs.clone(), upstream).await
+        };
+        timeline.record(
+            if auto {
+                steps::ODOO_GUESSED
+            } else {
+                steps::ODOO_FOUND
+            },
+            t,
+        );
+        let baseline = options
+            .restart_baseline
+            .or_else(|| container::restart_count(&subject));
+        if !auto {
+            let gates = odoo_round(target, options, &subject, baseline, origin).await;
+            return (subject, baseline, gates);
+        }
+        // The gates run while the snapshot and nginx's confirmed upstream come in and the
+        // locate rule is applied again with them.
+        let confirm = async {
+            let ((_, upstream), procs) = tokio::join!(confirmed_edge.clone(), procs.clone());
+            let t = Instant::now();
+            let located = locate_again(target, options, &procs, &upstream).await;
+            (t, located, procs, upstream)
+        };
+        let (gates, (t, located, procs, upstream)) = tokio::join!(
+            odoo_round(target, options, &subject, baseline, origin),
+            confirm
+        );
+        if same_choice(&located, &subject) {
+            timeline.record(steps::ODOO_CONFIRMED, t);
+            // The notes (every other candidate, with why not) are the snapshot's; a gate
+            // that did not pass may show them, so it is judged again with them.
+            let notes_changed = subject.odoo.located != located.notes;
+            subject.odoo.located = located.notes;
+            if notes_changed && gates.iter().any(|g| g.status != GateStatus::Pass) {
+                let gates = odoo_round(target, options, &subject, baseline, origin).await;
+                return (subject, baseline, gates);
+            }
+            return (subject, baseline, gates);
+        }
+        timeline.record(steps::ODOO_CHOSEN_AGAIN, t);
+        let subject = subject::discover(target, options, ready(procs), ready(upstream)).await;
+        let baseline = options
+            .restart_baseline
+            .or_else(|| container::restart_count(&subject));
+        let gates = odoo_round(target, options, &subject, baseline, origin).await;
+        (subject, baseline, gates)
+    };
+    let edge_gates = async {
+        let (guessed, _) = guessed_edge.clone().await;
+        let gates = edge_round(target, options, None, &guessed, origin).await;
+        let (confirmed, _) = confirmed_edge.clone().await;
+        if confirmed == guessed {
+            gates
+        } else {
+            edge_round(target, options, None, &confirmed, origin).await
+        }
+    };
+    // The snapshot and the confirmation are driven from the start too: a shared future
+    // runs only while something polls it, and the gates await them only at their end.
+    let ((subject, baseline, odoo), mut edges, extras, _, _) = tokio::join!(
+        odoo_gates,
+        edge_gates,
+        extra_gates(target, options, origin),
+        driven(needs_procs, procs.clone()),
+        confirmed_edge.clone()
+    );
+    // The requests through the edge needed only nginx's configuration; a failure among
+    // them is explained by Odoo's container, known by now.
+    for g in &mut edges {
+        g.container = subject.container_name();
+    }
+    let (edge, upstream) = confirmed_edge.await;
+    First {
+        gates: assemble(odoo, edges, extras),
+        subject,
+        edge,
+        upstream,
+        baseline,
+    }
+}
+
+/// The process snapshot, when anything will need it (Odoo found by the locate rule, or
+/// nginx's invocation); otherwise not taken at all (a deploy names the container and the
+/// edge).
+async fn driven<F: Future>(wanted: bool, snapshot: F) {
+    if wanted {
+        snapshot.await;
+    }
+}
+
+/// The locate rule with the host's processes and nginx's confirmed upstream (what Odoo's
+/// discovery applies; see [`crate::checks::gather::odoo::gather`]).
+async fn locate_again(
+    target: &Target,
+    options: &VerifyOptions,
+    procs: &Processes,
+    upstream: &[u16],
+) -> Located {
+    let list = match target.docker().await {
+        Ok(docker) => {
+            locate::list_containers(&docker, options.discovery.compose_project.as_deref()).await
+        }
+        Err(e) => Err(format!("{e:#}")),
+    };
+    locate::locate(procs, list, upstream)
+}
+
+/// The rule chose the Odoo already found (the same container), or nothing both times.
+fn same_choice(located: &Located, subject: &Subject) -> bool {
+    match (&located.chosen, &subject.odoo.runtime) {
+        (Some(Chosen::Container(c)), OdooRuntime::Container(found)) => c.id == found.id,
+        (None, OdooRuntime::NotFound { .. }) => located.docker_error == subject.odoo.docker_error,
+        _ => false,
     }
 }
 
@@ -93,15 +292,14 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
 async fn resolve_edge(
     target: &Target,
     options: &VerifyOptions,
-    procs: impl Future<Output = Arc<Processes>>,
-) -> (Option<Result<EdgePlan, String>>, Vec<u16>) {
+    procs: &Processes,
+    early: Option<FirstRound>,
+) -> Edge {
     match &options.edge {
         EdgeSelector::Skip => (None, Vec::new()),
         EdgeSelector::Plan(p) => (Some(Ok(p.clone())), Vec::new()),
         EdgeSelector::FromNginx => {
-            let (procs, early) =
-                tokio::join!(procs, nginx::first_round_early(target, &options.discovery));
-            let obs = nginx::configuration(target, &procs, &options.discovery, Some(early)).await;
+            let obs = nginx::configuration(target, procs, &options.discovery, early).await;
             let upstream = nginx::upstream_ports(&obs);
             let plan = match &obs.site {
                 Some(site) => edge::plan(site, options.discovery.edge_connect)
@@ -124,81 +322,115 @@ async fn resolve_edge(
     }
 }
 
-/// Every gate once, concurrently.
+/// Every gate once, concurrently, on a subject already found (the rounds after the first).
 async fn round(
     target: &Target,
     options: &VerifyOptions,
     subject: &Subject,
     edge: &Option<Result<EdgePlan, String>>,
     baseline: Option<i64>,
+    origin: Instant,
+) -> Vec<GateResult> {
+    let (odoo, edges, extras) = tokio::join!(
+        odoo_round(target, options, subject, baseline, origin),
+        edge_round(target, options, subject.container_name(), edge, origin),
+        extra_gates(target, options, origin)
+    );
+    assemble(odoo, edges, extras)
+}
+
+/// The report's order: container and internal health, the edge, the database and the
+/// registry, then the operator's own gates.
+fn assemble(
+    mut odoo: Vec<GateResult>,
+    edges: Vec<GateResult>,
+    extras: Vec<GateResult>,
+) -> Vec<GateResult> {
+    let rest = odoo.split_off(3.min(odoo.len()));
+    odoo.into_iter()
+        .chain(edges)
+        .chain(rest)
+        .chain(extras)
+        .map(soften)
+        .collect()
+}
+
+/// The gates that need Odoo found: container, internal health, database, registry.
+async fn odoo_round(
+    target: &Target,
+    options: &VerifyOptions,
+    subject: &Subject,
+    baseline: Option<i64>,
+    origin: Instant,
 ) -> Vec<GateResult> {
     let timeout = options.gate_timeout;
     let container_gate = timed(
+        origin,
         "container",
         "Odoo container up and not restarting",
         timeout,
         async { container::judge(subject, baseline) },
     );
     let http = timed(
+        origin,
         "health.http",
         "Internal health on the HTTP port (with db_server_status)",
         timeout,
         health::internal(target, subject, false, timeout),
     );
     let gevent = timed(
+        origin,
         "health.gevent",
         "Internal health on the gevent port (with db_server_status)",
         timeout,
         health::internal(target, subject, true, timeout),
     );
     let ready = timed(
+        origin,
         "db.ready",
         "Database ready (pg_isready in its container)",
         timeout,
         database::ready(subject, timeout),
     );
     let modules = timed(
+        origin,
         "db.modules",
         "Modules settled (none to install, upgrade or remove)",
         timeout,
         database::modules(subject, options.database.as_deref(), timeout),
     );
     let registry_gate = timed(
+        origin,
         "odoo.registry",
         "Registry loaded since this start, no CRITICAL",
         timeout,
         registry::judge(subject, timeout),
     );
-    let edge_gates = edge_round(target, options, subject, edge);
-    let extras = join_all(options.extra.iter().map(|g| async move {
+    let (c, h, g, r, m, reg) =
+        tokio::join!(container_gate, http, gevent, ready, modules, registry_gate);
+    vec![c, h, g, r, m, reg]
+}
+
+/// The operator's own gates: they need nothing found.
+async fn extra_gates(target: &Target, options: &VerifyOptions, origin: Instant) -> Vec<GateResult> {
+    join_all(options.extra.iter().map(|g| async move {
         let title = format!("Extra gate {} ({})", g.name, g.url.text);
-        let mut result = timed_owned(g.id(), title, g.timeout(), extra::run(target, g)).await;
+        let mut result =
+            timed_owned(origin, g.id(), title, g.timeout(), extra::run(target, g)).await;
         result.hard = g.hard;
         result
-    }));
-    let (c, h, g, r, m, reg, e, x) = tokio::join!(
-        container_gate,
-        http,
-        gevent,
-        ready,
-        modules,
-        registry_gate,
-        edge_gates,
-        extras
-    );
-    let mut gates = vec![c, h, g];
-    gates.extend(e);
-    gates.extend([r, m, reg]);
-    gates.extend(x);
-    gates.into_iter().map(soften).collect()
+    }))
+    .await
 }
 
 /// The three edge gates from one round of requests (health, login, websocket at once).
+/// `container`: Odoo's, whose log explains a failure (`None` before Odoo is found).
 async fn edge_round(
     target: &Target,
     options: &VerifyOptions,
-    subject: &Subject,
+    container: Option<String>,
     edge: &Option<Result<EdgePlan, String>>,
+    origin: Instant,
 ) -> Vec<GateResult> {
     const GATES: [(&str, &str); 3] = [
         ("edge.health", "Edge health over HTTPS (through nginx)"),
@@ -221,28 +453,29 @@ async fn edge_round(
         Some(Ok(plan)) => {
             let d = &options.discovery;
             let obs = edge::gather(target, plan, &d.extra_root_certs, options.gate_timeout).await;
-            health::edge(&obs, subject.container_name()).into()
+            health::edge(&obs, container).into()
         }
     };
-    let ms = started.elapsed().as_millis() as u64;
     GATES
         .iter()
         .zip(findings)
-        .map(|((id, title), f)| result(id.to_string(), title.to_string(), f, ms))
+        .map(|((id, title), f)| result(id.to_string(), title.to_string(), f, origin, started))
         .collect()
 }
 
 async fn timed(
+    origin: Instant,
     id: &str,
     title: &str,
     timeout: Duration,
     gate: impl Future<Output = Finding>,
 ) -> GateResult {
-    timed_owned(id.to_string(), title.to_string(), timeout, gate).await
+    timed_owned(origin, id.to_string(), title.to_string(), timeout, gate).await
 }
 
 /// Run one gate within its timeout (plus a margin for its own inner bounds to speak first).
 async fn timed_owned(
+    origin: Instant,
     id: String,
     title: String,
     timeout: Duration,
@@ -253,10 +486,11 @@ async fn timed_owned(
     let finding = tokio::time::timeout(bound, gate).await.unwrap_or_else(|_| {
         Finding::fail(format!("did not finish within {} s", bound.as_secs_f32()))
     });
-    result(id, title, finding, started.elapsed().as_millis() as u64)
+    result(id, title, finding, origin, started)
 }
 
-fn result(id: String, title: String, f: Finding, elapsed_ms: u64) -> GateResult {
+/// A gate's result; it ran from `started` until now (`origin`: the verify's start).
+fn result(id: String, title: String, f: Finding, origin: Instant, started: Instant) -> GateResult {
     GateResult {
         id,
         title,
@@ -265,7 +499,8 @@ fn result(id: String, title: String, f: Finding, elapsed_ms: u64) -> GateResult 
         summary: redact::line(&f.summary),
         evidence: f.evidence.iter().map(|l| redact::line(l)).collect(),
         attempts: 1,
-        elapsed_ms,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        started_ms: started.saturating_duration_since(origin).as_millis() as u64,
         context: None,
         container: f.container,
     }

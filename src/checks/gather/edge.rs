@@ -183,7 +183,7 @@ where
         .url
         .split_once("://")
         .map_or(plan.host.as_str(), |(_, a)| a);
-    http::exchange(io, authority, &plan.url, path, websocket).await
+    http::exchange(io, authority, &plan.url, path, websocket, None).await
 }
 
 async fn request(

@@ -42,7 +42,7 @@ pub async fn get(
             .connect_loopback(port)
             .await
             .map_err(|e| format!("{e:#}"))?;
-        exchange(stream, &authority, &origin, path, websocket).await
+        exchange(stream, &authority, &origin, path, websocket, None).await
     };
     match tokio::time::timeout(timeout, answer).await {
         Ok(Ok((status, headers, body))) => HttpProbe {
@@ -85,13 +85,16 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// One HTTP/1.1 `GET path` on an open connection (plain, TLS, local or through SSH):
 /// status, headers and the body's first [`BODY_LIMIT`] bytes. With `websocket`, the
-/// request is Odoo's handshake and a 101 is the whole answer.
+/// request is Odoo's handshake and a 101 is the whole answer. `authorization` is sent as
+/// the `Authorization` header (an operator's gate with a bearer token); callers keep it
+/// out of whatever they show.
 pub async fn exchange<S>(
     io: S,
     authority: &str,
     origin: &str,
     path: &str,
     websocket: bool,
+    authorization: Option<&str>,
 ) -> Result<Reply, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
@@ -104,6 +107,9 @@ where
         .header(hyper::header::HOST, authority)
         .header(hyper::header::USER_AGENT, "odoo-ops")
         .header(hyper::header::ACCEPT, "*/*");
+    if let Some(value) = authorization {
+        request = request.header(hyper::header::AUTHORIZATION, value);
+    }
     request = if websocket {
         request
             .header(hyper::header::CONNECTION, "Upgrade")

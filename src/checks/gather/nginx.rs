@@ -41,6 +41,7 @@ pub fn invocation(
 }
 
 /// `nginx -t` and `nginx -T` for one invocation: the first round of the nginx probe.
+#[derive(Clone)]
 pub struct FirstRound {
     dump_command: Command,
     test: Ran,
