@@ -99,7 +99,7 @@ fn a_deploy_killed_after_its_switch_is_offered_on_start_and_rolled_back_from_the
     app.on_action(odoo_ops::config::keymap::Action::FocusDeploy);
     app.zoomed = true;
     let text = screen_text(render(&app).backend().buffer());
-    assert!(text.contains(&format!("unfinished: deploy ")), "{text}");
+    assert!(text.contains("unfinished: deploy "), "{text}");
     assert!(text.contains(&format!("of {b} (from {a})")), "{text}");
     assert!(
         text.contains("stopped between steps") || text.contains("done: preflight, switch"),

@@ -108,7 +108,7 @@ fn the_releases_known_on_the_host_listed_to_pick_one_to_roll_back_to() {
     // Nothing unfinished: the pane stays on its files until asked.
     assert_eq!(app.deploy.view, View::Files);
     assert!(
-        key(&mut app, 'd').is_empty() == false,
+        !key(&mut app, 'd').is_empty(),
         "the releases view reads the history again"
     );
     assert_eq!(app.deploy.view, View::Releases);

@@ -28,7 +28,7 @@ pub enum RunStage {
     /// The history is on screen.
     Listed,
     /// Waiting for yes/no before running this.
-    Confirming(DeployRun),
+    Confirming(Box<DeployRun>),
     /// Asked; waiting behind another deploy job, or running: its steps so far.
     Running {
         what: String,
@@ -115,20 +115,20 @@ impl DeployRuns {
                         _ => return Vec::new(),
                     },
                 };
-                self.stage = RunStage::Confirming(DeployRun {
+                self.stage = RunStage::Confirming(Box::new(DeployRun {
                     parts: self.parts.clone(),
                     action,
-                });
+                }));
             }
             Action::DeployResume => {
                 if let Some(d) = &self.unfinished {
-                    self.stage = RunStage::Confirming(DeployRun {
+                    self.stage = RunStage::Confirming(Box::new(DeployRun {
                         parts: self.parts.clone(),
                         action: RunAction::Resume {
                             deploy_id: d.deploy_id.clone(),
                             choice: Choice::Continue,
                         },
-                    });
+                    }));
                 }
             }
             _ => {}
@@ -151,7 +151,7 @@ impl DeployRuns {
             queued: false,
             steps: Vec::new(),
         };
-        vec![Effect::RunDeploy(run)]
+        vec![Effect::RunDeploy(*run)]
     }
 
     pub fn apply_loaded(&mut self, result: Result<DeploysLoaded, String>) {
