@@ -278,7 +278,7 @@ fn every_endpoint_speaks_the_spec() {
             .unwrap();
         assert_eq!(
             client.domain_records("example.com").await.unwrap(),
-            [record.clone()]
+            std::slice::from_ref(&record)
         );
         client
             .delete_domain_record("example.com", record.id)
