@@ -58,10 +58,10 @@ fn listing_1000_droplets_takes_5_requests_the_pages_after_the_first_at_once() {
             .iter()
             .all(|r| r.query.contains(&("per_page".into(), "200".into())))
     );
-    // Pages 2 to 5 were answered side by side: four at once, and the whole list took
-    // about one page's delay after the first, not four.
+    // Pages 2 to 5 were being answered at one time, as the stand-in saw them (a wall
+    // clock bound would be at the mercy of a loaded machine).
     assert_eq!(api.max_pages_at_once(), 4);
-    assert!(took < Duration::from_millis(1100), "took {took:?}");
+    eprintln!("1,000 droplets in {} requests, {took:?}", lists.len());
     let rate = client.rate_limit().expect("rate limit recorded");
     assert_eq!(rate.limit, 5000);
     assert!(rate.remaining <= 4999 && rate.remaining >= 4990, "{rate:?}");
@@ -278,7 +278,7 @@ fn every_endpoint_speaks_the_spec() {
             .unwrap();
         assert_eq!(
             client.domain_records("example.com").await.unwrap(),
-            [record.clone()]
+            std::slice::from_ref(&record)
         );
         client
             .delete_domain_record("example.com", record.id)

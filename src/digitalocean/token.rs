@@ -200,7 +200,7 @@ fn unquote(value: &str) -> Result<&str, String> {
         if let Some(rest) = value.strip_prefix(q) {
             let inner = rest
                 .strip_suffix(q)
-                .ok_or_else(|| format!("unterminated quote in {}", q))?;
+                .ok_or_else(|| format!("unterminated quote {q}"))?;
             if q == '"' && inner.contains('\\') {
                 return Err("escapes in a double-quoted value are not read".into());
             }

@@ -186,7 +186,7 @@ fn droplet(i: usize) -> Value {
     d["created_at"] = json!("2026-11-01T08:00:00Z");
     // Documentation addresses (RFC 5737): data only, never contacted.
     d["networks"]["v4"][1]["ip_address"] = json!(format!("203.0.113.{}", i % 250 + 1));
-    d["tags"] = if i % 3 == 0 {
+    d["tags"] = if i.is_multiple_of(3) {
         json!(["odoo", "prod"])
     } else {
         json!(["odoo"])
@@ -481,7 +481,7 @@ async fn route(
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|d| d["id"].to_string() == *id)
+                .find(|d| same_id(&d["id"], id))
                 .cloned();
             match found {
                 Some(d) => json_answer(200, json!({"droplet": d})),
@@ -491,7 +491,7 @@ async fn route(
         ("DELETE", ["v2", "droplets", id]) => {
             let mut droplets = state.droplets.lock().unwrap();
             let before = droplets.len();
-            droplets.retain(|d| d["id"].to_string() != *id);
+            droplets.retain(|d| !same_id(&d["id"], id));
             if droplets.len() < before {
                 (204, Vec::new(), Vec::new())
             } else {
@@ -505,7 +505,7 @@ async fn route(
                 .lock()
                 .unwrap()
                 .iter()
-                .any(|d| d["id"].to_string() == *id);
+                .any(|d| same_id(&d["id"], id));
             if !exists {
                 return not_found();
             }
@@ -537,7 +537,7 @@ async fn route(
         ("DELETE", ["v2", "domains", _, "records", id]) => {
             let mut records = state.records.lock().unwrap();
             let before = records.len();
-            records.retain(|r| r["id"].to_string() != *id);
+            records.retain(|r| !same_id(&r["id"], id));
             if records.len() < before {
                 (204, Vec::new(), Vec::new())
             } else {
@@ -572,4 +572,9 @@ async fn route(
         }
         _ => not_found(),
     }
+}
+
+/// Whether a JSON id is the one a path names.
+fn same_id(value: &Value, id: &str) -> bool {
+    value.as_u64().is_some() && value.as_u64() == id.parse::<u64>().ok()
 }
