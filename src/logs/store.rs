@@ -232,6 +232,9 @@ impl Store {
     fn split_large(&mut self, mut c: usize) {
         while self.chunks[c].lines.len() > 2 * CHUNK {
             let right = self.chunks[c].split_off(CHUNK);
+            // Merging grew it to twice its entries or more: without this a lagging
+            // source leaves every chunk holding room for four times what it keeps.
+            self.chunks[c].lines.shrink_to_fit();
             self.chunks.insert(c + 1, right);
             c += 1;
         }
