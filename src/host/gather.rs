@@ -6,21 +6,36 @@ use crate::target::{Command, Target};
 /// Everything the Host pane shows, read from `/proc` and a few standard tools in one
 /// round trip. Each section starts with a `@@name` marker so parsing never depends on
 /// what the previous section printed.
-const REPORT_SCRIPT: &str = r#"
-echo @@hostname; cat /proc/sys/kernel/hostname
-echo @@kernel; uname -r
-echo @@os; cat /etc/os-release 2>/dev/null
-echo @@cpus; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
-echo @@uptime; cat /proc/uptime
-echo @@loadavg; cat /proc/loadavg
-echo @@meminfo; cat /proc/meminfo
+///
+/// It runs every 10 s for as long as the console is open, so files are read with the
+/// shell's own `read` (`show`), not a `cat` each: a refresh starts `df`, `id` and, for a
+/// login other than root, `sudo`, where it used to start sixteen processes (more CPU
+/// than the console itself). `printf` because dash's `echo` expands backslashes. A
+/// process may name itself anything: a `comm` that looks like a marker is left out.
+pub const REPORT_SCRIPT: &str = r#"
+show() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
+uid=
+while read -r k v rest; do
+  case $k in Uid:) uid=$v ;; Cpus_allowed_list:) cpus=$v ;; esac
+done < /proc/self/status
+echo @@hostname; show /proc/sys/kernel/hostname
+echo @@kernel; show /proc/sys/kernel/osrelease
+echo @@os; show /etc/os-release 2>/dev/null
+echo @@cpus_allowed; printf '%s\n' "$cpus"
+echo @@uptime; show /proc/uptime
+echo @@loadavg; show /proc/loadavg
+echo @@meminfo; show /proc/meminfo
 echo @@df; df -Pk / /var/lib/docker 2>/dev/null
 echo @@docker_socket; test -S /var/run/docker.sock && echo present
-echo @@comm; cat /proc/[0-9]*/comm 2>/dev/null | sort -u
-echo @@tcp; cat /proc/net/tcp 2>/dev/null
-echo @@tcp6; cat /proc/net/tcp6 2>/dev/null
-echo @@user; id -un; id -u; id -Gn
-echo @@sudo; sudo -n true 2>/dev/null && echo yes
+echo @@comm
+for f in /proc/[0-9]*/comm; do
+  p=${f#/proc/}
+  { read -r c < "$f" && case $c in @@*) ;; *) printf '%s %s\n' "${p%/comm}" "$c" ;; esac; } 2>/dev/null
+done
+echo @@tcp; show /proc/net/tcp 2>/dev/null
+echo @@tcp6; show /proc/net/tcp6 2>/dev/null
+echo @@id; id
+echo @@sudo; if [ "$uid" = 0 ]; then echo yes; else sudo -n true 2>/dev/null && echo yes; fi
 echo @@end
 "#;
 
@@ -58,4 +73,51 @@ async fn docker_info(target: &Target) -> Result<(String, String)> {
         info.server_version.unwrap_or_default(),
         info.docker_root_dir.unwrap_or_default(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The processes one refresh starts, counted exactly: the script runs as the first
+    /// process of a PID namespace of its own, so the PID a probe gets afterwards is one
+    /// more than every process started before it. Needs root, as the test machines have.
+    #[test]
+    fn a_refresh_starts_at_most_three_processes() {
+        let out = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "sh", "-c"])
+            .arg(format!(
+                "sh -c '{}' odoo-ops >/dev/null; sh -c 'echo $$'",
+                REPORT_SCRIPT.replace('\'', "'\\''")
+            ))
+            .output()
+            .expect("unshare runs");
+        assert!(out.status.success(), "{out:?}");
+        let probe: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        // pid 1 the outer sh, 2 the report's sh, then its children, then the probe.
+        let children = probe - 3;
+        assert!(children <= 3, "one refresh started {children} processes");
+    }
+
+    /// The script's report read on this machine gives the facts the pane shows.
+    #[test]
+    fn the_report_reads_this_machine() {
+        let out = std::process::Command::new("sh")
+            .args(["-c", REPORT_SCRIPT, "odoo-ops"])
+            .output()
+            .unwrap();
+        let facts = parse_report(&String::from_utf8_lossy(&out.stdout));
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(facts.hostname, hostname.trim());
+        assert_eq!(
+            facts.cpus as usize,
+            std::thread::available_parallelism().unwrap().get()
+        );
+        assert!(facts.memory.total_kib > 0 && facts.uptime_secs > 0);
+        assert!(!facts.kernel.is_empty() && facts.os != "unknown");
+        let uid = unsafe { libc::geteuid() };
+        assert_eq!(facts.user.is_root, uid == 0);
+        assert!(!facts.user.name.is_empty());
+        assert!(!facts.disks.is_empty());
+    }
 }

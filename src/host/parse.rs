@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{Disk, HostFacts, Listener};
+use super::{Disk, HostFacts, Listener, UserAccess};
 
 /// Split the report into its `@@name` sections.
 fn sections(report: &str) -> HashMap<&str, Vec<&str>> {
@@ -33,7 +33,11 @@ pub fn parse_report(report: &str) -> HostFacts {
     let mut facts = HostFacts {
         hostname: first("hostname"),
         kernel: first("kernel"),
-        cpus: first("cpus").parse().unwrap_or(0),
+        cpus: first("cpus")
+            .parse()
+            .ok()
+            .or_else(|| count_cpu_list(&first("cpus_allowed")))
+            .unwrap_or(0),
         ..Default::default()
     };
     facts.os = section("os")
@@ -71,7 +75,23 @@ pub fn parse_report(report: &str) -> HostFacts {
     }
     facts.disks = parse_df(&section("df"));
     facts.docker.socket_present = first("docker_socket") == "present";
-    let processes: Vec<&str> = section("comm").iter().map(|l| l.trim()).collect();
+    // `PID NAME` lines (a report recorded before pids were added has names alone).
+    let mut processes: Vec<&str> = Vec::new();
+    for line in section("comm") {
+        let line = line.trim();
+        match line.split_once(' ') {
+            Some((pid, name)) if pid.bytes().all(|b| b.is_ascii_digit()) => {
+                if looks_like_odoo(name)
+                    && let Ok(pid) = pid.parse()
+                {
+                    facts.odoo_like_pids.push(pid);
+                }
+                processes.push(name);
+            }
+            _ => processes.push(line),
+        }
+    }
+    facts.odoo_like_pids.sort_unstable();
     facts.nginx_running = processes.contains(&"nginx");
     facts.postgres_running = processes
         .iter()
@@ -81,18 +101,67 @@ pub fn parse_report(report: &str) -> HostFacts {
     listeners.sort_by(|a, b| (a.port, &a.address).cmp(&(b.port, &b.address)));
     listeners.dedup();
     facts.listeners = listeners;
-    let user = section("user");
-    facts.user.name = user
-        .first()
-        .map(|l| l.trim().to_string())
-        .unwrap_or_default();
-    facts.user.is_root = user.get(1).map(|l| l.trim() == "0").unwrap_or(false);
-    facts.user.in_docker_group = user
-        .get(2)
-        .map(|l| l.split_whitespace().any(|g| g == "docker"))
-        .unwrap_or(false);
+    match section("id").first() {
+        Some(id) => facts.user = parse_id(id),
+        None => {
+            // Reports recorded before `id` replaced `id -un; id -u; id -Gn`.
+            let user = section("user");
+            facts.user.name = user
+                .first()
+                .map(|l| l.trim().to_string())
+                .unwrap_or_default();
+            facts.user.is_root = user.get(1).map(|l| l.trim() == "0").unwrap_or(false);
+            facts.user.in_docker_group = user
+                .get(2)
+                .map(|l| l.split_whitespace().any(|g| g == "docker"))
+                .unwrap_or(false);
+        }
+    }
     facts.user.passwordless_sudo = first("sudo") == "yes";
     facts
+}
+
+/// A process name an Odoo server runs under: `odoo`, `odoo-bin` or its interpreter.
+fn looks_like_odoo(name: &str) -> bool {
+    name.contains("odoo") || name.starts_with("python")
+}
+
+/// CPUs in a kernel list such as `0-3,6,8-9` (`Cpus_allowed_list`, what `nproc` counts).
+fn count_cpu_list(list: &str) -> Option<u32> {
+    let mut n = 0;
+    for part in list.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<u32>().ok()? - a.parse::<u32>().ok()? + 1,
+            None => {
+                part.parse::<u32>().ok()?;
+                1
+            }
+        };
+    }
+    Some(n)
+}
+
+/// `id`'s one line: `uid=1000(deploy) gid=1000(deploy) groups=1000(deploy),999(docker)`.
+fn parse_id(line: &str) -> UserAccess {
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap_or_default()
+    };
+    // The name in parentheses after a number; a number alone when the name is unknown.
+    let name = |entry: &str| -> String {
+        match entry.split_once('(') {
+            Some((_, rest)) => rest.trim_end_matches(')').to_string(),
+            None => entry.to_string(),
+        }
+    };
+    let uid = field("uid=");
+    UserAccess {
+        name: name(uid),
+        is_root: uid.split('(').next() == Some("0"),
+        in_docker_group: field("groups=").split(',').any(|g| name(g) == "docker"),
+        passwordless_sudo: false,
+    }
 }
 
 fn parse_df(lines: &[&str]) -> Vec<Disk> {
@@ -216,5 +285,21 @@ mod tests {
         assert_eq!(f.disks[0].mount, "/");
         assert!(f.nginx_running && f.postgres_running);
         assert!(!f.user.is_root && f.user.in_docker_group && !f.user.passwordless_sudo);
+    }
+
+    #[test]
+    fn the_one_process_report_becomes_facts() {
+        let report = "@@cpus_allowed\n0-1,4,6-7\n@@comm\n1 systemd\n812 nginx\n900 odoo-bin\n77 python3\n1200 tmux: server\n@@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo),999(docker)\n@@sudo\nyes\n@@end\n";
+        let f = parse_report(report);
+        assert_eq!(f.cpus, 5);
+        assert!(f.nginx_running && !f.postgres_running);
+        assert_eq!(f.odoo_like_pids, [77, 900]);
+        assert_eq!(f.user.name, "deploy");
+        assert!(!f.user.is_root && f.user.in_docker_group && f.user.passwordless_sudo);
+        let root =
+            parse_report("@@cpus_allowed\n0\n@@id\nuid=0(root) gid=0(root) groups=0(root)\n");
+        assert_eq!(root.cpus, 1);
+        assert!(root.user.is_root && !root.user.in_docker_group);
+        assert_eq!(root.user.name, "root");
     }
 }

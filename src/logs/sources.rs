@@ -18,6 +18,7 @@ use super::discover;
 use super::worker::{LogsHandle, SourceSpec, container_source_name};
 use crate::docker::Model;
 use crate::docker::model::State;
+use crate::host::HostFacts;
 use crate::target::Target;
 
 /// nginx's logs where Debian and the official image put them: followed when nginx's
@@ -44,6 +45,8 @@ pub struct LogSources {
     logfile_probed: HashSet<String>,
     /// The look for Odoo servers on the host under way, if any.
     host_look: Option<JoinHandle<()>>,
+    /// The Odoo-like processes the last host facts listed.
+    odoo_like_pids: Option<Vec<u32>>,
 }
 
 impl LogSources {
@@ -54,6 +57,7 @@ impl LogSources {
             followed: HashSet::new(),
             logfile_probed: HashSet::new(),
             host_look: None,
+            odoo_like_pids: None,
         }
     }
 
@@ -70,11 +74,12 @@ impl LogSources {
     }
 
     /// Look for Odoo servers run on the host (systemd, a source install) that name a log
-    /// file: at start, and after each refresh of the host's facts, so that an Odoo that
-    /// was down when the console started is found when it comes back. One look at a time.
-    pub fn look_on_host(&mut self) {
+    /// file: at start, and when the host's facts list other Odoo-like processes, so that
+    /// an Odoo that was down when the console started is found when it comes back. One
+    /// look at a time: false when one is still under way.
+    pub fn look_on_host(&mut self) -> bool {
         if self.host_look.as_ref().is_some_and(|j| !j.is_finished()) {
-            return;
+            return false;
         }
         let (target, logs) = (self.target.clone(), self.logs.clone());
         self.host_look = Some(tokio::spawn(async move {
@@ -82,6 +87,19 @@ impl LogSources {
                 logs.add_source(spec);
             }
         }));
+        true
+    }
+
+    /// Fresh host facts: look again when an Odoo-like process came or went since the last
+    /// ones, not on every refresh (a look is a full process snapshot: a dozen processes).
+    pub fn on_host_facts(&mut self, facts: &HostFacts) {
+        // Recorded only once a look starts: a change seen while one runs is looked at
+        // with the next facts.
+        if odoo_processes_changed(self.odoo_like_pids.as_deref(), &facts.odoo_like_pids)
+            && self.look_on_host()
+        {
+            self.odoo_like_pids = Some(facts.odoo_like_pids.clone());
+        }
     }
 
     /// Follow one container's logs (once per container).
@@ -127,5 +145,26 @@ impl LogSources {
                 }
             });
         }
+    }
+}
+
+fn odoo_processes_changed(last: Option<&[u32]>, now: &[u32]) -> bool {
+    last != Some(now)
+}
+
+#[cfg(test)]
+mod odoo_process_tests {
+    use super::odoo_processes_changed;
+
+    #[test]
+    fn the_host_is_looked_at_again_only_when_odoo_like_processes_change() {
+        assert!(odoo_processes_changed(None, &[]), "the first facts");
+        assert!(!odoo_processes_changed(Some(&[]), &[]));
+        assert!(
+            odoo_processes_changed(Some(&[]), &[900]),
+            "an odoo-bin started"
+        );
+        assert!(!odoo_processes_changed(Some(&[900]), &[900]));
+        assert!(odoo_processes_changed(Some(&[900]), &[901]), "it restarted");
     }
 }

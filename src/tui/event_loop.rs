@@ -121,11 +121,12 @@ impl Worker {
 
 impl Worker {
     /// Log sources appear with containers (Docker's model changed) and with Odoo
-    /// servers on the host (looked for again after each refresh of the host's facts).
+    /// servers on the host (looked for again when a refresh of the host's facts lists
+    /// Odoo-like processes other than the last one did).
     fn look_for_log_sources(&mut self, message: &Message) {
         match message {
             Message::Containers(model) => self.log_sources.on_containers(model),
-            Message::HostFacts(Ok(_)) => self.log_sources.look_on_host(),
+            Message::HostFacts(Ok(facts)) => self.log_sources.on_host_facts(facts),
             _ => {}
         }
     }

@@ -36,6 +36,11 @@ impl Project {
             .unwrap()
             .subsec_nanos();
         let name = format!("ooptest-{test}-{}-{nanos:x}", std::process::id());
+        Project::named(name)
+    }
+
+    /// A project of a name chosen by the test (screenshots want one of a fixed length).
+    pub fn named(name: String) -> Project {
         let p = Project { name };
         p.remove_all();
         p

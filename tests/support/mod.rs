@@ -22,6 +22,7 @@ pub mod ports;
 pub mod postgres;
 pub mod prompter;
 pub mod rawhttp;
+pub mod scene;
 pub mod screenshot;
 pub mod sshd;
 pub mod standin;

@@ -54,14 +54,52 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The colours a cell is drawn with, reversal applied.
+fn colours(cell: &ratatui::buffer::Cell) -> (String, String) {
+    let (fg, bg) = (hex(cell.fg, DEFAULT_FG), hex(cell.bg, DEFAULT_BG));
+    if cell.modifier.contains(Modifier::REVERSED) {
+        (bg, fg)
+    } else {
+        (fg, bg)
+    }
+}
+
+/// A cell edge on the whole-pixel grid. Backgrounds are placed by rounded edges, not by
+/// rounded widths: each run then ends on the very pixel where the next begins, and with
+/// `crispEdges` no anti-aliased seam of the page colour shows between them (visible as
+/// thin dark lines across a light theme).
+fn edge(x: u16) -> u32 {
+    (x as f32 * CELL_W).round() as u32
+}
+
 pub fn to_svg(buffer: &Buffer) -> String {
     let area = buffer.area;
-    let (w, h) = (area.width as f32 * CELL_W, area.height as f32 * CELL_H);
+    let (w, h) = (edge(area.width), area.height as u32 * CELL_H as u32);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"{DEFAULT_BG}\"/>\n\
-         <g font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"14\" xml:space=\"preserve\">\n"
+         <g shape-rendering=\"crispEdges\">\n"
     );
+    // Backgrounds first, one rect per run of one colour, whatever the text on it.
+    for y in 0..area.height {
+        let mut x = 0;
+        while x < area.width {
+            let bg = colours(&buffer[(x, y)]).1;
+            let start = x;
+            while x < area.width && colours(&buffer[(x, y)]).1 == bg {
+                x += 1;
+            }
+            if bg != DEFAULT_BG {
+                svg += &format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{CELL_H}\" fill=\"{bg}\"/>\n",
+                    edge(start),
+                    y as u32 * CELL_H as u32,
+                    edge(x) - edge(start)
+                );
+            }
+        }
+    }
+    svg += "</g>\n<g font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"14\" xml:space=\"preserve\">\n";
     for y in 0..area.height {
         let mut x = 0;
         while x < area.width {
@@ -77,30 +115,20 @@ pub fn to_svg(buffer: &Buffer) -> String {
                 text.push_str(c.symbol());
                 x += 1;
             }
-            let reversed = cell.modifier.contains(Modifier::REVERSED);
-            let (mut fg, mut bg) = (hex(cell.fg, DEFAULT_FG), hex(cell.bg, DEFAULT_BG));
-            if reversed {
-                std::mem::swap(&mut fg, &mut bg);
-            }
-            let (px, py) = (start as f32 * CELL_W, y as f32 * CELL_H);
-            if bg != DEFAULT_BG {
-                svg += &format!(
-                    "<rect x=\"{px}\" y=\"{py}\" width=\"{}\" height=\"{CELL_H}\" fill=\"{bg}\"/>\n",
-                    (x - start) as f32 * CELL_W
-                );
-            }
             if text.trim().is_empty() {
                 continue;
             }
+            let fg = colours(cell).0;
             let weight = if cell.modifier.contains(Modifier::BOLD) {
                 " font-weight=\"bold\""
             } else {
                 ""
             };
             svg += &format!(
-                "<text x=\"{px}\" y=\"{}\" fill=\"{fg}\"{weight} textLength=\"{}\">{}</text>\n",
-                py + CELL_H * 0.78,
-                (x - start) as f32 * CELL_W,
+                "<text x=\"{}\" y=\"{}\" fill=\"{fg}\"{weight} textLength=\"{}\">{}</text>\n",
+                edge(start),
+                (y as f32 * CELL_H + CELL_H * 0.78).round(),
+                edge(x) - edge(start),
                 escape(&text)
             );
         }
