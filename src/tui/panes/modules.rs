@@ -374,11 +374,9 @@ impl ModulesPane {
                     phases: vec![phase],
                 });
             }
-            Action::ModulesPlanFile => {
-                if !self.refuse("run a plan") {
-                    self.input_kind = InputKind::PlanPath;
-                    self.input = Some(TextInput::with_text(""));
-                }
+            Action::ModulesPlanFile if !self.refuse("run a plan") => {
+                self.input_kind = InputKind::PlanPath;
+                self.input = Some(TextInput::with_text(""));
             }
             Action::ModulesResetPending => {
                 if self.refuse("reset pending states") {
