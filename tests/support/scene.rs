@@ -169,7 +169,28 @@ impl Scene {
             cert_warn_days: 1,
             ..Default::default()
         };
-        let (mut report, obs) = rt.block_on(diagnose(&target, &options));
+        let (report, mut obs) = rt.block_on(diagnose(&target, &options));
+        // The resources.* checks judge the machine the test runs on, where other tests'
+        // containers are OOM-killed on purpose: the scene's host (as on the Host pane) has
+        // no OOM kill in its last hour, so that check is judged again without them.
+        obs.host.recent_oom_lines.clear();
+        obs.host.oom_kills_since_boot = Some(0);
+        let judged = odoo_ops::checks::list::evaluate(&obs);
+        let checks = report
+            .checks
+            .iter()
+            .map(|c| {
+                match judged
+                    .iter()
+                    .find(|j| j.id == "resources.oom" && c.id == j.id)
+                {
+                    Some(j) => j.clone(),
+                    None => c.clone(),
+                }
+            })
+            .collect();
+        let mut report =
+            odoo_ops::checks::Report::new(report.target.clone(), checks, report.timings.clone());
         // How long it took varies by the run; the pane's title shows it.
         report.timings.total_ms = 480.0;
 
