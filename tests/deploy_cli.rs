@@ -12,7 +12,8 @@ use odoo_ops::deploy::lock::{self, LockOptions, LockRequest, Operation};
 use odoo_ops::deploy::{StackState, releases};
 use odoo_ops::target::Target;
 use odoo_ops::workflow::StateDirs;
-use support::deploy_stack::{DOMAIN, Load, Stack, failures, inspect, rt};
+use support::deploy_run::{proofs, stack_args};
+use support::deploy_stack::{Load, Stack, failures, inspect, rt};
 use support::standin::{self, Bad, RELEASES};
 
 fn text(out: &Output) -> String {
@@ -27,37 +28,6 @@ fn odoo_ops(state: &Path, args: &[String]) -> Output {
         .args(args)
         .output()
         .expect("run odoo-ops")
-}
-
-/// The stack's options, as a CI job would pass them for this host.
-fn stack_args(stack: &Stack) -> Vec<String> {
-    let s = stack.slots;
-    vec![
-        "--yes".into(),
-        "--dir".into(),
-        stack.stack_dir.path().display().to_string(),
-        "--project".into(),
-        stack.project.name.clone(),
-        "--domain".into(),
-        DOMAIN.into(),
-        "--nginx-conf".into(),
-        stack.nginx.path().join("nginx.conf").display().to_string(),
-        "--nginx-prefix".into(),
-        format!("{}/", stack.nginx.path().display()),
-        "--slots".into(),
-        format!(
-            "{}:{},{}:{}",
-            s.blue.http, s.blue.gevent, s.green.http, s.green.gevent
-        ),
-        "--ready-timeout".into(),
-        "60".into(),
-        "--proofs".into(),
-        proofs(stack).display().to_string(),
-    ]
-}
-
-fn proofs(stack: &Stack) -> PathBuf {
-    stack.state.path().join("proofs")
 }
 
 fn deploy(stack: &Stack, tag: &str) -> Output {

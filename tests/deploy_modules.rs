@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use support::deploy_run::{proofs, stack_args_waiting};
 use support::deploy_stack::{DOMAIN, PROBE, Stack, inspect};
 use support::rawhttp;
 use support::standin::{self, Bad, RELEASES};
@@ -33,10 +34,6 @@ fn odoo_ops(state: &Path, args: &[String]) -> Output {
         .expect("run odoo-ops")
 }
 
-fn proofs(stack: &Stack) -> PathBuf {
-    stack.state.path().join("proofs")
-}
-
 fn backups(stack: &Stack) -> PathBuf {
     stack.state.path().join("backups")
 }
@@ -44,34 +41,9 @@ fn backups(stack: &Stack) -> PathBuf {
 /// A CI job's options for this host, with short deadlines: a bad release is judged in
 /// seconds, not the default 90.
 fn deploy(stack: &Stack, tag: &str, extra: &[&str]) -> Output {
-    let s = stack.slots;
-    let mut args: Vec<String> = vec![
-        "deploy".into(),
-        "--tag".into(),
-        tag.into(),
-        "--yes".into(),
-        "--dir".into(),
-        stack.stack_dir.path().display().to_string(),
-        "--project".into(),
-        stack.project.name.clone(),
-        "--domain".into(),
-        DOMAIN.into(),
-        "--nginx-conf".into(),
-        stack.nginx.path().join("nginx.conf").display().to_string(),
-        "--nginx-prefix".into(),
-        format!("{}/", stack.nginx.path().display()),
-        "--slots".into(),
-        format!(
-            "{}:{},{}:{}",
-            s.blue.http, s.blue.gevent, s.green.http, s.green.gevent
-        ),
-        "--ready-timeout".into(),
-        "8".into(),
-        "--verify-wait".into(),
-        "8".into(),
-        "--proofs".into(),
-        proofs(stack).display().to_string(),
-    ];
+    let mut args: Vec<String> = vec!["deploy".into(), "--tag".into(), tag.into()];
+    args.extend(stack_args_waiting(stack, 8));
+    args.extend(["--verify-wait".into(), "8".into()]);
     args.extend(extra.iter().map(|a| a.to_string()));
     odoo_ops(stack.state.path(), &args)
 }

@@ -37,6 +37,11 @@ pub fn run(stack: &Stack, home: Option<&Path>, args: &[String]) -> Output {
 
 /// The stack's options, as a CI job passes them for this host (`--yes` included).
 pub fn stack_args(stack: &Stack) -> Vec<String> {
+    stack_args_waiting(stack, 60)
+}
+
+/// The same, a new container given `ready_timeout` seconds to become healthy.
+pub fn stack_args_waiting(stack: &Stack, ready_timeout: u32) -> Vec<String> {
     let s = stack.slots;
     vec![
         "--yes".into(),
@@ -56,7 +61,7 @@ pub fn stack_args(stack: &Stack) -> Vec<String> {
             s.blue.http, s.blue.gevent, s.green.http, s.green.gevent
         ),
         "--ready-timeout".into(),
-        "60".into(),
+        ready_timeout.to_string(),
         "--proofs".into(),
         proofs(stack).display().to_string(),
     ]
