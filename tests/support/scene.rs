@@ -285,7 +285,6 @@ pub fn normalise(buffer: &mut Buffer, replacements: &[(String, String)]) {
     let times = Regex::new(concat!(
         r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}([.,]\d+)?Z?",
         r"|\b\d{2}:\d{2}:\d{2}\b",
-        r"|master pid \d+",
         r"|\[\d{2}/[A-Z][a-z]{2}/\d{4} \d{2}:\d{2}:\d{2}\]",
         r"|sha256:[0-9a-f]{12}",
         r"|/tmp/\.tmp[A-Za-z0-9]{6}",
@@ -304,6 +303,7 @@ pub fn normalise(buffer: &mut Buffer, replacements: &[(String, String)]) {
         for (from, to) in replacements {
             replace_all(&mut row, from, to);
         }
+        fixed_width_pids(&mut row);
         let text: String = row.iter().collect();
         for m in times.find_iter(&text) {
             let start = text[..m.start()].chars().count();
@@ -319,7 +319,6 @@ pub fn normalise(buffer: &mut Buffer, replacements: &[(String, String)]) {
                             'x'
                         }
                     }
-                    _ if m.as_str().starts_with("master") && i < 11 => c,
                     '0'..='9' => '0',
                     'a'..='f' if sha => '0',
                     c => c,
@@ -333,6 +332,39 @@ pub fn normalise(buffer: &mut Buffer, replacements: &[(String, String)]) {
             }
         }
     }
+}
+
+/// A pid has as many digits as the machine happens to give it (4 on one run, 5 on the
+/// next), and the text after it moves with it: write every `master pid N` as
+/// `master pid 0000` and let the next run of blanks in the row absorb the difference, so
+/// the rest of the row stays where it was.
+fn fixed_width_pids(row: &mut Vec<char>) {
+    const PID: &str = "0000";
+    let pid = Regex::new(r"master pid (\d+)").unwrap();
+    let width = row.len();
+    let text: String = row.iter().collect();
+    let Some(m) = pid.captures(&text).and_then(|c| c.get(1)) else {
+        return;
+    };
+    let start = text[..m.start()].chars().count();
+    let digits = m.as_str().chars().count();
+    row.splice(start..start + digits, PID.chars());
+    let after = start + PID.len();
+    if digits > PID.len() {
+        // Take the surplus out of the first run of two or more blanks after the pid.
+        let surplus = digits - PID.len();
+        if let Some(gap) = (after..row.len().saturating_sub(1)).find(|&i| row[i] == ' ' && row[i + 1] == ' ') {
+            let end = (gap..row.len()).take_while(|&i| row[i] == ' ').count().min(surplus);
+            row.drain(gap..gap + end);
+        }
+    } else if digits < PID.len() {
+        if let Some(gap) = (after..row.len()).find(|&i| row[i] == ' ' && row.get(i + 1) == Some(&' ')) {
+            for _ in digits..PID.len() {
+                row.insert(gap, ' ');
+            }
+        }
+    }
+    row.resize(width, ' ');
 }
 
 fn replace_all(row: &mut [char], from: &str, to: &str) {
