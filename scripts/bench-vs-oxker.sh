@@ -4,8 +4,9 @@
 #
 #   scripts/bench-vs-oxker.sh [SECONDS]
 #
-# Needs: a release build of odoo-ops (ODOO_OPS_PACKAGED_LINK=1 cargo build --release for the
-# packaged layout, see build.rs; a default build measures the portable one), `oxker` on PATH
+# Measures the build odoo-ops ships, `cargo build --profile dist --locked` (made here when
+# missing: one code unit, link-time optimised, stripped, as oxker ships; ODOO_OPS_BIN names
+# another build to compare, e.g. target/release/odoo-ops). Needs `oxker` on PATH
 # (cargo install oxker), tmux, Docker, and the stand-in image odoo-ops-test/odoo:18.0-20261101
 # (built by the tests). Starts three labelled containers, runs both TUIs in a private tmux
 # server at 200x50, samples /proc for SECONDS (default 30) after a 10 s warm-up, and removes
@@ -13,7 +14,11 @@
 set -euo pipefail
 SECONDS_TO_SAMPLE=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="${ODOO_OPS_BIN:-$ROOT/target/release/odoo-ops}"   # another build to compare
+BIN="${ODOO_OPS_BIN:-$ROOT/target/dist/odoo-ops}"   # another build to compare
+if [ -z "${ODOO_OPS_BIN:-}" ] && [ ! -x "$BIN" ]; then
+    (cd "$ROOT" && cargo build --profile dist --locked)
+fi
+echo "binary: $BIN ($(du -h "$BIN" | cut -f1))"
 . "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-oxker-$$"
 SOCK="/tmp/odoo-ops-bench-tmux-$$"
@@ -26,20 +31,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# With ODOO_OPS_PACKAGED_LINK=1, build.rs lays the console's code out by build/hot-code.order
-# and packs relocations; a default build does neither, and its memory is not comparable.
-ORDER="$ROOT/build/hot-code.order"
+# A release build made with ODOO_OPS_PACKAGED_LINK=1 (build.rs) also has a recorded code
+# layout and packed relocations; say which kind of build this is.
 if readelf -d "$BIN" | grep -q RELR; then
-    echo "build: packaged layout (ODOO_OPS_PACKAGED_LINK=1)"
-else
-    echo "build: default layout (no hot-code order, no packed relocations); for the packaged figures:"
-    echo "  ODOO_OPS_PACKAGED_LINK=1 cargo build --release --locked"
+    echo "build: packed relocations (ODOO_OPS_PACKAGED_LINK=1)"
 fi
-if [ -f "$ORDER" ]; then
+ORDER="$ROOT/build/hot-code.order"
+if [ -f "$ORDER" ] && nm --defined-only "$BIN" >/dev/null 2>&1; then
     defined=$(nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u)
     listed=$(grep -vc '^#' "$ORDER")
     found=$(grep -v '^#' "$ORDER" | grep -cFx -f <(echo "$defined") || true)
-    echo "hot-code order: $found of $listed functions found in the binary (rerun scripts/hot-code-order.sh when this drops)"
+    echo "hot-code order: $found of $listed functions found in the binary"
 fi
 
 start_labelled_stack "$PROJECT"

@@ -215,6 +215,48 @@ fn a_report_names_the_root_cause_in_colour() {
 }
 
 #[test]
+fn a_click_selects_the_check_under_it_and_the_root_cause_selects_nothing() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = checks_app(false);
+    with_report(&mut app);
+    let click = |app: &mut App, column: u16, row: u16| {
+        app.on_terminal(&Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }));
+    };
+    for id in ["nginx.route_root", "odoo.proxy_mode", "nginx.running"] {
+        let terminal = render(&app);
+        let (x, y) = find(terminal.backend().buffer(), &format!(" {id} "))
+            .unwrap_or_else(|| panic!("{id} is on screen"));
+        click(&mut app, x + 1, y);
+        assert_eq!(app.checks.selected_check().map(|c| c.id), Some(id));
+    }
+    // With the evidence open below the list, rows still land where they are drawn.
+    app.on_action(Action::Top);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.checks.selected_check().unwrap().id);
+        app.on_action(Action::Down);
+    }
+    app.on_action(Action::Top);
+    app.on_action(Action::ChecksEvidence);
+    let terminal = render(&app);
+    let (x, y) = find(terminal.backend().buffer(), &format!(" {} ", ids[2])).expect("on screen");
+    click(&mut app, x + 1, y);
+    assert_eq!(app.checks.selected_check().map(|c| c.id), Some(ids[2]));
+    let (x, y) = find(terminal.backend().buffer(), "ROOT CAUSE").unwrap();
+    click(&mut app, x, y);
+    assert_eq!(
+        app.checks.selected_check().map(|c| c.id),
+        Some(ids[2]),
+        "the root cause is not a row"
+    );
+}
+
+#[test]
 fn a_narrow_pane_wraps_the_root_cause_and_cuts_no_count() {
     let mut app = checks_app(false);
     app.size.width = 84;

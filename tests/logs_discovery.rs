@@ -170,13 +170,15 @@ fn an_odoo_started_after_the_console_is_found_on_the_next_host_refresh() {
         program: Some(odoo_bin),
         ..Default::default()
     });
-    // The host's facts are refreshed every 10 s; the look for Odoo comes with them.
+    // The host's facts are refreshed every 10 s; the look for Odoo comes with the second
+    // facts that list it (a process that lives across two refreshes), so within 20 s and
+    // the look's own time.
     let started = format!(
         "HTTP service (werkzeug) running on 127.0.0.1:{}",
         odoo.http_port
     );
     let screen = tmux.wait_until_within(
-        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(45),
         |s| s.contains(&started),
         "the log file of an Odoo started later shows",
     );

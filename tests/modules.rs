@@ -353,6 +353,31 @@ fn the_modules_pane_shows_real_states_pending_first_with_filters_and_detail() {
     app.on_action(Action::ModulesState);
     assert_eq!(app.modules.state_filter.as_deref(), Some("installed"));
     assert_eq!(app.modules.visible().len(), 12);
+
+    // A click selects the module drawn under it; the head and the column titles do not.
+    let click = |app: &mut odoo_ops::tui::app::App, column: u16, row: u16| {
+        app.on_terminal(&crossterm::event::Event::Mouse(
+            crossterm::event::MouseEvent {
+                kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+                column,
+                row,
+                modifiers: crossterm::event::KeyModifiers::NONE,
+            },
+        ));
+    };
+    let fourth = app.modules.visible()[3].name.clone();
+    let terminal = support::app::render(&app);
+    let (x, y) = support::app::find(terminal.backend().buffer(), &format!(" {fourth} "))
+        .unwrap_or_else(|| panic!("{fourth} is on screen"));
+    click(&mut app, x + 1, y);
+    assert_eq!(app.modules.visible()[app.modules.selected].name, fourth);
+    let (x, y) = support::app::find(terminal.backend().buffer(), "NAME").unwrap();
+    click(&mut app, x, y);
+    assert_eq!(
+        app.modules.visible()[app.modules.selected].name,
+        fourth,
+        "the column titles select nothing"
+    );
 }
 
 #[test]

@@ -12,6 +12,9 @@ use crate::target::{Command, Target};
 /// login other than root, `sudo`, where it used to start sixteen processes (more CPU
 /// than the console itself). `printf` because dash's `echo` expands backslashes. A
 /// process may name itself anything: a `comm` that looks like a marker is left out.
+/// Processes are listed as `PID PPID NAME` from one read of `/proc/PID/stat` each (the
+/// name is between the first `(` and the last `)`, the parent follows the state), so that
+/// an Odoo's workers can be told from the server that forked them.
 pub const REPORT_SCRIPT: &str = r#"
 show() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
 uid=
@@ -28,9 +31,10 @@ echo @@meminfo; show /proc/meminfo
 echo @@df; df -Pk / /var/lib/docker 2>/dev/null
 echo @@docker_socket; test -S /var/run/docker.sock && echo present
 echo @@comm
-for f in /proc/[0-9]*/comm; do
-  p=${f#/proc/}
-  { read -r c < "$f" && case $c in @@*) ;; *) printf '%s %s\n' "${p%/comm}" "$c" ;; esac; } 2>/dev/null
+for d in /proc/[0-9]*; do
+  { read -r s < "$d/stat" || continue
+    c=${s#*\(}; c=${c%\)*}; r=${s##*\) }; r=${r#* }
+    case $c in @@*) ;; *) printf '%s %s %s\n' "${d#/proc/}" "${r%% *}" "$c" ;; esac; } 2>/dev/null
 done
 echo @@tcp; show /proc/net/tcp 2>/dev/null
 echo @@tcp6; show /proc/net/tcp6 2>/dev/null

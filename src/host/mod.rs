@@ -38,11 +38,12 @@ pub struct HostFacts {
     pub postgres_running: bool,
     pub listeners: Vec<Listener>,
     pub user: UserAccess,
-    /// Processes whose name says Odoo or Python, by pid: when this changes an Odoo server
-    /// may have started, and the logs look for its log file again (a look costs a full
-    /// process snapshot, too much for every refresh).
+    /// Processes whose name says Odoo or Python and whose parent's does not (servers, not
+    /// their workers), by pid: when this changes an Odoo server may have started, and the
+    /// logs look for its log file again (a look costs a full process snapshot, too much
+    /// for every refresh).
     #[serde(skip)]
-    pub odoo_like_pids: Vec<u32>,
+    pub odoo_server_pids: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

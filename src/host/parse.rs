@@ -75,23 +75,29 @@ pub fn parse_report(report: &str) -> HostFacts {
     }
     facts.disks = parse_df(&section("df"));
     facts.docker.socket_present = first("docker_socket") == "present";
-    // `PID NAME` lines (a report recorded before pids were added has names alone).
+    // `PID PPID NAME` lines (`PID NAME` in a report recorded before parents were added,
+    // names alone in one from before pids).
     let mut processes: Vec<&str> = Vec::new();
+    let mut odoo_like: Vec<(u32, Option<u32>)> = Vec::new();
     for line in section("comm") {
         let line = line.trim();
-        match line.split_once(' ') {
-            Some((pid, name)) if pid.bytes().all(|b| b.is_ascii_digit()) => {
-                if looks_like_odoo(name)
-                    && let Ok(pid) = pid.parse()
-                {
-                    facts.odoo_like_pids.push(pid);
-                }
-                processes.push(name);
-            }
-            _ => processes.push(line),
+        let (pid, ppid, name) = split_process_line(line);
+        if let Some(pid) = pid
+            && looks_like_odoo(name)
+        {
+            odoo_like.push((pid, ppid));
         }
+        processes.push(name);
     }
-    facts.odoo_like_pids.sort_unstable();
+    // A server is an Odoo-like process whose parent is not one: the prefork workers an
+    // Odoo recycles (and their pids) are not new servers.
+    let odoo_pids: std::collections::HashSet<u32> = odoo_like.iter().map(|(p, _)| *p).collect();
+    facts.odoo_server_pids = odoo_like
+        .iter()
+        .filter(|(_, ppid)| !ppid.is_some_and(|pp| odoo_pids.contains(&pp)))
+        .map(|(p, _)| *p)
+        .collect();
+    facts.odoo_server_pids.sort_unstable();
     facts.nginx_running = processes.contains(&"nginx");
     facts.postgres_running = processes
         .iter()
@@ -122,6 +128,26 @@ pub fn parse_report(report: &str) -> HostFacts {
 }
 
 /// A process name an Odoo server runs under: `odoo`, `odoo-bin` or its interpreter.
+/// A process line of the report: `PID PPID NAME`, `PID NAME` or `NAME`. The name is the
+/// process' own choice, so it is whatever follows the numbers, spaces included.
+fn split_process_line(line: &str) -> (Option<u32>, Option<u32>, &str) {
+    let number = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let Some((first, rest)) = line.split_once(' ') else {
+        return (None, None, line);
+    };
+    let Some(pid) = number(first) else {
+        return (None, None, line);
+    };
+    match rest.split_once(' ') {
+        Some((second, name)) if number(second).is_some() => (Some(pid), number(second), name),
+        _ => (Some(pid), None, rest),
+    }
+}
+
 fn looks_like_odoo(name: &str) -> bool {
     name.contains("odoo") || name.starts_with("python")
 }
@@ -289,11 +315,14 @@ mod tests {
 
     #[test]
     fn the_one_process_report_becomes_facts() {
-        let report = "@@cpus_allowed\n0-1,4,6-7\n@@comm\n1 systemd\n812 nginx\n900 odoo-bin\n77 python3\n1200 tmux: server\n@@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo),999(docker)\n@@sudo\nyes\n@@end\n";
+        let report = "@@cpus_allowed\n0-1,4,6-7\n@@comm\n1 0 systemd\n812 1 nginx\n900 1 odoo-bin\n901 900 odoo-bin\n902 900 odoo-bin\n77 1 python3\n1200 1 tmux: server\n@@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo),999(docker)\n@@sudo\nyes\n@@end\n";
         let f = parse_report(report);
         assert_eq!(f.cpus, 5);
         assert!(f.nginx_running && !f.postgres_running);
-        assert_eq!(f.odoo_like_pids, [77, 900]);
+        assert_eq!(f.odoo_server_pids, [77, 900], "workers are not servers");
+        assert!(f.nginx_running);
+        let old = parse_report("@@comm\n900 odoo-bin\n1200 tmux: server\n@@end\n");
+        assert_eq!(old.odoo_server_pids, [900], "a report without parents");
         assert_eq!(f.user.name, "deploy");
         assert!(!f.user.is_root && f.user.in_docker_group && f.user.passwordless_sudo);
         let root =

@@ -45,8 +45,11 @@ pub struct LogSources {
     logfile_probed: HashSet<String>,
     /// The look for Odoo servers on the host under way, if any.
     host_look: Option<JoinHandle<()>>,
-    /// The Odoo-like processes the last host facts listed.
-    odoo_like_pids: Option<Vec<u32>>,
+    /// The Odoo server processes the last look was made for.
+    looked_for: Option<Vec<u32>>,
+    /// Servers seen once and not yet looked for: a set is looked for when the next facts
+    /// list it again.
+    seen_once: Option<Vec<u32>>,
 }
 
 impl LogSources {
@@ -57,7 +60,8 @@ impl LogSources {
             followed: HashSet::new(),
             logfile_probed: HashSet::new(),
             host_look: None,
-            odoo_like_pids: None,
+            looked_for: None,
+            seen_once: None,
         }
     }
 
@@ -90,15 +94,23 @@ impl LogSources {
         true
     }
 
-    /// Fresh host facts: look again when an Odoo-like process came or went since the last
-    /// ones, not on every refresh (a look is a full process snapshot: a dozen processes).
+    /// Fresh host facts: look again when the Odoo servers changed since the last look and
+    /// the next facts still list them, not on every refresh (a look is a full process
+    /// snapshot: a dozen processes). A busy host starts and ends Python processes all the
+    /// time; one that lives across two refreshes (10 s) may be an Odoo.
     pub fn on_host_facts(&mut self, facts: &HostFacts) {
-        // Recorded only once a look starts: a change seen while one runs is looked at
-        // with the next facts.
-        if odoo_processes_changed(self.odoo_like_pids.as_deref(), &facts.odoo_like_pids)
-            && self.look_on_host()
-        {
-            self.odoo_like_pids = Some(facts.odoo_like_pids.clone());
+        let now = &facts.odoo_server_pids;
+        match look_again(self.looked_for.as_deref(), self.seen_once.as_deref(), now) {
+            Look::No => self.seen_once = None,
+            Look::AfterNextFacts => self.seen_once = Some(now.clone()),
+            // Recorded only once a look starts: a change seen while one runs is looked
+            // at with the next facts.
+            Look::Now => {
+                if self.look_on_host() {
+                    self.looked_for = Some(now.clone());
+                    self.seen_once = None;
+                }
+            }
         }
     }
 
@@ -148,23 +160,53 @@ impl LogSources {
     }
 }
 
-fn odoo_processes_changed(last: Option<&[u32]>, now: &[u32]) -> bool {
-    last != Some(now)
+#[derive(Debug, PartialEq, Eq)]
+enum Look {
+    No,
+    AfterNextFacts,
+    Now,
+}
+
+/// Whether the host's Odoo servers call for a look: never on the same set as the last
+/// look; on a new set, once two facts in a row list it. The very first facts are looked
+/// at at once (the look at start is under way or done by then).
+fn look_again(looked_for: Option<&[u32]>, seen_once: Option<&[u32]>, now: &[u32]) -> Look {
+    match looked_for {
+        None => Look::Now,
+        Some(last) if last == now => Look::No,
+        Some(_) if seen_once == Some(now) => Look::Now,
+        Some(_) => Look::AfterNextFacts,
+    }
 }
 
 #[cfg(test)]
 mod odoo_process_tests {
-    use super::odoo_processes_changed;
+    use super::{Look, look_again};
 
     #[test]
-    fn the_host_is_looked_at_again_only_when_odoo_like_processes_change() {
-        assert!(odoo_processes_changed(None, &[]), "the first facts");
-        assert!(!odoo_processes_changed(Some(&[]), &[]));
-        assert!(
-            odoo_processes_changed(Some(&[]), &[900]),
-            "an odoo-bin started"
+    fn the_host_is_looked_at_again_only_when_new_odoo_servers_stay() {
+        assert_eq!(look_again(None, None, &[]), Look::Now, "the first facts");
+        assert_eq!(look_again(Some(&[]), None, &[]), Look::No);
+        assert_eq!(
+            look_again(Some(&[]), None, &[900]),
+            Look::AfterNextFacts,
+            "an odoo-bin started: looked for if it is still there next time"
         );
-        assert!(!odoo_processes_changed(Some(&[900]), &[900]));
-        assert!(odoo_processes_changed(Some(&[900]), &[901]), "it restarted");
+        assert_eq!(look_again(Some(&[]), Some(&[900]), &[900]), Look::Now);
+        assert_eq!(
+            look_again(Some(&[]), Some(&[900]), &[]),
+            Look::No,
+            "a short-lived Python process is never looked for"
+        );
+        assert_eq!(
+            look_again(Some(&[900]), Some(&[901]), &[902]),
+            Look::AfterNextFacts,
+            "churn keeps postponing the look"
+        );
+        assert_eq!(
+            look_again(Some(&[900]), Some(&[901]), &[901]),
+            Look::Now,
+            "it restarted"
+        );
     }
 }

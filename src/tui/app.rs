@@ -9,7 +9,6 @@ use super::jobs::JobKind;
 use super::layout::ScreenLayout;
 use super::message::{JobUpdate, Message};
 use super::palette::Palette;
-use super::panes::PaneId;
 use super::panes::checks::ChecksPane;
 use super::panes::containers::ContainersPane;
 use super::panes::deploy::DeployPane;
@@ -18,6 +17,7 @@ use super::panes::host::HostPane;
 use super::panes::logs::LogsPane;
 use super::panes::modules::ModulesPane;
 use super::panes::scroll::Viewport;
+use super::panes::{self, PaneId};
 use super::text_input::Edit;
 use crate::config::keymap::{Action, Context};
 use crate::config::{Keymap, Settings, Theme};
@@ -174,6 +174,33 @@ impl App {
         self.deploy.viewport = inner(PaneId::Deploy, 5, 1);
     }
 
+    /// A click on a row selects it, as in any table: the pane says which row was drawn
+    /// there, by the rule it draws with.
+    fn click_row(&mut self, pane: PaneId, rect: Rect, at: Position) {
+        match pane {
+            PaneId::Containers => {
+                self.set_viewports();
+                let top = rect.y + 1;
+                if at.y >= top && at.y < top + self.containers.viewport.rows {
+                    self.containers.click(at.y - top);
+                }
+            }
+            PaneId::Checks => {
+                let ctx = panes::context(pane, self);
+                if let Some(i) = self.checks.row_at(rect, &ctx, at) {
+                    self.checks.click(i);
+                }
+            }
+            PaneId::Modules => {
+                let ctx = panes::context(pane, self);
+                if let Some(i) = self.modules.row_at(rect, &ctx, at) {
+                    self.modules.click(i);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A terminal event. Returns the work it asks for; `changed` says whether to redraw.
     pub fn on_terminal(&mut self, event: &Event) -> (bool, Vec<Effect>) {
         match event {
@@ -185,16 +212,8 @@ impl App {
                     match layout.pane_at(at) {
                         Some(pane) if self.overlay == Overlay::None => {
                             self.focus = pane;
-                            // A click on a row selects it, as in any table.
-                            if pane == PaneId::Containers
-                                && let Some((_, rect)) =
-                                    layout.panes.iter().find(|(p, _)| *p == pane)
-                            {
-                                self.set_viewports();
-                                let top = rect.y + 1;
-                                if at.y >= top && at.y < top + self.containers.viewport.rows {
-                                    self.containers.click(at.y - top);
-                                }
+                            if let Some((_, rect)) = layout.panes.iter().find(|(p, _)| *p == pane) {
+                                self.click_row(pane, *rect, at);
                             }
                             (true, Vec::new())
                         }

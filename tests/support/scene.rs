@@ -353,12 +353,19 @@ fn fixed_width_pids(row: &mut Vec<char>) {
     if digits > PID.len() {
         // Take the surplus out of the first run of two or more blanks after the pid.
         let surplus = digits - PID.len();
-        if let Some(gap) = (after..row.len().saturating_sub(1)).find(|&i| row[i] == ' ' && row[i + 1] == ' ') {
-            let end = (gap..row.len()).take_while(|&i| row[i] == ' ').count().min(surplus);
+        if let Some(gap) =
+            (after..row.len().saturating_sub(1)).find(|&i| row[i] == ' ' && row[i + 1] == ' ')
+        {
+            let end = (gap..row.len())
+                .take_while(|&i| row[i] == ' ')
+                .count()
+                .min(surplus);
             row.drain(gap..gap + end);
         }
     } else if digits < PID.len() {
-        if let Some(gap) = (after..row.len()).find(|&i| row[i] == ' ' && row.get(i + 1) == Some(&' ')) {
+        if let Some(gap) =
+            (after..row.len()).find(|&i| row[i] == ' ' && row.get(i + 1) == Some(&' '))
+        {
             for _ in digits..PID.len() {
                 row.insert(gap, ' ');
             }

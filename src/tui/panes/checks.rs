@@ -3,7 +3,7 @@
 //! diff and confirming (never in --readonly).
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
@@ -38,6 +38,16 @@ pub enum Stage {
     /// A confirmed fix, `waiting` behind the job that runs, then applied; a fresh
     /// diagnosis follows it.
     Applying { waiting: bool },
+}
+
+/// Where the checks are drawn: the list (its header lines, then one row per check from
+/// `first`, `room` of them) and the evidence or confirmation below it.
+struct CheckRows {
+    list_area: Rect,
+    detail_area: Option<Rect>,
+    header_rows: usize,
+    first: usize,
+    room: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -297,18 +307,9 @@ impl ChecksPane {
         let block = ctx.block(PaneId::Checks, note);
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let (list_area, detail_area) = if self.evidence_open || self.confirm.is_some() {
-            let [a, b] = Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)])
-                .areas(inner);
-            (a, Some(b))
-        } else {
-            (inner, None)
-        };
-        let list = Paragraph::new(self.list_lines(
-            ctx,
-            list_area.height as usize,
-            list_area.width as usize,
-        ));
+        let (rows, mut lines) = self.list_layout(inner, ctx);
+        lines.extend(self.check_lines(ctx, rows.first, rows.room));
+        let list = Paragraph::new(lines);
         // Before the first run the pane is prose; afterwards one row per check, cut at
         // the edge so the selection arithmetic stays one row per line.
         let list = if self.report.is_none() {
@@ -316,7 +317,8 @@ impl ChecksPane {
         } else {
             list
         };
-        frame.render_widget(list, list_area);
+        frame.render_widget(list, rows.list_area);
+        let detail_area = rows.detail_area;
         if let Some(detail) = detail_area {
             let lines = match &self.confirm {
                 Some(p) => confirm_lines(p, ctx),
@@ -329,7 +331,9 @@ impl ChecksPane {
         }
     }
 
-    fn list_lines(&self, ctx: &PaneContext, height: usize, width: usize) -> Vec<Line<'static>> {
+    /// The lines above the checks: errors, notices, the root cause (wrapped to `width`)
+    /// and the key hints.
+    fn header_lines(&self, ctx: &PaneContext, width: usize) -> Vec<Line<'static>> {
         let (theme, readonly) = (ctx.theme, ctx.readonly);
         let mut lines = Vec::new();
         if let Some(e) = &self.error {
@@ -397,10 +401,57 @@ impl ChecksPane {
         }
         let keys = ctx.hints(&hints);
         lines.push(Line::from(Span::styled(keys, theme.muted())));
+        lines
+    }
+
+    /// Where the list and the evidence go inside the pane's borders, the header lines, and
+    /// which checks fit under them: one rule for drawing and for a click.
+    fn list_layout(&self, inner: Rect, ctx: &PaneContext) -> (CheckRows, Vec<Line<'static>>) {
+        let (list_area, detail_area) = if self.evidence_open || self.confirm.is_some() {
+            let [a, b] = Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(inner);
+            (a, Some(b))
+        } else {
+            (inner, None)
+        };
+        let header = self.header_lines(ctx, list_area.width as usize);
         // Keep the selection in view.
-        let header = lines.len();
-        let room = height.saturating_sub(header).max(1);
-        let start = self.selected.saturating_sub(room.saturating_sub(1));
+        let room = (list_area.height as usize)
+            .saturating_sub(header.len())
+            .max(1);
+        let rows = CheckRows {
+            list_area,
+            detail_area,
+            header_rows: header.len(),
+            first: self.selected.saturating_sub(room.saturating_sub(1)),
+            room,
+        };
+        (rows, header)
+    }
+
+    /// The check a click at `at` lands on, in a pane drawn in `area`.
+    pub fn row_at(&self, area: Rect, ctx: &PaneContext, at: Position) -> Option<usize> {
+        self.report.as_ref()?;
+        let inner = ctx.block(PaneId::Checks, None).inner(area);
+        let (rows, _) = self.list_layout(inner, ctx);
+        if !rows.list_area.contains(at) {
+            return None;
+        }
+        let row = usize::from(at.y - rows.list_area.y).checked_sub(rows.header_rows)?;
+        let index = rows.first + row;
+        (row < rows.room && index < self.visible().len()).then_some(index)
+    }
+
+    /// Select the check a click landed on.
+    pub fn click(&mut self, index: usize) {
+        if index < self.visible().len() {
+            self.selected = index;
+        }
+    }
+
+    fn check_lines(&self, ctx: &PaneContext, start: usize, room: usize) -> Vec<Line<'static>> {
+        let (theme, readonly) = (ctx.theme, ctx.readonly);
+        let mut lines = Vec::new();
         for (i, c) in self.visible().iter().enumerate().skip(start).take(room) {
             let selected = i == self.selected;
             let base = if selected {

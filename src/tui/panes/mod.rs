@@ -148,14 +148,19 @@ impl PaneContext<'_> {
     }
 }
 
-/// Draw a pane by id from the app's state.
-pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::App) {
-    let ctx = PaneContext {
+/// What a pane is drawn with: the same for drawing and for hit-testing a click.
+pub fn context(pane: PaneId, app: &crate::tui::app::App) -> PaneContext<'_> {
+    PaneContext {
         theme: &app.theme,
         keymap: &app.keymap,
         focused: app.focus == pane,
         readonly: app.readonly,
-    };
+    }
+}
+
+/// Draw a pane by id from the app's state.
+pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::App) {
+    let ctx = context(pane, app);
     match pane {
         PaneId::Host => app.host.draw(frame, area, &ctx),
         PaneId::Containers => app.containers.draw(frame, area, &ctx),

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -459,19 +459,11 @@ impl ModulesPane {
         Vec::new()
     }
 
-    pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+    /// The lines above the list: errors, the database, pending modules, the disk
+    /// comparison, a notice, a confirmation and the filter (the pane's prose before the
+    /// states are read).
+    fn head_lines(&self, ctx: &PaneContext) -> Vec<Line<'static>> {
         let theme = ctx.theme;
-        let note = match (&self.loaded, self.loading) {
-            (_, true) => Some(Span::styled(" loading… ", theme.muted())),
-            (Some(l), false) => Some(Span::styled(
-                format!(" {} ", l.inventory.counts_line()),
-                theme.muted(),
-            )),
-            _ => None,
-        };
-        let block = ctx.block(PaneId::Modules, note);
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
         let mut head: Vec<Line> = Vec::new();
         if let Some(e) = &self.error {
             head.push(Line::from(vec![
@@ -488,8 +480,7 @@ impl ModulesPane {
                 };
                 head.push(Line::from(Span::styled(text, theme.muted())));
             }
-            frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), inner);
-            return;
+            return head;
         };
         head.push(Line::from(vec![
             Span::styled(format!("{}  ", loaded.database), theme.accent()),
@@ -518,6 +509,12 @@ impl ModulesPane {
             head.extend(confirm_lines(confirm, loaded, ctx));
         }
         head.push(filter_line(self, ctx));
+        head
+    }
+
+    /// The head, the list, the selected module's detail and the run's log, inside the
+    /// pane's borders: one rule for drawing and for a click.
+    fn areas(&self, inner: Rect, head: &[Line]) -> [Rect; 4] {
         let detail_height = if self.detail { 7 } else { 0 };
         let run_height = if self.run.is_some() {
             (inner.height / 3).max(6)
@@ -528,19 +525,69 @@ impl ModulesPane {
             .iter()
             .map(|l| (l.width() as u16).div_ceil(inner.width.max(1)).max(1))
             .sum::<u16>();
-        let [head_area, list_area, detail_area, run_area] = Layout::vertical([
+        Layout::vertical([
             Constraint::Length(head_height),
             Constraint::Min(1),
             Constraint::Length(detail_height),
             Constraint::Length(run_height),
         ])
-        .areas(inner);
+        .areas(inner)
+    }
+
+    /// The first module on screen and how many fit under the column titles: the
+    /// selection stays in view.
+    fn first_row(&self, list_area: Rect) -> (usize, usize) {
+        let rows = usize::from(list_area.height.saturating_sub(1));
+        (self.selected.saturating_sub(rows.saturating_sub(1)), rows)
+    }
+
+    /// The module a click at `at` lands on, in a pane drawn in `area`.
+    pub fn row_at(&self, area: Rect, ctx: &PaneContext, at: Position) -> Option<usize> {
+        self.loaded.as_ref()?;
+        let inner = ctx.block(PaneId::Modules, None).inner(area);
+        let [_, list_area, _, _] = self.areas(inner, &self.head_lines(ctx));
+        if !list_area.contains(at) {
+            return None;
+        }
+        // Row 0 holds the column titles.
+        let row = usize::from(at.y - list_area.y).checked_sub(1)?;
+        let (first, rows) = self.first_row(list_area);
+        let index = first + row;
+        (row < rows && index < self.visible().len()).then_some(index)
+    }
+
+    /// Select the module a click landed on.
+    pub fn click(&mut self, index: usize) {
+        if index < self.visible().len() {
+            self.selected = index;
+        }
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
+        let theme = ctx.theme;
+        let note = match (&self.loaded, self.loading) {
+            (_, true) => Some(Span::styled(" loading… ", theme.muted())),
+            (Some(l), false) => Some(Span::styled(
+                format!(" {} ", l.inventory.counts_line()),
+                theme.muted(),
+            )),
+            _ => None,
+        };
+        let block = ctx.block(PaneId::Modules, note);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let Some(loaded) = &self.loaded else {
+            let head = self.head_lines(ctx);
+            frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), inner);
+            return;
+        };
+        let head = self.head_lines(ctx);
+        let [head_area, list_area, detail_area, run_area] = self.areas(inner, &head);
         frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), head_area);
 
         let visible = self.visible();
         let disk = self.disk.as_ref().and_then(|d| d.as_ref().ok());
-        let rows = usize::from(list_area.height.saturating_sub(1));
-        let start = self.selected.saturating_sub(rows.saturating_sub(1));
+        let (start, rows) = self.first_row(list_area);
         let width = visible
             .iter()
             .map(|m| m.name.len())
