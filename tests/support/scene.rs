@@ -350,25 +350,19 @@ fn fixed_width_pids(row: &mut Vec<char>) {
     let digits = m.as_str().chars().count();
     row.splice(start..start + digits, PID.chars());
     let after = start + PID.len();
+    // The first run of two or more blanks after the pid gives or takes the difference.
+    let Some(gap) =
+        (after..row.len().saturating_sub(1)).find(|&i| row[i] == ' ' && row[i + 1] == ' ')
+    else {
+        row.resize(width, ' ');
+        return;
+    };
     if digits > PID.len() {
-        // Take the surplus out of the first run of two or more blanks after the pid.
-        let surplus = digits - PID.len();
-        if let Some(gap) =
-            (after..row.len().saturating_sub(1)).find(|&i| row[i] == ' ' && row[i + 1] == ' ')
-        {
-            let end = (gap..row.len())
-                .take_while(|&i| row[i] == ' ')
-                .count()
-                .min(surplus);
-            row.drain(gap..gap + end);
-        }
-    } else if digits < PID.len() {
-        if let Some(gap) =
-            (after..row.len()).find(|&i| row[i] == ' ' && row.get(i + 1) == Some(&' '))
-        {
-            for _ in digits..PID.len() {
-                row.insert(gap, ' ');
-            }
+        let blanks = (gap..row.len()).take_while(|&i| row[i] == ' ').count();
+        row.drain(gap..gap + blanks.min(digits - PID.len()));
+    } else {
+        for _ in digits..PID.len() {
+            row.insert(gap, ' ');
         }
     }
     row.resize(width, ' ');
