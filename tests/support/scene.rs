@@ -357,13 +357,14 @@ fn fixed_width_pids(row: &mut Vec<char>) {
         row.resize(width, ' ');
         return;
     };
+    // The splice made the row shorter by the pid's extra digits, or longer by its missing ones.
     if digits > PID.len() {
-        let blanks = (gap..row.len()).take_while(|&i| row[i] == ' ').count();
-        row.drain(gap..gap + blanks.min(digits - PID.len()));
-    } else {
-        for _ in digits..PID.len() {
+        for _ in PID.len()..digits {
             row.insert(gap, ' ');
         }
+    } else {
+        let blanks = (gap..row.len()).take_while(|&i| row[i] == ' ').count();
+        row.drain(gap..gap + blanks.min(PID.len() - digits));
     }
     row.resize(width, ' ');
 }
