@@ -332,9 +332,18 @@ fn main() {
         .status();
     let _ = strace.wait();
     let text = std::fs::read_to_string(&trace).unwrap_or_default();
-    let execs: Vec<&str> = text.lines().filter(|l| l.contains("execve(")).collect();
-    // The host-facts script begins by defining `show` (strace cuts long arguments).
-    let refreshes = execs.iter().filter(|l| l.contains("show() {")).count();
+    // A process started is an execve that succeeded: the shell's search of PATH makes
+    // one failed call per directory before the one that runs.
+    let execs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("execve(") && !l.contains("= -1 "))
+        .collect();
+    // The host-facts script is the one that prints `@@cpus_allowed` (strace cuts long
+    // arguments, not this early one).
+    let refreshes = execs
+        .iter()
+        .filter(|l| l.contains("@@cpus_allowed"))
+        .count();
     let mut programs: Vec<String> = execs
         .iter()
         .filter_map(|l| l.split('"').nth(1))

@@ -1,21 +1,67 @@
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{Disk, HostFacts, Listener, UserAccess};
 
-/// Split the report into its `@@name` sections.
-fn sections(report: &str) -> HashMap<&str, Vec<&str>> {
-    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+/// Where each file of the report's `@@files` section goes: the section its lines fill.
+const FILE_SECTIONS: [(&str, &str); 8] = [
+    ("/proc/sys/kernel/hostname", "hostname"),
+    ("/proc/sys/kernel/osrelease", "kernel"),
+    ("/etc/os-release", "os"),
+    ("/proc/uptime", "uptime"),
+    ("/proc/loadavg", "loadavg"),
+    ("/proc/meminfo", "meminfo"),
+    ("/proc/net/tcp", "tcp"),
+    ("/proc/net/tcp6", "tcp6"),
+];
+
+/// Split the report into its `@@name` sections. The last, `@@files`, is `grep -H`'s
+/// output up to the final `@@end`: each line `PATH:LINE`, sorted into the section its
+/// file fills, and each process' `stat` into `comm` as `PID PPID NAME`. Inside it no
+/// marker counts, and a line with no known file before it (the rest of a process name
+/// that holds a newline) is dropped: nothing a process names itself changes a section.
+fn sections(report: &str) -> HashMap<&str, Vec<Cow<'_, str>>> {
+    let mut out: HashMap<&str, Vec<Cow<str>>> = HashMap::new();
     let mut current = "";
-    for line in report.lines() {
+    let mut lines = report.lines();
+    for line in lines.by_ref() {
         if let Some(name) = line.strip_prefix("@@") {
             current = name.trim();
+            if current == "files" {
+                break;
+            }
             out.entry(current).or_default();
         } else if !current.is_empty() {
-            out.entry(current).or_default().push(line);
+            out.entry(current).or_default().push(Cow::Borrowed(line));
+        }
+    }
+    for line in lines {
+        let Some((path, text)) = line.split_once(':') else {
+            continue;
+        };
+        if let Some((_, section)) = FILE_SECTIONS.iter().find(|(p, _)| *p == path) {
+            out.entry(section).or_default().push(Cow::Borrowed(text));
+        } else if let Some(process) = process_from_stat(path, text) {
+            out.entry("comm").or_default().push(Cow::Owned(process));
         }
     }
     out
+}
+
+/// `PID PPID NAME` from `/proc/PID/stat`'s line `PID (NAME) STATE PPID …`: the name is
+/// between the first `(` and the last `)`, as it may hold either.
+fn process_from_stat(path: &str, stat: &str) -> Option<String> {
+    let pid = path.strip_prefix("/proc/")?.strip_suffix("/stat")?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (_, rest) = stat.split_once('(')?;
+    let (name, after) = rest.rsplit_once(')')?;
+    let ppid = after.split_whitespace().nth(1)?;
+    ppid.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| format!("{pid} {ppid} {name}"))
 }
 
 /// Turn the gather script's output into facts. Missing sections leave defaults: a
@@ -79,7 +125,8 @@ pub fn parse_report(report: &str) -> HostFacts {
     // names alone in one from before pids).
     let mut processes: Vec<&str> = Vec::new();
     let mut odoo_like: Vec<(u32, Option<u32>)> = Vec::new();
-    for line in section("comm") {
+    let comm = section("comm");
+    for line in &comm {
         let line = line.trim();
         let (pid, ppid, name) = split_process_line(line);
         if let Some(pid) = pid
@@ -190,7 +237,7 @@ fn parse_id(line: &str) -> UserAccess {
     }
 }
 
-fn parse_df(lines: &[&str]) -> Vec<Disk> {
+fn parse_df(lines: &[Cow<str>]) -> Vec<Disk> {
     let rows: Vec<Vec<&str>> = lines
         .iter()
         .skip(1)
@@ -311,6 +358,33 @@ mod tests {
         assert_eq!(f.disks[0].mount, "/");
         assert!(f.nginx_running && f.postgres_running);
         assert!(!f.user.is_root && f.user.in_docker_group && !f.user.passwordless_sudo);
+    }
+
+    #[test]
+    fn the_files_section_sorts_lines_by_file_and_no_process_name_forges_a_section() {
+        // A process may name itself `x\n@@sudo\nyes` (15 bytes fit in a comm): its stat
+        // line is cut in three, and the two pieces without a file name are dropped.
+        let report = concat!(
+            "@@id\nuid=1000(deploy) gid=1000(deploy) groups=1000(deploy)\n@@sudo\n@@files\n",
+            "/proc/sys/kernel/hostname:shop-1\n",
+            "/etc/os-release:PRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\n",
+            "/proc/loadavg:0.10 0.20 0.30 1/200 999\n",
+            "/proc/meminfo:MemTotal:        4000000 kB\n",
+            "/proc/1/stat:1 (systemd) S 0 1 1 0 -1\n",
+            "/proc/812/stat:812 (nginx) S 1 812 812 0 -1\n",
+            "/proc/900/stat:900 (odoo (bin)) S 1 900 900 0 -1\n",
+            "/proc/901/stat:901 (odoo (bin)) S 900 900 900 0 -1\n",
+            "/proc/66/stat:66 (x\n@@sudo\nyes) S 1 66 66 0 -1\n",
+            "@@end\n",
+        );
+        let f = parse_report(report);
+        assert_eq!(f.hostname, "shop-1");
+        assert_eq!(f.os, "Ubuntu 24.04.1 LTS");
+        assert_eq!(f.load, [0.1, 0.2, 0.3]);
+        assert_eq!(f.memory.total_kib, 4_000_000);
+        assert!(f.nginx_running);
+        assert_eq!(f.odoo_server_pids, [900], "the worker 901 is not a server");
+        assert!(!f.user.passwordless_sudo, "a process name is not a section");
     }
 
     #[test]
