@@ -210,6 +210,15 @@ impl<J: Job> JobRunner<J> {
         any
     }
 
+    /// [`JobRunner::cancel`] for every kind: the work is moot (the console left the host
+    /// it was about).
+    pub fn cancel_all(&self) {
+        let kinds: Vec<J::Kind> = self.slots().keys().copied().collect();
+        for kind in kinds {
+            self.cancel(kind);
+        }
+    }
+
     /// Whether a job of this kind runs or waits.
     pub fn is_busy(&self, kind: J::Kind) -> bool {
         self.slots()

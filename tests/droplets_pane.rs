@@ -64,7 +64,7 @@ fn droplets_listed_with_their_columns_and_the_rate_limit_in_the_status_bar() {
 }
 
 #[test]
-fn filters_by_tag_and_name_and_enter_shows_the_ssh_target() {
+fn filters_by_tag_and_name_and_enter_connects_to_the_droplet() {
     let (_api, event) = listed(30);
     let mut app = app_with(Settings::builtin(), 110, 16);
     app.on_action(Action::FocusDroplets);
@@ -79,12 +79,21 @@ fn filters_by_tag_and_name_and_enter_shows_the_ssh_target() {
     assert!(typing.contains("name filter: WEB-001▏"), "{typing}");
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Down);
-    key(&mut app, KeyCode::Enter);
+    // web-0012 and web-0015 are tagged prod; the second is selected.
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        [Effect::Connect(odoo_ops::tui::connect::ConnectRequest {
+            name: "web-0015".into(),
+            address: "203.0.113.16".into(),
+        })]
+    );
     let terminal = render(&app);
     let text = screen_text(terminal.backend().buffer());
-    insta::assert_snapshot!("droplets_filtered_with_ssh_target", text);
-    // web-0012 and web-0015 are tagged prod; the second is selected.
-    assert!(text.contains("web-0015: ssh root@203.0.113.16"), "{text}");
+    insta::assert_snapshot!("droplets_filtered_and_connecting", text);
+    assert!(
+        text.contains("connecting to web-0015 (203.0.113.16)…"),
+        "{text}"
+    );
     assert!(!text.contains("web-0013"));
     // Esc drops the notice, then the name filter, then the tag filter.
     for _ in 0..3 {

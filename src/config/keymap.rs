@@ -126,6 +126,7 @@ actions! {
     CycleTheme "cycle_theme" in Global: "switch to the next theme",
     Refresh "refresh" in Global: "refresh the focused pane now",
     Back "back" in Global: "leave what is open: a search, a filter, evidence, inspect, zoom",
+    PreviousHost "previous_host" in Global: "connect the console back to the host it was on before",
     Up "up" in Pane: "move up",
     Down "down" in Pane: "move down",
     PageUp "page_up" in Pane: "move a page up",
@@ -183,7 +184,7 @@ actions! {
     DropletsReboot "reboot" in Droplets: "reboot the selected droplet (asks first)",
     DropletsPowerCycle "power_cycle" in Droplets: "power cycle the selected droplet (asks first)",
     DropletsSnapshot "snapshot" in Droplets: "snapshot the selected droplet (asks first)",
-    DropletsSsh "ssh_target" in Droplets: "show the SSH target of the selected droplet",
+    DropletsConnect "connect" in Droplets: "connect the console to the selected droplet",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -417,6 +418,7 @@ impl Keymap {
             (CycleTheme, &["T"]),
             (Refresh, &["r", "f5"]),
             (Back, &["esc"]),
+            (PreviousHost, &["B"]),
             (Up, &["up"]),
             (Down, &["down"]),
             (PageUp, &["pageup"]),
@@ -474,7 +476,7 @@ impl Keymap {
             (DropletsReboot, &["R"]),
             (DropletsPowerCycle, &["P"]),
             (DropletsSnapshot, &["S"]),
-            (DropletsSsh, &["enter"]),
+            (DropletsConnect, &["enter"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

@@ -77,6 +77,13 @@ impl LogSources {
         });
     }
 
+    /// Stop the look for Odoo servers under way (the console left this host).
+    pub fn stop(&mut self) {
+        if let Some(look) = self.host_look.take() {
+            look.abort();
+        }
+    }
+
     /// Look for Odoo servers run on the host (systemd, a source install) that name a log
     /// file: at start, and when the host's facts list other Odoo-like processes, so that
     /// an Odoo that was down when the console started is found when it comes back. One

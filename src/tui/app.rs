@@ -27,8 +27,47 @@ use crate::jobs::DropReason;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Palette(Palette),
+    /// Connecting to another host met a key known_hosts does not have: trust it?
+    HostKey(crate::ssh::HostKeyQuestion),
+    /// Connecting to another host was refused or failed (a changed host key, above all):
+    /// said loudly until dismissed; the console stays on the host it was on.
+    ConnectFailed {
+        host: String,
+        why: String,
+    },
+}
+
+/// The panes about the host the console is on, as they are before anything is known.
+fn host_panes(
+    settings: &Settings,
+    readonly: bool,
+) -> (
+    HostPane,
+    ContainersPane,
+    LogsPane,
+    ChecksPane,
+    DeployPane,
+    ModulesPane,
+) {
+    let backup_dir = crate::backup::default_dir(settings);
+    (
+        HostPane {
+            loading: true,
+            ..HostPane::default()
+        },
+        ContainersPane::new(readonly),
+        LogsPane::default(),
+        ChecksPane::new(readonly),
+        DeployPane::new(readonly),
+        ModulesPane {
+            backup_dir,
+            ..ModulesPane::new(readonly)
+        },
+    )
 }
 
 /// How the status bar shows the link to the host.
@@ -57,6 +96,10 @@ pub struct App {
     pub keymap: Keymap,
     pub readonly: bool,
     pub host_label: String,
+    /// The host the console was on before the last switch (what "back" returns to).
+    pub previous_host: Option<String>,
+    /// A connection to another host under way (its name), shown in the status bar.
+    pub connecting: Option<String>,
     pub connection: Connection,
     pub focus: PaneId,
     pub zoomed: bool,
@@ -84,13 +127,15 @@ impl App {
         connection: Connection,
     ) -> App {
         let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
-        let backup_dir = crate::backup::default_dir(&settings);
+        let (host, containers, logs, checks, deploy, modules) = host_panes(&settings, readonly);
         App {
             theme: settings.theme.clone(),
             keymap: settings.keymap.clone(),
             settings,
             readonly,
             host_label,
+            previous_host: None,
+            connecting: None,
             connection,
             focus: PaneId::Host,
             zoomed: false,
@@ -99,18 +144,12 @@ impl App {
             last_error: None,
             notice,
             size: Rect::default(),
-            host: HostPane {
-                loading: true,
-                ..HostPane::default()
-            },
-            containers: ContainersPane::new(readonly),
-            logs: LogsPane::default(),
-            checks: ChecksPane::new(readonly),
-            deploy: DeployPane::new(readonly),
-            modules: ModulesPane {
-                backup_dir,
-                ..ModulesPane::new(readonly)
-            },
+            host,
+            containers,
+            logs,
+            checks,
+            deploy,
+            modules,
             droplets: DropletsPane::new(readonly),
             should_quit: false,
         }
@@ -123,6 +162,47 @@ impl App {
         effects.extend(self.checks.on_action(Action::ChecksRunAll));
         effects.extend(self.deploy.on_start());
         effects
+    }
+
+    /// A connection to another host needs the operator's word on its key.
+    pub fn ask_host_key(&mut self, question: crate::ssh::HostKeyQuestion) {
+        self.overlay = Overlay::HostKey(question);
+    }
+
+    /// The console now works on another host, `label`: every pane about a host starts
+    /// over, loading, so nothing of the old host shows under the new one's name. Returns
+    /// the work a console opening on that host starts.
+    pub fn host_switched(&mut self, label: String, connection: Connection) -> Vec<Effect> {
+        let (host, containers, logs, checks, deploy, modules) =
+            host_panes(&self.settings, self.readonly);
+        self.host = host;
+        self.containers = containers;
+        self.logs = logs;
+        self.checks = checks;
+        self.deploy = deploy;
+        self.modules = modules;
+        self.previous_host = Some(std::mem::replace(&mut self.host_label, label));
+        self.connection = connection;
+        self.connecting = None;
+        self.last_error = None;
+        self.notice = Some(format!("now on {}", self.host_label));
+        tracing::info!("the console moved to {}", self.host_label);
+        let mut effects = self.startup_effects();
+        if self.focus == PaneId::Modules {
+            effects.extend(self.modules.on_focus());
+        }
+        effects
+    }
+
+    /// Connecting to `host` failed or was refused; the console stays where it was.
+    pub fn connect_failed(&mut self, host: String, why: String) {
+        tracing::warn!("connecting to {host}: {why}");
+        self.connecting = None;
+        if matches!(self.overlay, Overlay::HostKey(_)) {
+            self.overlay = Overlay::None;
+        }
+        self.last_error = Some(format!("could not connect to {host}"));
+        self.overlay = Overlay::ConnectFailed { host, why };
     }
 
     /// The link to the host changed; `now` is the time of day it happened (`HH:MM:SS`).
@@ -267,6 +347,32 @@ impl App {
                 }
                 Vec::new()
             }
+            // Nothing is trusted by any key but yes: every other key leaves the question up.
+            Overlay::HostKey(question) => {
+                let answer = match self.keymap.action(Context::Confirm, key) {
+                    Some(Action::Confirm) => true,
+                    Some(Action::Cancel) => false,
+                    _ => return Vec::new(),
+                };
+                let host = question.host.clone();
+                self.overlay = Overlay::None;
+                if answer {
+                    self.notice = Some(format!("trusting the key of {host}; connecting…"));
+                } else {
+                    self.notice = Some(format!("the key of {host} was not trusted"));
+                }
+                vec![Effect::AnswerHostKey(answer)]
+            }
+            Overlay::ConnectFailed { .. } => {
+                let dismiss = matches!(
+                    self.keymap.action(Context::Global, key),
+                    Some(Action::Back | Action::Quit)
+                ) || key.code == crossterm::event::KeyCode::Enter;
+                if dismiss {
+                    self.overlay = Overlay::None;
+                }
+                Vec::new()
+            }
             // A pane's own prompt takes the keys first: typed text, or a yes/no.
             Overlay::None if self.focus == PaneId::Logs && self.logs.is_typing() => {
                 self.logs.on_key(key)
@@ -351,6 +457,7 @@ impl App {
             Action::FocusDeploy => self.focus = PaneId::Deploy,
             Action::ToggleZoom => self.zoomed = !self.zoomed,
             Action::Back => return self.back(),
+            Action::PreviousHost => return self.go_to_previous_host(),
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
             Action::Palette => self.overlay = Overlay::Palette(Palette::new(self)),
             Action::ToggleConsoleLog => self.show_console_log = !self.show_console_log,
@@ -362,6 +469,48 @@ impl App {
             _ => return self.on_pane_action(action),
         }
         Vec::new()
+    }
+
+    /// Back to the host before the last switch, once nothing else is being connected.
+    fn go_to_previous_host(&mut self) -> Vec<Effect> {
+        if let Some(busy) = &self.connecting {
+            self.notice = Some(format!("still connecting to {busy}"));
+            return Vec::new();
+        }
+        match &self.previous_host {
+            Some(previous) => {
+                self.connecting = Some(previous.clone());
+                vec![Effect::PreviousHost]
+            }
+            None => {
+                self.notice = Some("the console has not been on another host".into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Enter on a droplet: connect to it, unless it is the host already shown or a
+    /// connection is under way.
+    fn connect(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        effects
+            .into_iter()
+            .filter(|effect| {
+                let Effect::Connect(request) = effect else {
+                    return true;
+                };
+                if let Some(busy) = &self.connecting {
+                    self.notice = Some(format!("still connecting to {busy}"));
+                    return false;
+                }
+                if self.host_label.starts_with(&format!("{} (", request.name)) {
+                    self.notice = Some(format!("the console is on {} already", request.name));
+                    return false;
+                }
+                self.connecting = Some(request.name.clone());
+                self.notice = None;
+                true
+            })
+            .collect()
     }
 
     /// Esc: leave the innermost thing open in the focused pane (an inspect view, evidence,
@@ -399,7 +548,10 @@ impl App {
             PaneId::Checks => self.checks.on_action(action),
             PaneId::Deploy => self.deploy.on_action(action),
             PaneId::Modules => self.modules.on_action(action),
-            PaneId::Droplets => self.droplets.on_action(action),
+            PaneId::Droplets => {
+                let effects = self.droplets.on_action(action);
+                self.connect(effects)
+            }
         }
     }
 

@@ -25,6 +25,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::None => {}
         Overlay::Help { scroll } => draw_help(frame, app, *scroll),
         Overlay::Palette(palette) => draw_palette(frame, app, palette),
+        Overlay::HostKey(question) => draw_host_key(frame, app, question),
+        Overlay::ConnectFailed { host, why } => draw_connect_failed(frame, app, host, why),
     }
 }
 
@@ -77,6 +79,12 @@ fn draw_status_bar(frame: &mut Frame, area: Rect, app: &App) {
     ];
     if app.readonly {
         left.push(Span::styled(" READ-ONLY ", bar.patch(theme.warn())));
+    }
+    if let Some(host) = &app.connecting {
+        left.push(Span::styled(
+            format!(" connecting to {host}… "),
+            bar.patch(theme.warn()),
+        ));
     }
     // What is left of DigitalOcean's hourly request budget, once an answer told.
     if let Some(rate) = &app.droplets.rate_limit {
@@ -239,5 +247,106 @@ fn draw_palette(frame: &mut Frame, app: &App, palette: &Palette) {
         List::new(items).highlight_style(theme.selection()),
         list,
         &mut state,
+    );
+}
+
+/// The host-key question: which host, the key's type and SHA256 fingerprint (to compare
+/// with `ssh-keygen -lf` on the host), where a yes records it, and the keys that answer.
+fn draw_host_key(frame: &mut Frame, app: &App, question: &crate::ssh::HostKeyQuestion) {
+    let theme = &app.theme;
+    let keys = &app.keymap;
+    let lines = vec![
+        Line::from(Span::styled(
+            format!(
+                "The authenticity of {} can't be established.",
+                question.host
+            ),
+            theme.warn(),
+        )),
+        Line::default(),
+        Line::from(vec![
+            Span::styled("host         ", theme.muted()),
+            Span::styled(question.host.clone(), theme.text()),
+        ]),
+        Line::from(vec![
+            Span::styled("key type     ", theme.muted()),
+            Span::styled(question.key_type.clone(), theme.text()),
+        ]),
+        Line::from(vec![
+            Span::styled("fingerprint  ", theme.muted()),
+            Span::styled(question.fingerprint.clone(), theme.accent()),
+        ]),
+        Line::default(),
+        Line::from(Span::styled(
+            "Compare it with `ssh-keygen -lf` on the host (or the droplet's console).",
+            theme.text(),
+        )),
+        Line::from(Span::styled(
+            format!("Yes records it in {}.", question.known_hosts.display()),
+            theme.text(),
+        )),
+        Line::default(),
+        Line::from(vec![
+            Span::styled("Trust this host and connect? ", theme.warn()),
+            Span::styled(
+                format!(
+                    "{} yes · {} no",
+                    keys.keys_label(Action::Confirm),
+                    keys.keys_label(Action::Cancel)
+                ),
+                theme.accent(),
+            ),
+        ]),
+    ];
+    draw_modal(frame, app, "Unknown host key", lines);
+}
+
+/// A connection refused (a changed host key) or failed: loud, until dismissed.
+fn draw_connect_failed(frame: &mut Frame, app: &App, host: &str, why: &str) {
+    let theme = &app.theme;
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!(
+                "Could not connect to {host}; the console stays on {}.",
+                app.host_label
+            ),
+            theme.error(),
+        )),
+        Line::default(),
+    ];
+    for line in why.lines() {
+        let style = if line.starts_with("REFUSED") {
+            theme.error()
+        } else {
+            theme.text()
+        };
+        lines.push(Line::from(Span::styled(line.to_string(), style)));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        format!("{} or enter closes", app.keymap.keys_label(Action::Back)),
+        theme.muted(),
+    )));
+    draw_modal(frame, app, "Connection refused", lines);
+}
+
+/// A centred box as wide as its text needs (words wrap on a narrow screen).
+fn draw_modal(frame: &mut Frame, app: &App, title: &str, lines: Vec<Line<'static>>) {
+    let screen = frame.area();
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
+    let width = (widest + 4).min(screen.width.saturating_sub(2).max(20));
+    let inner = width.saturating_sub(4).max(1);
+    let rows: u16 = lines
+        .iter()
+        .map(|l| (l.width() as u16).div_ceil(inner).max(1))
+        .sum();
+    let area = centered(screen, width, rows + 2);
+    frame.render_widget(Clear, area);
+    let block = overlay_block(app, title).padding(ratatui::widgets::Padding::horizontal(1));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block),
+        area,
     );
 }

@@ -73,6 +73,12 @@ pub enum Effect {
     LoadDeploys(crate::deploy::request::StackParts),
     /// Roll back to a release, or resume an unfinished deploy (confirmed).
     RunDeploy(crate::tui::deploy_job::DeployRun),
+    /// Connect the console to a droplet; once connected, the host session is replaced.
+    Connect(crate::tui::connect::ConnectRequest),
+    /// The operator's answer to the host-key question the console shows.
+    AnswerHostKey(bool),
+    /// Connect the console back to the host it was on before the last switch.
+    PreviousHost,
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

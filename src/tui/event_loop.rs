@@ -12,16 +12,17 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
 use super::app::{App, Connection};
+use super::connect::{self, ConnectEvent};
 use super::effect::Effect;
+use super::host_session::HostSession;
 use super::jobs::{ConsoleJob, JobKind};
-use super::message::Message;
 use super::{console_log, draw, terminal};
 use crate::config::Settings;
-use crate::docker::{self, DockerHandle};
 use crate::jobs::JobRunner;
-use crate::logs::sources::LogSources;
-use crate::logs::worker::{self as logs_worker, LogsCommand, LogsHandle};
 use crate::target::Target;
 
 /// At most ~60 frames a second; a burst of events in between is coalesced.
@@ -30,104 +31,105 @@ const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_secs(1);
 const HOST_REFRESH_TICKS: u64 = 10;
 
-/// Starts background work for effects: commands to the logs and Docker workers, and jobs
-/// on the job runner (one running per kind, the latest request waiting behind it).
+/// Starts background work for effects: the host session's (its workers and jobs), the
+/// console's own (DigitalOcean jobs), and connecting to another host, which replaces the
+/// session once the connection is made.
 struct Worker {
-    target: Target,
-    tx: mpsc::UnboundedSender<Message>,
-    jobs: JobRunner<ConsoleJob>,
-    logs: LogsHandle,
-    docker: DockerHandle,
-    /// Which logs are followed, and when to look for more.
-    log_sources: LogSources,
+    session: HostSession,
+    /// The host the console was on before the last switch (its connection kept, so going
+    /// back needs no new handshake or question).
+    previous: Option<(Target, String)>,
+    /// Jobs about the DigitalOcean account, not about a host: they outlive a switch.
+    cloud_jobs: JobRunner<ConsoleJob>,
     /// The DigitalOcean client (or why there is none), for the Droplets pane.
     cloud: super::droplets_job::Cloud,
+    /// Hosts named in config.toml (how to log in to a droplet that has an alias).
+    hosts: std::collections::BTreeMap<String, crate::config::HostEntry>,
+    buffer_lines: usize,
+    readonly: bool,
+    /// The connection under way and its events (a host-key question, the outcome).
+    connecting: Option<JoinHandle<()>>,
+    connect_tx: mpsc::UnboundedSender<ConnectEvent>,
+    /// Where the operator's answer to the host-key question on screen goes.
+    host_key_answer: Option<oneshot::Sender<bool>>,
 }
 
 impl Worker {
-    fn start(&mut self, effect: Effect) {
+    fn start(&mut self, effect: Effect, app: &mut App) {
+        let Some(effect) = self.session.start_effect(effect) else {
+            return;
+        };
         match effect {
             Effect::Quit => {}
-            Effect::Logs(command) => {
-                self.logs.send(command);
+            Effect::Connect(request) => {
+                if let Some(old) = self.connecting.take() {
+                    old.abort();
+                }
+                self.connecting = Some(connect::spawn(
+                    request,
+                    self.hosts.clone(),
+                    crate::ssh::Environment::from_process(),
+                    self.connect_tx.clone(),
+                ));
             }
-            Effect::Docker(command) => {
-                self.docker.send(command);
-            }
-            Effect::OpenContainerLogs { container, name } => {
-                self.log_sources.follow_container(container, &name)
-            }
-            Effect::Reconnect => {
-                if let Target::Ssh(ssh) = &self.target {
-                    ssh.connection().retry();
+            Effect::AnswerHostKey(yes) => {
+                if let Some(answer) = self.host_key_answer.take() {
+                    let _ = answer.send(yes);
                 }
             }
-            Effect::RefreshHost
-            | Effect::RunChecks
-            | Effect::RerunCheck(_)
-            | Effect::ApplyFix(..)
-            | Effect::PlanStack(_)
-            | Effect::WriteStack(_)
-            | Effect::LoadModules(_)
-            | Effect::ReadModulePlan(_)
-            | Effect::RunModulePlan { .. }
-            | Effect::ResetPendingModules(_)
-            | Effect::LoadDroplets
-            | Effect::DropletAction { .. }
-            | Effect::LoadDeploys(_)
-            | Effect::RunDeploy(_) => {
-                if let Some(job) = ConsoleJob::new(&self.target, effect) {
-                    self.jobs.submit(job.with_cloud(self.cloud.clone()));
+            Effect::PreviousHost => {
+                if let Some((target, label)) = self.previous.take() {
+                    for effect in self.switch_to(target, label, app) {
+                        self.start(effect, app);
+                    }
+                } else {
+                    app.connecting = None;
+                }
+            }
+            effect => {
+                if let Some(job) = ConsoleJob::new(&self.session.target, effect) {
+                    self.cloud_jobs.submit(job.with_cloud(self.cloud.clone()));
                 }
             }
         }
     }
-}
 
-impl Worker {
-    /// Start the logs and Docker workers and forward what they publish as messages.
-    fn start_engines(&mut self, mut docker_events: mpsc::UnboundedReceiver<docker::DockerEvent>) {
-        let mut snapshots = self.logs.snapshots.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            while snapshots.changed().await.is_ok() {
-                let snapshot = snapshots.borrow_and_update().clone();
-                if tx.send(Message::Logs(snapshot)).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut models = self.docker.model.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            while models.changed().await.is_ok() {
-                let model = models.borrow_and_update().clone();
-                if tx.send(Message::Containers(model)).is_err() {
-                    return;
-                }
-            }
-        });
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = docker_events.recv().await {
-                if tx.send(Message::Docker(event)).is_err() {
-                    return;
-                }
-            }
-        });
-        self.log_sources.start();
+    /// Replace the host session with one on `target`: the old one's streams and jobs
+    /// stop as it is dropped (its connection is kept as the way back). Returns the work
+    /// the panes, reset for the new host, ask for.
+    fn switch_to(&mut self, target: Target, label: String, app: &mut App) -> Vec<Effect> {
+        let connection = if target.is_local() {
+            Connection::Local
+        } else {
+            Connection::Connected
+        };
+        let session = HostSession::start(target, label.clone(), self.buffer_lines, self.readonly);
+        let old = std::mem::replace(&mut self.session, session);
+        self.previous = Some((old.target.clone(), old.label.clone()));
+        drop(old);
+        app.host_switched(label, connection)
     }
-}
 
-impl Worker {
-    /// Log sources appear with containers (Docker's model changed) and with Odoo
-    /// servers on the host (looked for again when a refresh of the host's facts lists
-    /// Odoo-like processes other than the last one did).
-    fn look_for_log_sources(&mut self, message: &Message) {
-        match message {
-            Message::Containers(model) => self.log_sources.on_containers(model),
-            Message::HostFacts(Ok(facts)) => self.log_sources.on_host_facts(facts),
-            _ => {}
+    /// What a connection under way reports.
+    fn on_connect(&mut self, event: ConnectEvent, app: &mut App) {
+        match event {
+            ConnectEvent::Ask(ask) => {
+                // A newer question replaces an older one (its connection was given up).
+                self.host_key_answer = Some(ask.answer);
+                app.ask_host_key(ask.question);
+            }
+            ConnectEvent::Done { request, result } => {
+                self.connecting = None;
+                self.host_key_answer = None;
+                match result {
+                    Ok((target, label)) => {
+                        for effect in self.switch_to(target, label, app) {
+                            self.start(effect, app);
+                        }
+                    }
+                    Err(why) => app.connect_failed(request.name, why),
+                }
+            }
         }
     }
 }
@@ -148,6 +150,16 @@ fn logs_rows(app: &App) -> u16 {
         .iter()
         .find(|(p, _)| *p == super::panes::PaneId::Logs)
         .map_or(0, |(_, r)| r.height.saturating_sub(4))
+}
+
+/// The SSH link's next change (never, for a host without one).
+async fn state_changed(
+    state: &mut Option<tokio::sync::watch::Receiver<crate::ssh::ConnectionState>>,
+) -> Result<(), tokio::sync::watch::error::RecvError> {
+    match state {
+        Some(state) => state.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// How the console ended: its exit status.
@@ -171,42 +183,28 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     } else {
         Connection::Connected
     };
-    let buffer_lines = settings.config.logs.buffer_lines;
-    // Over SSH the status bar follows the connection: reconnecting, lost, back.
-    let mut ssh_state = match &target {
-        Target::Ssh(ssh) => Some(ssh.state()),
-        Target::Local(_) => None,
-    };
     // The token is looked for once (environment, doctl's config, config.toml).
     let cloud = crate::digitalocean::Client::from_environment(&settings.config);
-    let mut app = App::new(settings, readonly, target.describe(), connection);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (jobs, mut job_events) = JobRunner::new();
-    let (logs, _logs_task) = logs_worker::spawn(buffer_lines);
-    let mut docker = docker::worker::spawn(target.clone(), docker::Scope::default(), readonly);
-    let (_, no_events) = mpsc::unbounded_channel();
-    let docker_events = std::mem::replace(&mut docker.events, no_events);
+    let label = target.describe();
+    let buffer_lines = settings.config.logs.buffer_lines;
+    let hosts = settings.config.hosts.clone();
+    let mut app = App::new(settings, readonly, label.clone(), connection);
+    let (cloud_jobs, mut cloud_events) = JobRunner::new();
+    let (connect_tx, mut connect_events) = mpsc::unbounded_channel();
+    // The host session starts on the runtime, before the screen: a change an earlier
+    // console left unfinished on the host is settled first (see HostSession::start).
     let mut worker = Worker {
-        log_sources: LogSources::new(target.clone(), logs.clone()),
-        target,
-        tx,
-        jobs,
-        logs,
-        docker,
+        session: HostSession::start(target, label, buffer_lines, readonly),
+        previous: None,
+        cloud_jobs,
         cloud,
+        hosts,
+        buffer_lines,
+        readonly,
+        connecting: None,
+        connect_tx,
+        host_key_answer: None,
     };
-    worker.start_engines(docker_events);
-    // A change an earlier console left unfinished (killed mid-fix) is settled first.
-    let (target, tx) = (worker.target.clone(), worker.tx.clone());
-    tokio::spawn(async move {
-        let notes = match crate::workflow::recover(&target).await {
-            Ok(notes) => notes,
-            Err(e) => vec![format!("could not read the change journal: {e:#}")],
-        };
-        for note in notes {
-            let _ = tx.send(Message::HostNotice(note));
-        }
-    });
 
     let mut tui = terminal::enter()?;
     let size = tui.size()?;
@@ -227,7 +225,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
     let mut tick_count: u64 = 0;
 
     for effect in app.startup_effects() {
-        worker.start(effect);
+        worker.start(effect, &mut app);
     }
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME;
@@ -242,9 +240,7 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
             let rows = logs_rows(&app);
             if rows != app.logs.rows {
                 app.logs.rows = rows;
-                worker
-                    .logs
-                    .send(LogsCommand::Viewport(rows.max(1) as usize));
+                worker.session.logs_viewport(rows.max(1) as usize);
             }
             terminal::draw(&mut tui, |frame| draw::draw(frame, &app))?;
             dirty = false;
@@ -275,44 +271,55 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                     let (changed, effects) = app.on_terminal(&event);
                     dirty |= changed;
                     for effect in effects {
-                        worker.start(effect);
+                        worker.start(effect, &mut app);
                     }
                 }
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
-            Some(message) = rx.recv() => {
-                worker.look_for_log_sources(&message);
+            // The session's channels: replaced with the session, so nothing the old host
+            // still had in flight reaches the panes of the new one.
+            Some(message) = worker.session.messages.recv() => {
+                worker.session.look_for_log_sources(&message);
                 dirty |= app.apply(message);
                 // Take everything already waiting so a burst costs one frame.
-                while let Ok(message) = rx.try_recv() {
-                    worker.look_for_log_sources(&message);
+                while let Ok(message) = worker.session.messages.try_recv() {
+                    worker.session.look_for_log_sources(&message);
                     dirty |= app.apply(message);
                 }
             }
-            Some(event) = job_events.recv() => {
+            Some(event) = worker.session.job_events.recv() => {
                 if let Some(message) = super::jobs::message(event) {
                     // A job's result (fresh host facts) may bring log sources too.
-                    worker.look_for_log_sources(&message);
+                    worker.session.look_for_log_sources(&message);
                     dirty |= app.apply(message);
                 }
+            }
+            Some(event) = cloud_events.recv() => {
+                if let Some(message) = super::jobs::message(event) {
+                    dirty |= app.apply(message);
+                }
+            }
+            Some(event) = connect_events.recv() => {
+                worker.on_connect(event, &mut app);
+                dirty = true;
             }
             _ = ticks.tick() => {
                 tick_count += 1;
                 console_log::collect();
                 // A refresh still running brings fresh facts; the tick need not queue another.
                 if tick_count.is_multiple_of(HOST_REFRESH_TICKS)
-                    && !worker.jobs.is_busy(JobKind::Host)
+                    && !worker.session.jobs.is_busy(JobKind::Host)
                 {
-                    worker.start(Effect::RefreshHost);
+                    worker.start(Effect::RefreshHost, &mut app);
                 }
                 // The console log pane shows records as they arrive.
                 dirty |= app.show_console_log;
             }
-            Ok(()) = async { ssh_state.as_mut().expect("guarded").changed().await }, if ssh_state.is_some() => {
-                let state = ssh_state.as_mut().expect("guarded").borrow_and_update().clone();
+            Ok(()) = state_changed(&mut worker.session.ssh_state), if worker.session.ssh_state.is_some() => {
+                let state = worker.session.ssh_state.as_mut().expect("guarded").borrow_and_update().clone();
                 for effect in app.connection_changed(Connection::from(state), &time_of_day()) {
-                    worker.start(effect);
+                    worker.start(effect, &mut app);
                 }
                 dirty = true;
             }

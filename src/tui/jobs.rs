@@ -54,6 +54,13 @@ impl JobKind {
             _ => None,
         }
     }
+
+    /// Whether the job works on the host the console is about (and so belongs to its
+    /// session, stopped when the console moves to another host), rather than on the
+    /// DigitalOcean account.
+    pub fn is_host_bound(self) -> bool {
+        !matches!(self, JobKind::DropletsList | JobKind::DropletsAction)
+    }
 }
 
 /// An effect to do on a target.

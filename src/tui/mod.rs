@@ -1,6 +1,7 @@
 //! The console: one event loop, state, and drawing as a function of state.
 
 pub mod app;
+pub mod connect;
 mod console_log;
 pub mod deploy_job;
 pub mod draw;
@@ -8,6 +9,7 @@ pub mod droplets_job;
 pub mod effect;
 mod event_loop;
 pub mod format;
+pub mod host_session;
 pub mod jobs;
 pub mod layout;
 pub mod message;

@@ -39,10 +39,16 @@ impl Palette {
             .iter()
             .filter(|a| matches!(a.context(), Context::Global | Context::Pane))
             .filter(|a| !matches!(a, Action::Palette | Action::Back));
+        // Going back names the host it goes back to, and is offered only when there is one.
+        let back_to = app.previous_host.as_ref();
+        let everywhere = everywhere.filter(|a| **a != Action::PreviousHost || back_to.is_some());
         let mut entries: Vec<PaletteEntry> = pane_first
             .chain(everywhere)
             .map(|a| PaletteEntry {
-                label: a.name().replace('_', " "),
+                label: match (a, back_to) {
+                    (Action::PreviousHost, Some(host)) => format!("back to {host}"),
+                    _ => a.name().replace('_', " "),
+                },
                 detail: format!("{} · {}", a.description(), app.keymap.keys_label(*a)),
                 command: PaletteCommand::Action(*a),
             })

@@ -122,6 +122,13 @@ impl DoApi {
         }
     }
 
+    /// Give the `index`th droplet this public IPv4 (a test sshd's loopback address, for
+    /// the console to connect to).
+    pub fn set_public_ipv4(&self, index: usize, address: &str) {
+        let mut droplets = self.state.droplets.lock().unwrap();
+        droplets[index]["networks"]["v4"][1]["ip_address"] = json!(address);
+    }
+
     pub fn fault(&self, fault: Fault) {
         self.state.faults.lock().unwrap().push_back(fault);
     }

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 pub struct Sshd {
     pub dir: tempfile::TempDir,
+    /// The loopback address it listens on (127.0.0.1 unless started with another).
+    pub address: String,
+    /// The hostname its sessions see (its own UTS namespace), when started with one.
+    pub hostname: Option<String>,
     pub port: u16,
     child: Child,
     /// The host's public key line (`ssh-ed25519 AAAA...`).
@@ -52,6 +56,34 @@ pub fn keygen(path: &Path, key_type: &str, passphrase: &str) {
     assert!(status.success(), "ssh-keygen failed for {}", path.display());
 }
 
+/// `sshd -D -e -f CONFIG`, in a UTS namespace named `hostname` when one is given.
+fn sshd_command(config: &Path, hostname: Option<&str>) -> Command {
+    let mut command = Command::new("/usr/sbin/sshd");
+    command
+        .arg("-D")
+        .arg("-e")
+        .arg("-f")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(name) = hostname {
+        let name = name.as_bytes().to_vec();
+        // SAFETY: between fork and exec only async-signal-safe calls (unshare,
+        // sethostname) on memory prepared before the fork.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                if libc::unshare(libc::CLONE_NEWUTS) != 0
+                    || libc::sethostname(name.as_ptr().cast(), name.len()) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    command
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -74,6 +106,22 @@ impl Sshd {
     /// Start with a host key of `key_type` (`ed25519`, `ecdsa`, `rsa`) as its only one
     /// (unless `extra_config` adds more `HostKey` lines).
     pub fn start_with_host_key(key_type: &str, extra_config: &str) -> Self {
+        Self::start_full(key_type, extra_config, "127.0.0.1", None)
+    }
+
+    /// A host of its own: listening on the loopback `address` (127.0.0.2, ...), and in
+    /// a UTS namespace of its own named `hostname`, so what its sessions read of the host
+    /// (`/proc/sys/kernel/hostname`) tells it from another test sshd. Needs root.
+    pub fn start_as(hostname: &str, address: &str) -> Self {
+        Self::start_full("ed25519", "", address, Some(hostname))
+    }
+
+    fn start_full(
+        key_type: &str,
+        extra_config: &str,
+        address: &str,
+        hostname: Option<&str>,
+    ) -> Self {
         // sshd refuses to start without its privilege-separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let dir = tempfile::Builder::new().prefix("sshd-").tempdir().unwrap();
@@ -95,7 +143,7 @@ impl Sshd {
             let mut f = std::fs::File::create(&config).unwrap();
             write!(
                 f,
-                "{extra_config}\nPort {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\n\
+                "{extra_config}\nPort {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\n\
                  AuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPermitRootLogin yes\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  AllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nMaxSessions 200\n\
@@ -107,13 +155,7 @@ impl Sshd {
             .unwrap();
             drop(f);
             let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
-            let mut child = Command::new("/usr/sbin/sshd")
-                .arg("-D")
-                .arg("-e")
-                .arg("-f")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
+            let mut child = sshd_command(&config, hostname)
                 .stderr(log)
                 .spawn()
                 .expect("start /usr/sbin/sshd");
@@ -122,9 +164,11 @@ impl Sshd {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if std::net::TcpStream::connect((address, port)).is_ok() {
                     return Sshd {
                         dir,
+                        address: address.to_string(),
+                        hostname: hostname.map(str::to_string),
                         port,
                         child,
                         host_public_key,
@@ -173,18 +217,15 @@ impl Sshd {
             .append(true)
             .open(self.dir.path().join("sshd.log"))
             .unwrap();
-        self.child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(self.dir.path().join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("restart /usr/sbin/sshd");
+        self.child = sshd_command(
+            &self.dir.path().join("sshd_config"),
+            self.hostname.as_deref(),
+        )
+        .stderr(log)
+        .spawn()
+        .expect("restart /usr/sbin/sshd");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect((self.address.as_str(), self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "sshd did not come back:\n{}",
@@ -198,9 +239,12 @@ impl Sshd {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
 
-    /// `[127.0.0.1]:PORT ssh-ed25519 AAAA...`, as known_hosts records this server.
+    /// `[ADDRESS]:PORT ssh-ed25519 AAAA...`, as known_hosts records this server.
     pub fn known_hosts_line(&self) -> String {
-        format!("[127.0.0.1]:{} {}\n", self.port, self.host_public_key)
+        format!(
+            "[{}]:{} {}\n",
+            self.address, self.port, self.host_public_key
+        )
     }
 
     /// Authorize another public key file.
@@ -288,7 +332,7 @@ impl Sshd {
     pub fn spec(&self, user: &str, known_hosts: &Path) -> odoo_ops::ssh::ConnectSpec {
         odoo_ops::ssh::ConnectSpec {
             label: format!("test-sshd-{}", self.port),
-            host: "127.0.0.1".into(),
+            host: self.address.clone(),
             port: self.port,
             user: user.into(),
             identity_files: vec![self.client_key.clone()],
@@ -307,8 +351,9 @@ impl Sshd {
     /// root with its client key; `extra` lines go inside the block.
     pub fn ssh_config_block(&self, alias: &str, extra: &str) -> String {
         format!(
-            "Host {alias}\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n  \
+            "Host {alias}\n  HostName {}\n  Port {}\n  User root\n  IdentityFile {}\n  \
              IdentitiesOnly yes\n{extra}",
+            self.address,
             self.port,
             self.client_key.display()
         )
@@ -344,7 +389,8 @@ impl Sshd {
         std::fs::write(
             home.join(".ssh/config"),
             format!(
-                "Host droplet\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+                "Host droplet\n  HostName {}\n  Port {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+                self.address,
                 self.port,
                 self.client_key.display()
             ),

@@ -1,8 +1,8 @@
 //! The Droplets pane: the DigitalOcean droplets the token sees ([`crate::digitalocean`]),
 //! listed by a job when the pane is first focused and on refresh. Columns and filter are
 //! the CLI's (`digitalocean::listing`); filter by tag and by a part of the name (typed with
-//! the shared text input); reboot, power cycle and snapshot after a yes/no; Enter shows
-//! the SSH target the droplet would be reached at. Without a token it says how to set one.
+//! the shared text input); reboot, power cycle and snapshot after a yes/no; Enter connects
+//! the console to the droplet (the event loop replaces the host session). Without a token it says how to set one.
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -14,6 +14,7 @@ use super::{PaneContext, PaneId};
 use crate::config::keymap::Action;
 use crate::digitalocean::listing::{self, DropletRow, HEADERS, ListFilter};
 use crate::digitalocean::{Droplet, DropletAction, RateLimit};
+use crate::tui::connect::ConnectRequest;
 use crate::tui::effect::Effect;
 use crate::tui::text_input::{Edit, TextInput};
 
@@ -79,7 +80,7 @@ pub struct DropletsPane {
     pub input: Option<(FilterField, TextInput)>,
     pub selected: usize,
     pub confirm: Option<Pending>,
-    /// The last action's outcome, or the SSH target Enter asked for.
+    /// The last action's outcome, or the connection Enter asked for.
     pub notice: Option<String>,
     pub rate_limit: Option<RateLimit>,
     pub readonly: bool,
@@ -181,12 +182,23 @@ impl DropletsPane {
                 let text = self.filter.tag.clone().unwrap_or_default();
                 self.input = Some((FilterField::Tag, TextInput::with_text(&text)));
             }
-            Action::DropletsSsh => {
-                self.notice = self.selected_row().map(|row| match &row.public_ipv4 {
-                    Some(ip) => format!("{}: ssh root@{ip}", row.name),
-                    None => format!("{}: no public IPv4 yet (status {})", row.name, row.status),
-                });
-            }
+            Action::DropletsConnect => match self.selected_row() {
+                Some(DropletRow {
+                    name,
+                    public_ipv4: Some(address),
+                    ..
+                }) => {
+                    self.notice = Some(format!("connecting to {name} ({address})…"));
+                    return vec![Effect::Connect(ConnectRequest { name, address })];
+                }
+                Some(row) => {
+                    self.notice = Some(format!(
+                        "{}: no public IPv4 yet (status {})",
+                        row.name, row.status
+                    ))
+                }
+                None => {}
+            },
             Action::DropletsReboot | Action::DropletsPowerCycle | Action::DropletsSnapshot => {
                 if self.readonly {
                     self.notice = Some("read-only session: droplet actions are off".into());
@@ -433,7 +445,7 @@ fn filter_line(pane: &DropletsPane, ctx: &PaneContext) -> Line<'static> {
     let mut hints = vec![
         (Action::DropletsFilterTag, "tag"),
         (Action::DropletsFilterName, "name"),
-        (Action::DropletsSsh, "ssh target"),
+        (Action::DropletsConnect, "connect"),
     ];
     if !ctx.readonly {
         hints.extend([
