@@ -347,6 +347,8 @@ fn a_failed_staging_run_never_contacts_the_real_directory() {
     assert!(matches!(err, TlsError::StagingFailed { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("the real CA was not asked"), "{message}");
+    // The CA's own reason, as certbot relayed it.
+    assert!(message.contains("connection refused"), "{message}");
     assert!(
         message.contains(NAME),
         "certbot's detail names the name: {message}"
@@ -429,7 +431,7 @@ fn a_name_that_resolves_elsewhere_is_refused_with_what_it_resolves_to() {
 }
 
 #[test]
-fn without_systemd_one_cron_job_renews_and_the_timer_link_goes() {
+fn without_systemd_one_cron_job_renews_and_a_rejected_tls_site_leaves_the_working_one() {
     let dns = FakeDns::start();
     let droplet = Droplet::new(http_only_site);
     let root = droplet.path("root");
@@ -479,5 +481,20 @@ fn without_systemd_one_cron_job_renews_and_the_timer_link_goes() {
             .iter()
             .any(|l| l.contains("disabled") || l.contains("removed")),
         "{heard:#?}"
+    );
+
+    // A TLS site nginx rejects: the error says so in nginx's words, the working site stays.
+    let working = std::fs::read_to_string(&droplet.site).unwrap();
+    let mut bad = req.clone();
+    let switch = bad.site.as_mut().unwrap();
+    switch.text = switch.text.replace("privkey.pem", "absent-key.pem");
+    let (result, _) = run(&Target::local(), &bad);
+    let err = result.unwrap_err();
+    assert!(matches!(err, TlsError::Site { .. }), "{err}");
+    assert!(err.to_string().contains("absent-key.pem"), "{err}");
+    assert_eq!(std::fs::read_to_string(&droplet.site).unwrap(), working);
+    assert!(
+        served_certificate(droplet.https).contains(&format!("DNS:{NAME}")),
+        "nginx still serves the certificate"
     );
 }
