@@ -2,7 +2,8 @@
 //! (two of them: a staging CA and a "real" one, each with its own random intermediate) on
 //! loopback, through a real nginx, which then serves the issued certificate. Names resolve
 //! through `pebble-challtestsrv` as DNS; certbot's directories and the renewal mechanisms
-//! live in the test's temp dirs, so nothing of this machine's /etc is touched.
+//! live in the test's temp dirs, so nothing of this machine's /etc is touched. Locally and over
+//! SSH (a real sshd on loopback): the step only talks to the host through its Target.
 
 mod support;
 
@@ -207,6 +208,23 @@ fn counting_listener() -> (u16, Arc<AtomicUsize>) {
     (port, count)
 }
 
+/// A staging pebble and a "real" one validating on the droplet's HTTP port, and one CA
+/// bundle that makes both of their HTTPS trusted.
+fn two_cas(droplet: &Droplet, dns: &FakeDns) -> (Pebble, Pebble, PathBuf) {
+    let staging = Pebble::start(droplet.http, dns);
+    let real = Pebble::start(droplet.http, dns);
+    let bundle = droplet.path("ca-bundle.pem");
+    std::fs::write(
+        &bundle,
+        [&staging.ca_bundle, &real.ca_bundle]
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<String>(),
+    )
+    .unwrap();
+    (staging, real, bundle)
+}
+
 fn run(target: &Target, req: &TlsRequest) -> (Result<tls::TlsOutcome, TlsError>, Vec<String>) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut heard = Vec::new();
@@ -219,18 +237,7 @@ fn issues_through_nginx_staging_first_then_serves_the_real_certificate_and_a_rer
 {
     let dns = FakeDns::start();
     let droplet = Droplet::new(http_only_site);
-    let staging = Pebble::start(droplet.http, &dns);
-    let real = Pebble::start(droplet.http, &dns);
-    // Both pebbles' HTTPS certificates come from separate test CAs: certbot trusts both.
-    let bundle = droplet.path("ca-bundle.pem");
-    std::fs::write(
-        &bundle,
-        [&staging.ca_bundle, &real.ca_bundle]
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect::<String>(),
-    )
-    .unwrap();
+    let (staging, real, bundle) = two_cas(&droplet, &dns);
     let req = droplet.request(&dns, &staging.directory, &real.directory, &bundle);
     let target = Target::local();
 
@@ -449,17 +456,7 @@ fn without_systemd_one_cron_job_renews_and_a_rejected_tls_site_leaves_the_workin
         "0 4 * * * root certbot renew --quiet\n",
     )
     .unwrap();
-    let staging = Pebble::start(droplet.http, &dns);
-    let real = Pebble::start(droplet.http, &dns);
-    let bundle = droplet.path("ca-bundle.pem");
-    std::fs::write(
-        &bundle,
-        [&staging.ca_bundle, &real.ca_bundle]
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect::<String>(),
-    )
-    .unwrap();
+    let (staging, real, bundle) = two_cas(&droplet, &dns);
     let req = droplet.request(&dns, &staging.directory, &real.directory, &bundle);
     let (result, _) = run(&Target::local(), &req);
     let outcome = result.unwrap_or_else(|e| panic!("{e}"));
@@ -497,4 +494,28 @@ fn without_systemd_one_cron_job_renews_and_a_rejected_tls_site_leaves_the_workin
         served_certificate(droplet.https).contains(&format!("DNS:{NAME}")),
         "nginx still serves the certificate"
     );
+}
+
+#[test]
+fn over_ssh_the_same_step_issues_and_switches_the_site() {
+    let dns = FakeDns::start();
+    let droplet = Droplet::new(http_only_site);
+    let (staging, real, bundle) = two_cas(&droplet, &dns);
+    let req = droplet.request(&dns, &staging.directory, &real.directory, &bundle);
+    let sshd = support::sshd::Sshd::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = rt.block_on(sshd.target());
+    assert!(!target.is_local());
+    let outcome = rt
+        .block_on(tls::issue(&target, &req, |_| {}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.issued);
+    assert!(matches!(outcome.site, Some(SiteOutcome::Reloaded { .. })));
+    let served = served_certificate(droplet.https);
+    assert!(served.contains(&format!("DNS:{NAME}")), "{served}");
+    assert!(
+        served.contains(&format!("issuer=CN = {}", real.intermediate_cn())),
+        "{served}"
+    );
+    assert_eq!(droplet.renewal_mechanisms(), ["timer"]);
 }
