@@ -129,29 +129,30 @@ impl Droplet {
     }
 
     fn request(&self, dns: &FakeDns, staging: &str, production: &str, ca: &Path) -> TlsRequest {
-        TlsRequest {
-            name: Domain::parse(NAME).unwrap(),
-            email: "ops@example.com".into(),
-            addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
-            resolver: Resolver::Server(dns.addr),
-            http_port: self.http,
-            webroot: self.path("www"),
-            directories: AcmeDirectories {
-                staging: staging.into(),
-                production: production.into(),
-            },
-            certbot: self.certbot_dirs(),
-            ca_bundle: Some(ca.to_path_buf()),
-            nginx: self.invocation(),
-            renewal: RenewalLayout {
-                root: self.path("root"),
-            },
-            site: Some(SiteSwitch {
-                path: self.site.clone(),
-                text: self.tls_site(),
-                state: StateDirs::under(&self.path("state")),
-            }),
-        }
+        let mut req = TlsRequest::new(
+            Domain::parse(NAME).unwrap(),
+            "ops@example.com",
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            self.path("www"),
+            self.invocation(),
+        );
+        req.resolver = Resolver::Server(dns.addr);
+        req.http_port = self.http;
+        req.directories = AcmeDirectories {
+            staging: staging.into(),
+            production: production.into(),
+        };
+        req.certbot = self.certbot_dirs();
+        req.ca_bundle = Some(ca.to_path_buf());
+        req.renewal = RenewalLayout {
+            root: self.path("root"),
+        };
+        req.site = Some(SiteSwitch {
+            path: self.site.clone(),
+            text: self.tls_site(),
+            state: StateDirs::under(&self.path("state")),
+        });
+        req
     }
 
     /// Which renewal mechanisms are live in the layout: the enabled timer, cron files cron

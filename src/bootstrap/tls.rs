@@ -150,6 +150,34 @@ pub struct TlsRequest {
     pub site: Option<SiteSwitch>,
 }
 
+impl TlsRequest {
+    /// A droplet's request with the usual defaults: the system's resolver, port 80, Let's
+    /// Encrypt, certbot's own directories, the host's renewal mechanisms, no site switch
+    /// (set [`TlsRequest::site`] to have the step switch the site too).
+    pub fn new(
+        name: Domain,
+        email: impl Into<String>,
+        addresses: Vec<IpAddr>,
+        webroot: impl Into<PathBuf>,
+        nginx: NginxInvocation,
+    ) -> TlsRequest {
+        TlsRequest {
+            name,
+            email: email.into(),
+            addresses,
+            resolver: Resolver::System,
+            http_port: 80,
+            webroot: webroot.into(),
+            directories: AcmeDirectories::default(),
+            certbot: CertbotDirs::default(),
+            ca_bundle: None,
+            nginx,
+            renewal: RenewalLayout::default(),
+            site: None,
+        }
+    }
+}
+
 /// What the step left in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsOutcome {
