@@ -33,6 +33,8 @@ pub enum Renewal {
     Timer,
     /// This cron file's `certbot renew` line.
     Cron { file: PathBuf },
+    /// A `certbot renew` line in root's own crontab (`crontab -l`), the operator's own.
+    RootCrontab,
 }
 
 impl fmt::Display for Renewal {
@@ -40,6 +42,7 @@ impl fmt::Display for Renewal {
         match self {
             Renewal::Timer => f.write_str("certbot.timer (systemd), no cron job"),
             Renewal::Cron { file } => write!(f, "the cron job in {}, no timer", file.display()),
+            Renewal::RootCrontab => f.write_str("the certbot line in root's crontab, no timer"),
         }
     }
 }
@@ -168,12 +171,7 @@ pub(super) async fn exactly_one(
         for file in &found.cron_files {
             disable_cron_file(target, file, &mut changes).await?;
         }
-        return Ok((
-            Renewal::Cron {
-                file: "crontab -l (root)".into(),
-            },
-            changes,
-        ));
+        return Ok((Renewal::RootCrontab, changes));
     }
     let kept = match found.cron_files.split_first() {
         Some((first, rest)) => {
