@@ -16,6 +16,7 @@ packages=(
   python3-passlib                 # cross-checks the admin_passwd hash against passlib
   debootstrap                     # the Debian root of the tests' PostgreSQL image
   cloud-init                      # checks the droplet user data with cloud-init's own schema
+  pebble certbot                  # the TLS step issues for real against an ACME test server
 )
 
 missing=()

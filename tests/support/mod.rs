@@ -17,6 +17,7 @@ pub mod netns;
 pub mod nginx;
 pub mod odoo_db;
 pub mod odoo_site;
+pub mod pebble;
 pub mod pg_image;
 pub mod ports;
 pub mod postgres;

@@ -1,0 +1,150 @@
+//! Debian's `pebble` (Let's Encrypt's ACME test server) on loopback, and its companion
+//! `pebble-challtestsrv` as the DNS server that makes every name resolve to 127.0.0.1.
+//! Each in its own temp dir on free ports, stopped on Drop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::ports::{free_port, wait_listening};
+use super::tls::{TestCert, make_cert};
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..250 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A DNS server answering every A query with 127.0.0.1 (and no AAAA), as pebble's
+/// `-dnsserver` and the TLS step's preflight ask it.
+pub struct FakeDns {
+    pub addr: SocketAddr,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeDns {
+    pub fn start() -> FakeDns {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("dns.log")).unwrap();
+        let child = Command::new("pebble-challtestsrv")
+            .args(["-dns01", &format!("127.0.0.1:{port}")])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-management", &format!("127.0.0.1:{}", free_port())])
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start pebble-challtestsrv (scripts/test-deps.sh installs pebble)");
+        let mut dns = FakeDns {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            _dir: dir,
+        };
+        // It serves TCP and UDP on the same port; TCP answering means both are up.
+        if !wait_listening(port, Duration::from_secs(10)) {
+            stop(&mut dns.child);
+            panic!("pebble-challtestsrv did not listen on {port}");
+        }
+        dns
+    }
+}
+
+impl Drop for FakeDns {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+pub struct Pebble {
+    /// The ACME directory URL.
+    pub directory: String,
+    /// The CA bundle that makes pebble's own HTTPS trusted (certbot's REQUESTS_CA_BUNDLE).
+    pub ca_bundle: PathBuf,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Pebble {
+    /// Pebble validating http-01 on `http_port` of whatever `dns` resolves names to.
+    pub fn start(http_port: u16, dns: &FakeDns) -> Pebble {
+        let dir = tempfile::tempdir().unwrap();
+        let TestCert {
+            ca_cert,
+            fullchain,
+            key,
+        } = make_cert(&dir.path().join("tls"), "localhost");
+        let port = free_port();
+        let config = serde_json::json!({
+            "pebble": {
+                "listenAddress": format!("127.0.0.1:{port}"),
+                "managementListenAddress": format!("127.0.0.1:{}", free_port()),
+                "certificate": fullchain,
+                "privateKey": key,
+                "httpPort": http_port,
+                "tlsPort": free_port(),
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": false
+            }
+        });
+        let config_path = dir.path().join("pebble.json");
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let log = std::fs::File::create(dir.path().join("pebble.log")).unwrap();
+        let child = Command::new("pebble")
+            .arg("-config")
+            .arg(&config_path)
+            .arg("-dnsserver")
+            .arg(dns.addr.to_string())
+            // No random sleeps before validating; no nonces rejected at random.
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start pebble (scripts/test-deps.sh installs it)");
+        let mut pebble = Pebble {
+            directory: format!("https://localhost:{port}/dir"),
+            ca_bundle: ca_cert,
+            dir,
+            child,
+        };
+        if !wait_listening(port, Duration::from_secs(10)) {
+            let log = pebble.log();
+            stop(&mut pebble.child);
+            panic!("pebble did not listen on {port}:\n{log}");
+        }
+        pebble
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
+    }
+
+    /// The common name of the intermediate that signs this pebble's certificates
+    /// (`Pebble Intermediate CA 74dbff`: the suffix is random per start).
+    pub fn intermediate_cn(&self) -> String {
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("Generated new intermediate issuer CN="))
+            .unwrap_or_else(|| panic!("pebble's log names no intermediate:\n{log}"));
+        let after = line.split("CN=").nth(1).unwrap();
+        after.split(" with serial").next().unwrap().to_string()
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
