@@ -47,9 +47,9 @@ pub struct LogSources {
     host_look: Option<JoinHandle<()>>,
     /// The Odoo server processes the last look was made for.
     looked_for: Option<Vec<u32>>,
-    /// Servers seen once and not yet looked for: a set is looked for when the next facts
-    /// list it again.
-    seen_once: Option<Vec<u32>>,
+    /// Servers the last facts listed that the last look did not know: one of them
+    /// listed again calls for a look.
+    seen_once: Vec<u32>,
 }
 
 impl LogSources {
@@ -61,7 +61,7 @@ impl LogSources {
             logfile_probed: HashSet::new(),
             host_look: None,
             looked_for: None,
-            seen_once: None,
+            seen_once: Vec::new(),
         }
     }
 
@@ -101,21 +101,24 @@ impl LogSources {
         true
     }
 
-    /// Fresh host facts: look again when the Odoo servers changed since the last look and
-    /// the next facts still list them, not on every refresh (a look is a full process
-    /// snapshot: a dozen processes). A busy host starts and ends Python processes all the
-    /// time; one that lives across two refreshes (10 s) may be an Odoo.
+    /// Fresh host facts: look again when an Odoo server not there at the last look is
+    /// listed by two facts in a row, not on every refresh (a look is a full process
+    /// snapshot: a dozen processes). A busy host starts and ends Python processes (and
+    /// containers) all the time; one that lives across two refreshes (10 s) may be an
+    /// Odoo, and others coming and going around it do not put its look off.
     pub fn on_host_facts(&mut self, facts: &HostFacts) {
         let now = &facts.odoo_server_pids;
-        match look_again(self.looked_for.as_deref(), self.seen_once.as_deref(), now) {
-            Look::No => self.seen_once = None,
-            Look::AfterNextFacts => self.seen_once = Some(now.clone()),
-            // Recorded only once a look starts: a change seen while one runs is looked
+        let (look, new) = look_again(self.looked_for.as_deref(), &self.seen_once, now);
+        match look {
+            Look::No | Look::AfterNextFacts => self.seen_once = new,
+            // Recorded only once a look starts: a server seen while one runs is looked
             // at with the next facts.
             Look::Now => {
                 if self.look_on_host() {
                     self.looked_for = Some(now.clone());
-                    self.seen_once = None;
+                    self.seen_once.clear();
+                } else {
+                    self.seen_once = new;
                 }
             }
         }
@@ -174,16 +177,23 @@ enum Look {
     Now,
 }
 
-/// Whether the host's Odoo servers call for a look: never on the same set as the last
-/// look; on a new set, once two facts in a row list it. The very first facts are looked
-/// at at once (the look at start is under way or done by then).
-fn look_again(looked_for: Option<&[u32]>, seen_once: Option<&[u32]>, now: &[u32]) -> Look {
-    match looked_for {
-        None => Look::Now,
-        Some(last) if last == now => Look::No,
-        Some(_) if seen_once == Some(now) => Look::Now,
-        Some(_) => Look::AfterNextFacts,
-    }
+/// Whether the host's Odoo servers call for a look, and the servers new since the last
+/// one: the very first facts are looked at at once (the look at start may have missed a
+/// server starting then); afterwards, a new server is looked for once two facts in a row
+/// list it. A server that went away calls for nothing.
+fn look_again(looked_for: Option<&[u32]>, seen_once: &[u32], now: &[u32]) -> (Look, Vec<u32>) {
+    let Some(last) = looked_for else {
+        return (Look::Now, now.to_vec());
+    };
+    let new: Vec<u32> = now.iter().copied().filter(|p| !last.contains(p)).collect();
+    let look = if new.is_empty() {
+        Look::No
+    } else if new.iter().any(|p| seen_once.contains(p)) {
+        Look::Now
+    } else {
+        Look::AfterNextFacts
+    };
+    (look, new)
 }
 
 #[cfg(test)]
@@ -191,29 +201,31 @@ mod odoo_process_tests {
     use super::{Look, look_again};
 
     #[test]
-    fn the_host_is_looked_at_again_only_when_new_odoo_servers_stay() {
-        assert_eq!(look_again(None, None, &[]), Look::Now, "the first facts");
-        assert_eq!(look_again(Some(&[]), None, &[]), Look::No);
+    fn a_new_odoo_server_is_looked_for_once_it_stays_whatever_comes_and_goes_beside_it() {
+        assert_eq!(look_again(None, &[], &[]).0, Look::Now, "the first facts");
+        assert_eq!(look_again(Some(&[]), &[], &[]).0, Look::No);
+        let (look, new) = look_again(Some(&[]), &[], &[900]);
+        assert_eq!(look, Look::AfterNextFacts, "an odoo-bin started");
+        assert_eq!(new, [900]);
+        assert_eq!(look_again(Some(&[]), &[900], &[900]).0, Look::Now);
         assert_eq!(
-            look_again(Some(&[]), None, &[900]),
-            Look::AfterNextFacts,
-            "an odoo-bin started: looked for if it is still there next time"
-        );
-        assert_eq!(look_again(Some(&[]), Some(&[900]), &[900]), Look::Now);
-        assert_eq!(
-            look_again(Some(&[]), Some(&[900]), &[]),
+            look_again(Some(&[]), &[900], &[]).0,
             Look::No,
             "a short-lived Python process is never looked for"
         );
         assert_eq!(
-            look_again(Some(&[900]), Some(&[901]), &[902]),
-            Look::AfterNextFacts,
-            "churn keeps postponing the look"
+            look_again(Some(&[900]), &[], &[]).0,
+            Look::No,
+            "a server that went away"
         );
+        // Others come and go beside a new server: it is looked for on its second facts.
+        let (look, new) = look_again(Some(&[1]), &[], &[1, 900, 31]);
+        assert_eq!(look, Look::AfterNextFacts);
+        assert_eq!(look_again(Some(&[1]), &new, &[1, 900, 44]).0, Look::Now);
         assert_eq!(
-            look_again(Some(&[900]), Some(&[901]), &[901]),
-            Look::Now,
-            "it restarted"
+            look_again(Some(&[1]), &[31], &[1, 44]).0,
+            Look::AfterNextFacts,
+            "churn alone is never looked at at once"
         );
     }
 }
