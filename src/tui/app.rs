@@ -85,6 +85,9 @@ impl App {
     ) -> App {
         let notice = (!settings.warnings.is_empty()).then(|| settings.warnings.join(" · "));
         let backup_dir = crate::backup::default_dir(&settings);
+        let mut deploy = DeployPane::new(readonly);
+        deploy.runs.parts.backup_dir = backup_dir.clone();
+        deploy.runs.parts.backup_keep = settings.config.backup.keep;
         App {
             theme: settings.theme.clone(),
             keymap: settings.keymap.clone(),
@@ -106,7 +109,7 @@ impl App {
             containers: ContainersPane::new(readonly),
             logs: LogsPane::default(),
             checks: ChecksPane::new(readonly),
-            deploy: DeployPane::new(readonly),
+            deploy,
             modules: ModulesPane {
                 backup_dir,
                 ..ModulesPane::new(readonly)
@@ -492,6 +495,7 @@ impl App {
                 }
             }
             Message::DeployStep(step) => self.deploy.runs.apply_step(step),
+            Message::DeployPreviewed(result) => self.deploy.runs.apply_preview(result),
             Message::DeployDone(done) => {
                 if done.verdict != crate::deploy::orchestrate::Verdict::Passed {
                     tracing::warn!("deploy: {}", done.message);

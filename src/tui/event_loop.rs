@@ -75,6 +75,7 @@ impl Worker {
             | Effect::LoadDroplets
             | Effect::DropletAction { .. }
             | Effect::LoadDeploys(_)
+            | Effect::PreviewDeploy(_)
             | Effect::RunDeploy(_) => {
                 if let Some(job) = ConsoleJob::new(&self.target, effect) {
                     self.jobs.submit(job.with_cloud(self.cloud.clone()));
