@@ -81,7 +81,11 @@ fn plan(app: &mut App, tag: &str, modules: &str) -> String {
     run_jobs(app, effects, |app| {
         !matches!(app.deploy.runs.stage, RunStage::Previewing(_))
     });
-    assert!(app.deploy.runs.is_confirming(), "{:?}", app.deploy.runs.stage);
+    assert!(
+        app.deploy.runs.is_confirming(),
+        "{:?}",
+        app.deploy.runs.stage
+    );
     screen_text(render(app).backend().buffer())
 }
 

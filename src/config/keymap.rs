@@ -170,7 +170,7 @@ actions! {
     DeployHistory "history" in Deploy: "show the releases and deploys, or the stack files",
     DeployRollback "rollback" in Deploy: "roll back to the selected release, or an unfinished deploy (asks first)",
     DeployResume "resume" in Deploy: "resume the unfinished deploy (asks first)",
-    DeployNew "deploy" in Deploy: "deploy a tag: type it and any modules to upgrade, see the plan, confirm",
+    DeployNew "deploy" in Deploy: "deploy a new tag, modules optional (asks first)",
     ModulesFilter "filter_name" in Modules: "filter modules by name (empty clears)",
     ModulesState "cycle_state" in Modules: "show one module state, then the next, then all",
     ModulesDetail "detail" in Modules: "open or close the selected module's dependencies",

@@ -359,6 +359,19 @@ impl Resume<'_> {
         let switched = current.tag == to.tag && to.tag != from.tag;
         let serving = format!("{} ({}) serves", current.container, current.tag);
         match (choice, switched) {
+            // A module deploy stopped before its window was recorded (during its backup):
+            // deployed again without its modules it would run new code on an old schema.
+            (Choice::Continue, false)
+                if deploy.window.is_none() && deploy.steps.iter().any(|s| s.step == "backup") =>
+            {
+                let msg = format!(
+                    "{serving}; the deploy stopped before its module plan was journaled (during its backup): nothing was done; deploy {} again with its --modules",
+                    to.tag
+                );
+                self.step(status, "resume", t, StepResult::Failed, &msg)
+                    .await;
+                (Verdict::Failed, msg, false)
+            }
             (Choice::Continue, false) => {
                 let msg = format!(
                     "{serving}; nothing was switched: {} is deployed again as a new run",
