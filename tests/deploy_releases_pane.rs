@@ -294,3 +294,139 @@ fn read_only_offers_no_rollback() {
     assert!(key(&mut app, 'c').is_empty());
     assert_eq!(app.deploy.runs.stage, RunStage::Listed);
 }
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        assert!(key(app, c).is_empty(), "typing {c:?} asks for nothing");
+    }
+}
+
+fn enter(app: &mut App) -> Vec<Effect> {
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )))
+    .1
+}
+
+#[test]
+fn a_new_tag_is_typed_with_its_modules_its_plan_shown_and_deployed_once_confirmed() {
+    use odoo_ops::deploy::preview::DeployPreview;
+    let mut app = releases_app(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    });
+    app.deploy.runs.parts.backup_dir = Some("/var/backups/odoo".into());
+    key(&mut app, 'd');
+    app.apply(Message::Deploys(Ok(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    })));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("t deploy a tag"), "the key is hinted: {text}");
+
+    // `t`: the tag, Enter, the modules, Enter: the plan is asked for (read-only).
+    assert!(key(&mut app, 't').is_empty());
+    typed(&mut app, "18.0-4");
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("tag      18.0-4"), "{text}");
+    assert!(
+        enter(&mut app).is_empty(),
+        "Enter on the tag goes to the modules"
+    );
+    typed(&mut app, "project,sale");
+    let effects = enter(&mut app);
+    let [Effect::PreviewDeploy(run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        run.action,
+        RunAction::Deploy {
+            tag: "18.0-4".into(),
+            modules: "project,sale".into()
+        }
+    );
+    assert!(
+        screen_text(render(&app).backend().buffer()).contains("reading what runs now"),
+        "the plan is on its way"
+    );
+    let window = run.parts.module_window("project,sale").unwrap().unwrap();
+    app.apply(Message::DeployPreviewed(Ok(DeployPreview {
+        host: "this machine".into(),
+        from: Ok("18.0-2 (b2b2b2b2b2b2)".into()),
+        to: "18.0-4".into(),
+        image: Some(("odoo-standin:18.0-4".into(), true)),
+        modules: Some(odoo_ops::deploy::module_window::describe_plan(&window.plan)),
+        backup_dir: Some(window.backup_dir.clone()),
+        steps: odoo_ops::deploy::preview::steps("18.0-4", Some(&window)),
+    })));
+    insta::assert_snapshot!("deploy_plan_preview", render(&app).backend());
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("18.0-2 (b2b2b2b2b2b2) → 18.0-4"), "{text}");
+    assert!(text.contains("maintenance window"), "{text}");
+    assert!(text.contains("/var/backups/odoo"), "{text}");
+    assert!(
+        text.contains("Deploy 18.0-4 with modules project,sale?"),
+        "{text}"
+    );
+
+    // `y`: the deploy runs on the job runner.
+    let effects = key(&mut app, 'y');
+    let [Effect::RunDeploy(run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(matches!(&run.action, RunAction::Deploy { tag, .. } if tag == "18.0-4"));
+    assert!(matches!(app.deploy.runs.stage, RunStage::Running { .. }));
+
+    // A tag alone is a zero-downtime deploy; an empty tag is refused in the form.
+    app.apply(Message::DeployDone(DeployDone {
+        verdict: Verdict::Passed,
+        outcome: Outcome::Passed,
+        message: "18.0-4 serves".into(),
+        proof_dir: Some("proofs/deploy-x".into()),
+        loaded: Ok(DeploysLoaded {
+            releases: history(),
+            unfinished: None,
+            running: None,
+        }),
+    }));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("proof proofs/deploy-x"), "{text}");
+    assert!(key(&mut app, 't').is_empty());
+    assert!(
+        screen_text(render(&app).backend().buffer()).contains("tag      18.0-4"),
+        "the last tag is offered again"
+    );
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
+    enter(&mut app);
+    assert!(enter(&mut app).is_empty(), "no tag: nothing asked");
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("type the tag to deploy"), "{text}");
+    typed(&mut app, "18.0-5");
+    enter(&mut app);
+    let effects = enter(&mut app);
+    let [Effect::PreviewDeploy(run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(run.parts.module_window("").unwrap().is_none());
+    app.apply(Message::DeployPreviewed(Ok(DeployPreview {
+        host: "this machine".into(),
+        from: Ok("18.0-4 (d4d4d4d4d4d4)".into()),
+        to: "18.0-5".into(),
+        image: Some(("odoo-standin:18.0-5".into(), false)),
+        modules: None,
+        backup_dir: None,
+        steps: odoo_ops::deploy::preview::steps("18.0-5", None),
+    })));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(text.contains("zero downtime"), "{text}");
+    assert!(text.contains("NOT on the host"), "{text}");
+    // `n`: nothing runs.
+    assert!(key(&mut app, 'n').is_empty());
+    assert_eq!(app.deploy.runs.stage, RunStage::Listed);
+}

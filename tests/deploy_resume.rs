@@ -283,3 +283,47 @@ fn over_ssh_a_killed_deploy_is_resumed_and_a_deploy_passes_the_same_as_locally()
     assert_serving(&stack, a);
     assert_one_container(&stack);
 }
+
+#[test]
+fn a_rollback_killed_during_its_switch_back_is_resumed_and_the_previous_release_serves() {
+    let stack = Stack::new("resumeback");
+    let (a, b) = (RELEASES[0], RELEASES[1]);
+    // B switched in, the deploy killed before its verify.
+    deploy_killed_at(&stack, None, &["--tag", b], "switch");
+    assert_eq!(running_tag(&stack), b);
+    // Its rollback killed in turn, A's container started beside B's, nginx still on B.
+    deploy_killed_at(
+        &stack,
+        None,
+        &["--resume", "rollback"],
+        "switch back:started",
+    );
+    assert_eq!(
+        stack.service_containers().len(),
+        2,
+        "the switch back was cut short"
+    );
+    assert_eq!(through_nginx(&stack).0, 200, "nginx still reaches B");
+    // The next start: B (what .env names, what nginx reaches) kept, A's half-started
+    // container removed, then the switch back again, verified.
+    let out = resume(&stack, None, Some("rollback"), true);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("-next ({a}), left by the interrupted switch")),
+        "{}",
+        text(&out)
+    );
+    let (_, proof) = last_proof(&stack);
+    assert_valid_proof(&proof);
+    assert_eq!(proof["outcome"], "rolled_back", "{proof:#}");
+    assert_eq!(proof["rollback"]["to"]["tag"], a);
+    let back = proof["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "switch back")
+        .expect("the interrupted switch back is in the journal");
+    assert_eq!(back["result"], "interrupted", "{proof:#}");
+    assert_one_container(&stack);
+    assert_serving(&stack, a);
+}

@@ -286,20 +286,15 @@ fn run(
     if !stack.json {
         let from = rt
             .block_on(orchestrate::current(target, &project, "odoo"))
-            .map(|c| format!("{} ({})", c.tag, short(&c.image_id)))
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    c.tag,
+                    crate::deploy::preview::short_id(&c.image_id)
+                )
+            })
             .unwrap_or_else(|e| format!("? ({e:#})"));
-        let steps = match &modules {
-            None => format!(
-                "lock, preflight, start {tag} beside the running release, gates on its own ports, \
-                 switch nginx, drain, gates through nginx; on failure switch back"
-            ),
-            Some(w) => format!(
-                "lock, preflight, backup, maintenance page (503), stop the running release, \
-                 {} in a one-off container of {tag}, start {tag}, gates, page off, gates through nginx; \
-                 on failure restore the backup and start the previous release",
-                crate::deploy::module_window::describe_plan(&w.plan)
-            ),
-        };
+        let steps = crate::deploy::preview::steps(&tag, modules.as_ref());
         println!(
             "{operation} on {}: {from} -> {tag}\n  steps: {steps}",
             target.describe()
@@ -333,14 +328,6 @@ fn run(
         Verdict::Failed => super::exit::PROBLEM,
         Verdict::CouldNotCheck => super::exit::ERROR,
     })
-}
-
-fn short(id: &str) -> String {
-    id.strip_prefix("sha256:")
-        .unwrap_or(id)
-        .chars()
-        .take(12)
-        .collect()
 }
 
 pub(super) fn report(result: &DeployResult, json: bool) -> Result<()> {

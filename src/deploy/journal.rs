@@ -74,9 +74,33 @@ pub enum Event {
         result: StepResult,
         detail: String,
     },
+    /// A module window is entered: what its rollback needs, written after the backup and
+    /// before the maintenance page goes up, so a resumed deploy can restore this deploy's
+    /// backup without the (stopped) old container to read it from.
+    Window {
+        window: WindowRecord,
+    },
     Finished {
         outcome: Outcome,
     },
+}
+
+/// What a module window's rollback (or a resumed one) needs. No secret: names and paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    /// This deploy's backup, where the console that ran the deploy runs.
+    pub backup: PathBuf,
+    pub database: String,
+    pub db_container: String,
+    pub db_user: String,
+    /// Odoo's data_dir in its container (the filestore is `data_dir/filestore/DB`).
+    pub data_dir: String,
+    /// The container of the release before, stopped (kept) during the window.
+    pub old_container: String,
+    /// The loopback ports both releases publish during the window.
+    pub ports: super::switch_clone::PortPair,
+    /// The modules' plan as it runs (installed names already moved to upgrades).
+    pub plan: crate::odoo::modules::plan::Plan,
 }
 
 /// What a deploy is, as its first line says.
@@ -154,6 +178,14 @@ impl DeployJournal {
             step: step.to_string(),
             result,
             detail: crate::redact::text(detail),
+        })
+        .await
+    }
+
+    /// What a rollback of the module window needs, before the window changes anything.
+    pub async fn window(&self, window: &WindowRecord) -> Result<()> {
+        self.append(Event::Window {
+            window: window.clone(),
         })
         .await
     }
@@ -241,6 +273,9 @@ pub struct UnfinishedDeploy {
     pub started_ms: i64,
     /// Every step that started, in order.
     pub steps: Vec<StepRecord>,
+    /// The module window it entered, when it took one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowRecord>,
     /// What to offer, the first being the suggestion.
     pub offers: Vec<Offer>,
 }
@@ -359,6 +394,7 @@ pub fn replay(text: &str) -> Option<UnfinishedDeploy> {
                     by,
                     started_ms: line.at_ms,
                     steps: Vec::new(),
+                    window: None,
                     offers: Vec::new(),
                 })
             }
@@ -386,6 +422,11 @@ pub fn replay(text: &str) -> Option<UnfinishedDeploy> {
                     s.ended_ms = Some(line.at_ms);
                     s.result = Some(result);
                     s.detail = detail;
+                }
+            }
+            Event::Window { window } => {
+                if let Some(d) = deploy.as_mut() {
+                    d.window = Some(window);
                 }
             }
             Event::Finished { .. } => return None,
@@ -453,5 +494,35 @@ mod tests {
             outcome: Outcome::Passed,
         });
         assert!(replay(&format!("{begin}\n{fin}\n")).is_none());
+    }
+
+    #[test]
+    fn a_module_windows_record_is_read_back_for_its_resumed_rollback() {
+        let begin = line(Event::Begin {
+            operation: Operation::Deploy,
+            from: Some(Image::tag("a")),
+            to: Image::tag("b"),
+            by: "me@here".into(),
+        });
+        let record = WindowRecord {
+            backup: "/backups/odoo_1.zip".into(),
+            database: "odoo".into(),
+            db_container: "shop-db-1".into(),
+            db_user: "odoo".into(),
+            data_dir: "/var/lib/odoo".into(),
+            old_container: "shop-odoo-1".into(),
+            ports: super::super::switch_clone::PortPair {
+                http: 8069,
+                gevent: 8072,
+            },
+            plan: crate::odoo::modules::plan::Plan::from_list("project", false).unwrap(),
+        };
+        let window = line(Event::Window {
+            window: record.clone(),
+        });
+        assert!(window.contains(r#""event":"window""#), "{window}");
+        let d = replay(&format!("{begin}\n{window}\n")).unwrap();
+        assert_eq!(d.window, Some(record));
+        assert!(replay(&begin).unwrap().window.is_none());
     }
 }

@@ -27,7 +27,7 @@ use bollard::query_parameters::{
 };
 use color_eyre::eyre::{Result, eyre};
 
-use super::journal::{Outcome, StepResult};
+use super::journal::{Outcome, StepResult, WindowRecord};
 use super::maintenance::{self, Maintenance};
 use super::orchestrate::{Current, Run, Verdict, failed_gates, gate_records};
 use super::proof::{BackupProof, Checksum, DeployStatus, RollbackProof, StepProof, StepVerdict};
@@ -73,14 +73,41 @@ struct Found {
 }
 
 /// Where a rollback starts from.
-struct Left {
+pub(super) struct Left {
     /// This deploy's backup, what a rollback restores.
-    backup: PathBuf,
-    maintenance: Option<Maintenance>,
+    pub(super) backup: PathBuf,
+    pub(super) maintenance: Option<Maintenance>,
     /// The new container, when one was created.
-    new_container: Option<String>,
+    pub(super) new_container: Option<String>,
     /// `.env` was moved to the new tag.
-    env_moved: bool,
+    pub(super) env_moved: bool,
+}
+
+/// What a rollback puts back, besides what [`Left`] says was changed.
+pub(super) struct Undo {
+    pub(super) docker: bollard::Docker,
+    /// The backup's view of the stack (the db container, the old Odoo container's data_dir).
+    pub(super) stack: backup::Stack,
+    pub(super) database: String,
+    /// The ports the old release publishes.
+    pub(super) ports: PortPair,
+    /// `.env` as it was before the window.
+    pub(super) env_before: String,
+    /// The upgrade started, so the database and filestore may have changed: restore them.
+    pub(super) restore: bool,
+}
+
+impl Found {
+    fn undo(&self, current: &Current) -> Undo {
+        Undo {
+            docker: self.access.docker.clone(),
+            stack: backup_stack(&self.access, current),
+            database: self.access.database.clone(),
+            ports: self.ports,
+            env_before: self.env_before.clone(),
+            restore: true,
+        }
+    }
 }
 
 impl Run<'_> {
@@ -107,6 +134,7 @@ impl Run<'_> {
         if let Some(j) = &self.journal {
             let _ = j.step_ended(name, result, detail).await;
         }
+        super::test_pause::after_step(name).await;
         into.push(StepProof::new(
             name,
             started_ms,
@@ -150,8 +178,9 @@ impl Run<'_> {
             }
             Err(WindowFailed::After { why, left }) => {
                 let (left, found) = *left;
+                let undo = found.undo(current);
                 let rolled = self
-                    .window_rollback(current, &found, left, &why, status)
+                    .window_rollback(current, &undo, left, &why, status)
                     .await;
                 self.record_release(state, deploy_id, status, status.outcome)
                     .await;
@@ -222,6 +251,26 @@ impl Run<'_> {
                 .join(", ")
         );
         status.backup = Some(proof);
+        // Before anything changes: what a resumed rollback of this window needs.
+        if let Some(j) = &self.journal {
+            let stack = backup_stack(&found.access, current);
+            let record = WindowRecord {
+                backup: backup_path.clone(),
+                database: found.access.database.clone(),
+                db_container: stack.db_container,
+                db_user: stack.db_user,
+                data_dir: stack.data_dir,
+                old_container: current.container.clone(),
+                ports: found.ports,
+                plan: found.plan.clone(),
+            };
+            if let Err(e) = j.window(&record).await {
+                let why = format!("the journal could not record the window: {e:#}");
+                self.window_step_ended(steps, "backup", t, StepResult::Failed, &why)
+                    .await;
+                return Err(WindowFailed::Before(why));
+            }
+        }
         self.window_step_ended(steps, "backup", t, StepResult::Passed, &detail)
             .await;
 
@@ -301,7 +350,10 @@ impl Run<'_> {
         let mut log: Vec<u8> = Vec::new();
         let ran = {
             let on_step = &mut *self.on_step;
-            let mut on_line = |l: &str| on_step(&format!("upgrade | {l}"));
+            let mut on_line = |l: &str| {
+                on_step(&format!("upgrade | {l}"));
+                super::test_pause::during_upgrade(l);
+            };
             oneoff::run_plan_with(
                 &found.access,
                 &found.plan,
@@ -611,10 +663,10 @@ impl Run<'_> {
 
     /// Back to what ran before the window: the page up, the new container gone, the data
     /// restored from this deploy's backup, the old container started and verified.
-    async fn window_rollback(
+    pub(super) async fn window_rollback(
         &mut self,
         current: &Current,
-        found: &Found,
+        undo: &Undo,
         left: Left,
         why: &str,
         status: &mut DeployStatus,
@@ -627,7 +679,7 @@ impl Run<'_> {
             steps: Vec::new(),
             gates: Vec::new(),
         };
-        let result = self.rollback_steps(current, found, left, &mut rb).await;
+        let result = self.rollback_steps(current, undo, left, &mut rb).await;
         if result.is_ok() {
             rb.result = StepVerdict::Passed;
             status.outcome = Outcome::RolledBack;
@@ -646,13 +698,13 @@ impl Run<'_> {
     async fn rollback_steps(
         &mut self,
         current: &Current,
-        found: &Found,
+        undo: &Undo,
         left: Left,
         rb: &mut RollbackProof,
     ) -> Result<()> {
         let (target, request) = (self.target, self.request);
         let sw = &request.switch;
-        let docker = found.access.docker.clone();
+        let docker = undo.docker.clone();
 
         // The page up again (`.env` back with it when it had moved).
         let t = self
@@ -664,7 +716,7 @@ impl Run<'_> {
             extra.push(FileEdit {
                 path: sw.env_file.clone(),
                 expect: Expect::Sha256(vec![sha256_hex(&now)]),
-                contents: found.env_before.clone().into_bytes(),
+                contents: undo.env_before.clone().into_bytes(),
                 mode: None,
             });
         }
@@ -736,67 +788,55 @@ impl Run<'_> {
             }
         }
 
-        // The data as it was before the window.
-        let t = self.window_step_started("rollback: restore", true).await;
-        let backup_path = left.backup.clone();
-        let stack = backup_stack(&found.access, current);
-        let restored = backup::restore(
-            &stack,
-            &RestoreOptions {
-                db: found.access.database.clone(),
-                backup: backup_path.clone(),
-            },
-            // The copy is checked by the restore itself (tables, modules as the manifest
-            // says); Odoo's gates run once the previous release serves it.
-            |_, _| async { Ok(()) },
-        )
-        .await;
-        match restored {
-            Ok(r) => {
-                let detail = format!(
-                    "{} restored from {} ({} modules, {} filestore files) in {:.1} s; the replaced database kept as {}",
-                    r.db,
-                    backup_path.display(),
-                    r.modules,
-                    r.filestore_files,
-                    r.seconds,
-                    r.kept_db.as_deref().unwrap_or("(none)")
-                );
+        // The old release is stopped before the data goes back under it (an interrupted
+        // rollback may have started it already); the page is up, so no request is lost.
+        if undo.restore && running(&docker, &current.container).await {
+            let t = self.window_step_started("rollback: stop", true).await;
+            let stop = StopContainerOptionsBuilder::default().t(30).build();
+            if let Err(e) = docker.stop_container(&current.container, Some(stop)).await {
+                let why = format!("could not stop {}: {e}", current.container);
                 self.window_step_ended(
                     &mut rb.steps,
-                    "rollback: restore",
-                    t,
-                    StepResult::Passed,
-                    &detail,
-                )
-                .await;
-            }
-            Err(e) => {
-                let why = format!("{e:#}");
-                self.window_step_ended(
-                    &mut rb.steps,
-                    "rollback: restore",
+                    "rollback: stop",
                     t,
                     StepResult::Failed,
                     &why,
                 )
                 .await;
-                return Err(eyre!("the restore failed: {why}"));
+                return Err(eyre!(why));
             }
+            let detail = format!("{} stopped for the restore", current.container);
+            self.window_step_ended(
+                &mut rb.steps,
+                "rollback: stop",
+                t,
+                StepResult::Passed,
+                &detail,
+            )
+            .await;
+        }
+
+        // The data as it was before the window (unless the upgrade never started: then
+        // nothing wrote to it).
+        if undo.restore {
+            self.restore_backup(undo, &left.backup, rb).await?;
         }
 
         // The previous release again.
         let t = self.window_step_started("rollback: start", true).await;
         let started = async {
-            docker
-                .start_container(&current.container, None)
-                .await
-                .map_err(|e| format!("could not start {}: {e}", current.container))?;
+            // Still running when the window was cut short before it stopped the old release.
+            if !running(&docker, &current.container).await {
+                docker
+                    .start_container(&current.container, None)
+                    .await
+                    .map_err(|e| format!("could not start {}: {e}", current.container))?;
+            }
             wait_healthy(
                 target,
                 &docker,
                 &current.container,
-                found.ports,
+                undo.ports,
                 sw.ready_timeout,
             )
             .await
@@ -827,7 +867,7 @@ impl Run<'_> {
             self.target,
             &self.request.verify,
             &current.container,
-            found.ports,
+            undo.ports,
         )
         .await;
         self.log_window_report(
@@ -913,6 +953,62 @@ impl Run<'_> {
         .await;
         Ok(())
     }
+
+    /// The database and filestore from this deploy's backup.
+    async fn restore_backup(
+        &mut self,
+        undo: &Undo,
+        backup_path: &std::path::Path,
+        rb: &mut RollbackProof,
+    ) -> Result<()> {
+        let t = self.window_step_started("rollback: restore", true).await;
+        let backup_path = backup_path.to_path_buf();
+        let restored = backup::restore(
+            &undo.stack,
+            &RestoreOptions {
+                db: undo.database.clone(),
+                backup: backup_path.clone(),
+            },
+            // The copy is checked by the restore itself (tables, modules as the manifest
+            // says); Odoo's gates run once the previous release serves it.
+            |_, _| async { Ok(()) },
+        )
+        .await;
+        match restored {
+            Ok(r) => {
+                let detail = format!(
+                    "{} restored from {} ({} modules, {} filestore files) in {:.1} s; the replaced database kept as {}",
+                    r.db,
+                    backup_path.display(),
+                    r.modules,
+                    r.filestore_files,
+                    r.seconds,
+                    r.kept_db.as_deref().unwrap_or("(none)")
+                );
+                self.window_step_ended(
+                    &mut rb.steps,
+                    "rollback: restore",
+                    t,
+                    StepResult::Passed,
+                    &detail,
+                )
+                .await;
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                self.window_step_ended(
+                    &mut rb.steps,
+                    "rollback: restore",
+                    t,
+                    StepResult::Failed,
+                    &why,
+                )
+                .await;
+                return Err(eyre!("the restore failed: {why}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why the window did not pass.
@@ -924,6 +1020,17 @@ enum WindowFailed {
         why: String,
         left: Box<(Left, Found)>,
     },
+}
+
+/// Whether `container` runs now.
+async fn running(docker: &bollard::Docker, container: &str) -> bool {
+    docker
+        .inspect_container(container, None)
+        .await
+        .ok()
+        .and_then(|i| i.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
 }
 
 /// The backup's view of the stack: the db container the modules' access found, and the

@@ -407,61 +407,20 @@ impl Run<'_> {
 
         // Automatic rollback: the same switch back to what ran before.
         let back = record.rollback(sw);
-        let gate = VerifyGate::new(&request.verify);
-        let t = clock::now_ms();
-        let mut rb = RollbackProof {
-            to: Image::tag(&record.from.tag).with_digest(&record.from.image_id),
-            reason: why.clone(),
-            result: super::proof::StepVerdict::Failed,
-            steps: Vec::new(),
-            gates: Vec::new(),
+        let to = Image::tag(&record.from.tag).with_digest(&record.from.image_id);
+        let ctx = super::switch_back::Ctx {
+            target,
+            dirs: self.dirs,
+            verify: &request.verify,
+            journal: self.journal.as_ref(),
+            logs: &mut self.logs,
+            on_step: &mut *self.on_step,
         };
-        let rolled = self.switch(&back, &gate).await;
-        rb.gates = gate_records_all(&gate.reports());
-        let detail = match &rolled {
-            Ok(r) => format!("{} serves again", r.to.image),
-            Err(e) => format!("{e:#}"),
-        };
-        let switched_back = rolled.is_ok();
-        rb.steps.push(StepProof::new(
-            "switch back",
-            t,
-            clock::now_ms(),
-            if switched_back {
-                StepResult::Passed
-            } else {
-                StepResult::Failed
-            },
-            &detail,
-        ));
-        if let Ok(r) = &rolled {
-            let t = clock::now_ms();
-            let report = verify_served(target, &request.verify, r).await;
-            self.log_report("after the rollback, through the edge", &report);
-            rb.gates.extend(gate_records(&report));
-            let ok = report.status == Overall::Passed;
-            rb.steps.push(StepProof::new(
-                "verify",
-                t,
-                clock::now_ms(),
-                if ok {
-                    StepResult::Passed
-                } else {
-                    StepResult::Failed
-                },
-                &if ok {
-                    "every hard gate passed".to_string()
-                } else {
-                    failed_gates(&report)
-                },
-            ));
-            if ok {
-                rb.result = super::proof::StepVerdict::Passed;
-                status.outcome = Outcome::RolledBack;
-            }
-        }
+        let back = super::switch_back::switch_back(ctx, &back, to, &why).await;
+        let detail = back.detail;
         (self.on_step)(&format!("rollback: {detail}"));
-        status.rollback = Some(rb);
+        status.outcome = back.outcome;
+        status.rollback = Some(back.rollback);
         self.record_release(state, deploy_id, status, status.outcome)
             .await;
         let message = if status.outcome == Outcome::RolledBack {

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::lock::{LockOptions, Operation};
+use super::module_window::ModuleWindow;
 use super::orchestrate::DeployRequest;
 use super::switch::{DEFAULT_READY_TIMEOUT, SwitchRequest};
 use super::switch_clone::Slots;
 use crate::nginx::NginxInvocation;
+use crate::odoo::modules::plan::Plan;
 use crate::target::Target;
 use crate::verify::{ExtraGate, VerifyOptions};
 
@@ -36,6 +38,10 @@ pub struct StackParts {
     pub verify_wait: Option<Duration>,
     /// How long a release must keep serving after its gates passed through nginx.
     pub settle: Duration,
+    /// Where a module deploy's backup is written (default `backups/` in the state dir).
+    pub backup_dir: Option<PathBuf>,
+    /// Backups of a database kept there (default 7).
+    pub backup_keep: Option<usize>,
 }
 
 impl StackParts {
@@ -53,7 +59,30 @@ impl StackParts {
             extra_gates: Vec::new(),
             verify_wait: None,
             settle: super::orchestrate::DEFAULT_SETTLE,
+            backup_dir: None,
+            backup_keep: None,
         }
+    }
+
+    /// The module window for `modules` (`a,b`, as `--modules` takes them: a name installed
+    /// already is upgraded); `None` when no module is named.
+    pub fn module_window(&self, modules: &str) -> Result<Option<ModuleWindow>, String> {
+        if modules.split(',').all(|m| m.trim().is_empty()) {
+            return Ok(None);
+        }
+        let plan = Plan::from_list(modules, false)?;
+        let backup_dir = self
+            .backup_dir
+            .clone()
+            .or_else(|| crate::config::state_dir().map(|d| d.join("backups")))
+            .ok_or_else(|| "no backup directory: set [backup] dir".to_string())?;
+        Ok(Some(ModuleWindow {
+            plan,
+            upgrade_installed: true,
+            database: None,
+            backup_dir,
+            keep: self.backup_keep.or(Some(7)),
+        }))
     }
 
     /// The compose project: as named, else compose's default (the directory's name,

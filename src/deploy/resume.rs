@@ -21,13 +21,14 @@ use serde::Serialize;
 
 use super::journal::{DeployJournal, Outcome, StepResult, UnfinishedDeploy};
 use super::lock::{self, LockError, LockRequest};
+use super::module_window::ModuleWindow;
 use super::orchestrate::{
-    self, DeployRequest, DeployResult, Verdict, VerifyGate, failed_gates, gate_records,
-    gate_records_all, report_text, verify_edge_of,
+    self, DeployRequest, DeployResult, Verdict, failed_gates, gate_records, report_text,
+    verify_edge_of,
 };
-use super::proof::{self, DeployStatus, ProofLogs, RollbackProof, StepProof, StepVerdict};
+use super::proof::{self, DeployStatus, ProofLogs, StepProof, StepVerdict};
 use super::releases::{self, Release};
-use super::switch::switch;
+use super::resume_window::{in_window, window_done};
 use super::switch_clone::image_tag;
 use super::switch_edits::TAG_VAR;
 use super::{Image, StackState, clock};
@@ -56,6 +57,25 @@ impl Choice {
 
 /// Each choice for `deploy`, with what it would do, the suggested one first.
 pub fn choices(deploy: &UnfinishedDeploy) -> Vec<(Choice, String)> {
+    if in_window(deploy) {
+        return super::resume_window::choices(deploy);
+    }
+    if window_done(deploy) {
+        return vec![
+            (
+                Choice::Continue,
+                format!(
+                    "verify {} through nginx and record it (its module window had passed)",
+                    deploy.to.tag
+                ),
+            ),
+            (
+                Choice::RollBack,
+                "refused: the database is the upgraded one; restore this deploy's backup first"
+                    .to_string(),
+            ),
+        ];
+    }
     let from = deploy.from.as_ref().map_or("?", |f| f.tag.as_str());
     let to = deploy.to.tag.as_str();
     let roll_back = (
@@ -222,32 +242,44 @@ pub async fn run(
         verify: request.verify.clone(),
         lock: request.lock.clone(),
         proofs_root: request.proofs_root.clone(),
-        modules: None,
+        // A module window runs its recorded plan again, on the data its rollback restored.
+        modules: deploy.window.as_ref().map(|w| ModuleWindow {
+            plan: w.plan.clone(),
+            upgrade_installed: false,
+            database: Some(w.database.clone()),
+            backup_dir: w.backup.parent().map(Path::to_path_buf).unwrap_or_default(),
+            keep: None,
+        }),
         settle: request.settle,
     };
     again.switch.tag = deploy.to.tag.clone();
     let mut result = orchestrate::run(target, &again, on_step).await;
+    let closed_as = if in_window(deploy) {
+        "rolled back from its module window"
+    } else {
+        "closed as abandoned"
+    };
     result.message = format!(
-        "{} closed as abandoned and deployed again: {}",
+        "{} {closed_as} and deployed again: {}",
         deploy.deploy_id, result.message
     );
     result
 }
 
-struct Resume<'a> {
-    target: &'a Target,
-    request: &'a DeployRequest,
-    dirs: &'a StateDirs,
-    state: &'a StackState,
-    deploy: &'a UnfinishedDeploy,
-    journal: DeployJournal,
-    logs: ProofLogs,
-    on_step: &'a mut (dyn FnMut(&str) + Send),
+pub(super) struct Resume<'a> {
+    pub(super) target: &'a Target,
+    pub(super) request: &'a DeployRequest,
+    pub(super) dirs: &'a StateDirs,
+    pub(super) state: &'a StackState,
+    pub(super) deploy: &'a UnfinishedDeploy,
+    pub(super) journal: DeployJournal,
+    pub(super) logs: ProofLogs,
+    pub(super) on_step: &'a mut (dyn FnMut(&str) + Send),
 }
 
 impl Resume<'_> {
     /// One step of the resume, in the journal (after the interrupted ones) and the proof.
-    async fn step(
+    pub(super) async fn step(
         &mut self,
         status: &mut DeployStatus,
         name: &str,
@@ -284,8 +316,26 @@ impl Resume<'_> {
             return (Verdict::CouldNotCheck, msg, false);
         };
         let to = &deploy.to;
+        if let Some(window) = deploy.window.as_ref().filter(|_| in_window(deploy)) {
+            return self.resume_window(choice, status, &from, window).await;
+        }
+        if window_done(deploy) && choice == Choice::RollBack {
+            let backup = deploy
+                .window
+                .as_ref()
+                .map(|w| w.backup.display().to_string())
+                .unwrap_or_default();
+            let msg = format!(
+                "{to} had passed its gates through nginx and the module window was cleaning up: the database is the upgraded one, which {} cannot be put back on by a switch. Nothing was done; `--resume continue` records {to}, or restore {backup} with `odoo-ops restore` and then `odoo-ops rollback`",
+                from.tag,
+                to = to.tag
+            );
+            self.step(status, "resume", t, StepResult::Failed, &msg)
+                .await;
+            return (Verdict::Failed, msg, false);
+        }
         // A switch cut short leaves two containers; put the host back to one first.
-        match settle(target, &sw.project, &sw.service, &sw.env_file, &to.tag).await {
+        match settle(target, &sw.project, &sw.service, &sw.env_file).await {
             Ok(done) => {
                 for d in done {
                     (self.on_step)(&format!("resume: {d}"));
@@ -309,6 +359,19 @@ impl Resume<'_> {
         let switched = current.tag == to.tag && to.tag != from.tag;
         let serving = format!("{} ({}) serves", current.container, current.tag);
         match (choice, switched) {
+            // A module deploy stopped before its window was recorded (during its backup):
+            // deployed again without its modules it would run new code on an old schema.
+            (Choice::Continue, false)
+                if deploy.window.is_none() && deploy.steps.iter().any(|s| s.step == "backup") =>
+            {
+                let msg = format!(
+                    "{serving}; the deploy stopped before its module plan was journaled (during its backup): nothing was done; deploy {} again with its --modules",
+                    to.tag
+                );
+                self.step(status, "resume", t, StepResult::Failed, &msg)
+                    .await;
+                (Verdict::Failed, msg, false)
+            }
             (Choice::Continue, false) => {
                 let msg = format!(
                     "{serving}; nothing was switched: {} is deployed again as a new run",
@@ -467,90 +530,22 @@ impl Resume<'_> {
         }
     }
 
-    /// The switch back to `from` (gated on its own ports, as any switch), then the gates
-    /// through nginx; the rollback in the proof, the release recorded.
+    /// The switch back to `from`, verified; the rollback in the proof, the release recorded.
     async fn switch_back(&mut self, status: &mut DeployStatus, from: &Image, why: &str) {
         let mut back = self.request.switch.clone();
         back.tag = from.tag.clone();
         back.expect_image_id = from.digest.clone();
-        let gate = VerifyGate::new(&self.request.verify);
-        let t = clock::now_ms();
-        let mut rb = RollbackProof {
-            to: from.clone(),
-            reason: why.to_string(),
-            result: StepVerdict::Failed,
-            steps: Vec::new(),
-            gates: Vec::new(),
+        let ctx = super::switch_back::Ctx {
+            target: self.target,
+            dirs: self.dirs,
+            verify: &self.request.verify,
+            journal: Some(&self.journal),
+            logs: &mut self.logs,
+            on_step: &mut *self.on_step,
         };
-        let rolled = {
-            let on_step = &mut *self.on_step;
-            let mut report = |s: &str| on_step(&format!("switch back: {s}"));
-            switch(self.target, self.dirs, &back, Some(&gate), &mut report).await
-        };
-        for r in gate.reports() {
-            self.logs.healthcheck += "== gates of the previous release on its own ports ==\n";
-            self.logs.healthcheck += &report_text(&r);
-        }
-        rb.gates = gate_records_all(&gate.reports());
-        let detail = match &rolled {
-            Ok(r) => format!("{} serves again", r.to.image),
-            Err(e) => format!("{e:#}"),
-        };
-        let _ = self
-            .journal
-            .step_ended(
-                "switch back",
-                if rolled.is_ok() {
-                    StepResult::Passed
-                } else {
-                    StepResult::Failed
-                },
-                &detail,
-            )
-            .await;
-        rb.steps.push(StepProof::new(
-            "switch back",
-            t,
-            clock::now_ms(),
-            if rolled.is_ok() {
-                StepResult::Passed
-            } else {
-                StepResult::Failed
-            },
-            &detail,
-        ));
-        (self.on_step)(&format!("switch back: {detail}"));
-        status.outcome = Outcome::Failed;
-        if let Ok(r) = &rolled {
-            let t = clock::now_ms();
-            let report = verify_edge_of(self.target, &self.request.verify, &r.to.name).await;
-            self.logs.healthcheck += "== gates after the rollback, through the edge ==\n";
-            self.logs.healthcheck += &report_text(&report);
-            rb.gates.extend(gate_records(&report));
-            let ok = report.status == Overall::Passed;
-            let detail = if ok {
-                "every hard gate passed".to_string()
-            } else {
-                failed_gates(&report)
-            };
-            rb.steps.push(StepProof::new(
-                "verify",
-                t,
-                clock::now_ms(),
-                if ok {
-                    StepResult::Passed
-                } else {
-                    StepResult::Failed
-                },
-                &detail,
-            ));
-            (self.on_step)(&format!("verify after the rollback: {detail}"));
-            if ok {
-                rb.result = StepVerdict::Passed;
-                status.outcome = Outcome::RolledBack;
-            }
-        }
-        status.rollback = Some(rb);
+        let back = super::switch_back::switch_back(ctx, &back, from.clone(), why).await;
+        status.outcome = back.outcome;
+        status.rollback = Some(back.rollback);
         self.record_release(status, status.outcome).await;
     }
 
@@ -574,7 +569,7 @@ impl Resume<'_> {
         }
     }
 
-    async fn record_release(&mut self, status: &DeployStatus, outcome: Outcome) {
+    pub(super) async fn record_release(&mut self, status: &DeployStatus, outcome: Outcome) {
         let release = Release {
             tag: status.to.tag.clone(),
             digest: status.to.digest.clone(),
@@ -597,16 +592,16 @@ struct Listed {
     tag: String,
 }
 
-/// A switch killed half way leaves the old container and the new `NAME-next` side by
-/// side. Which one nginx reaches is what `.env` says (the switch changes nginx's upstream
-/// and `.env`'s tag in one safe change): the other one goes. Returns what was done; an
-/// empty list when the service has one container.
+/// A switch killed half way (a deploy's, or a rollback's switch back) leaves two
+/// containers of the service side by side, one named `NAME-next`. Which one nginx reaches is
+/// the one whose tag `.env` names (the switch changes nginx's upstream and `.env`'s tag in
+/// one safe change): the other one goes. Returns what was done; an empty list when the
+/// service has one container.
 async fn settle(
     target: &Target,
     project: &str,
     service: &str,
     env_file: &Path,
-    to_tag: &str,
 ) -> Result<Vec<String>, String> {
     let list = service_containers(target, project, service).await?;
     if list.len() < 2 {
@@ -617,11 +612,11 @@ async fn settle(
         .await
         .map_err(|e| format!("could not read {}: {e:#}", env_file.display()))?;
     let env_tag = env_value(&String::from_utf8_lossy(&env), TAG_VAR);
-    let nginx_on_new = env_tag.as_deref() == Some(to_tag);
-    let (keep, gone): (Vec<&Listed>, Vec<&Listed>) = list.iter().partition(|c| {
-        let is_new = c.name.ends_with("-next");
-        is_new == nginx_on_new
-    });
+    // By tag, not by name: the `-next` container is the new release in a deploy's switch
+    // and the release before in a rollback's switch back.
+    let (keep, gone): (Vec<&Listed>, Vec<&Listed>) = list
+        .iter()
+        .partition(|c| env_tag.as_deref() == Some(c.tag.as_str()));
     let [keep] = keep.as_slice() else {
         return Err(format!(
             "service {service} has {} containers ({}) and .env names {}: not one interrupted switch; resolve it by hand",

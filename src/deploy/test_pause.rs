@@ -4,7 +4,9 @@
 //!
 //! Inert unless both variables are set: `ODOO_OPS_TEST_PAUSE_AFTER_STEP` names the point
 //! (`preflight`, `switch`, `verify` after the step ended and was journaled; `switch:started`
-//! once the new container runs beside the old one, before nginx is switched), and
+//! once the new container runs beside the old one, before nginx is switched; the module
+//! window's steps by name, `maintenance on`, `stop`, `upgrade`...; `upgrade:running` at
+//! the module upgrade's first log line, its one-off container running), and
 //! `ODOO_OPS_TEST_PAUSE_FILE` a file this process creates when it gets there. It then
 //! waits until the file is removed (or ten minutes), and goes on.
 
@@ -42,11 +44,43 @@ pub async fn after_step(step: &str) {
 /// was started. Blocks its thread (the switch's step callback is not async); the lock's
 /// heartbeat runs on the runtime's other worker.
 pub fn during_switch(message: &str) {
+    during("switch:started", message);
+}
+
+/// Inside a rollback's switch back: `switch back:started` once the previous release's
+/// container was started beside the failed one.
+pub fn during_switch_back(message: &str) {
+    during("switch back:started", message);
+}
+
+fn during(point: &str, message: &str) {
     if !message.starts_with("started ") {
         return;
     }
-    let point = "switch:started";
     let Some(file) = armed(point) else { return };
+    if !mark(&file, point) {
+        return;
+    }
+    let start = Instant::now();
+    while file.exists() && start.elapsed() < LONGEST {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Inside the module window's upgrade, at the one-off container's first log line
+/// (`upgrade:running`; odoo-ops' own `== phase` lines come before it starts): the one-off
+/// runs on while this process waits (and is killed). Blocks its thread as
+/// [`during_switch`] does.
+pub fn during_upgrade(line: &str) {
+    if line.starts_with("==") {
+        return;
+    }
+    static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let point = "upgrade:running";
+    let Some(file) = armed(point) else { return };
+    if FIRED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     if !mark(&file, point) {
         return;
     }

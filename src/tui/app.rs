@@ -54,6 +54,9 @@ fn host_panes(
     ModulesPane,
 ) {
     let backup_dir = crate::backup::default_dir(settings);
+    let mut deploy = DeployPane::new(readonly);
+    deploy.runs.parts.backup_dir = backup_dir.clone();
+    deploy.runs.parts.backup_keep = settings.config.backup.keep;
     (
         HostPane {
             loading: true,
@@ -62,7 +65,7 @@ fn host_panes(
         ContainersPane::new(readonly),
         LogsPane::default(),
         ChecksPane::new(readonly),
-        DeployPane::new(readonly),
+        deploy,
         ModulesPane {
             backup_dir,
             ..ModulesPane::new(readonly)
@@ -663,6 +666,7 @@ impl App {
                 }
             }
             Message::DeployStep(step) => self.deploy.runs.apply_step(step),
+            Message::DeployPreviewed(result) => self.deploy.runs.apply_preview(result),
             Message::DeployDone(done) => {
                 if done.verdict != crate::deploy::orchestrate::Verdict::Passed {
                     tracing::warn!("deploy: {}", done.message);

@@ -1,5 +1,6 @@
 //! The Deploy pane's deploy work: read the releases a stack had and any deploy left
-//! unfinished, and run a rollback or a resume the operator confirmed, its steps reported
+//! unfinished, preview a new deploy, and run a deploy, a rollback or a resume the operator
+//! confirmed, its steps reported
 //! live as the job's progress. Runs on the job runner (one deploy at a time).
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use crate::deploy::StackState;
 use crate::deploy::journal::{Outcome, UnfinishedDeploy, unfinished_in};
 use crate::deploy::lock::{self, LockOptions, Operation};
 use crate::deploy::orchestrate::{self, Verdict};
+use crate::deploy::preview::DeployPreview;
 use crate::deploy::releases::{self, Release};
 use crate::deploy::request::StackParts;
 use crate::deploy::resume::{self, Choice};
@@ -20,6 +22,8 @@ use crate::target::Target;
 /// What the operator asked the pane to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunAction {
+    /// A new tag, its modules (`a,b`; empty: none, zero downtime) upgraded in a window.
+    Deploy { tag: String, modules: String },
     /// Back to a recorded release.
     RollbackTo { tag: String },
     /// An interrupted deploy, rolled back or continued.
@@ -61,6 +65,7 @@ pub async fn run(
 ) -> Option<Message> {
     match effect {
         Effect::LoadDeploys(parts) => Some(Message::Deploys(load(target, &parts).await)),
+        Effect::PreviewDeploy(run) => Some(Message::DeployPreviewed(preview(target, &run).await)),
         Effect::RunDeploy(run) => {
             let mut on_step = |s: &str| progress.report(Message::DeployStep(s.to_string()));
             let done = match execute(target, &run, &mut on_step).await {
@@ -109,12 +114,26 @@ pub async fn load(target: &Target, parts: &StackParts) -> Result<DeploysLoaded, 
     })
 }
 
+/// What a new deploy would do, for the operator to confirm.
+async fn preview(target: &Target, run: &DeployRun) -> Result<DeployPreview, String> {
+    let RunAction::Deploy { tag, modules } = &run.action else {
+        return Err("only a deploy is previewed".into());
+    };
+    let window = run.parts.module_window(modules)?;
+    Ok(crate::deploy::preview::preview(target, &run.parts, tag, window.as_ref()).await)
+}
+
 async fn execute(
     target: &Target,
     run: &DeployRun,
     on_step: &mut (dyn FnMut(&str) + Send),
 ) -> Result<orchestrate::DeployResult, String> {
     match &run.action {
+        RunAction::Deploy { tag, modules } => {
+            let mut request = run.parts.request(target, Operation::Deploy, tag).await?;
+            request.modules = run.parts.module_window(modules)?;
+            Ok(orchestrate::run(target, &request, on_step).await)
+        }
         RunAction::RollbackTo { tag } => {
             let request = run.parts.request(target, Operation::Rollback, tag).await?;
             Ok(orchestrate::run(target, &request, on_step).await)

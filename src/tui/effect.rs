@@ -71,7 +71,9 @@ pub enum Effect {
     },
     /// Read a stack's releases and any deploy left unfinished (the Deploy pane).
     LoadDeploys(crate::deploy::request::StackParts),
-    /// Roll back to a release, or resume an unfinished deploy (confirmed).
+    /// Say what a deploy of a new tag would do (read-only), before it is confirmed.
+    PreviewDeploy(crate::tui::deploy_job::DeployRun),
+    /// Deploy a tag, roll back to a release, or resume an unfinished deploy (confirmed).
     RunDeploy(crate::tui::deploy_job::DeployRun),
     /// Connect the console to a droplet; once connected, the host session is replaced.
     Connect(crate::tui::connect::ConnectRequest),

@@ -49,7 +49,7 @@ impl JobKind {
             | Effect::ResetPendingModules(_) => Some(JobKind::ModuleChange),
             Effect::LoadDroplets => Some(JobKind::DropletsList),
             Effect::DropletAction { .. } => Some(JobKind::DropletsAction),
-            Effect::LoadDeploys(_) => Some(JobKind::Releases),
+            Effect::LoadDeploys(_) | Effect::PreviewDeploy(_) => Some(JobKind::Releases),
             Effect::RunDeploy(_) => Some(JobKind::Deploy),
             _ => None,
         }

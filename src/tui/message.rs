@@ -54,6 +54,8 @@ pub enum Message {
     Deploys(Result<crate::tui::deploy_job::DeploysLoaded, String>),
     /// A step of the running rollback or resume, as it happens.
     DeployStep(String),
+    /// What a deploy of a new tag would do (`Err`: the request itself is wrong).
+    DeployPreviewed(Result<crate::deploy::preview::DeployPreview, String>),
     /// The rollback or resume ended.
     DeployDone(crate::tui::deploy_job::DeployDone),
     /// Where the job an effect asked for stands (its result arrives as its own message).

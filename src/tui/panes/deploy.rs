@@ -123,7 +123,10 @@ impl DeployPane {
     }
 
     pub fn is_typing(&self) -> bool {
-        self.editing.is_some()
+        match self.view {
+            View::Files => self.editing.is_some(),
+            View::Releases => self.runs.is_typing(),
+        }
     }
 
     pub fn is_confirming(&self) -> bool {
@@ -144,6 +147,9 @@ impl DeployPane {
 
     /// Keys while typing into a field: Enter keeps the text, Esc leaves the value as it was.
     pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        if self.view == View::Releases {
+            return self.runs.on_key(key);
+        }
         let Some(input) = &mut self.editing else {
             return Vec::new();
         };
@@ -311,7 +317,9 @@ impl DeployPane {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
         let moves = format!("{}/{} release", ctx.key(Action::Up), ctx.key(Action::Down));
         let keys = ctx.hints(&self.runs.hint_actions(ctx.readonly));
-        let hint = if self.runs.is_confirming() || self.runs.is_busy() {
+        let hint = if self.runs.is_typing() {
+            "type · enter next field, then the plan · esc cancel · ctrl+u clear".to_string()
+        } else if self.runs.is_confirming() || self.runs.is_busy() {
             keys
         } else {
             [moves, keys]

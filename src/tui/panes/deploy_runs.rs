@@ -4,6 +4,7 @@
 //!
 //! State only, and lines drawn from it; the work is [`crate::tui::deploy_job`]'s.
 
+use crossterm::event::KeyEvent;
 use ratatui::text::{Line, Span};
 
 use crate::config::Theme;
@@ -11,6 +12,7 @@ use crate::config::keymap::Action;
 use crate::deploy::clock;
 use crate::deploy::journal::{Outcome, UnfinishedDeploy};
 use crate::deploy::orchestrate::Verdict;
+use crate::deploy::preview::DeployPreview;
 use crate::deploy::releases::Release;
 use crate::deploy::request::StackParts;
 use crate::deploy::resume::{self, Choice};
@@ -18,6 +20,7 @@ use crate::jobs::DropReason;
 use crate::tui::deploy_job::{DeployDone, DeployRun, DeploysLoaded, RunAction};
 use crate::tui::effect::Effect;
 use crate::tui::message::JobUpdate;
+use crate::tui::text_input::{Edit, TextInput};
 
 /// Where the view stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,10 @@ pub enum RunStage {
     Loading,
     /// The history is on screen.
     Listed,
+    /// Typing a new deploy's tag and modules.
+    Entering(NewDeploy),
+    /// Asked what the deploy would do; waiting for the answer.
+    Previewing(Box<DeployRun>),
     /// Waiting for yes/no before running this.
     Confirming(Box<DeployRun>),
     /// Asked; waiting behind another deploy job, or running: its steps so far.
@@ -44,6 +51,18 @@ pub enum RunStage {
     Failed(String),
 }
 
+/// The new deploy's two fields as they are typed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewDeploy {
+    pub tag: TextInput,
+    /// `a,b`: modules to install or upgrade (a maintenance window); empty: zero downtime.
+    pub modules: TextInput,
+    /// Typing into the modules field (else the tag's).
+    pub on_modules: bool,
+    /// Why the last Enter was not taken.
+    pub problem: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct DeployRuns {
     pub stage: RunStage,
@@ -56,6 +75,8 @@ pub struct DeployRuns {
     pub parts: StackParts,
     /// A request that ended without running (replaced or cancelled).
     pub dropped: Option<String>,
+    /// What the deploy being confirmed would do.
+    pub preview: Option<DeployPreview>,
 }
 
 impl Default for DeployRuns {
@@ -68,6 +89,7 @@ impl Default for DeployRuns {
             selected: 0,
             parts: StackParts::new(crate::deploy::DEFAULT_STACK_DIR),
             dropped: None,
+            preview: None,
         }
     }
 }
@@ -78,7 +100,75 @@ impl DeployRuns {
     }
 
     pub fn is_busy(&self) -> bool {
-        matches!(self.stage, RunStage::Running { .. } | RunStage::Loading)
+        matches!(
+            self.stage,
+            RunStage::Running { .. } | RunStage::Loading | RunStage::Previewing(_)
+        )
+    }
+
+    pub fn is_typing(&self) -> bool {
+        matches!(self.stage, RunStage::Entering(_))
+    }
+
+    /// Keys while typing the new deploy: Enter on the tag goes to the modules, Enter on
+    /// the modules asks for the preview; Esc leaves.
+    pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let RunStage::Entering(form) = &mut self.stage else {
+            return Vec::new();
+        };
+        let input = if form.on_modules {
+            &mut form.modules
+        } else {
+            &mut form.tag
+        };
+        match input.on_key(key) {
+            Edit::Editing => Vec::new(),
+            Edit::Cancel => {
+                self.stage = RunStage::Listed;
+                Vec::new()
+            }
+            Edit::Submit if !form.on_modules => {
+                form.problem = None;
+                form.on_modules = true;
+                Vec::new()
+            }
+            Edit::Submit => {
+                let tag = form.tag.text().trim().to_string();
+                if tag.is_empty() || tag.contains(char::is_whitespace) {
+                    form.problem = Some("type the tag to deploy (one word: 18.0-2)".into());
+                    form.on_modules = false;
+                    return Vec::new();
+                }
+                if let Err(e) = self.parts.module_window(form.modules.text()) {
+                    form.problem = Some(e);
+                    return Vec::new();
+                }
+                let run = DeployRun {
+                    parts: self.parts.clone(),
+                    action: RunAction::Deploy {
+                        tag,
+                        modules: form.modules.text().trim().to_string(),
+                    },
+                };
+                self.preview = None;
+                self.stage = RunStage::Previewing(Box::new(run.clone()));
+                vec![Effect::PreviewDeploy(run)]
+            }
+        }
+    }
+
+    /// What the deploy would do arrived: ask.
+    pub fn apply_preview(&mut self, result: Result<DeployPreview, String>) {
+        let RunStage::Previewing(run) = self.stage.clone() else {
+            return;
+        };
+        match result {
+            Ok(p) => {
+                self.preview = Some(p);
+                self.stage = RunStage::Confirming(run);
+            }
+            Err(e) => self.stage = RunStage::Failed(e),
+        }
     }
 
     /// Read the history of the stack in `dir` (the form's directory).
@@ -101,7 +191,16 @@ impl DeployRuns {
             }
             Action::Top => self.selected = 0,
             Action::Bottom => self.selected = self.releases.len().saturating_sub(1),
-            Action::DeployRollback | Action::DeployResume if readonly || self.is_busy() => {}
+            Action::DeployRollback | Action::DeployResume | Action::DeployNew
+                if readonly || self.is_busy() => {}
+            Action::DeployNew => {
+                // The last deploy's values again: a retry or the next tag is a small edit.
+                let mut form = NewDeploy::default();
+                if let Some(p) = &self.preview {
+                    form.tag = TextInput::with_text(&p.to);
+                }
+                self.stage = RunStage::Entering(form);
+            }
             Action::DeployRollback => {
                 let action = match &self.unfinished {
                     Some(d) => RunAction::Resume {
@@ -143,6 +242,7 @@ impl DeployRuns {
         };
         if answer != Action::Confirm || readonly {
             self.stage = RunStage::Listed;
+            self.preview = None;
             return Vec::new();
         }
         self.dropped = None;
@@ -222,6 +322,11 @@ impl DeployRuns {
             (Effect::LoadDeploys(_), JobUpdate::Dropped(_)) if self.stage == RunStage::Loading => {
                 self.stage = RunStage::Listed;
             }
+            (Effect::PreviewDeploy(_), JobUpdate::Dropped(_))
+                if matches!(self.stage, RunStage::Previewing(_)) =>
+            {
+                self.stage = RunStage::Listed;
+            }
             _ => {}
         }
     }
@@ -237,6 +342,7 @@ impl DeployRuns {
             return keys;
         }
         keys.push((Action::Refresh, "reload"));
+        keys.push((Action::DeployNew, "deploy a tag"));
         if self.unfinished.is_some() {
             keys.push((Action::DeployResume, "resume"));
             keys.push((Action::DeployRollback, "roll back"));
@@ -284,7 +390,18 @@ impl DeployRuns {
                 Span::styled("could not read the history: ", theme.error()),
                 Span::styled(e.clone(), theme.text()),
             ])),
+            RunStage::Entering(form) => lines.extend(entering_lines(form, theme)),
+            RunStage::Previewing(run) => lines.push(Line::from(Span::styled(
+                format!(
+                    "{}: reading what runs now…",
+                    capital(&describe(&run.action))
+                ),
+                theme.muted(),
+            ))),
             RunStage::Confirming(run) => {
+                if let Some(p) = &self.preview {
+                    lines.extend(preview_lines(p, theme));
+                }
                 let warn = if readonly {
                     " (read-only: refused)"
                 } else {
@@ -396,8 +513,99 @@ fn step_lines(steps: &[String], theme: &Theme) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// The new deploy's form: the field being typed shows its cursor.
+fn entering_lines(form: &NewDeploy, theme: &Theme) -> Vec<Line<'static>> {
+    let field = |label: &str, input: &TextInput, typing: bool, empty: &str| {
+        let mut spans = vec![Span::styled(format!("{label:<9}"), theme.muted())];
+        if typing {
+            let (before, after) = input.split_at_cursor();
+            spans.push(Span::styled(before.to_string(), theme.selection()));
+            spans.push(Span::styled("▏", theme.selection()));
+            spans.push(Span::styled(after.to_string(), theme.selection()));
+        } else if input.text().is_empty() {
+            spans.push(Span::styled(empty.to_string(), theme.muted()));
+        } else {
+            spans.push(Span::styled(input.text().to_string(), theme.text()));
+        }
+        Line::from(spans)
+    };
+    let mut lines = vec![
+        Line::from(Span::styled("Deploy a new tag", theme.info())),
+        field(
+            "tag",
+            &form.tag,
+            !form.on_modules,
+            "(the image tag: 18.0-2)",
+        ),
+        field(
+            "modules",
+            &form.modules,
+            form.on_modules,
+            "(none: zero downtime; a,b: upgraded in a maintenance window)",
+        ),
+    ];
+    if let Some(p) = &form.problem {
+        lines.push(Line::from(Span::styled(p.clone(), theme.error())));
+    }
+    lines
+}
+
+/// The plan of a deploy, before the question.
+fn preview_lines(p: &DeployPreview, theme: &Theme) -> Vec<Line<'static>> {
+    let from = match &p.from {
+        Ok(f) => f.clone(),
+        Err(e) => format!("? ({e})"),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("deploy on {}: ", p.host), theme.muted()),
+        Span::styled(format!("{from} → {}", p.to), theme.text()),
+    ])];
+    match &p.image {
+        Some((image, true)) => lines.push(Line::from(Span::styled(
+            format!("  image    {image} is on the host"),
+            theme.muted(),
+        ))),
+        Some((image, false)) => lines.push(Line::from(Span::styled(
+            format!("  image    {image} is NOT on the host: the preflight will refuse it"),
+            theme.warn(),
+        ))),
+        None => {}
+    }
+    match (&p.modules, &p.backup_dir) {
+        (Some(m), backup) => {
+            lines.push(Line::from(vec![
+                Span::styled("  mode     ", theme.muted()),
+                Span::styled(
+                    format!("maintenance window (503 page while {m} runs)"),
+                    theme.warn(),
+                ),
+            ]));
+            if let Some(b) = backup {
+                lines.push(Line::from(Span::styled(
+                    format!("  backup   database and filestore to {} first", b.display()),
+                    theme.muted(),
+                )));
+            }
+        }
+        (None, _) => lines.push(Line::from(vec![
+            Span::styled("  mode     ", theme.muted()),
+            Span::styled(
+                "zero downtime (no module change, no backup needed)",
+                theme.ok(),
+            ),
+        ])),
+    }
+    lines.push(Line::from(Span::styled(
+        format!("  steps    {}", p.steps),
+        theme.muted(),
+    )));
+    lines
+}
+
 fn describe(action: &RunAction) -> String {
     match action {
+        RunAction::Deploy { tag, modules } if modules.is_empty() => format!("deploy {tag}"),
+        RunAction::Deploy { tag, modules } => format!("deploy {tag} with modules {modules}"),
         RunAction::RollbackTo { tag } => format!("roll back to {tag}"),
         RunAction::Resume {
             deploy_id,
