@@ -423,3 +423,128 @@ fn the_cli_names_file_line_and_field_of_a_bad_answer() {
     assert!(err.contains("admin_email"), "field: {err}");
     assert!(err.contains("no '@'"), "{err}");
 }
+
+/// The project's named volumes too (support's Project removes containers and networks).
+struct Volumes(String);
+
+impl Drop for Volumes {
+    fn drop(&mut self) {
+        for v in ["db-data", "odoo-data"] {
+            let _ = std::process::Command::new("docker")
+                .args(["volume", "rm", "-f", &format!("{}_{v}", self.0)])
+                .output();
+        }
+    }
+}
+
+/// Step 5 on the droplet's real Docker engine: the stack files written by the stack's own
+/// writer, Compose started in the stack directory, Odoo (the stand-in) healthy by the
+/// compose file's own healthcheck. The droplet would pull `postgres:16-alpine`; this
+/// machine has no registry, so the test keeps what an operator may keep in the stack
+/// directory, a `docker-compose.override.yml`, naming the real PostgreSQL image built for
+/// the tests, and a `.env` with free ports (the render keeps a deploy's ports).
+#[test]
+fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
+    let mut w = World::new();
+    let odoo = support::standin::ensure_image(support::standin::RELEASES[0]);
+    let (repo, tag) = odoo.rsplit_once(':').unwrap();
+    let pg = support::pg_image::ensure_image();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let project = format!("ooptestboot{}x{nanos:x}", std::process::id());
+    // Dropped in reverse: the containers go first, then the volumes they held.
+    let _volumes = Volumes(project.clone());
+    let _containers = support::docker::Project::named(project.clone());
+    let stack_dir = w.dir.path().join(&project);
+    std::fs::create_dir_all(&stack_dir).unwrap();
+    std::fs::write(
+        stack_dir.join("docker-compose.override.yml"),
+        // The test image's entrypoint takes postgres' options without the program's name.
+        format!(
+            "services:\n  db:\n    image: {pg}\n    command: [\"-c\", \"max_connections=100\"]\n"
+        ),
+    )
+    .unwrap();
+    let http = support::ports::free_port();
+    let gevent = support::ports::free_port();
+    std::fs::write(
+        stack_dir.join(".env"),
+        format!("ODOO_HTTP_PORT={http}\nODOO_GEVENT_PORT={gevent}\n"),
+    )
+    .unwrap();
+    w.setup.stack_dir = stack_dir.clone();
+    w.setup.answers.image = repo.to_string();
+    w.setup.answers.tag = tag.to_string();
+    w.setup.skip = [Step::Tls, Step::ModulesVerify].into_iter().collect();
+    w.setup.until = Some(Step::Stack);
+    w.setup.waits.stack = Duration::from_secs(150);
+
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    assert_eq!(
+        started(&events),
+        [
+            Step::Choose,
+            Step::CreateDroplet,
+            Step::WaitReady,
+            Step::Dns,
+            Step::Stack
+        ]
+    );
+    let fact = w.progress().fact(Step::Stack).unwrap().to_string();
+    assert!(fact.contains("healthy"), "{fact}");
+    // Odoo answers on the port .env names, through the real engine.
+    let health =
+        support::rawhttp::try_request(http, "GET", "/web/health", &[], b"", Duration::from_secs(5))
+            .unwrap();
+    assert_eq!(health.status, 200);
+    // Secrets stay private; the image is the one answered.
+    let env = stack_dir.join(".env");
+    assert_eq!(
+        std::fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let env = std::fs::read_to_string(env).unwrap();
+    assert!(env.contains(&format!("ODOO_TAG={tag}")), "{env}");
+    assert!(env.contains(&format!("ODOO_HTTP_PORT={http}")), "{env}");
+    let id = support::deploy_stack::inspect(&format!("{project}_odoo_1"), "{{.Id}}")
+        .or_else(|| support::deploy_stack::inspect(&format!("{project}-odoo-1"), "{{.Id}}"))
+        .expect("the odoo container runs under the project's name");
+
+    // Again: already done, the same container.
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}"));
+    assert!(started(&events).is_empty(), "{events:#?}");
+    assert!(already(&events).contains(&Step::Stack));
+    let again = support::deploy_stack::inspect(&format!("{project}_odoo_1"), "{{.Id}}")
+        .or_else(|| support::deploy_stack::inspect(&format!("{project}-odoo-1"), "{{.Id}}"));
+    assert_eq!(again, Some(id));
+
+    // Step 7 without a modules plan: every gate verify has (the edge's wait for TLS), the
+    // report written as a private proof.
+    w.setup.skip = [Step::Tls].into_iter().collect();
+    w.setup.until = Some(Step::ModulesVerify);
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    assert_eq!(started(&events), [Step::ModulesVerify]);
+    let proofs: Vec<PathBuf> = std::fs::read_dir(&w.setup.proofs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(proofs.len(), 1, "{proofs:?}");
+    let report = proofs[0].join("verify_report.json");
+    assert_eq!(
+        std::fs::metadata(&report).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Event::Warning { step: Step::ModulesVerify, text } if text.contains("TLS"))),
+        "{events:#?}"
+    );
+}

@@ -68,8 +68,15 @@ pub async fn up(
                 .into(),
         );
     };
-    let file = dir.join(stack::COMPOSE_FILE).display().to_string();
-    let up = base.args(["-f", file.as_str(), "up", "-d", "--remove-orphans"]);
+    // Run in the stack's directory without `-f`, as an operator does: Compose then also
+    // reads a `docker-compose.override.yml` the operator keeps there.
+    let up = base.args(["up", "-d", "--remove-orphans"]);
+    let line = format!(
+        "cd {} && exec {}",
+        crate::target::quote(&dir.display().to_string()).map_err(|e| e.to_string())?,
+        up.to_shell_line().map_err(|e| e.to_string())?
+    );
+    let up = Command::new("sh").args(["-c", line.as_str()]);
     let out = target
         .run(&up)
         .await
