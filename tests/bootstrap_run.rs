@@ -456,7 +456,7 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     let project = format!("ooptestboot{}x{nanos:x}", std::process::id());
     // Dropped in reverse: the containers go first, then the volumes they held.
     let _volumes = Volumes(project.clone());
-    let _containers = support::docker::Project::named(project.clone());
+    let containers = support::docker::Project::named(project.clone());
     let stack_dir = w.dir.path().join(&project);
     std::fs::create_dir_all(&stack_dir).unwrap();
     std::fs::write(
@@ -523,7 +523,18 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     assert_eq!(again, Some(id));
 
     // Step 7 without a modules plan: every gate verify has (the edge's wait for TLS), the
-    // report written as a private proof.
+    // report written as a private proof. First without an Odoo database: a hard gate that
+    // only warns is no verified bootstrap.
+    w.setup.skip = [Step::Tls].into_iter().collect();
+    w.setup.until = Some(Step::ModulesVerify);
+    w.setup.waits.stack = Duration::from_secs(3);
+    let failure = w.run(&w.setup).0.expect_err("no Odoo database yet");
+    assert_eq!(failure.step, Step::ModulesVerify);
+    assert!(failure.error.contains("db.modules"), "{}", failure.error);
+    std::fs::remove_dir_all(&w.setup.proofs).unwrap();
+    // The database as the stand-in's Odoo makes it (a real plan's `base` install would).
+    containers.create_odoo_db(&format!("{project}_db_1"), "odoo");
+    w.setup.waits.stack = Duration::from_secs(150);
     w.setup.skip = [Step::Tls].into_iter().collect();
     w.setup.until = Some(Step::ModulesVerify);
     let (outcome, events) = w.run(&w.setup);
@@ -541,6 +552,9 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let gates = report["gates"].as_array().unwrap();
+    assert!(gates.iter().all(|g| g["status"] == "pass"), "{report:#}");
+    assert!(gates.iter().any(|g| g["id"] == "db.modules"), "{report:#}");
     assert_eq!(report["status"], "passed", "{report:#}");
     assert!(
         events.iter().any(|e| matches!(e,
