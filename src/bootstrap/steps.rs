@@ -32,6 +32,26 @@ impl Step {
     ];
 
     /// What the step does, for the form's list and for "already done: …".
+    /// The name in `--skip` and in the JSON report: `create_droplet`, `tls`...
+    pub fn key(self) -> &'static str {
+        match self {
+            Step::Choose => "choose",
+            Step::CreateDroplet => "create_droplet",
+            Step::WaitReady => "wait_ready",
+            Step::Dns => "dns",
+            Step::Stack => "stack",
+            Step::Tls => "tls",
+            Step::ModulesVerify => "modules_verify",
+            Step::InstallConsole => "install_console",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Step> {
+        Step::ALL
+            .into_iter()
+            .find(|s| s.key() == key.replace('-', "_"))
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Step::Choose => "choose name, region, size, key, domain, image and modules",
@@ -68,12 +88,23 @@ pub struct Progress {
     pub done: Vec<Done>,
     /// The droplet this bootstrap created, which an undo may delete (after confirmation).
     pub droplet_id: Option<u64>,
+    /// Its public IPv4 once it was active: where SSH, DNS and the stack go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub droplet_ipv4: Option<String>,
 }
 
 impl Progress {
     /// The first step not done yet, or `None` when the bootstrap is complete.
     pub fn next(&self) -> Option<Step> {
         Step::ALL.into_iter().find(|s| !self.is_done(*s))
+    }
+
+    /// What a done step recorded, `None` when it is not done.
+    pub fn fact(&self, step: Step) -> Option<&str> {
+        self.done
+            .iter()
+            .find(|d| d.step == step)
+            .map(|d| d.fact.as_str())
     }
 
     pub fn is_done(&self, step: Step) -> bool {

@@ -2,6 +2,7 @@
 //! plain text by default and a stable JSON shape with `--json`.
 
 mod backup;
+mod bootstrap;
 mod deploy;
 mod deploy_resume;
 pub mod diagnose;
@@ -110,6 +111,10 @@ pub enum Command {
     /// List the DigitalOcean droplets the token can see: name, status, region, size,
     /// public IPv4, tags, age (exit 0 listed, 2 could not list).
     Droplets(droplets::DropletsArgs),
+    /// The first-time bootstrap, headless: create a droplet, wait for it, point the
+    /// domain, start the stack, install the modules, verify (exit 0 done, 1 a step failed,
+    /// 2 could not start); `--undo` deletes the droplet it created.
+    Bootstrap(Box<bootstrap::BootstrapArgs>),
     /// Print this help, or a subcommand's.
     Help {
         /// The subcommand to explain.
@@ -206,6 +211,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Droplets(args)) => {
             with_settings(&options, |settings| droplets::run(args, &settings))
         }
+        Some(Command::Bootstrap(args)) => with_settings(&options, |settings| {
+            bootstrap::run(*args, &cli.remote, &settings)
+        }),
         Some(Command::Completions { .. } | Command::Help { .. }) => unreachable!("handled above"),
     };
     match result {

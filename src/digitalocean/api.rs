@@ -134,6 +134,24 @@ impl Client {
         }
     }
 
+    /// `GET /v2/domains/{name}`: whether the account holds this zone (`None` on a 404).
+    pub async fn domain(&self, name: &str) -> Result<Option<String>, Error> {
+        #[derive(Deserialize)]
+        struct Zone {
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            domain: Zone,
+        }
+        let url = self.url(&["v2", "domains", name], &[]);
+        match self.get::<Body>(url).await {
+            Ok(body) => Ok(Some(body.domain.name)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn domain_records(&self, domain: &str) -> Result<Vec<DomainRecord>, Error> {
         self.list(&["v2", "domains", domain, "records"], "domain_records", &[])
             .await

@@ -51,6 +51,11 @@ struct State {
     droplets: Mutex<Vec<Value>>,
     records: Mutex<Vec<Value>>,
     firewalls: Mutex<Vec<Value>>,
+    /// Zones the account holds (`GET /v2/domains/{name}` finds them).
+    domains: Mutex<Vec<String>>,
+    /// The public IPv4 a created droplet gets once its create action is done (a test's
+    /// loopback sshd, so the bootstrap reaches a real host).
+    new_droplet_ipv4: Mutex<Option<String>>,
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
     violations: Mutex<Vec<String>>,
@@ -131,6 +136,32 @@ impl DoApi {
 
     pub fn fault(&self, fault: Fault) {
         self.state.faults.lock().unwrap().push_back(fault);
+    }
+
+    /// Hold `zone` in the account: the bootstrap writes its A record here.
+    pub fn add_domain(&self, zone: &str) {
+        self.state.domains.lock().unwrap().push(zone.to_string());
+    }
+
+    /// Droplets created from now on become active with this public IPv4.
+    pub fn set_new_droplet_ipv4(&self, ip: &str) {
+        *self.state.new_droplet_ipv4.lock().unwrap() = Some(ip.to_string());
+    }
+
+    /// The droplets the account holds, by id.
+    pub fn droplet_ids(&self) -> Vec<u64> {
+        self.state
+            .droplets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["id"].as_u64())
+            .collect()
+    }
+
+    /// The A/AAAA/... records written, as the API serves them.
+    pub fn records(&self) -> Vec<Value> {
+        self.state.records.lock().unwrap().clone()
     }
 
     pub fn set_page_delay(&self, delay: Duration) {
@@ -483,13 +514,26 @@ async fn route(
             )
         }
         ("GET", ["v2", "droplets", id]) => {
+            let ipv4 = state.new_droplet_ipv4.lock().unwrap().clone();
             let found = state
                 .droplets
                 .lock()
                 .unwrap()
-                .iter()
+                .iter_mut()
                 .find(|d| same_id(&d["id"], id))
-                .cloned();
+                .map(|d| {
+                    // A new droplet is active by the time anyone looks (its create action
+                    // answers completed), with its public address.
+                    if d["status"] == "new" {
+                        d["status"] = json!("active");
+                        if let Some(ip) = &ipv4 {
+                            let mut public = droplet(0)["networks"]["v4"][1].clone();
+                            public["ip_address"] = json!(ip);
+                            d["networks"] = json!({"v4": [public], "v6": []});
+                        }
+                    }
+                    d.clone()
+                });
             match found {
                 Some(d) => json_answer(200, json!({"droplet": d})),
                 None => not_found(),
@@ -527,6 +571,17 @@ async fn route(
             let mut a = action(state, "create", 0, "completed");
             a["id"] = json!(id);
             json_answer(200, json!({"action": a}))
+        }
+        ("GET", ["v2", "domains", name]) => {
+            if state.domains.lock().unwrap().iter().any(|z| z == name) {
+                json_answer(
+                    200,
+                    json!({"domain": {"name": name, "ttl": 1800,
+                        "zone_file": format!("$ORIGIN {name}.\n$TTL 1800\n")}}),
+                )
+            } else {
+                not_found()
+            }
         }
         ("GET", ["v2", "domains", _, "records"]) => {
             let records = state.records.lock().unwrap().clone();
