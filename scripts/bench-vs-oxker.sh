@@ -4,9 +4,9 @@
 #
 #   scripts/bench-vs-oxker.sh [SECONDS]
 #
-# Measures the build odoo-ops ships, `cargo build --profile dist --locked` (made here when
-# missing: one code unit, link-time optimised, stripped, as oxker ships; ODOO_OPS_BIN names
-# another build to compare, e.g. target/release/odoo-ops). Needs `oxker` on PATH
+# Needs: a release build of odoo-ops (ODOO_OPS_PACKAGED_LINK=1 cargo build --release for the
+# packaged layout, see build.rs; a default build measures the portable one; ODOO_OPS_BIN
+# names another build), `oxker` on PATH
 # (cargo install oxker), tmux, Docker, and the stand-in image odoo-ops-test/odoo:18.0-20261101
 # (built by the tests). Starts three labelled containers, runs both TUIs in a private tmux
 # server at 200x50, samples /proc for SECONDS (default 30) after a 10 s warm-up, and removes
@@ -14,10 +14,7 @@
 set -euo pipefail
 SECONDS_TO_SAMPLE=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="${ODOO_OPS_BIN:-$ROOT/target/dist/odoo-ops}"   # another build to compare
-if [ -z "${ODOO_OPS_BIN:-}" ] && [ ! -x "$BIN" ]; then
-    (cd "$ROOT" && cargo build --profile dist --locked)
-fi
+BIN="${ODOO_OPS_BIN:-$ROOT/target/release/odoo-ops}"   # another build to compare
 echo "binary: $BIN ($(du -h "$BIN" | cut -f1))"
 . "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-oxker-$$"
