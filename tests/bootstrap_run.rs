@@ -17,7 +17,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use odoo_ops::bootstrap::answers::Answers;
@@ -143,20 +143,6 @@ impl World {
     }
 }
 
-/// `SHA256:…` of a public key file, as `ssh-keygen -lf` prints it.
-fn fingerprint(public_key: &Path) -> String {
-    let out = std::process::Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(public_key)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
-}
-
 fn steps_with(events: &[Event], f: impl Fn(&Event) -> Option<Step>) -> Vec<Step> {
     events.iter().filter_map(f).collect()
 }
@@ -199,7 +185,7 @@ fn from_a_clean_state_to_done_then_a_rerun_changes_nothing() {
     assert_eq!(p.droplet_ipv4.as_deref(), Some("127.0.0.1"));
 
     // The first host key was accepted with a notice naming its fingerprint, and recorded.
-    let host_fp = fingerprint(&w.sshd.host_key.with_extension("pub"));
+    let host_fp = support::sshd::keygen_fingerprint(&w.sshd.host_key.with_extension("pub"));
     assert!(
         events.iter().any(|e| matches!(e,
             Event::Notice { step: Step::WaitReady, text } if text.contains(&host_fp))),

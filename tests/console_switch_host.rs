@@ -78,7 +78,7 @@ fn the_console_moves_between_droplets_and_back_each_pane_about_its_host() {
     tmux.keys(&["2"]);
     tmux.wait_for("web-0002");
     tmux.keys(&["Down", "Enter"]);
-    let fingerprint = fingerprint_of(&beta);
+    let fingerprint = beta.host_key_fingerprint();
     let asked = tmux.wait_for("Unknown host key");
     assert!(
         asked.contains(&format!("[127.0.0.3]:{}", beta.port)),
@@ -151,18 +151,4 @@ fn the_console_moves_between_droplets_and_back_each_pane_about_its_host() {
     tmux.wait_until(|s| s.trim_end().ends_with('$'), "the console exits");
     let stderr = std::fs::read_to_string(tmux.dir.path().join("stderr.txt")).unwrap();
     assert!(stderr.is_empty(), "{stderr}");
-}
-
-/// The fingerprint OpenSSH itself prints for the server's key.
-fn fingerprint_of(sshd: &Sshd) -> String {
-    let out = std::process::Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(sshd.dir.path().join("host_ed25519.pub"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
 }

@@ -12,10 +12,8 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use odoo_ops::config::Settings;
 use odoo_ops::config::keymap::Action;
 use odoo_ops::deploy::journal::Outcome;
-use odoo_ops::jobs::JobRunner;
 use odoo_ops::tui::app::App;
 use odoo_ops::tui::effect::Effect;
-use odoo_ops::tui::jobs::ConsoleJob;
 use odoo_ops::tui::panes::deploy_runs::RunStage;
 use support::app::{app_with, render, screen_text};
 use support::deploy_run::{all_proofs, assert_valid_proof, running_tag, through_nginx};
@@ -31,35 +29,6 @@ fn typed(app: &mut App, text: &str) {
     for c in text.chars() {
         assert!(press(app, KeyCode::Char(c)).is_empty());
     }
-}
-
-/// Effects run as the console runs them (job runner, this host), every event a message
-/// for the app, until `done`. Returns how many steps arrived while the run was running.
-fn run_jobs(app: &mut App, effects: Vec<Effect>, done: impl Fn(&App) -> bool) -> usize {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let target = odoo_ops::target::Target::local();
-        let (runner, mut events) = JobRunner::new();
-        for effect in effects {
-            runner.submit(ConsoleJob::new(&target, effect).expect("a job"));
-        }
-        let mut live = 0;
-        while !done(app) {
-            let event = tokio::time::timeout(Duration::from_secs(300), events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("the pane is stuck in {:?}", app.deploy.runs.stage))
-                .expect("the runner lives");
-            if let Some(message) = odoo_ops::tui::jobs::message(event) {
-                app.apply(message);
-                if let RunStage::Running { steps, .. } = &app.deploy.runs.stage
-                    && !steps.is_empty()
-                {
-                    live += 1;
-                }
-            }
-        }
-        live
-    })
 }
 
 /// `t`, the tag, Enter, the modules, Enter: the plan read from the host, on screen.
@@ -78,7 +47,7 @@ fn plan(app: &mut App, tag: &str, modules: &str) -> String {
         matches!(effects.as_slice(), [Effect::PreviewDeploy(_)]),
         "{effects:?}"
     );
-    run_jobs(app, effects, |app| {
+    support::deploy_run::run_pane_jobs(app, effects, |app| {
         !matches!(app.deploy.runs.stage, RunStage::Previewing(_))
     });
     assert!(
@@ -96,7 +65,7 @@ fn confirm(app: &mut App) -> Outcome {
         matches!(effects.as_slice(), [Effect::RunDeploy(_)]),
         "{effects:?}"
     );
-    let live = run_jobs(app, effects, |app| {
+    let live = support::deploy_run::run_pane_jobs(app, effects, |app| {
         matches!(app.deploy.runs.stage, RunStage::Done { .. })
     });
     assert!(live >= 3, "steps seen while running: {live}");
@@ -130,7 +99,7 @@ fn the_pane_deploys_a_new_tag_zero_downtime_then_with_a_module_window() {
     app.on_action(Action::FocusDeploy);
     app.zoomed = true;
     let effects = app.on_action(Action::DeployHistory);
-    run_jobs(&mut app, effects, |app| {
+    support::deploy_run::run_pane_jobs(&mut app, effects, |app| {
         app.deploy.runs.stage != RunStage::Loading
     });
 

@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use odoo_ops::config::Settings;
-use odoo_ops::jobs::JobRunner;
 use odoo_ops::tui::app::App;
 use odoo_ops::tui::effect::Effect;
-use odoo_ops::tui::jobs::ConsoleJob;
 use odoo_ops::tui::panes::deploy::View;
 use odoo_ops::tui::panes::deploy_runs::RunStage;
 use support::app::{app_with, render, screen_text};
@@ -29,39 +27,6 @@ fn key(app: &mut App, c: char) -> Vec<Effect> {
         KeyModifiers::NONE,
     )))
     .1
-}
-
-/// Effects run as the console runs them (job runner, this host); every event becomes a
-/// message for the app until `done` says so. Returns how many steps arrived while the
-/// pane still showed the run as running.
-fn run_jobs(app: &mut App, effects: Vec<Effect>, done: impl Fn(&App) -> bool) -> usize {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let target = odoo_ops::target::Target::local();
-        let (runner, mut events) = JobRunner::new();
-        for effect in effects {
-            runner.submit(ConsoleJob::new(&target, effect).expect("a job"));
-        }
-        let mut live = 0;
-        while !done(app) {
-            let event = tokio::time::timeout(Duration::from_secs(240), events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("the pane is stuck in {:?}", app.deploy.runs.stage))
-                .expect("the runner lives");
-            if let Some(message) = odoo_ops::tui::jobs::message(event) {
-                app.apply(message);
-                if let RunStage::Running { steps, .. } = &app.deploy.runs.stage
-                    && !steps.is_empty()
-                {
-                    live += 1;
-                    // What the operator sees between two steps.
-                    let text = screen_text(render(app).backend().buffer());
-                    assert!(text.contains("running…"), "{text}");
-                }
-            }
-        }
-        live
-    })
 }
 
 #[test]
@@ -92,7 +57,7 @@ fn a_deploy_killed_after_its_switch_is_offered_on_start_and_rolled_back_from_the
         .filter(|e| matches!(e, Effect::LoadDeploys(_)))
         .collect();
     assert_eq!(effects.len(), 1);
-    run_jobs(&mut app, effects, |app| {
+    support::deploy_run::run_pane_jobs(&mut app, effects, |app| {
         app.deploy.runs.stage != RunStage::Loading
     });
     assert_eq!(app.deploy.view, View::Releases);
@@ -117,7 +82,7 @@ fn a_deploy_killed_after_its_switch_is_offered_on_start_and_rolled_back_from_the
         matches!(effects.as_slice(), [Effect::RunDeploy(_)]),
         "{effects:?}"
     );
-    let live = run_jobs(&mut app, effects, |app| {
+    let live = support::deploy_run::run_pane_jobs(&mut app, effects, |app| {
         matches!(app.deploy.runs.stage, RunStage::Done { .. })
     });
     assert!(live >= 3, "steps seen while running: {live}");

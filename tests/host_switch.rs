@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command as Process;
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -119,20 +118,6 @@ fn enter_on_a_droplet_asks_to_connect_once_and_not_to_the_host_already_shown() {
     assert_eq!(app.connecting.as_deref(), Some("odoo-prod-1"));
 }
 
-/// The fingerprint OpenSSH itself prints for the server's key.
-fn ssh_keygen_fingerprint(sshd: &Sshd) -> String {
-    let out = Process::new("ssh-keygen")
-        .arg("-lf")
-        .arg(sshd.dir.path().join("host_ed25519.pub"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
-}
-
 /// A home whose ~/.ssh/config says how to reach `sshd` at its address (its port and the
 /// authorized key), with no agent: the operator's own files, nothing test-only.
 fn home_for(dir: &std::path::Path, servers: &[&Sshd]) -> Environment {
@@ -199,7 +184,7 @@ async fn connecting_asks_about_an_unknown_key_and_records_it_only_on_yes() {
     let asked = asked.expect("an unknown key is asked about");
     assert_eq!(asked.host, format!("[127.0.0.3]:{}", sshd.port));
     assert_eq!(asked.key_type, "ssh-ed25519");
-    assert_eq!(asked.fingerprint, ssh_keygen_fingerprint(&sshd));
+    assert_eq!(asked.fingerprint, sshd.host_key_fingerprint());
     assert_eq!(asked.known_hosts, known_hosts);
     let why = result.expect_err("no is not connected");
     assert!(why.contains("not accepted"), "{why}");

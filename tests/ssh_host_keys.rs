@@ -12,20 +12,6 @@ use odoo_ops::target::{Command, SshTarget, Target};
 use support::prompter::ScriptedPrompter;
 use support::sshd::{Sshd, keygen};
 
-/// The fingerprint OpenSSH itself prints for the server's key.
-fn ssh_keygen_fingerprint(sshd: &Sshd) -> String {
-    let out = Process::new("ssh-keygen")
-        .arg("-lf")
-        .arg(sshd.dir.path().join("host_ed25519.pub"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
-}
-
 async fn whoami(target: &Target) -> String {
     target
         .run(&Command::new("id").arg("-un"))
@@ -48,7 +34,7 @@ async fn unknown_key_is_shown_with_its_fingerprint_and_recorded_on_yes() {
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].host, format!("[127.0.0.1]:{}", sshd.port));
     assert_eq!(asked[0].key_type, "ssh-ed25519");
-    assert_eq!(asked[0].fingerprint, ssh_keygen_fingerprint(&sshd));
+    assert_eq!(asked[0].fingerprint, sshd.host_key_fingerprint());
     assert_eq!(asked[0].known_hosts, known_hosts);
 
     // Recorded in a form OpenSSH understands: ssh-keygen -F finds it.
@@ -81,10 +67,7 @@ async fn unknown_key_refused_on_no_and_nothing_is_recorded() {
         .expect("a refused key must not connect");
     let message = format!("{e:#}");
     assert!(message.contains("not known"), "{message}");
-    assert!(
-        message.contains(&ssh_keygen_fingerprint(&sshd)),
-        "{message}"
-    );
+    assert!(message.contains(&sshd.host_key_fingerprint()), "{message}");
     assert_eq!(prompter.asked_about_host_keys().len(), 1);
     assert!(!known_hosts.exists() || std::fs::read_to_string(&known_hosts).unwrap().is_empty());
 }

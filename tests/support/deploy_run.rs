@@ -190,3 +190,42 @@ pub fn verify(stack: &Stack) -> Output {
     ];
     run(stack, None, &args)
 }
+
+/// Effects run as the console runs them (job runner, this host); every event becomes a
+/// message for the app until `done` says so. Returns how many steps arrived while the
+/// Deploy pane still showed the run as running (and, each time, said so on screen).
+pub fn run_pane_jobs(
+    app: &mut odoo_ops::tui::app::App,
+    effects: Vec<odoo_ops::tui::effect::Effect>,
+    done: impl Fn(&odoo_ops::tui::app::App) -> bool,
+) -> usize {
+    use odoo_ops::tui::panes::deploy_runs::RunStage;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let target = odoo_ops::target::Target::local();
+        let (runner, mut events) = odoo_ops::jobs::JobRunner::new();
+        for effect in effects {
+            runner.submit(odoo_ops::tui::jobs::ConsoleJob::new(&target, effect).expect("a job"));
+        }
+        let mut live = 0;
+        while !done(app) {
+            let event = tokio::time::timeout(Duration::from_secs(300), events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("the pane is stuck in {:?}", app.deploy.runs.stage))
+                .expect("the runner lives");
+            if let Some(message) = odoo_ops::tui::jobs::message(event) {
+                app.apply(message);
+                if let RunStage::Running { steps, .. } = &app.deploy.runs.stage
+                    && !steps.is_empty()
+                {
+                    live += 1;
+                    // What the operator sees between two steps.
+                    let screen = super::app::render(app);
+                    let text = super::app::screen_text(screen.backend().buffer());
+                    assert!(text.contains("running…"), "{text}");
+                }
+            }
+        }
+        live
+    })
+}

@@ -400,3 +400,25 @@ impl Sshd {
         home
     }
 }
+
+/// `SHA256:…` of a public key file, as OpenSSH's `ssh-keygen -lf` prints it: what a
+/// host-key question must show.
+pub fn keygen_fingerprint(public_key: &Path) -> String {
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public_key)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+impl Sshd {
+    /// The fingerprint OpenSSH itself prints for this server's key.
+    pub fn host_key_fingerprint(&self) -> String {
+        keygen_fingerprint(&self.dir.path().join("host_ed25519.pub"))
+    }
+}
