@@ -288,56 +288,13 @@ fn shown(failed: usize, window: Option<Duration>) -> String {
     }
 }
 
-fn stack_args(stack: &Stack, ready_timeout: &str) -> Vec<String> {
-    let s = stack.slots;
-    vec![
-        "--yes".into(),
-        "--dir".into(),
-        stack.stack_dir.path().display().to_string(),
-        "--project".into(),
-        stack.project.name.clone(),
-        "--domain".into(),
-        DOMAIN.into(),
-        "--nginx-conf".into(),
-        stack.nginx.path().join("nginx.conf").display().to_string(),
-        "--nginx-prefix".into(),
-        format!("{}/", stack.nginx.path().display()),
-        "--slots".into(),
-        format!(
-            "{}:{},{}:{}",
-            s.blue.http, s.blue.gevent, s.green.http, s.green.gevent
-        ),
-        "--ready-timeout".into(),
-        ready_timeout.into(),
-        "--proofs".into(),
-        proofs(stack).display().to_string(),
-    ]
-}
-
-fn proofs(stack: &Stack) -> PathBuf {
-    stack.state.path().join("proofs")
-}
-
-fn deploy(stack: &Stack, tag: &str, ready_timeout: &str) -> Output {
+fn deploy(stack: &Stack, tag: &str, ready_timeout: u32) -> Output {
     let mut args = vec!["deploy".to_string(), "--tag".into(), tag.into()];
-    args.extend(stack_args(stack, ready_timeout));
-    Command::new(BIN)
-        .env("ODOO_OPS_STATE_DIR", stack.state.path().join("odoo-ops"))
-        .env("XDG_CONFIG_HOME", stack.state.path().join("config"))
-        .args(&args)
-        .output()
-        .expect("run odoo-ops deploy")
-}
-
-/// The newest proof's deploy_status.json.
-fn last_proof(stack: &Stack) -> serde_json::Value {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(proofs(stack))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort_by_key(|d| std::fs::metadata(d).unwrap().modified().unwrap());
-    let dir = dirs.pop().expect("a proof was written");
-    serde_json::from_str(&std::fs::read_to_string(dir.join("deploy_status.json")).unwrap()).unwrap()
+    args.extend(support::deploy_run::stack_args_waiting(
+        stack,
+        ready_timeout,
+    ));
+    support::deploy_run::run(stack, None, &args)
 }
 
 /// Milliseconds of the day of a proof's `2026-11-30T12:01:07.250Z`.
@@ -366,7 +323,7 @@ fn deploy_figures(stack: &Stack) {
     let load = TimedLoad::start(stack.nginx_port);
     std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
-    let out = deploy(stack, RELEASES[1], "60");
+    let out = deploy(stack, RELEASES[1], 60);
     let deploy_wall = t.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     let (sent, failed, _, kinds) = outage(&load.finish());
@@ -505,11 +462,11 @@ fn bad_tags(stack: &Stack) {
         let load = TimedLoad::start(stack.nginx_port);
         std::thread::sleep(Duration::from_millis(300));
         let t = Instant::now();
-        let out = deploy(stack, bad.tag(), "15");
+        let out = deploy(stack, bad.tag(), 15);
         let wall = t.elapsed();
         std::thread::sleep(Duration::from_millis(500));
         let (sent, failed, window, kinds) = outage(&load.finish());
-        let proof = last_proof(stack);
+        let (_, proof) = support::deploy_run::last_proof(stack);
         let steps = proof["steps"].as_array().cloned().unwrap_or_default();
         let failed_step = steps.iter().find(|s| s["result"] == "failed");
         let failed_at = failed_step.and_then(|s| day_ms(s["ended_at"].as_str()?));

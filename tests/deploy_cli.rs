@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -12,15 +12,11 @@ use odoo_ops::deploy::lock::{self, LockOptions, LockRequest, Operation};
 use odoo_ops::deploy::{StackState, releases};
 use odoo_ops::target::Target;
 use odoo_ops::workflow::StateDirs;
-use support::deploy_run::{proofs, stack_args};
-use support::deploy_stack::{Load, Stack, failures, inspect, rt};
+use support::deploy_run::{assert_valid_proof, last_proof, run, running_tag, stack_args, text};
+use support::deploy_stack::{Load, Stack, failures, rt};
 use support::standin::{self, Bad, RELEASES};
 
-fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// The binary with the state and config kept in the test's own directories.
+/// The binary with the state and config in `state` (a stack other than the test's).
 fn odoo_ops(state: &Path, args: &[String]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
         .env("ODOO_OPS_STATE_DIR", state.join("odoo-ops"))
@@ -33,33 +29,7 @@ fn odoo_ops(state: &Path, args: &[String]) -> Output {
 fn deploy(stack: &Stack, tag: &str) -> Output {
     let mut args = vec!["deploy".to_string(), "--tag".into(), tag.into()];
     args.extend(stack_args(stack));
-    odoo_ops(stack.state.path(), &args)
-}
-
-/// The newest proof's deploy_status.json.
-fn last_proof(stack: &Stack) -> (PathBuf, serde_json::Value) {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(proofs(stack))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort_by_key(|d| std::fs::metadata(d).unwrap().modified().unwrap());
-    let dir = dirs.pop().expect("a proof was written");
-    let status = std::fs::read_to_string(dir.join("deploy_status.json")).unwrap();
-    (dir, serde_json::from_str(&status).unwrap())
-}
-
-fn assert_valid_proof(value: &serde_json::Value) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schemas/deploy_status.schema.json"
-    ))
-    .unwrap();
-    let validator = jsonschema::draft202012::new(&serde_json::from_str(&text).unwrap()).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
+    run(stack, None, &args)
 }
 
 fn release_tags(stack: &Stack) -> Vec<(String, String)> {
@@ -72,11 +42,6 @@ fn release_tags(stack: &Stack) -> Vec<(String, String)> {
             (r.tag, outcome.as_str().unwrap().to_string())
         })
         .collect()
-}
-
-fn running_tag(stack: &Stack) -> String {
-    let image = inspect(&stack.odoo, "{{.Config.Image}}").expect("the odoo container runs");
-    image.rsplit(':').next().unwrap().to_string()
 }
 
 #[test]
@@ -125,7 +90,7 @@ fn a_good_release_deploys_with_no_failed_request_and_rollback_brings_the_previou
     let mut args = vec!["rollback".to_string()];
     args.extend(stack_args(&stack));
     let load = Load::start(stack.nginx_port);
-    let out = odoo_ops(stack.state.path(), &args);
+    let out = run(&stack, None, &args);
     let sent = load.finish();
     println!("{}", text(&out));
     println!(

@@ -16,23 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::deploy_run::{proofs, stack_args_waiting};
+use support::deploy_run::{
+    assert_valid_proof, last_proof, proof_step, run, stack_args_waiting, step_names, text,
+};
 use support::deploy_stack::{DOMAIN, PROBE, Stack, inspect};
 use support::rawhttp;
 use support::standin::{self, Bad, RELEASES};
-
-fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-fn odoo_ops(state: &Path, args: &[String]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_odoo-ops"))
-        .env("ODOO_OPS_STATE_DIR", state.join("odoo-ops"))
-        .env("XDG_CONFIG_HOME", state.join("config"))
-        .args(args)
-        .output()
-        .expect("run odoo-ops")
-}
 
 fn backups(stack: &Stack) -> PathBuf {
     stack.state.path().join("backups")
@@ -45,7 +34,7 @@ fn deploy(stack: &Stack, tag: &str, extra: &[&str]) -> Output {
     args.extend(stack_args_waiting(stack, 8));
     args.extend(["--verify-wait".into(), "8".into()]);
     args.extend(extra.iter().map(|a| a.to_string()));
-    odoo_ops(stack.state.path(), &args)
+    run(stack, None, &args)
 }
 
 fn module_args(stack: &Stack, modules: &str) -> Vec<String> {
@@ -57,31 +46,6 @@ fn module_args(stack: &Stack, modules: &str) -> Vec<String> {
         "--backup-dir".into(),
         backups(stack).display().to_string(),
     ]
-}
-
-fn last_proof(stack: &Stack) -> (PathBuf, serde_json::Value) {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(proofs(stack))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    let dir = dirs.pop().expect("a proof was written");
-    let status = std::fs::read_to_string(dir.join("deploy_status.json")).unwrap();
-    (dir, serde_json::from_str(&status).unwrap())
-}
-
-fn assert_valid_proof(value: &serde_json::Value) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schemas/deploy_status.schema.json"
-    ))
-    .unwrap();
-    let validator = jsonschema::draft202012::new(&serde_json::from_str(&text).unwrap()).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
 }
 
 /// The tag of the service's one running container, found by compose's labels (a switch
@@ -97,30 +61,6 @@ fn running_tag(stack: &Stack) -> String {
     };
     let image = inspect(id, "{{.Config.Image}}").expect("the odoo container runs");
     image.rsplit(':').next().unwrap().to_string()
-}
-
-fn step<'a>(steps: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    steps
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {steps:#}"))
-}
-
-fn names(steps: &serde_json::Value) -> Vec<String> {
-    steps
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}",
-                s["name"].as_str().unwrap(),
-                s["result"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 /// Epoch ms of the proof's `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -321,12 +261,15 @@ fn a_failed_module_upgrade_restores_every_table_and_file_and_brings_the_previous
     assert_valid_proof(&status);
     assert_eq!(status["outcome"], "rolled_back", "{status:#}");
     assert_eq!(status["rollback"]["result"], "passed");
-    assert_eq!(step(&status["steps"], "backup")["result"], "passed");
-    assert_eq!(step(&status["steps"], "maintenance on")["result"], "passed");
-    assert_eq!(step(&status["steps"], "upgrade")["result"], "failed");
+    assert_eq!(proof_step(&status["steps"], "backup")["result"], "passed");
+    assert_eq!(
+        proof_step(&status["steps"], "maintenance on")["result"],
+        "passed"
+    );
+    assert_eq!(proof_step(&status["steps"], "upgrade")["result"], "failed");
     let rb = &status["rollback"]["steps"];
     assert_eq!(
-        names(rb),
+        step_names(rb),
         [
             "rollback: maintenance on passed",
             "rollback: restore passed",
@@ -420,7 +363,7 @@ fn a_good_module_deploy_installs_in_the_window_and_leaves_its_log_in_the_proof()
     assert_eq!(status["outcome"], "passed", "{status:#}");
     assert_eq!(status["rollback"], serde_json::Value::Null);
     assert_eq!(
-        names(&status["steps"]),
+        step_names(&status["steps"]),
         [
             "preflight passed",
             "backup passed",

@@ -10,8 +10,8 @@ mod support;
 use std::path::PathBuf;
 
 use support::deploy_run::{
-    assert_valid_proof, deploy_args, deploy_killed_at, last_proof, run, running_tag, text,
-    through_nginx, verify,
+    assert_valid_proof, deploy_args, deploy_killed_at, last_proof, run, running_tag, step_names,
+    text, through_nginx, verify,
 };
 use support::deploy_stack::{DOMAIN, PROBE, SITE, Stack};
 use support::standin::RELEASES;
@@ -35,21 +35,6 @@ fn module_deploy(stack: &Stack, tag: &str) -> Vec<String> {
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn names(steps: &serde_json::Value) -> Vec<String> {
-    steps
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}",
-                s["name"].as_str().unwrap(),
-                s["result"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 /// One request through nginx: the maintenance page (503 with Retry-After) or Odoo.
@@ -145,7 +130,7 @@ fn a_module_deploy_killed_in_its_window_is_rolled_back_from_its_backup_or_run_ag
     assert_eq!(proof["rollback"]["result"], "passed");
     assert_eq!(proof["rollback"]["to"]["tag"], a);
     assert_eq!(
-        names(&proof["rollback"]["steps"]),
+        step_names(&proof["rollback"]["steps"]),
         [
             "rollback: maintenance on passed",
             "rollback: restore passed",

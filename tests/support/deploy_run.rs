@@ -152,6 +152,33 @@ pub fn assert_valid_proof(value: &serde_json::Value) {
     assert!(errors.is_empty(), "{errors:#?}\n{value:#}");
 }
 
+/// A proof's step by name.
+#[track_caller]
+pub fn proof_step<'a>(steps: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {steps:#}"))
+}
+
+/// A proof's steps as `NAME RESULT`, in order.
+pub fn step_names(steps: &serde_json::Value) -> Vec<String> {
+    steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s["name"].as_str().unwrap(),
+                s["result"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// The tag of the service's container under its own name (a finished switch renames the
 /// new container to it).
 pub fn running_tag(stack: &Stack) -> String {
