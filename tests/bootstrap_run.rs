@@ -10,22 +10,35 @@
 //! chose: what is tested is the exit-code handling (0 done, 2 degraded, 1 failed).
 //!
 //! The stack and module steps need the droplet's own Compose project (postgres:16-alpine
-//! and the operator's Odoo image, pulled by the droplet); they are skipped here
-//! (`skip`), and TLS is another branch's step.
+//! and the operator's Odoo image, pulled by the droplet); most tests skip them (`skip`).
+//! The ones that run them use the real Docker engine, the Odoo stand-in image and the real
+//! PostgreSQL image. Each "droplet" has its own real nginx (a master in the test's temp dir
+//! including the site file the bootstrap writes), and the TLS step runs certbot against
+//! Debian's pebble on loopback (a staging CA and a "real" one), names resolving through
+//! `pebble-challtestsrv`; certbot's directories and the renewal mechanisms live in the
+//! temp dir, so nothing of this machine's /etc is touched.
 
 mod support;
 
 use std::collections::BTreeSet;
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use odoo_ops::bootstrap::answers::Answers;
 use odoo_ops::bootstrap::remote::Reach;
 use odoo_ops::bootstrap::run::{self, Event, Failure, Finished, Setup, Waits};
 use odoo_ops::bootstrap::steps::{Progress, Step};
+use odoo_ops::bootstrap::tls::{AcmeDirectories, CertbotDirs, RenewalLayout, Resolver};
 use odoo_ops::digitalocean::{Client, RetryPolicy, Token};
+use odoo_ops::nginx::NginxInvocation;
+use odoo_ops::workflow::StateDirs;
 use support::do_api::{DoApi, TOKEN};
+use support::nginx::Nginx;
+use support::pebble::{FakeDns, Pebble};
 use support::sshd::Sshd;
 
 const ANSWERS: &str = r#"
@@ -45,6 +58,10 @@ struct World {
     sshd: Sshd,
     dir: tempfile::TempDir,
     setup: Setup,
+    /// The droplet's nginx: plain HTTP and HTTPS on loopback ports of its own.
+    nginx: Nginx,
+    http: u16,
+    https: u16,
 }
 
 impl World {
@@ -103,14 +120,22 @@ impl World {
         setup.console_binary = PathBuf::from(env!("CARGO_BIN_EXE_odoo-ops"));
         setup.proofs = dir.path().join("proofs");
         setup.skip = SKIPPED.into_iter().collect::<BTreeSet<_>>();
+        let (nginx, http, https) = droplet_edge(&mut setup, dir.path());
         let world = World {
             api,
             sshd,
             dir,
             setup,
+            nginx,
+            http,
+            https,
         };
         world.cloud_init_exits(0);
         world
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
     }
 
     fn cloud_init_exits(&self, code: i32) {
@@ -141,6 +166,68 @@ impl World {
     fn created(&self) -> usize {
         self.api.count("POST", "/v2/droplets")
     }
+}
+
+/// The droplet's edge under `d`: a running nginx whose `http` includes `sites/*.conf`, the
+/// site the bootstrap writes there, the webroot, certbot's directories, the renewal layout
+/// (Debian's certbot package: its timer unit and cron file, systemd running) and odoo-ops'
+/// state. Returns nginx and its HTTP and HTTPS ports.
+fn droplet_edge(setup: &mut Setup, d: &std::path::Path) -> (Nginx, u16, u16) {
+    let (http, https, probe) = (
+        support::ports::free_port(),
+        support::ports::free_port(),
+        support::ports::free_port(),
+    );
+    for sub in [
+        "sites",
+        "www",
+        "logs",
+        "root/lib/systemd/system",
+        "root/etc/cron.d",
+    ] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::create_dir_all(d.join("root/run/systemd/system")).unwrap();
+    std::fs::copy(
+        "/lib/systemd/system/certbot.timer",
+        d.join("root/lib/systemd/system/certbot.timer"),
+    )
+    .expect("certbot's timer unit (scripts/test-deps.sh installs certbot)");
+    std::fs::copy("/etc/cron.d/certbot", d.join("root/etc/cron.d/certbot"))
+        .expect("certbot's cron file");
+    // A server of its own so the start can be waited for; the glob matches nothing yet.
+    let nginx = Nginx::start(
+        &format!(
+            "include {}/sites/*.conf;\nserver {{ listen 127.0.0.1:{probe}; return 204; }}",
+            d.display()
+        ),
+        &[probe],
+    );
+    let e = &mut setup.edge;
+    e.site = d.join("sites/odoo.conf");
+    e.nginx = NginxInvocation {
+        binary: "nginx".into(),
+        conf: Some(nginx.conf_path()),
+        prefix: Some(nginx.path().to_path_buf()),
+        ..Default::default()
+    };
+    e.options.listen_http = vec![format!("127.0.0.1:{http}")];
+    e.options.listen_https = vec![format!("127.0.0.1:{https}")];
+    e.options.acme_root = d.join("www").display().to_string();
+    e.options.cache_dir = d.join("cache").display().to_string();
+    e.options.log_dir = d.join("logs").display().to_string();
+    e.certbot = CertbotDirs {
+        config: d.join("letsencrypt"),
+        work: d.join("letsencrypt-work"),
+        logs: d.join("letsencrypt-logs"),
+    };
+    e.renewal = RenewalLayout {
+        root: d.join("root"),
+    };
+    e.state = Some(StateDirs::under(&d.join("state")));
+    e.http_port = http;
+    e.verify_connect = Some("127.0.0.1".parse().unwrap());
+    (nginx, http, https)
 }
 
 fn steps_with(events: &[Event], f: impl Fn(&Event) -> Option<Step>) -> Vec<Step> {
@@ -339,20 +426,37 @@ fn a_changed_host_key_is_refused_not_recorded() {
 }
 
 #[test]
-fn without_the_tls_step_built_it_fails_and_says_how_to_go_on() {
-    let w = World::new();
-    let mut setup = w.setup.clone();
-    setup.skip = [Step::Stack].into_iter().collect();
-    let (outcome, events) = w.run(&setup);
-    let failure = outcome.expect_err("TLS is not in this build");
+fn tls_without_the_stacks_site_stops_at_the_challenge_preflight_before_any_ca() {
+    let mut w = World::new();
+    let dns = FakeDns::start();
+    let (ca_port, contacts) = counting_listener();
+    w.setup.edge.resolver = Resolver::Server(dns.addr);
+    w.setup.edge.directories = AcmeDirectories {
+        staging: format!("https://localhost:{ca_port}/staging"),
+        production: format!("https://localhost:{ca_port}/real"),
+    };
+    w.setup.skip = [Step::Stack].into_iter().collect();
+    let (outcome, events) = w.run(&w.setup);
+    let failure = outcome.expect_err("nothing serves the challenge path");
     assert_eq!(failure.step, Step::Tls);
-    assert!(failure.error.contains("--skip tls"), "{}", failure.error);
+    assert!(
+        failure.error.contains(&format!(
+            "http://erp.example.com:{}/.well-known/acme-challenge/",
+            w.http
+        )) && failure.error.contains("did not serve the probe file"),
+        "{}",
+        failure.error
+    );
+    assert!(
+        failure.already_done.contains("point the domain"),
+        "{}",
+        failure.already_done
+    );
+    assert_eq!(contacts.load(Ordering::SeqCst), 0, "a CA was contacted");
+    assert!(!w.progress().is_done(Step::Tls));
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::NotDone {
-            step: Step::Stack,
-            ..
-        }
+        Event::Notice { step: Step::Tls, text } if text.contains("resolves to 127.0.0.1")
     )));
 }
 
@@ -423,49 +527,84 @@ impl Drop for Volumes {
     }
 }
 
+/// The droplet's Compose project on the real Docker engine, removed on Drop (containers
+/// first, then their volumes). The droplet would pull `postgres:16-alpine`; this machine
+/// has no registry, so the stack directory holds what an operator may keep there, a
+/// `docker-compose.override.yml`, naming the real PostgreSQL image built for the tests, and
+/// a `.env` with free ports (the render keeps a deploy's ports).
+struct DockerStack {
+    containers: support::docker::Project,
+    _volumes: Volumes,
+    project: String,
+    /// Odoo's HTTP port on the host.
+    http: u16,
+}
+
+impl DockerStack {
+    fn new(w: &mut World) -> DockerStack {
+        let odoo = support::standin::ensure_image(support::standin::RELEASES[0]);
+        let (repo, tag) = odoo.rsplit_once(':').unwrap();
+        let pg = support::pg_image::ensure_image();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let project = format!("ooptestboot{}x{nanos:x}", std::process::id());
+        let volumes = Volumes(project.clone());
+        let containers = support::docker::Project::named(project.clone());
+        let stack_dir = w.dir.path().join(&project);
+        std::fs::create_dir_all(&stack_dir).unwrap();
+        std::fs::write(
+            stack_dir.join("docker-compose.override.yml"),
+            // The test image's entrypoint takes postgres' options without the program's name.
+            format!(
+                "services:\n  db:\n    image: {pg}\n    command: [\"-c\", \"max_connections=100\"]\n"
+            ),
+        )
+        .unwrap();
+        let http = support::ports::free_port();
+        let gevent = support::ports::free_port();
+        std::fs::write(
+            stack_dir.join(".env"),
+            format!("ODOO_HTTP_PORT={http}\nODOO_GEVENT_PORT={gevent}\n"),
+        )
+        .unwrap();
+        w.setup.stack_dir = stack_dir;
+        w.setup.answers.image = repo.to_string();
+        w.setup.answers.tag = tag.to_string();
+        w.setup.waits.stack = Duration::from_secs(150);
+        DockerStack {
+            containers,
+            _volumes: volumes,
+            project,
+            http,
+        }
+    }
+
+    fn odoo_id(&self) -> Option<String> {
+        let p = &self.project;
+        support::deploy_stack::inspect(&format!("{p}_odoo_1"), "{{.Id}}")
+            .or_else(|| support::deploy_stack::inspect(&format!("{p}-odoo-1"), "{{.Id}}"))
+    }
+
+    /// The database as the stand-in's Odoo makes it (a real plan's `base` install would).
+    fn create_odoo_db(&self) {
+        self.containers
+            .create_odoo_db(&format!("{}_db_1", self.project), "odoo");
+    }
+}
+
 /// Step 5 on the droplet's real Docker engine: the stack files written by the stack's own
 /// writer, Compose started in the stack directory, Odoo (the stand-in) healthy by the
-/// compose file's own healthcheck. The droplet would pull `postgres:16-alpine`; this
-/// machine has no registry, so the test keeps what an operator may keep in the stack
-/// directory, a `docker-compose.override.yml`, naming the real PostgreSQL image built for
-/// the tests, and a `.env` with free ports (the render keeps a deploy's ports).
+/// compose file's own healthcheck, and the HTTP-only site in the droplet's nginx.
 #[test]
 fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     let mut w = World::new();
-    let odoo = support::standin::ensure_image(support::standin::RELEASES[0]);
-    let (repo, tag) = odoo.rsplit_once(':').unwrap();
-    let pg = support::pg_image::ensure_image();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let project = format!("ooptestboot{}x{nanos:x}", std::process::id());
-    // Dropped in reverse: the containers go first, then the volumes they held.
-    let _volumes = Volumes(project.clone());
-    let containers = support::docker::Project::named(project.clone());
-    let stack_dir = w.dir.path().join(&project);
-    std::fs::create_dir_all(&stack_dir).unwrap();
-    std::fs::write(
-        stack_dir.join("docker-compose.override.yml"),
-        // The test image's entrypoint takes postgres' options without the program's name.
-        format!(
-            "services:\n  db:\n    image: {pg}\n    command: [\"-c\", \"max_connections=100\"]\n"
-        ),
-    )
-    .unwrap();
-    let http = support::ports::free_port();
-    let gevent = support::ports::free_port();
-    std::fs::write(
-        stack_dir.join(".env"),
-        format!("ODOO_HTTP_PORT={http}\nODOO_GEVENT_PORT={gevent}\n"),
-    )
-    .unwrap();
-    w.setup.stack_dir = stack_dir.clone();
-    w.setup.answers.image = repo.to_string();
-    w.setup.answers.tag = tag.to_string();
+    let stack = DockerStack::new(&mut w);
+    let (http, stack_dir) = (stack.http, w.setup.stack_dir.clone());
+    let tag = w.setup.answers.tag.clone();
     w.setup.skip = [Step::Tls, Step::ModulesVerify].into_iter().collect();
     w.setup.until = Some(Step::Stack);
-    w.setup.waits.stack = Duration::from_secs(150);
 
     let (outcome, events) = w.run(&w.setup);
     outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
@@ -495,18 +634,30 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     let env = std::fs::read_to_string(env).unwrap();
     assert!(env.contains(&format!("ODOO_TAG={tag}")), "{env}");
     assert!(env.contains(&format!("ODOO_HTTP_PORT={http}")), "{env}");
-    let id = support::deploy_stack::inspect(&format!("{project}_odoo_1"), "{{.Id}}")
-        .or_else(|| support::deploy_stack::inspect(&format!("{project}-odoo-1"), "{{.Id}}"))
+    let id = stack
+        .odoo_id()
         .expect("the odoo container runs under the project's name");
+    // The droplet's nginx has the site, HTTP only (no certificate yet): Odoo through it.
+    let site = std::fs::read_to_string(&w.setup.edge.site).unwrap();
+    assert!(!site.contains("ssl_certificate"), "{site}");
+    assert!(site.contains("/.well-known/acme-challenge/"), "{site}");
+    let through = support::rawhttp::try_request(
+        w.http,
+        "GET",
+        "/web/health",
+        &[("Host", "erp.example.com")],
+        b"",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(through.status, 200, "{}", w.nginx.error_log());
 
     // Again: already done, the same container.
     let (outcome, events) = w.run(&w.setup);
     outcome.unwrap_or_else(|f| panic!("{f}"));
     assert!(started(&events).is_empty(), "{events:#?}");
     assert!(already(&events).contains(&Step::Stack));
-    let again = support::deploy_stack::inspect(&format!("{project}_odoo_1"), "{{.Id}}")
-        .or_else(|| support::deploy_stack::inspect(&format!("{project}-odoo-1"), "{{.Id}}"));
-    assert_eq!(again, Some(id));
+    assert_eq!(stack.odoo_id(), Some(id));
 
     // Step 7 without a modules plan: every gate verify has (the edge's wait for TLS), the
     // report written as a private proof. First without an Odoo database: a hard gate that
@@ -518,8 +669,7 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     assert_eq!(failure.step, Step::ModulesVerify);
     assert!(failure.error.contains("db.modules"), "{}", failure.error);
     std::fs::remove_dir_all(&w.setup.proofs).unwrap();
-    // The database as the stand-in's Odoo makes it (a real plan's `base` install would).
-    containers.create_odoo_db(&format!("{project}_db_1"), "odoo");
+    stack.create_odoo_db();
     w.setup.waits.stack = Duration::from_secs(150);
     w.setup.skip = [Step::Tls].into_iter().collect();
     w.setup.until = Some(Step::ModulesVerify);
@@ -547,4 +697,200 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
             Event::Warning { step: Step::ModulesVerify, text } if text.contains("TLS"))),
         "{events:#?}"
     );
+}
+
+/// A TCP listener that only counts who connects: a CA that must never be contacted, or
+/// one that is down.
+fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            c.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, count)
+}
+
+/// The certificate nginx serves for the name on `port`: openssl's subject, issuer and SAN.
+fn served_certificate(port: u16) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            "openssl s_client -connect 127.0.0.1:$1 -servername $2 </dev/null 2>/dev/null \
+             | openssl x509 -noout -subject -issuer -ext subjectAltName",
+        )
+        .arg("sh")
+        .arg(port.to_string())
+        .arg("erp.example.com")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Steps 3 to 8 with TLS on the "droplet": its sshd, its real Docker engine (the Odoo
+/// stand-in image, the real PostgreSQL image), its real nginx, and certbot against two
+/// pebbles (staging, then the "real" CA). The run is interrupted at the TLS step (the real
+/// CA down after staging passed) and resumed, goes on to verified with the edge gates over
+/// HTTPS, and a re-run changes nothing; a state file that lost the TLS record re-runs the
+/// step, which keeps the certificate in place and contacts no CA.
+#[test]
+fn with_tls_from_clean_to_verified_interrupted_at_tls_resumed_and_a_rerun_changes_nothing() {
+    let mut w = World::new();
+    let stack = DockerStack::new(&mut w);
+    let dns = FakeDns::start();
+    let staging = Pebble::start(w.http, &dns);
+    let real = Pebble::start(w.http, &dns);
+    let bundle = w.path("ca-bundle.pem");
+    std::fs::write(
+        &bundle,
+        [&staging.ca_bundle, &real.ca_bundle]
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<String>(),
+    )
+    .unwrap();
+    let (down, down_contacts) = counting_listener();
+    w.setup.skip = BTreeSet::new();
+    w.setup.edge.resolver = Resolver::Server(dns.addr);
+    w.setup.edge.ca_bundle = Some(bundle);
+    w.setup.edge.extra_root_certs = vec![real.root_pem()];
+    w.setup.edge.directories = AcmeDirectories {
+        staging: staging.directory.clone(),
+        production: format!("https://localhost:{down}/dir"),
+    };
+    let fullchain = w.path("letsencrypt/live/erp.example.com/fullchain.pem");
+
+    // Clean to the stack: the site is HTTP only and serves Odoo through nginx.
+    let mut setup = w.setup.clone();
+    setup.until = Some(Step::Stack);
+    let (outcome, events) = w.run(&setup);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    assert_eq!(started(&events), Step::ALL[..5]);
+    let http_site = std::fs::read_to_string(&w.setup.edge.site).unwrap();
+    assert!(!http_site.contains("ssl_certificate"), "{http_site}");
+    stack.create_odoo_db();
+
+    // Interrupted at TLS: staging passed, the real CA does not answer. Nothing recorded,
+    // no certificate, the HTTP site left as it was.
+    let (outcome, events) = w.run(&w.setup);
+    let failure = outcome.expect_err("the real CA is down");
+    assert_eq!(failure.step, Step::Tls);
+    assert_eq!(started(&events), [Step::Tls]);
+    assert!(
+        failure.error.contains("the staging run passed"),
+        "{}",
+        failure.error
+    );
+    assert!(down_contacts.load(Ordering::SeqCst) > 0);
+    assert!(!w.progress().is_done(Step::Tls));
+    assert!(!fullchain.exists());
+    assert_eq!(
+        std::fs::read_to_string(&w.setup.edge.site).unwrap(),
+        http_site
+    );
+
+    // Resumed with the real CA up: the certificate, the HTTPS site, verified, the console.
+    w.setup.edge.directories.production = real.directory.clone();
+    let started_at = std::time::Instant::now();
+    let (outcome, events) = w.run(&w.setup);
+    let finished = outcome.unwrap_or_else(|f| {
+        panic!(
+            "{f}\n{events:#?}\nstaging:\n{}\nreal:\n{}\nnginx:\n{}",
+            staging.log(),
+            real.log(),
+            w.nginx.error_log()
+        )
+    });
+    eprintln!("TLS, verify and console: {:?}", started_at.elapsed());
+    assert!(finished.not_done.is_empty(), "{:?}", finished.not_done);
+    assert_eq!(already(&events), Step::ALL[..5]);
+    assert_eq!(
+        started(&events),
+        [Step::Tls, Step::ModulesVerify, Step::InstallConsole]
+    );
+    let fact = w.progress().fact(Step::Tls).unwrap().to_string();
+    assert!(
+        fact.contains("issued by") && fact.contains(&real.directory),
+        "{fact}"
+    );
+    assert!(
+        staging.log().contains("set VALID by completed challenge"),
+        "{}",
+        staging.log()
+    );
+    // nginx serves the real CA's certificate for the name.
+    let served = served_certificate(w.https);
+    assert!(served.contains("DNS:erp.example.com"), "{served}");
+    assert!(
+        served.contains(&format!("issuer=CN = {}", real.intermediate_cn())),
+        "{served}"
+    );
+    // Exactly one renewal mechanism (the timer), the deploy hook in place.
+    assert!(
+        w.path("root/etc/systemd/system/timers.target.wants/certbot.timer")
+            .exists()
+    );
+    assert!(!w.path("root/etc/cron.d/certbot").exists());
+    assert!(
+        w.path("letsencrypt/renewal-hooks/deploy/odoo-ops-reload-nginx")
+            .exists()
+    );
+    // Step 7 ran the edge gates over HTTPS, and they passed.
+    let proofs: Vec<PathBuf> = std::fs::read_dir(&w.setup.proofs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(proofs.len(), 1, "{proofs:?}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(proofs[0].join("verify_report.json")).unwrap())
+            .unwrap();
+    for gate in ["edge.health", "edge.login", "edge.websocket"] {
+        assert!(
+            report["gates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["id"] == gate && g["status"] == "pass"),
+            "{gate}: {report:#}"
+        );
+    }
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Warning { .. })),
+        "{events:#?}"
+    );
+
+    // Again: every step already done, nothing issued, no CA contacted, nothing changed.
+    let before = w.progress();
+    let cert = std::fs::read(&fullchain).unwrap();
+    let site = std::fs::read_to_string(&w.setup.edge.site).unwrap();
+    let logs = (staging.log().len(), real.log().len());
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}"));
+    assert!(started(&events).is_empty(), "{events:#?}");
+    assert_eq!(already(&events), Step::ALL);
+    assert_eq!(w.progress(), before);
+    assert_eq!(std::fs::read(&fullchain).unwrap(), cert);
+    assert_eq!(std::fs::read_to_string(&w.setup.edge.site).unwrap(), site);
+    assert_eq!((staging.log().len(), real.log().len()), logs);
+
+    // The state file lost the TLS record (and what follows): the step runs again, finds
+    // the certificate valid for the name and keeps it; no CA is asked.
+    let mut lost = w.progress();
+    lost.go_back_to(Step::Tls);
+    lost.save(&w.setup.state_file).unwrap();
+    let mut setup = w.setup.clone();
+    setup.until = Some(Step::Tls);
+    let (outcome, events) = w.run(&setup);
+    outcome.unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(started(&events), [Step::Tls]);
+    let fact = w.progress().fact(Step::Tls).unwrap().to_string();
+    assert!(fact.contains("already from"), "{fact}");
+    assert!(fact.contains("site already on HTTPS"), "{fact}");
+    assert_eq!(std::fs::read(&fullchain).unwrap(), cert);
+    assert_eq!(std::fs::read_to_string(&w.setup.edge.site).unwrap(), site);
+    assert_eq!((staging.log().len(), real.log().len()), logs);
 }

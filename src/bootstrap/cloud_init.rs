@@ -15,8 +15,8 @@ pub const DROPLET_IMAGE: &str = "ubuntu-24-04-x64";
 /// bypass ufw for published ports) open nothing more.
 pub const OPEN_PORTS: [u16; 3] = [22, 80, 443];
 
-/// Where certbot's webroot challenge files are served from by nginx.
-pub const ACME_WEBROOT: &str = "/var/www/letsencrypt";
+/// Where certbot's webroot challenge files are served from by nginx: the stack's rule.
+pub use crate::stack::options::ACME_WEBROOT;
 
 /// Packages installed on first boot.
 pub const PACKAGES: [&str; 5] = ["docker.io", "docker-compose-v2", "nginx", "certbot", "ufw"];
@@ -67,5 +67,17 @@ mod tests {
             assert!(allows.iter().any(|l| l.contains(port)), "{port} in {doc}");
         }
         assert!(doc.contains("'ufw', 'default', 'deny', 'incoming'"));
+    }
+
+    #[test]
+    fn creates_the_webroot_the_stacks_sites_and_certbot_use() {
+        use crate::stack::{Domain, DropletSize, StackOptions};
+        let o = StackOptions::new(
+            Domain::parse("erp.example.com").unwrap(),
+            *DropletSize::by_slug("s-2vcpu-4gb").unwrap(),
+        );
+        let doc = user_data();
+        let mkdir = format!("['mkdir', '-p', '{}']", o.edge.acme_root);
+        assert!(doc.contains(&mkdir), "{mkdir} in {doc}");
     }
 }

@@ -4,13 +4,16 @@
 //! console's form checks a field as it is typed with the same rule the headless
 //! `--answers` file is checked with), the droplet's cloud-init user data, the record of
 //! which steps are done, and the engine that runs the steps ([`run`]), one file per step;
-//! [`tls`] is step 6: the certificate, its renewal and the site switched to it.
+//! [`tls`] is step 6: the certificate, its renewal and the site switched to it, run from
+//! the answers by [`certificate`]; [`edge`] is the droplet's nginx and CA the steps share.
 
 pub mod answers;
+pub mod certificate;
 pub mod cloud_init;
 pub mod console;
 pub mod dns;
 pub mod droplet;
+pub mod edge;
 pub mod elf_glibc;
 pub mod modules_verify;
 pub mod ready;

@@ -72,6 +72,7 @@ pub async fn run(
     };
     let mut options = options;
     options.discovery.compose_project = Some(project);
+    setup.edge.discovery(&mut options.discovery);
     options.discovery.domain = Some(setup.answers.domain.as_str().to_string());
     let verified = crate::verify::run(&host.target, &options).await;
     let mut value = serde_json::to_value(&verified).map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::answers::Answers;
+use super::edge::EdgeSetup;
 use super::remote::{self, Droplet};
 use super::steps::{Progress, Step};
 use crate::digitalocean::Client;
@@ -30,6 +31,8 @@ pub struct Setup {
     pub waits: Waits,
     /// The stack's directory on the droplet.
     pub stack_dir: PathBuf,
+    /// The droplet's nginx and certbot, and the CA (steps 5 to 7).
+    pub edge: EdgeSetup,
     /// Where the console is left on the droplet, and which binary is copied there.
     pub install_path: PathBuf,
     pub console_binary: PathBuf,
@@ -76,6 +79,7 @@ impl Setup {
     /// at /usr/local/bin/odoo-ops.
     pub fn new(answers: Answers, state_file: PathBuf, reach: remote::Reach) -> Setup {
         Setup {
+            edge: EdgeSetup::new(&answers),
             answers,
             state_file,
             reach,
@@ -289,7 +293,10 @@ async fn run_step(
             let h = connected(setup, progress, host, report).await?;
             super::stack::up(setup, h, report).await.map(Some)
         }
-        Step::Tls => tls_not_built(),
+        Step::Tls => {
+            let h = connected(setup, progress, host, report).await?;
+            super::certificate::issue(setup, h, report).await.map(Some)
+        }
         Step::ModulesVerify => {
             let h = connected(setup, progress, host, report).await?;
             let tls_done = progress.is_done(Step::Tls);
@@ -302,16 +309,6 @@ async fn run_step(
             super::console::install(setup, h, report).await.map(Some)
         }
     }
-}
-
-/// The TLS step is written on its own branch (`bootstrap::tls`); until it is merged the
-/// step says so instead of pretending.
-fn tls_not_built() -> Result<Option<String>, String> {
-    Err(
-        "issuing the TLS certificate is not part of this build of odoo-ops yet; \
-         re-run with --skip tls to go on without HTTPS"
-            .into(),
-    )
 }
 
 fn recorded_droplet(progress: &Progress) -> Result<Droplet, String> {

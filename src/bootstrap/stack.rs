@@ -3,8 +3,10 @@
 //! Compose starts them and the step waits until Docker reports Odoo's container healthy
 //! (the compose file's own healthcheck).
 //!
-//! The nginx site is not installed here: it serves HTTPS with the certificate the TLS
-//! step issues, and `nginx -t` refuses a site whose certificate does not exist yet.
+//! The stack directory's `nginx-site.conf` is the HTTPS site, which `nginx -t` refuses
+//! until its certificate exists; the site nginx includes is therefore installed HTTP only
+//! here ([`super::edge::install_http_site`]: the ACME challenge path and Odoo), and the TLS
+//! step switches it to the HTTPS one.
 
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ pub fn options(setup: &Setup) -> StackOptions {
     let mut o = StackOptions::new(a.domain.clone(), *a.size);
     o.odoo_image = Some(a.image.clone());
     o.odoo_tag = Some(a.tag.clone());
+    setup.edge.apply(&mut o);
     o
 }
 
@@ -90,8 +93,11 @@ pub async fn up(
     }
     let project = project(setup);
     let container = wait_healthy(host, &project, setup.waits.stack).await?;
+    let deployed = stack::as_deployed(&options(setup), &existing)
+        .map_err(|e| format!("cannot render the nginx site: {e}"))?;
+    let site = super::edge::install_http_site(setup, host, &deployed, report).await?;
     Ok(format!(
-        "{}:{} up in {} ({container} healthy)",
+        "{}:{} up in {} ({container} healthy); {site}",
         rendered.image,
         rendered.tag,
         dir.display()

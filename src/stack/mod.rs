@@ -87,6 +87,26 @@ fn deployed_ports(
     })
 }
 
+/// `o` as the stack runs it: a deploy's port pair in `.env` wins, as in [`render`]. What a
+/// file rendered apart from the stack (the bootstrap's HTTP-only nginx site) is made from.
+pub fn as_deployed(o: &StackOptions, existing: &Existing) -> std::io::Result<StackOptions> {
+    let env = existing
+        .env
+        .as_deref()
+        .map(secrets::parse_env)
+        .unwrap_or_default();
+    let ports = deployed_ports(&env)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    Ok(match ports {
+        Some((http, gevent)) => StackOptions {
+            http_port: http,
+            gevent_port: gevent,
+            ..o.clone()
+        },
+        None => o.clone(),
+    })
+}
+
 pub fn render(o: &StackOptions, existing: &Existing) -> std::io::Result<RenderedStack> {
     let invalid = |e: values::BadValue| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
     o.validate().map_err(invalid)?;

@@ -36,6 +36,94 @@ fn security_headers(indent: &str) -> String {
     .collect()
 }
 
+/// The two upstreams and the websocket map, the same in both sites.
+fn upstreams(o: &StackOptions) -> String {
+    format!(
+        "upstream odoo_http {{
+    server 127.0.0.1:{http};
+}}
+
+upstream odoo_gevent {{
+    server 127.0.0.1:{gevent};
+}}
+
+# `Connection: upgrade` for websocket handshakes, `close` otherwise. Names here are prefixed
+# with odoo_ so another site's map or zones in the same nginx cannot clash.
+map $http_upgrade $odoo_connection_upgrade {{
+    default upgrade;
+    ''      close;
+}}
+",
+        http = o.http_port,
+        gevent = o.gevent_port,
+    )
+}
+
+/// The ACME HTTP-01 location, the same in both sites: certbot's webroot plugin writes the
+/// challenge files under [`super::EdgeOptions::acme_root`].
+fn acme_challenge(o: &StackOptions) -> String {
+    format!(
+        "    # Let's Encrypt HTTP-01 challenges stay on plain HTTP.
+    location ^~ /.well-known/acme-challenge/ {{
+        root {acme};
+        default_type text/plain;
+    }}
+",
+        acme = o.edge.acme_root
+    )
+}
+
+/// The site before a certificate exists (the bootstrap's stack step): plain HTTP only, the
+/// challenge path served from the webroot so the TLS step can validate, and Odoo proxied
+/// (the bus too) so the stack can be reached meanwhile. No `ssl_certificate`: `nginx -t`
+/// refuses a site whose certificate file does not exist yet. The TLS site ([`render`])
+/// replaces it at the same path once the certificate is issued.
+pub fn render_http_only(o: &StackOptions) -> String {
+    let e = &o.edge;
+    let listen_http: String = e
+        .listen_http
+        .iter()
+        .map(|l| format!("    listen {l};\n"))
+        .collect();
+    let fwd = forwarded_headers("        ");
+    format!(
+        "# Rendered by odoo-ops for {d}: HTTP only, until the TLS step issues the certificate
+# and replaces this file with the HTTPS site. Check with `nginx -t` before reloading.
+
+{upstreams}
+server {{
+{listen_http}    server_name {d};
+    server_tokens off;
+
+{acme}
+    proxy_read_timeout 720s;
+    proxy_connect_timeout 60s;
+    proxy_send_timeout 600s;
+    proxy_redirect off;
+    client_max_body_size 100m;
+
+    access_log {logs}/odoo.access.log;
+    error_log {logs}/odoo.error.log;
+
+    location /websocket {{
+        proxy_pass http://odoo_gevent;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $odoo_connection_upgrade;
+{fwd}    }}
+
+    location / {{
+        proxy_pass http://odoo_http;
+{fwd}    }}
+}}
+",
+        d = o.domain,
+        upstreams = upstreams(o),
+        acme = acme_challenge(o),
+        logs = e.log_dir,
+    )
+}
+
 pub fn render(o: &StackOptions) -> String {
     let e = &o.edge;
     let d = &o.domain;
@@ -56,21 +144,7 @@ pub fn render(o: &StackOptions) -> String {
         "# Rendered by odoo-ops for {d}. Odoo 18: the bus is /websocket on the gevent port.
 # Check with `nginx -t` before reloading.
 
-upstream odoo_http {{
-    server 127.0.0.1:{http};
-}}
-
-upstream odoo_gevent {{
-    server 127.0.0.1:{gevent};
-}}
-
-# `Connection: upgrade` for websocket handshakes, `close` otherwise. Names here are prefixed
-# with odoo_ so another site's map or zones in the same nginx cannot clash.
-map $http_upgrade $odoo_connection_upgrade {{
-    default upgrade;
-    ''      close;
-}}
-
+{upstreams}
 # Odoo's own Content-Security-Policy is kept: on /web/content it is `default-src 'none'`,
 # which stops an uploaded SVG from running scripts, and a second, looser policy must not
 # replace it. Answers without one (nginx's own error pages, static files) get ours: the web
@@ -93,12 +167,7 @@ proxy_cache_path {cache} levels=1:2 keys_zone=odoo_static:10m max_size=1g inacti
 server {{
 {listen_http}    server_name {d};
 
-    # Let's Encrypt HTTP-01 challenges stay on plain HTTP.
-    location ^~ /.well-known/acme-challenge/ {{
-        root {acme};
-        default_type text/plain;
-    }}
-
+{acme}
     location / {{
         return 301 https://$host$request_uri;
     }}
@@ -183,12 +252,35 @@ server {{
 {fwd}    }}
 }}
 ",
-        http = o.http_port,
-        gevent = o.gevent_port,
         cache = e.cache_dir,
         logs = e.log_dir,
-        acme = e.acme_root,
+        acme = acme_challenge(o),
+        upstreams = upstreams(o),
         cert = e.certificate,
         key = e.certificate_key,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{Domain, DropletSize};
+
+    #[test]
+    fn the_http_only_site_serves_the_same_challenge_path_and_odoo_without_a_certificate() {
+        let mut o = StackOptions::new(
+            Domain::parse("erp.example.com").unwrap(),
+            *DropletSize::by_slug("s-2vcpu-4gb").unwrap(),
+        );
+        o.http_port = 18069;
+        let http = render_http_only(&o);
+        let tls = render(&o);
+        assert!(!http.contains("ssl"), "{http}");
+        assert!(!http.contains("return 301"), "{http}");
+        assert!(http.contains(&acme_challenge(&o)) && tls.contains(&acme_challenge(&o)));
+        assert!(http.contains(&format!("root {};", crate::stack::options::ACME_WEBROOT)));
+        assert!(http.contains("server 127.0.0.1:18069;"), "{http}");
+        assert!(http.contains("proxy_pass http://odoo_gevent;"), "{http}");
+        assert!(http.contains("listen 80;\n    listen [::]:80;\n"), "{http}");
+    }
 }

@@ -9,6 +9,10 @@ use super::passlib;
 use super::sizing::DropletSize;
 use super::values::{self, BadValue, check};
 
+/// Where certbot's webroot plugin writes the ACME challenges and nginx serves them from:
+/// the one place cloud-init creates, both nginx sites name and the TLS step gives certbot.
+pub const ACME_WEBROOT: &str = "/var/www/certbot";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StackOptions {
     pub domain: Domain,
@@ -58,7 +62,7 @@ impl StackOptions {
             listen_https: vec!["443".into(), "[::]:443".into()],
             certificate: format!("/etc/letsencrypt/live/{domain}/fullchain.pem"),
             certificate_key: format!("/etc/letsencrypt/live/{domain}/privkey.pem"),
-            acme_root: "/var/www/certbot".into(),
+            acme_root: ACME_WEBROOT.into(),
             cache_dir: "/var/cache/nginx-odoo".into(),
             log_dir: "/var/log/nginx".into(),
         };

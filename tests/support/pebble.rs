@@ -71,6 +71,8 @@ pub struct Pebble {
     pub directory: String,
     /// The CA bundle that makes pebble's own HTTPS trusted (certbot's REQUESTS_CA_BUNDLE).
     pub ca_bundle: PathBuf,
+    /// The management interface (HTTPS, pebble's own certificate): `/roots/0` etc.
+    management: u16,
     dir: tempfile::TempDir,
     child: Child,
 }
@@ -85,10 +87,11 @@ impl Pebble {
             key,
         } = make_cert(&dir.path().join("tls"), "localhost");
         let port = free_port();
+        let management = free_port();
         let config = serde_json::json!({
             "pebble": {
                 "listenAddress": format!("127.0.0.1:{port}"),
-                "managementListenAddress": format!("127.0.0.1:{}", free_port()),
+                "managementListenAddress": format!("127.0.0.1:{management}"),
                 "certificate": fullchain,
                 "privateKey": key,
                 "httpPort": http_port,
@@ -115,6 +118,7 @@ impl Pebble {
         let mut pebble = Pebble {
             directory: format!("https://localhost:{port}/dir"),
             ca_bundle: ca_cert,
+            management,
             dir,
             child,
         };
@@ -128,6 +132,25 @@ impl Pebble {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
+    }
+
+    /// The root (PEM) that this pebble's issued chains end at, random per start: what a
+    /// client must trust to accept the certificates it issues. From the management
+    /// interface, whose own certificate is [`Pebble::ca_bundle`]'s.
+    #[allow(dead_code)]
+    pub fn root_pem(&self) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--cacert"])
+            .arg(&self.ca_bundle)
+            .arg(format!("https://localhost:{}/roots/0", self.management))
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "pebble's root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
     }
 
     /// The common name of the intermediate that signs this pebble's certificates
