@@ -87,6 +87,10 @@ pub struct SwitchRequest {
     pub drain_timeout: Duration,
     /// `None`: the container's own stop timeout, else [`ODOO_STOP_GRACE`].
     pub stop_grace: Option<Duration>,
+    /// A switch back from a release that failed: the service's one container is replaced
+    /// whatever its state (a crash-looping release is `restarting` or `exited` most of
+    /// the time, and is exactly what a rollback must get away from).
+    pub leaving_failed: bool,
 }
 
 impl SwitchRequest {
@@ -110,6 +114,7 @@ impl SwitchRequest {
             ready_timeout: DEFAULT_READY_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             stop_grace: None,
+            leaving_failed: false,
         }
     }
 }
@@ -448,9 +453,14 @@ async fn plan(
     steps: &mut Steps<'_>,
 ) -> Result<Plan> {
     let refuse = |steps: &Steps, m: String| steps.fail(SwitchStage::Preflight, m);
-    let old_id = running_container(docker, &request.project, &request.service)
-        .await
-        .map_err(|m| refuse(steps, m))?;
+    let old_id = running_container(
+        docker,
+        &request.project,
+        &request.service,
+        request.leaving_failed,
+    )
+    .await
+    .map_err(|m| refuse(steps, m))?;
     let old = docker
         .inspect_container(&old_id, None)
         .await
@@ -620,12 +630,14 @@ async fn plan(
     })
 }
 
-/// The id of the service's one running container. Two containers (a switch that was
-/// interrupted, a scaled service) or none: refused, naming them.
+/// The id of the service's one running container (`any_state`: its one container,
+/// running or not). Two containers (a switch that was interrupted, a scaled service) or
+/// none: refused, naming them.
 async fn running_container(
     docker: &Docker,
     project: &str,
     service: &str,
+    any_state: bool,
 ) -> Result<String, String> {
     let filters = HashMap::from([(
         "label",
@@ -667,10 +679,11 @@ async fn running_container(
             "no container of service {service} in compose project {project}"
         )),
         [one]
-            if one
-                .state
-                .as_ref()
-                .is_some_and(|s| s.to_string() == "running") =>
+            if any_state
+                || one
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.to_string() == "running") =>
         {
             Ok(one.id.clone().unwrap_or_default())
         }

@@ -61,7 +61,12 @@ pub(super) async fn switch_back(
             on_step(&format!("switch back: {s}"));
             super::test_pause::during_switch_back(s);
         };
-        switch(ctx.target, ctx.dirs, back, Some(&gate), &mut report).await
+        // Away from a release that failed, whatever state its container is in now.
+        let back = SwitchRequest {
+            leaving_failed: true,
+            ..back.clone()
+        };
+        switch(ctx.target, ctx.dirs, &back, Some(&gate), &mut report).await
     };
     for r in gate.reports() {
         ctx.logs.healthcheck += "== gates of the previous release on its own ports ==\n";

@@ -159,8 +159,18 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
     }
     .shared();
 
+    let auto = options.discovery.odoo == OdooLocation::Auto;
+    // Docker's containers for the confirmation below, listed from the start beside Odoo's
+    // own discovery: listed after the snapshot, the request waited in dockerd behind the
+    // gates' execs.
+    let listed = async {
+        match auto {
+            true => list_containers(target, options).await,
+            false => Ok(Vec::new()),
+        }
+    }
+    .shared();
     let odoo_gates = async {
-        let auto = options.discovery.odoo == OdooLocation::Auto;
         let t = Instant::now();
         let mut subject = if auto {
             // The locate rule on Docker's containers alone (by what Odoo is: the compose
@@ -190,17 +200,18 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
         // The gates run while the snapshot and nginx's confirmed upstream come in and the
         // locate rule is applied again with them.
         let confirm = async {
-            let ((_, upstream), procs) = tokio::join!(confirmed_edge.clone(), procs.clone());
+            let ((_, upstream), procs, list) =
+                tokio::join!(confirmed_edge.clone(), procs.clone(), listed.clone());
             let t = Instant::now();
-            let located = locate_again(target, options, &procs, &upstream).await;
-            (t, located, procs, upstream)
+            let located = locate::locate(&procs, list, &upstream);
+            (t, Instant::now(), located, procs, upstream)
         };
-        let (gates, (t, located, procs, upstream)) = tokio::join!(
+        let (gates, (t, ended, located, procs, upstream)) = tokio::join!(
             odoo_round(target, options, &subject, baseline, origin),
             confirm
         );
         if same_choice(&located, &subject) {
-            timeline.record(steps::ODOO_CONFIRMED, t);
+            timeline.record_span(steps::ODOO_CONFIRMED, t, ended);
             // The notes (every other candidate, with why not) are the snapshot's; a gate
             // that did not pass may show them, so it is judged again with them.
             let notes_changed = subject.odoo.located != located.notes;
@@ -211,7 +222,7 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
             }
             return (subject, baseline, gates);
         }
-        timeline.record(steps::ODOO_CHOSEN_AGAIN, t);
+        timeline.record_span(steps::ODOO_CHOSEN_AGAIN, t, ended);
         let subject = subject::discover(target, options, ready(procs), ready(upstream)).await;
         let baseline = options
             .restart_baseline
@@ -231,11 +242,12 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
     };
     // The snapshot and the confirmation are driven from the start too: a shared future
     // runs only while something polls it, and the gates await them only at their end.
-    let ((subject, baseline, odoo), mut edges, extras, _, _) = tokio::join!(
+    let ((subject, baseline, odoo), mut edges, extras, _, _, _) = tokio::join!(
         odoo_gates,
         edge_gates,
         extra_gates(target, options, origin),
         driven(needs_procs, procs.clone()),
+        driven(auto, listed.clone()),
         confirmed_edge.clone()
     );
     // The requests through the edge needed only nginx's configuration; a failure among
@@ -262,21 +274,18 @@ async fn driven<F: Future>(wanted: bool, snapshot: F) {
     }
 }
 
-/// The locate rule with the host's processes and nginx's confirmed upstream (what Odoo's
-/// discovery applies; see [`crate::checks::gather::odoo::gather`]).
-async fn locate_again(
+/// Docker's containers (in the operator's project when named), as the locate rule takes
+/// them (what Odoo's discovery lists; see [`crate::checks::gather::odoo::gather`]).
+async fn list_containers(
     target: &Target,
     options: &VerifyOptions,
-    procs: &Processes,
-    upstream: &[u16],
-) -> Located {
-    let list = match target.docker().await {
+) -> Result<Vec<locate::ContainerCandidate>, String> {
+    match target.docker().await {
         Ok(docker) => {
             locate::list_containers(&docker, options.discovery.compose_project.as_deref()).await
         }
         Err(e) => Err(format!("{e:#}")),
-    };
-    locate::locate(procs, list, upstream)
+    }
 }
 
 /// The rule chose the Odoo already found (the same container), or nothing both times.

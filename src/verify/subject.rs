@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::InspectContainerOptions;
+use futures::FutureExt;
 
 use super::options::VerifyOptions;
 use crate::checks::gather::odoo;
@@ -111,11 +112,25 @@ pub async fn discover(
     procs: impl Future<Output = Arc<Processes>>,
     upstream: impl Future<Output = Vec<u16>>,
 ) -> Subject {
-    let (odoo, docker) = tokio::join!(
+    let docker = target
+        .docker()
+        .map(|d| d.map_err(|e| format!("{e:#}")))
+        .shared();
+    // The database's container is looked up while Odoo is found when its compose project
+    // and service are known without Odoo (the operator's project, the usual service):
+    // kept when Odoo's labels and odoo.conf name the same, else looked up again below.
+    let early = db_key(options, None, None);
+    let early_db = async {
+        match (&early, docker.clone().await) {
+            (Some((project, service)), Ok(d)) => Some(db_container(&d, project, service).await),
+            _ => None,
+        }
+    };
+    let (odoo, docker, early_db) = tokio::join!(
         odoo::gather(target, procs, upstream, &options.discovery),
-        target.docker()
+        docker.clone(),
+        early_db
     );
-    let docker = docker.map_err(|e| format!("{e:#}"));
     let container = match &odoo.runtime {
         OdooRuntime::Container(c) => Some(c.clone()),
         _ => None,
@@ -132,22 +147,11 @@ pub async fn discover(
     let db = async {
         match (&container, &docker) {
             (Some(c), Ok(d)) => {
-                let project = c
-                    .compose_project
-                    .clone()
-                    .or(options.discovery.compose_project.clone());
-                let service = db_service(options, odoo.conf.as_ref());
-                match (project, service) {
-                    (Some(project), Some(service)) => Ok(
-                        crate::docker::compose::service_container(d, &project, &service)
-                            .await
-                            .map(|(name, state)| DbContainer {
-                                name,
-                                state,
-                                service,
-                            }),
-                    ),
-                    _ => Ok(None),
+                let key = db_key(options, c.compose_project.as_deref(), odoo.conf.as_ref());
+                match (key, early_db) {
+                    (Some(key), Some(found)) if Some(&key) == early.as_ref() => Ok(found),
+                    (Some((project, service)), _) => Ok(db_container(d, &project, &service).await),
+                    (None, _) => Ok(None),
                 }
             }
             (Some(_), Err(e)) => Err(e.clone()),
@@ -164,6 +168,29 @@ pub async fn discover(
         docker,
         db,
     }
+}
+
+/// The compose project and service of the database's container: Odoo's project (its
+/// container's label, else the operator's), the service as [`db_service`] says.
+fn db_key(
+    options: &VerifyOptions,
+    label: Option<&str>,
+    conf: Option<&OdooConf>,
+) -> Option<(String, String)> {
+    let project = label
+        .map(str::to_string)
+        .or(options.discovery.compose_project.clone())?;
+    Some((project, db_service(options, conf)?))
+}
+
+async fn db_container(docker: &Docker, project: &str, service: &str) -> Option<DbContainer> {
+    crate::docker::compose::service_container(docker, project, service)
+        .await
+        .map(|(name, state)| DbContainer {
+            name,
+            state,
+            service: service.to_string(),
+        })
 }
 
 /// The database's compose service: the option, else odoo.conf's `db_host` when it is a

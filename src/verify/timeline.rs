@@ -39,10 +39,16 @@ impl Timeline {
 
     /// Record `name` as having run from `started` until now.
     pub fn record(&self, name: &str, started: Instant) {
+        self.record_span(name, started, Instant::now());
+    }
+
+    /// Record `name` as having run from `started` to `ended` (a step judged later than it
+    /// ended: its end is when it ended, not when it was looked at).
+    pub fn record_span(&self, name: &str, started: Instant, ended: Instant) {
         let step = DiscoveryStep {
             name: name.to_string(),
             started_ms: self.ms(started),
-            ended_ms: self.ms(Instant::now()),
+            ended_ms: self.ms(ended),
         };
         self.steps
             .lock()
