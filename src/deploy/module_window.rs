@@ -1067,7 +1067,7 @@ async fn make_backup(
     found: &Found,
     current: &Current,
 ) -> Result<(PathBuf, BackupProof)> {
-    let stack = backup_stack(&found, current);
+    let stack = backup_stack(found, current);
     let report = backup::backup(
         &stack,
         &BackupOptions {
