@@ -213,7 +213,12 @@ impl DbAccess {
                 }
             }
         };
-        self.rows(&self.database.clone(), "SELECT 1").await?;
+        // A connection is checked now (its login and the database), so a refusal falls
+        // back or is said before anything else; the exec way was found running and keeps
+        // its one psql round trip per reading (the Modules pane's promise).
+        if matches!(self.way, Way::Connection(_)) {
+            self.rows(&self.database.clone(), "SELECT 1").await?;
+        }
         Ok(())
     }
 
