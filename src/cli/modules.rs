@@ -31,8 +31,12 @@ pub struct ModulesArgs {
     #[arg(long, global = true, value_name = "P")]
     pub compose_project: Option<String>,
     /// Odoo's container (name or id) instead of looking for it.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "odoo_conf")]
     pub odoo_container: Option<String>,
+    /// Odoo runs on the host with this config file (its module states are read through
+    /// a PostgreSQL connection with odoo.conf's parameters).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub odoo_conf: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -123,6 +127,7 @@ pub fn run(
     let options = ModulesOptions {
         compose_project: args.compose_project.clone(),
         odoo_container: args.odoo_container.clone(),
+        odoo_conf: args.odoo_conf.clone(),
         database: args.db.clone(),
     };
     let rt = super::runtime()?;
@@ -266,10 +271,16 @@ fn load_plan(args: &InstallArgs) -> Result<Plan> {
 }
 
 fn render_preview(access: &DbAccess, previews: &[PhasePreview]) -> String {
-    let mut out = format!(
-        "module plan for database {} (Odoo container {}, image {}):\n",
-        access.database, access.odoo.name, access.odoo.image
-    );
+    let mut out = match access.container() {
+        Ok(c) => format!(
+            "module plan for database {} (Odoo container {}, image {}):\n",
+            access.database, c.odoo.name, c.odoo.image
+        ),
+        Err(_) => format!(
+            "module plan for database {} (Odoo {}):\n",
+            access.database, access.odoo_name
+        ),
+    };
     for (i, p) in previews.iter().enumerate() {
         out += &format!("  phase {}: {}\n", i + 1, p.phase.describe());
         if !p.pulls_in.is_empty() {
@@ -347,6 +358,10 @@ fn install(
     }
     if readonly {
         eprintln!("odoo-ops: --readonly: module installs are not offered");
+        return Ok(super::exit::ERROR);
+    }
+    if let Err(e) = access.container() {
+        eprintln!("odoo-ops: {e}");
         return Ok(super::exit::ERROR);
     }
     if !json {

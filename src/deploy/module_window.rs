@@ -62,6 +62,10 @@ pub struct ModuleWindow {
 /// The stack as the window found it before touching anything.
 struct Found {
     access: DbAccess,
+    /// Odoo's Docker engine (a deploy's Odoo always runs in a container).
+    docker: bollard::Docker,
+    /// The database's compose container, which the backup dumps.
+    db_container: String,
     /// The plan as it runs (installed names moved to upgrades when asked).
     plan: Plan,
     old: bollard::models::ContainerInspectResponse,
@@ -100,8 +104,8 @@ pub(super) struct Undo {
 impl Found {
     fn undo(&self, current: &Current) -> Undo {
         Undo {
-            docker: self.access.docker.clone(),
-            stack: backup_stack(&self.access, current),
+            docker: self.docker.clone(),
+            stack: backup_stack(self, current),
             database: self.access.database.clone(),
             ports: self.ports,
             env_before: self.env_before.clone(),
@@ -253,7 +257,7 @@ impl Run<'_> {
         status.backup = Some(proof);
         // Before anything changes: what a resumed rollback of this window needs.
         if let Some(j) = &self.journal {
-            let stack = backup_stack(&found.access, current);
+            let stack = backup_stack(&found, current);
             let record = WindowRecord {
                 backup: backup_path.clone(),
                 database: found.access.database.clone(),
@@ -315,7 +319,7 @@ impl Run<'_> {
 
         // The old container stops (kept for a rollback).
         let t = self.window_step_started("stop", true).await;
-        let docker = found.access.docker.clone();
+        let docker = found.docker.clone();
         let grace = sw
             .stop_grace
             .or_else(|| {
@@ -549,6 +553,7 @@ impl Run<'_> {
                 compose_project: Some(sw.project.clone()),
                 odoo_container: Some(current.container.clone()),
                 database: window.database.clone(),
+                ..Default::default()
             },
         )
         .await?;
@@ -564,7 +569,8 @@ impl Run<'_> {
                 phase.upgrade.extend(installed);
             }
         }
-        let docker = access.docker.clone();
+        let docker = access.container()?.docker.clone();
+        let db_container = access.db_container()?.to_string();
         let old = docker.inspect_container(&current.container, None).await?;
         let old_image = docker
             .inspect_image(&current.image_id)
@@ -591,6 +597,8 @@ impl Run<'_> {
             .map_err(|_| eyre!("{} is not text", sw.env_file.display()))?;
         Ok(Found {
             access,
+            docker,
+            db_container,
             plan,
             old,
             old_image,
@@ -609,7 +617,7 @@ impl Run<'_> {
         found: &Found,
         current: &Current,
     ) -> Result<String, (Option<String>, String)> {
-        let docker = &found.access.docker;
+        let docker = &found.docker;
         let request = self.request;
         let sw = &request.switch;
         let spec = clone_spec(
@@ -1035,7 +1043,8 @@ async fn running(docker: &bollard::Docker, container: &str) -> bool {
 
 /// The backup's view of the stack: the db container the modules' access found, and the
 /// running Odoo container's data_dir.
-fn backup_stack(access: &DbAccess, current: &Current) -> backup::Stack {
+fn backup_stack(found: &Found, current: &Current) -> backup::Stack {
+    let access = &found.access;
     let data_dir = access
         .conf
         .get("data_dir")
@@ -1044,8 +1053,8 @@ fn backup_stack(access: &DbAccess, current: &Current) -> backup::Stack {
         .trim_end_matches('/')
         .to_string();
     backup::Stack {
-        docker: access.docker.clone(),
-        db_container: access.db_container.clone(),
+        docker: found.docker.clone(),
+        db_container: found.db_container.clone(),
         odoo_container: current.container.clone(),
         db_user: access.db_user.clone(),
         data_dir,
@@ -1058,7 +1067,7 @@ async fn make_backup(
     found: &Found,
     current: &Current,
 ) -> Result<(PathBuf, BackupProof)> {
-    let stack = backup_stack(&found.access, current);
+    let stack = backup_stack(found, current);
     let report = backup::backup(
         &stack,
         &BackupOptions {

@@ -41,6 +41,13 @@ impl OdooConf {
         self.options.get(key).map(String::as_str)
     }
 
+    /// A value that is set: Odoo writes `False` (or nothing) for an unset option.
+    pub fn get_set(&self, key: &str) -> Option<&str> {
+        self.get(key)
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && *v != "False")
+    }
+
     /// Odoo's truthy strings (`True`, `1`, `yes`, `on`).
     pub fn get_bool(&self, key: &str) -> Option<bool> {
         self.get(key)

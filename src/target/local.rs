@@ -160,6 +160,13 @@ impl LocalTarget {
         Ok(Box::new(stream))
     }
 
+    pub async fn connect_unix(&self, path: &str) -> Result<Box<dyn Tunnel>> {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .wrap_err_with(|| format!("could not connect to the socket {path}"))?;
+        Ok(Box::new(stream))
+    }
+
     pub async fn docker(&self) -> Result<bollard::Docker> {
         let socket = docker_socket_path();
         bollard::Docker::connect_with_socket(&socket, 30, bollard::API_DEFAULT_VERSION)

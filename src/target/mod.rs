@@ -175,6 +175,15 @@ impl Target {
         }
     }
 
+    /// A connection to the Unix socket at `path` on the target (over SSH a
+    /// direct-streamlocal channel, opened by sshd as the login user).
+    pub async fn connect_unix(&self, path: &str) -> Result<Box<dyn Tunnel>> {
+        match self {
+            Target::Local(t) => t.connect_unix(path).await,
+            Target::Ssh(t) => t.connect_unix(path).await,
+        }
+    }
+
     /// The target's Docker engine, through its socket.
     pub async fn docker(&self) -> Result<bollard::Docker> {
         match self {

@@ -117,6 +117,24 @@ trap - EXIT"#;
         Ok(Box::new(channel.into_stream()))
     }
 
+    pub async fn connect_unix(&self, path: &str) -> Result<Box<dyn Tunnel>> {
+        let socket = path.to_string();
+        let channel = self
+            .connection
+            .with_session(|s| {
+                let socket = socket.clone();
+                async move { s.handle.channel_open_direct_streamlocal(socket).await }
+            })
+            .await
+            .wrap_err_with(|| {
+                format!(
+                    "could not connect to the socket {path} on {}",
+                    self.describe()
+                )
+            })?;
+        Ok(Box::new(channel.into_stream()))
+    }
+
     pub async fn docker(&self) -> Result<bollard::Docker> {
         crate::ssh::docker::connect(self.connection.clone(), &Target::Ssh(self.clone())).await
     }

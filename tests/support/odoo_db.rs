@@ -1,5 +1,6 @@
 //! Odoo's two module tables, `ir_module_module` and `ir_module_module_dependency`, in a
-//! database of the real PostgreSQL container (`Project::run_db`), filled with the states
+//! database of the real PostgreSQL container (`Project::run_db`) or of a host PostgreSQL
+//! (`Postgres::start*`), filled with the states
 //! of a fresh Odoo 18.0 database as recorded in `shared/odoo18/modules/`: 646 rows, 12
 //! installed, 610 uninstalled, 24 uninstallable.
 //!
@@ -373,6 +374,15 @@ pub fn fresh_sql() -> String {
     sql += &deps.join(",\n");
     sql += ") AS d(module, dep, req) JOIN ir_module_module m ON m.name = d.module;\n";
     sql
+}
+
+impl super::postgres::Postgres {
+    /// Create `database` on this host PostgreSQL holding Odoo's two module tables with a
+    /// fresh Odoo 18 database's 646 rows (as [`Project::create_odoo_db`] in a container).
+    pub fn create_odoo_db(&self, database: &str) {
+        self.create_database(database);
+        self.psql(database, &fresh_sql());
+    }
 }
 
 impl Project {

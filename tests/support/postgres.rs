@@ -47,7 +47,13 @@ impl Postgres {
     /// TCP logins need `password` (sent in clear, checked against the stored SCRAM
     /// verifier), the superuser `odoo` has this one; the Unix socket stays trust.
     pub fn start_with_password(password: &str) -> Postgres {
-        Postgres::start_inner(Some(password), &[])
+        Postgres::start_inner(Some((password, "password")), &[])
+    }
+
+    /// As [`Postgres::start_with_password`], TCP logins by `method` (`scram-sha-256`,
+    /// `md5`): the password never crosses the wire.
+    pub fn start_with_auth(password: &str, method: &str) -> Postgres {
+        Postgres::start_inner(Some((password, method)), &[])
     }
 
     /// `CREATE DATABASE name` as `odoo`, over the Unix socket.
@@ -65,13 +71,31 @@ impl Postgres {
         );
     }
 
+    /// Run `sql` as `odoo` in `database` over the Unix socket (trust); psql's unaligned
+    /// tuples. Panics when psql fails.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let out = Command::new(pg_bin("psql"))
+            .arg("-h")
+            .arg(self.dir.path())
+            .args(["-p", &self.port.to_string(), "-U", "odoo", "-d", database])
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql in {database}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Start with more `-c NAME=VALUE` settings (e.g. Debian's `cluster_name=15/main`,
     /// which prefixes every backend's title).
     pub fn start_with(settings: &[&str]) -> Postgres {
         Postgres::start_inner(None, settings)
     }
 
-    fn start_inner(password: Option<&str>, settings: &[&str]) -> Postgres {
+    fn start_inner(password: Option<(&str, &str)>, settings: &[&str]) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let user = run_as();
@@ -93,14 +117,14 @@ impl Postgres {
             None => {
                 initdb.arg("--auth=trust");
             }
-            Some(p) => {
+            Some((p, method)) => {
                 let file = dir.path().join("pwfile");
                 std::fs::write(&file, format!("{p}\n")).unwrap();
                 if let Some((uid, gid)) = user {
                     std::os::unix::fs::chown(&file, Some(uid), Some(gid)).unwrap();
                 }
                 initdb
-                    .args(["--auth-local=trust", "--auth-host=password"])
+                    .args(["--auth-local=trust", &format!("--auth-host={method}")])
                     .arg(format!("--pwfile={}", file.display()));
             }
         }

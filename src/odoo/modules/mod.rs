@@ -3,7 +3,10 @@
 //! `odoo-ops modules` are two faces of this.
 //!
 //! - [`access`]: where the tables are read (psql inside the compose `db` container through
-//!   Docker's exec API: no password typed, the container's local trust) and which database.
+//!   Docker's exec API, the container's local trust; or a PostgreSQL connection with
+//!   odoo.conf's parameters through the target: no password typed either way) and which
+//!   database.
+//! - [`connection`]: that connection (tokio-postgres over the target's byte stream).
 //! - [`inventory`]: the rows, counts per state, pending first, dependency maps.
 //! - [`query`]: the SQL and the parsing of psql's unit-separated output.
 //! - [`plan`]: a module plan (phases), and what each phase pulls in.
@@ -17,6 +20,7 @@
 
 pub mod access;
 pub mod checksum;
+pub mod connection;
 pub mod inventory;
 pub mod ondisk;
 pub mod oneoff;

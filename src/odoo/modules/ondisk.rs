@@ -185,14 +185,14 @@ fn parse_checksums(key: &str, json: &str) -> Result<BTreeMap<String, String>> {
 }
 
 pub async fn read_records(access: &DbAccess) -> Result<Records> {
-    let out = access.psql(&access.database, &records_sql()).await?;
+    let rows = access.rows(&access.database, &records_sql()).await?;
     let mut records = Records {
         exclude_patterns: DEFAULT_EXCLUDE_PATTERNS.to_string(),
         ..Default::default()
     };
     let mut oca = None;
-    for r in query::records(&out) {
-        match r.as_slice() {
+    for r in &rows {
+        match query::fields(r).as_slice() {
             ["p", key, value] if *key == OCA_KEY => oca = Some(parse_checksums(key, value)?),
             ["p", key, value] if *key == OUR_KEY => records.ours = parse_checksums(key, value)?,
             ["p", key, value] if *key == OCA_EXCLUDE_KEY => {
@@ -253,8 +253,9 @@ async fn fetch_addon(
         let rules = rules.clone();
         let reader =
             tokio::task::spawn_blocking(move || read_addon_tar(ChannelReader::new(rx), &rules));
+        let odoo = access.container()?;
         let found =
-            crate::backup::filestore::download(&access.docker, &access.odoo.id, &path, tx).await;
+            crate::backup::filestore::download(&odoo.docker, &odoo.odoo.id, &path, tx).await;
         let files = reader.await.map_err(|e| eyre!("reading {path}: {e}"))?;
         if !found? {
             continue;
@@ -269,9 +270,11 @@ async fn fetch_addon(
 
 /// The running server's arguments (a `--addons-path` there beats odoo.conf's).
 async fn server_args(access: &DbAccess) -> Vec<String> {
-    access
-        .docker
-        .inspect_container(&access.odoo.id, None::<InspectContainerOptions>)
+    let Ok(odoo) = access.container() else {
+        return Vec::new();
+    };
+    odoo.docker
+        .inspect_container(&odoo.odoo.id, None::<InspectContainerOptions>)
         .await
         .ok()
         .and_then(|i| i.config)
@@ -309,6 +312,8 @@ async fn hash_modules(
 
 /// Every installed module of `inventory` against the record.
 pub async fn check(access: &DbAccess, inventory: &Inventory) -> Result<DiskReport> {
+    // The addons are read out of Odoo's container through Docker's archive API.
+    access.container()?;
     let records = read_records(access).await?;
     let paths = addons_paths(&access.conf, &server_args(access).await);
     let rules = records.rules();
@@ -393,7 +398,7 @@ pub async fn record_after_run(access: &DbAccess, loaded: &[String]) -> Result<Ve
         key = sql_quote(OUR_KEY),
         value = sql_quote(&json),
     );
-    access.psql(&access.database, &sql).await?;
+    access.rows(&access.database, &sql).await?;
     Ok(recorded)
 }
 

@@ -166,11 +166,12 @@ pub async fn run_phase_in(
     image: Option<&str>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<PhaseRun> {
-    let docker = &access.docker;
+    let odoo = access.container()?;
+    let docker = &odoo.docker;
     let running = docker
-        .inspect_container(&access.odoo.id, None::<InspectContainerOptions>)
+        .inspect_container(&odoo.odoo.id, None::<InspectContainerOptions>)
         .await
-        .wrap_err_with(|| format!("docker inspect {}", access.odoo.name))?;
+        .wrap_err_with(|| format!("docker inspect {}", odoo.odoo.name))?;
     let config = running.config.clone().unwrap_or_default();
     let host = running.host_config.clone().unwrap_or_default();
     // The running server's own options (its -c, a --db_password given on its command
@@ -309,7 +310,7 @@ async fn run_created(
     first_network: &Option<String>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(Option<i64>, String)> {
-    let docker = &access.docker;
+    let docker = &access.container()?.docker;
     for n in networks
         .iter()
         .filter(|n| Some(*n) != first_network.as_ref())
@@ -417,9 +418,10 @@ pub async fn pending(access: &DbAccess) -> Result<Vec<String>> {
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!("SELECT name FROM ir_module_module WHERE state IN ({states}) ORDER BY name");
-    let out = access.psql(&access.database, &sql).await?;
-    Ok(super::query::records(&out)
+    Ok(access
+        .rows(&access.database, &sql)
+        .await?
         .into_iter()
-        .filter_map(|r| r.first().map(|s| s.to_string()))
+        .filter_map(|r| r.into_iter().next())
         .collect())
 }

@@ -1,5 +1,6 @@
-//! The SQL that reads Odoo's module tables, and the parsing of psql's answer. psql runs
-//! unaligned (`-At`) with ASCII's unit and record separators (0x1F, 0x1E) as field and
+//! The SQL that reads Odoo's module tables, and the parsing of its answer. Both ways to
+//! the tables ([`super::access`]) give [`Rows`] of text: a connection gets them from the
+//! server as they are, psql's output is split here. psql runs unaligned (`-At`) with ASCII's unit and record separators (0x1F, 0x1E) as field and
 //! record separators: a title may hold commas, `|`, quotes or newlines, never those two
 //! (the query replaces them anyway, so a hostile title cannot shift a column).
 
@@ -57,24 +58,32 @@ pub fn inventory_sql() -> String {
 /// The databases a droplet's PostgreSQL serves to Odoo (not the maintenance ones).
 pub const DATABASES_SQL: &str = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname";
 
-/// psql's unaligned output as records of fields.
-pub fn records(out: &str) -> Vec<Vec<&str>> {
+/// An answer's rows, each a row's columns as text (NULL as the empty string).
+pub type Rows = Vec<Vec<String>>;
+
+/// psql's unaligned output as rows of fields.
+pub fn records(out: &str) -> Rows {
     out.split(RECORD_SEP)
         .map(|r| r.trim_end_matches('\n'))
         .filter(|r| !r.is_empty())
-        .map(|r| r.split(FIELD_SEP).collect())
+        .map(|r| r.split(FIELD_SEP).map(str::to_string).collect())
         .collect()
+}
+
+/// A row's fields as `&str`, to match on with slice patterns.
+pub fn fields(row: &[String]) -> Vec<&str> {
+    row.iter().map(String::as_str).collect()
 }
 
 /// (module, the module it depends on): one row of `ir_module_module_dependency`.
 pub type Edge = (String, String);
 
 /// The answer of [`inventory_sql`]: modules and dependency edges.
-pub fn parse_inventory(out: &str) -> Result<(Vec<Module>, Vec<Edge>), String> {
+pub fn parse_inventory(rows: &Rows) -> Result<(Vec<Module>, Vec<Edge>), String> {
     let mut modules = Vec::new();
     let mut edges = Vec::new();
-    for r in records(out) {
-        match r.as_slice() {
+    for r in rows {
+        match fields(r).as_slice() {
             ["m", name, state, version, title, author, app, auto] => modules.push(Module {
                 name: name.to_string(),
                 state: state.to_string(),
@@ -87,7 +96,7 @@ pub fn parse_inventory(out: &str) -> Result<(Vec<Module>, Vec<Edge>), String> {
             ["d", module, dependency, ..] => {
                 edges.push((module.to_string(), dependency.to_string()))
             }
-            other => return Err(format!("unexpected psql row: {:?}", other.join("|"))),
+            other => return Err(format!("unexpected row: {:?}", other.join("|"))),
         }
     }
     Ok((modules, edges))
@@ -101,7 +110,7 @@ mod tests {
     fn separators_in_titles_do_not_shift_columns() {
         let out = "m\u{1f}sale\u{1f}installed\u{1f}18.0.1.2\u{1f}Sales, \"CRM\" | quotes\nsecond line\u{1f}Odoo S.A.\u{1f}t\u{1f}f\u{1e}\
                    d\u{1f}sale\u{1f}mail\u{1f}\u{1f}\u{1f}\u{1f}\u{1f}\n";
-        let (modules, edges) = parse_inventory(out).unwrap();
+        let (modules, edges) = parse_inventory(&records(out)).unwrap();
         assert_eq!(modules.len(), 1);
         assert_eq!(modules[0].shortdesc, "Sales, \"CRM\" | quotes\nsecond line");
         assert!(modules[0].application && !modules[0].auto_install);

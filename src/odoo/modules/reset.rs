@@ -48,10 +48,10 @@ fn reset_sql() -> String {
 
 /// Move every pending module back; what moved, by name.
 pub async fn reset_pending(access: &DbAccess) -> Result<Vec<Reset>> {
-    let out = access.psql(&access.database, &reset_sql()).await?;
-    let mut moved: Vec<Reset> = query::records(&out)
-        .into_iter()
-        .filter_map(|r| match r.as_slice() {
+    let rows = access.rows(&access.database, &reset_sql()).await?;
+    let mut moved: Vec<Reset> = rows
+        .iter()
+        .filter_map(|r| match query::fields(r).as_slice() {
             [name, from, to] => Some(Reset {
                 name: name.to_string(),
                 from: from.to_string(),

@@ -14,11 +14,13 @@ use crate::backup::{BackupOptions, BackupReport, Stack, StackSpec};
 
 /// The backup engine's view of the stack the module tables were read in.
 fn spec(access: &DbAccess) -> Result<StackSpec> {
-    let project = access
-        .odoo
+    let odoo = &access.container()?.odoo;
+    let project = odoo
         .compose_project
         .clone()
-        .ok_or_else(|| eyre!("{} is not a compose container", access.odoo.name))?;
+        .ok_or_else(|| eyre!("{} is not a compose container", odoo.name))?;
+    // The backup dumps inside the database's container.
+    access.db_container()?;
     let db_service = access
         .conf
         .get("db_host")
@@ -45,7 +47,7 @@ pub async fn backup_first(
     dir: &Path,
     keep: Option<usize>,
 ) -> Result<BackupReport> {
-    let stack = Stack::find(access.docker.clone(), &spec(access)?).await?;
+    let stack = Stack::find(access.container()?.docker.clone(), &spec(access)?).await?;
     crate::backup::backup(
         &stack,
         &BackupOptions {
