@@ -23,6 +23,54 @@ fn status(screen: &str) -> &str {
     screen.lines().last().unwrap_or_default()
 }
 
+/// Commands the console has run on this sshd so far: each exec channel (a host-facts
+/// refresh, a `tail`, a process snapshot) is one `Starting session` line in its log.
+fn commands_run_on(sshd: &Sshd) -> usize {
+    std::fs::read_to_string(sshd.dir.path().join("sshd.log"))
+        .unwrap_or_default()
+        .matches("Starting session: command")
+        .count()
+}
+
+/// Processes still running under this sshd other than its own and the kept connection's
+/// idle job shell: a command the console started there and has not stopped.
+fn commands_running_on(sshd: &Sshd) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut parents = vec![sshd.pid()];
+    while let Some(parent) = parents.pop() {
+        let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        else {
+            continue;
+        };
+        for child in children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            // The kept connection's job shell (`exec sh`) idles there for `B`; what it
+            // runs shows up as its children.
+            if !cmdline.starts_with("sshd") && cmdline != "sh " {
+                found.push(format!("{child}: {cmdline}"));
+            }
+            parents.push(child);
+        }
+    }
+    found
+}
+
+/// Every pane about the host names it in its title; the Droplets pane is about the account.
+fn assert_panes_name(screen: &str, host: &str) {
+    for pane in ["Host", "Containers", "Logs"] {
+        assert!(
+            screen.contains(&format!("{pane} · {host}")),
+            "{pane} should name {host}:\n{screen}"
+        );
+    }
+    assert!(!screen.contains("Droplets ·"), "{screen}");
+}
+
 #[test]
 fn the_console_moves_between_droplets_and_back_each_pane_about_its_host() {
     let alpha = Sshd::start_as("droplet-alpha", "127.0.0.2");
@@ -100,6 +148,8 @@ fn the_console_moves_between_droplets_and_back_each_pane_about_its_host() {
     assert!(screen.contains("droplet-alpha"), "{screen}");
     assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), known_before);
 
+    assert_panes_name(&screen, &alpha_label);
+
     // Yes: the console is on beta, every host pane about beta, nothing of alpha left.
     tmux.keys(&["Enter"]);
     tmux.wait_for("Unknown host key");
@@ -110,6 +160,31 @@ fn the_console_moves_between_droplets_and_back_each_pane_about_its_host() {
         "the console is on beta, its Host pane loaded",
     );
     assert!(!screen.contains("droplet-alpha"), "{screen}");
+    assert_panes_name(&screen, "web-0001");
+
+    // alpha's connection is kept for `B`, but nothing runs there any more: no command
+    // left running, and none started through more than one host-facts refresh (10 s)
+    // while beta's refreshes go on.
+    let mut left = commands_running_on(&alpha);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = commands_running_on(&alpha);
+    }
+    assert!(left.is_empty(), "still running on alpha: {left:?}");
+    let (alpha_before, beta_before) = (commands_run_on(&alpha), commands_run_on(&beta));
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    assert_eq!(
+        commands_run_on(&alpha),
+        alpha_before,
+        "the console still runs commands on alpha"
+    );
+    assert!(
+        commands_run_on(&beta) > beta_before,
+        "beta's host facts are refreshed"
+    );
     assert_eq!(
         std::fs::read_to_string(&known_hosts).unwrap(),
         format!("{known_before}{}", beta.known_hosts_line())
@@ -122,6 +197,7 @@ fn the_console_moves_between_droplets_and_back_each_pane_about_its_host() {
         "the console is back on alpha",
     );
     assert!(!screen.contains("droplet-beta"), "{screen}");
+    assert_panes_name(&screen, &alpha_label);
 
     // Enter on beta again: known now, no question.
     tmux.keys(&["Enter"]);

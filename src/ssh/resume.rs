@@ -45,8 +45,15 @@ pub enum FollowEvent {
 pub fn follow(target: Target, what: Follow) -> mpsc::Receiver<FollowEvent> {
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
-        let end = run(&target, what, &tx).await;
-        let _ = tx.send(FollowEvent::Ended(end)).await;
+        tokio::select! {
+            end = run(&target, what, &tx) => {
+                let _ = tx.send(FollowEvent::Ended(end)).await;
+            }
+            // The follower is gone (its source removed, the console moved to another
+            // host): drop the stream now, which stops the command on the host, instead
+            // of at its next line: a quiet `tail -F` may print nothing for days.
+            () = tx.closed() => {}
+        }
     });
     rx
 }

@@ -304,7 +304,7 @@ impl ChecksPane {
                     .map(|note| Span::styled(note, theme.muted()))
             }
         };
-        let block = ctx.block(PaneId::Checks, note);
+        let block = ctx.block(PaneId::Checks, area.width, note);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let (rows, mut lines) = self.list_layout(inner, ctx);
@@ -432,7 +432,7 @@ impl ChecksPane {
     /// The check a click at `at` lands on, in a pane drawn in `area`.
     pub fn row_at(&self, area: Rect, ctx: &PaneContext, at: Position) -> Option<usize> {
         self.report.as_ref()?;
-        let inner = ctx.block(PaneId::Checks, None).inner(area);
+        let inner = ctx.block(PaneId::Checks, area.width, None).inner(area);
         let (rows, _) = self.list_layout(inner, ctx);
         if !rows.list_area.contains(at) {
             return None;

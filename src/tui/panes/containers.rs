@@ -267,7 +267,7 @@ impl ContainersPane {
             )),
             None => (!note.is_empty()).then(|| Span::styled(format!(" {note} "), theme.muted())),
         };
-        let block = ctx.block(PaneId::Containers, note);
+        let block = ctx.block(PaneId::Containers, area.width, note);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if inner.height < 2 {

@@ -279,6 +279,7 @@ impl DeployPane {
         let theme = ctx.theme;
         let block = ctx.block(
             PaneId::Deploy,
+            area.width,
             Some(Span::styled(" stack files ", theme.muted())),
         );
         let inner = block.inner(area);
@@ -307,6 +308,7 @@ impl DeployPane {
         let theme = ctx.theme;
         let block = ctx.block(
             PaneId::Deploy,
+            area.width,
             Some(Span::styled(self.runs.title(), theme.muted())),
         );
         let inner = block.inner(area);

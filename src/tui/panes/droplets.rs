@@ -293,7 +293,7 @@ impl DropletsPane {
             }
             _ => None,
         };
-        let block = ctx.block(PaneId::Droplets, note);
+        let block = ctx.block(PaneId::Droplets, area.width, note);
         let inner = block.inner(area);
         frame.render_widget(block, area);
 

@@ -89,7 +89,7 @@ impl HostPane {
         let paragraph = Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .scroll((self.scroll, 0))
-            .block(ctx.block(PaneId::Host, note));
+            .block(ctx.block(PaneId::Host, area.width, note));
         frame.render_widget(paragraph, area);
     }
 }

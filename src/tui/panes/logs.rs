@@ -224,7 +224,7 @@ impl LogsPane {
     pub fn draw(&self, frame: &mut Frame, area: Rect, ctx: &PaneContext) {
         let theme = ctx.theme;
         let s = &self.snapshot;
-        let block = ctx.block(PaneId::Logs, Some(title_note(s, theme)));
+        let block = ctx.block(PaneId::Logs, area.width, Some(title_note(s, theme)));
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if inner.height == 0 || inner.width == 0 {

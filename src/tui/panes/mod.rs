@@ -95,6 +95,8 @@ pub struct PaneContext<'a> {
     pub keymap: &'a Keymap,
     pub focused: bool,
     pub readonly: bool,
+    /// The host the console is on, as pane titles name it ([`host_in_title`]).
+    pub host: &'a str,
 }
 
 impl PaneContext<'_> {
@@ -125,9 +127,27 @@ impl PaneContext<'_> {
         )
     }
 
-    /// The bordered block every pane sits in: `[n] Title` plus an optional right-hand note.
-    pub fn block(&self, pane: PaneId, note: Option<Span<'static>>) -> Block<'static> {
+    /// The bordered block every pane sits in, `width` wide: `[n] Title · host` plus an
+    /// optional right-hand note. Every pane about the host names it, so a pane drawn just
+    /// after a switch cannot be mistaken for the previous host's; Droplets is about the
+    /// account. The host is left out rather than cut where it does not fit beside the
+    /// note: a cut name (`web-1` of `web-10`) would name another host.
+    pub fn block(&self, pane: PaneId, width: u16, note: Option<Span<'static>>) -> Block<'static> {
         let theme = self.theme;
+        let mut title = vec![
+            Span::styled(format!(" {} ", pane.index() + 1), theme.muted()),
+            Span::styled(format!("{} ", pane.title()), theme.title(self.focused)),
+        ];
+        let host = format!("· {} ", self.host);
+        let used = title.iter().map(Span::width).sum::<usize>()
+            + note.as_ref().map_or(0, |n| n.width() + 1)
+            + 2; // the corners
+        if pane != PaneId::Droplets
+            && !self.host.is_empty()
+            && used + host.chars().count() <= usize::from(width)
+        {
+            title.push(Span::styled(host, theme.muted()));
+        }
         let mut block = Block::default()
             .borders(Borders::ALL)
             .border_type(if self.focused {
@@ -137,10 +157,7 @@ impl PaneContext<'_> {
             })
             .border_style(theme.border(self.focused))
             .style(theme.text())
-            .title(Line::from(vec![
-                Span::styled(format!(" {} ", pane.index() + 1), theme.muted()),
-                Span::styled(format!("{} ", pane.title()), theme.title(self.focused)),
-            ]));
+            .title(Line::from(title));
         if let Some(note) = note {
             block = block.title(Line::from(note).right_aligned());
         }
@@ -155,6 +172,16 @@ pub fn context(pane: PaneId, app: &crate::tui::app::App) -> PaneContext<'_> {
         keymap: &app.keymap,
         focused: app.focus == pane,
         readonly: app.readonly,
+        host: host_in_title(&app.host_label),
+    }
+}
+
+/// The host as a pane title names it: a droplet's name (`web-1` of `web-1 (root@...)`),
+/// else the whole label, which is short (`local`, `deploy@10.0.0.5:22`).
+pub fn host_in_title(label: &str) -> &str {
+    match label.split_once(" (") {
+        Some((name, _)) if label.ends_with(')') => name,
+        _ => label,
     }
 }
 
@@ -169,5 +196,22 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: PaneId, app: &crate::tui::app::
         PaneId::Deploy => app.deploy.draw(frame, area, &ctx),
         PaneId::Modules => app.modules.draw(frame, area, &ctx),
         PaneId::Droplets => app.droplets.draw(frame, area, &ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_in_title;
+
+    #[test]
+    fn a_droplet_is_named_by_its_name_and_a_target_by_its_label() {
+        assert_eq!(host_in_title("web-1 (root@10.0.0.5:22)"), "web-1");
+        assert_eq!(
+            host_in_title("deploy@10.0.0.5:2222"),
+            "deploy@10.0.0.5:2222"
+        );
+        assert_eq!(host_in_title("local"), "local");
+        // A label that only contains " (" is kept whole.
+        assert_eq!(host_in_title("odd (name"), "odd (name");
     }
 }

@@ -544,7 +544,7 @@ impl ModulesPane {
     /// The module a click at `at` lands on, in a pane drawn in `area`.
     pub fn row_at(&self, area: Rect, ctx: &PaneContext, at: Position) -> Option<usize> {
         self.loaded.as_ref()?;
-        let inner = ctx.block(PaneId::Modules, None).inner(area);
+        let inner = ctx.block(PaneId::Modules, area.width, None).inner(area);
         let [_, list_area, _, _] = self.areas(inner, &self.head_lines(ctx));
         if !list_area.contains(at) {
             return None;
@@ -573,7 +573,7 @@ impl ModulesPane {
             )),
             _ => None,
         };
-        let block = ctx.block(PaneId::Modules, note);
+        let block = ctx.block(PaneId::Modules, area.width, note);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let Some(loaded) = &self.loaded else {
