@@ -45,7 +45,8 @@ pub enum Context {
     Droplets,
     /// The bootstrap wizard's form (printable keys are typed into the field).
     Wizard,
-    /// The bootstrap wizard's steps as they run.
+    /// The bootstrap wizard's steps as they run (then `up`/`down` of `pane`, `back` of
+    /// `global` to close it).
     WizardSteps,
 }
 
@@ -198,17 +199,13 @@ actions! {
     WizardNextField "next_field" in Wizard: "go to the next field",
     WizardPrevField "previous_field" in Wizard: "go to the previous field",
     WizardNextChoice "next_choice" in Wizard: "put the account's next region, size or SSH key in the field",
-    WizardPrevChoice "previous_choice" in Wizard: "put the account's previous region, size or SSH key in the field",
     WizardStart "start_bootstrap" in Wizard: "start the bootstrap once every field is valid (asks first)",
     WizardClose "close_wizard" in Wizard: "undo the edit of this field, else close the wizard (answers kept)",
     WizardContinue "continue" in WizardSteps: "continue: run the failed or remaining steps again",
     WizardSkip "skip_step" in WizardSteps: "leave the failed step out this run and go on",
     WizardUndo "undo" in WizardSteps: "undo: delete the droplet this bootstrap created (asks first)",
     WizardGoBack "go_back" in WizardSteps: "go back to the selected step: it and those after it run again",
-    WizardStepUp "previous_step" in WizardSteps: "select the previous step",
-    WizardStepDown "next_step" in WizardSteps: "select the next step",
     WizardEditAnswers "edit_answers" in WizardSteps: "back to the form (answers kept)",
-    WizardStepsClose "close_steps" in WizardSteps: "close the wizard (a run goes on in the background)",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -510,17 +507,13 @@ impl Keymap {
             (WizardNextField, &["tab", "down"]),
             (WizardPrevField, &["backtab", "up"]),
             (WizardNextChoice, &["pagedown"]),
-            (WizardPrevChoice, &["pageup"]),
             (WizardStart, &["enter"]),
             (WizardClose, &["esc"]),
             (WizardContinue, &["r"]),
             (WizardSkip, &["s"]),
             (WizardUndo, &["u"]),
             (WizardGoBack, &["b"]),
-            (WizardStepUp, &["up"]),
-            (WizardStepDown, &["down"]),
             (WizardEditAnswers, &["e"]),
-            (WizardStepsClose, &["esc"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

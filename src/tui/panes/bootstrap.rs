@@ -179,11 +179,7 @@ fn form_lines(wizard: &BootstrapWizard, ctx: &PaneContext, width: usize) -> Vec<
         )),
         (Account::Loaded(choices), _) => {
             let mut spans = vec![Span::styled(
-                format!(
-                    "from the account ({}/{}): ",
-                    ctx.key(Action::WizardNextChoice),
-                    ctx.key(Action::WizardPrevChoice)
-                ),
+                format!("from the account ({}): ", ctx.key(Action::WizardNextChoice)),
                 theme.muted(),
             )];
             let offered = choices.for_field(field);
@@ -358,7 +354,7 @@ fn steps_lines(
 
 fn steps_hints(wizard: &BootstrapWizard, ctx: &PaneContext) -> String {
     if wizard.steps.busy.is_some() {
-        return ctx.hints(&[(Action::WizardStepsClose, "close (the run goes on)")]);
+        return ctx.hints(&[(Action::Back, "close (the run goes on)")]);
     }
     ctx.hints(&[
         (Action::WizardContinue, "continue"),
@@ -366,6 +362,6 @@ fn steps_hints(wizard: &BootstrapWizard, ctx: &PaneContext) -> String {
         (Action::WizardUndo, "undo"),
         (Action::WizardGoBack, "go back to selected"),
         (Action::WizardEditAnswers, "edit answers"),
-        (Action::WizardStepsClose, "close"),
+        (Action::Back, "close"),
     ])
 }

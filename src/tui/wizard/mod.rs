@@ -166,7 +166,12 @@ impl BootstrapWizard {
                 }
                 Vec::new()
             }
-            Stage::Steps => match action {
+            // Moving and leaving are the keys they are everywhere else.
+            Stage::Steps => match action.or_else(|| {
+                keymap
+                    .action(Context::Pane, key)
+                    .filter(|a| matches!(a, Action::Up | Action::Down | Action::Back))
+            }) {
                 Some(action) => self.on_steps_action(action),
                 None => Vec::new(),
             },
@@ -182,7 +187,6 @@ impl BootstrapWizard {
             Some(Action::WizardNextField) => self.form.next(),
             Some(Action::WizardPrevField) => self.form.previous(),
             Some(Action::WizardNextChoice) => self.form.cycle(&choices, true),
-            Some(Action::WizardPrevChoice) => self.form.cycle(&choices, false),
             Some(Action::WizardStart) => self.ask_to_start(),
             Some(Action::WizardClose) => self.close_or_undo_edit(),
             _ => match self.form.on_key(key) {
@@ -221,11 +225,11 @@ impl BootstrapWizard {
     fn on_steps_action(&mut self, action: Action) -> Vec<Effect> {
         let idle = self.steps.busy.is_none();
         match action {
-            Action::WizardStepUp => self.steps.selected = self.steps.selected.saturating_sub(1),
-            Action::WizardStepDown => {
+            Action::Up => self.steps.selected = self.steps.selected.saturating_sub(1),
+            Action::Down => {
                 self.steps.selected = (self.steps.selected + 1).min(Step::ALL.len() - 1)
             }
-            Action::WizardStepsClose => self.open = false,
+            Action::Back => self.open = false,
             _ if !idle => self.notice = Some("the bootstrap is busy; wait for it to stop".into()),
             Action::WizardContinue => return self.run(),
             Action::WizardSkip => match &self.steps.failure {
