@@ -129,6 +129,44 @@ struct RawAnswers {
 }
 
 impl Answers {
+    /// A field's value as an answers file (and the console's form) writes it: the form
+    /// opens on an earlier run's answers with this.
+    pub fn value(&self, field: Field) -> String {
+        match field {
+            Field::Name => self.name.clone(),
+            Field::Region => self.region.clone(),
+            Field::Size => self.size.slug.to_string(),
+            Field::SshKey => self.ssh_key.clone(),
+            Field::Domain => self.domain.as_str().to_string(),
+            Field::Image => self.image.clone(),
+            Field::Tag => self.tag.clone(),
+            Field::ModulesPlan => self
+                .modules_plan
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            Field::AdminEmail => self.admin_email.clone(),
+        }
+    }
+
+    /// An answers file's text for the values given per field (`(field, value)`, empty
+    /// values left out so their defaults apply), each value quoted as TOML.
+    pub fn file_text<'a>(values: impl IntoIterator<Item = (Field, &'a str)>) -> String {
+        let mut text =
+            String::from("# odoo-ops bootstrap answers (written by the console's wizard)\n");
+        for (field, value) in values {
+            let value = value.trim();
+            if !value.is_empty() {
+                text += &format!(
+                    "{} = {}\n",
+                    field.key(),
+                    toml::Value::String(value.to_string())
+                );
+            }
+        }
+        text
+    }
+
     /// Read and check an answers file (`bootstrap --answers FILE.toml`).
     pub fn load(path: &Path) -> Result<Answers, FileError> {
         let text = std::fs::read_to_string(path).map_err(|e| FileError {
@@ -294,6 +332,19 @@ admin_email = "ops@example.com"
             a.modules_plan.as_deref(),
             Some(Path::new("/etc/odoo-ops/plan.toml"))
         );
+    }
+
+    #[test]
+    fn the_forms_file_text_reads_back_as_the_same_answers() {
+        let path = Path::new("/etc/odoo-ops/answers.toml");
+        let a = Answers::parse(path, GOOD).unwrap();
+        let values: Vec<(Field, String)> = Field::ALL.iter().map(|f| (*f, a.value(*f))).collect();
+        let text = Answers::file_text(values.iter().map(|(f, v)| (*f, v.as_str())));
+        assert_eq!(Answers::parse(path, &text).unwrap(), a);
+        // A quote in a value stays inside its TOML string.
+        let text = Answers::file_text([(Field::Name, "a\" = 1")]);
+        let table: toml::Table = text.parse().unwrap();
+        assert_eq!(table["name"].as_str(), Some("a\" = 1"), "{text}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! plain text by default and a stable JSON shape with `--json`.
 
 mod backup;
-mod bootstrap;
+pub mod bootstrap;
 mod deploy;
 mod deploy_resume;
 pub mod diagnose;

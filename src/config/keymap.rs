@@ -43,10 +43,15 @@ pub enum Context {
     Modules,
     /// The focused Droplets pane (then `pane`, then `global`).
     Droplets,
+    /// The bootstrap wizard's form (printable keys are typed into the field).
+    Wizard,
+    /// The bootstrap wizard's steps as they run (then `up`/`down` of `pane`, `back` of
+    /// `global` to close it).
+    WizardSteps,
 }
 
 impl Context {
-    pub const ALL: [Context; 11] = [
+    pub const ALL: [Context; 13] = [
         Context::Global,
         Context::Pane,
         Context::Droplets,
@@ -58,6 +63,8 @@ impl Context {
         Context::Help,
         Context::Palette,
         Context::Confirm,
+        Context::Wizard,
+        Context::WizardSteps,
     ];
 
     /// A pane's own context: looked up before `pane` and `global`, and may not shadow them.
@@ -86,6 +93,8 @@ impl Context {
             Context::Deploy => "deploy",
             Context::Modules => "modules",
             Context::Droplets => "droplets",
+            Context::Wizard => "wizard",
+            Context::WizardSteps => "wizard_steps",
         }
     }
 }
@@ -186,6 +195,17 @@ actions! {
     DropletsPowerCycle "power_cycle" in Droplets: "power cycle the selected droplet (asks first)",
     DropletsSnapshot "snapshot" in Droplets: "snapshot the selected droplet (asks first)",
     DropletsConnect "connect" in Droplets: "connect the console to the selected droplet",
+    DropletsBootstrap "new_droplet" in Droplets: "new droplet: open the bootstrap wizard (a form, then its eight steps)",
+    WizardNextField "next_field" in Wizard: "go to the next field",
+    WizardPrevField "previous_field" in Wizard: "go to the previous field",
+    WizardNextChoice "next_choice" in Wizard: "put the account's next region, size or SSH key in the field",
+    WizardStart "start_bootstrap" in Wizard: "start the bootstrap once every field is valid (asks first)",
+    WizardClose "close_wizard" in Wizard: "undo the edit of this field, else close the wizard (answers kept)",
+    WizardContinue "continue" in WizardSteps: "continue: run the failed or remaining steps again",
+    WizardSkip "skip_step" in WizardSteps: "leave the failed step out this run and go on",
+    WizardUndo "undo" in WizardSteps: "undo: delete the droplet this bootstrap created (asks first)",
+    WizardGoBack "go_back" in WizardSteps: "go back to the selected step: it and those after it run again",
+    WizardEditAnswers "edit_answers" in WizardSteps: "back to the form (answers kept)",
 }
 
 /// A key with its modifiers, written like `ctrl+c`, `shift+tab`, `?`, `f5`, `pagedown`.
@@ -370,6 +390,8 @@ struct KeymapFile {
     deploy: Option<ContextTable>,
     modules: Option<ContextTable>,
     droplets: Option<ContextTable>,
+    wizard: Option<ContextTable>,
+    wizard_steps: Option<ContextTable>,
     help: Option<ContextTable>,
     palette: Option<ContextTable>,
     confirm: Option<ContextTable>,
@@ -388,6 +410,8 @@ impl KeymapFile {
             (Context::Deploy, &self.deploy),
             (Context::Modules, &self.modules),
             (Context::Droplets, &self.droplets),
+            (Context::Wizard, &self.wizard),
+            (Context::WizardSteps, &self.wizard_steps),
             (Context::Help, &self.help),
             (Context::Palette, &self.palette),
             (Context::Confirm, &self.confirm),
@@ -479,6 +503,17 @@ impl Keymap {
             (DropletsPowerCycle, &["P"]),
             (DropletsSnapshot, &["S"]),
             (DropletsConnect, &["enter"]),
+            (DropletsBootstrap, &["n"]),
+            (WizardNextField, &["tab", "down"]),
+            (WizardPrevField, &["backtab", "up"]),
+            (WizardNextChoice, &["pagedown"]),
+            (WizardStart, &["enter"]),
+            (WizardClose, &["esc"]),
+            (WizardContinue, &["r"]),
+            (WizardSkip, &["s"]),
+            (WizardUndo, &["u"]),
+            (WizardGoBack, &["b"]),
+            (WizardEditAnswers, &["e"]),
         ];
         let mut keymap = Keymap {
             name: "default".into(),

@@ -19,6 +19,7 @@ use super::panes::modules::ModulesPane;
 use super::panes::scroll::Viewport;
 use super::panes::{self, PaneId};
 use super::text_input::Edit;
+use super::wizard::BootstrapWizard;
 use crate::config::keymap::{Action, Context};
 use crate::config::{Keymap, Settings, Theme};
 use crate::jobs::DropReason;
@@ -119,6 +120,8 @@ pub struct App {
     pub deploy: DeployPane,
     pub modules: ModulesPane,
     pub droplets: DropletsPane,
+    /// The bootstrap wizard: over the panes while open; a run goes on when it is closed.
+    pub bootstrap: BootstrapWizard,
     pub should_quit: bool,
 }
 
@@ -154,6 +157,10 @@ impl App {
             deploy,
             modules,
             droplets: DropletsPane::new(readonly),
+            bootstrap: BootstrapWizard::new(
+                crate::config::state_dir().map(|d| d.join("bootstrap")),
+                readonly,
+            ),
             should_quit: false,
         }
     }
@@ -288,6 +295,8 @@ impl App {
     pub fn on_terminal(&mut self, event: &Event) -> (bool, Vec<Effect>) {
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => (true, self.on_key(key)),
+            // The wizard covers the panes: a click or a wheel there is not for them.
+            Event::Mouse(_) if self.bootstrap.open => (false, Vec::new()),
             Event::Mouse(mouse) => match mouse.kind {
                 MouseEventKind::Down(MouseButton::Left) => {
                     let at = Position::new(mouse.column, mouse.row);
@@ -376,6 +385,8 @@ impl App {
                 }
                 Vec::new()
             }
+            // The wizard, while open, takes every key (its form is typed into).
+            Overlay::None if self.bootstrap.open => self.bootstrap.on_key(key, &self.keymap),
             // A pane's own prompt takes the keys first: typed text, or a yes/no.
             Overlay::None if self.focus == PaneId::Logs && self.logs.is_typing() => {
                 self.logs.on_key(key)
@@ -461,6 +472,8 @@ impl App {
             Action::ToggleZoom => self.zoomed = !self.zoomed,
             Action::Back => return self.back(),
             Action::PreviousHost => return self.go_to_previous_host(),
+            // From the Droplets pane or the palette, whichever pane has the focus.
+            Action::DropletsBootstrap => return self.bootstrap.open(),
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
             Action::Palette => self.overlay = Overlay::Palette(Palette::new(self)),
             Action::ToggleConsoleLog => self.show_console_log = !self.show_console_log,
@@ -600,6 +613,7 @@ impl App {
         match JobKind::of(effect) {
             Some(JobKind::Checks) => self.checks.on_job(effect, update),
             Some(JobKind::Deploy | JobKind::Releases) => self.deploy.runs.on_job(effect, update),
+            Some(JobKind::Bootstrap) => self.bootstrap.on_job(update),
             kind => {
                 if let JobUpdate::Dropped(reason) = update {
                     let why = match reason {
@@ -655,6 +669,7 @@ impl App {
             Message::ModuleRunDone(result) => self.modules.apply_run_done(result),
             Message::ModulesReset(result) => self.modules.apply_reset(result),
             Message::Droplets(event) => self.droplets.apply(event),
+            Message::Bootstrap(event) => self.bootstrap.apply(event),
             Message::Deploys(result) => {
                 if self.deploy.apply_deploys(result)
                     && let Some(d) = &self.deploy.runs.unfinished

@@ -21,6 +21,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_console_log(frame, area, app);
     }
     draw_status_bar(frame, layout.status_bar, app);
+    if app.bootstrap.open {
+        let mut body = frame.area();
+        body.height = layout.status_bar.y.saturating_sub(body.y);
+        panes::bootstrap::draw(frame, body, app);
+    }
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => draw_help(frame, app, *scroll),

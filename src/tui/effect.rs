@@ -81,6 +81,18 @@ pub enum Effect {
     AnswerHostKey(bool),
     /// Connect the console back to the host it was on before the last switch.
     PreviousHost,
+    /// Read what the bootstrap wizard offers (the account's regions, sizes and SSH keys)
+    /// and an unfinished bootstrap in this folder to continue.
+    LoadBootstrap(Option<PathBuf>),
+    /// Run the bootstrap's steps not yet done (the operator confirmed).
+    RunBootstrap(crate::tui::wizard::RunRequest),
+    /// Delete the droplet the bootstrap created and forget its steps (confirmed).
+    UndoBootstrap(crate::tui::wizard::RunRequest),
+    /// Forget a step and those after it, so the next run does them again.
+    BootstrapGoBack(
+        crate::tui::wizard::RunRequest,
+        crate::bootstrap::steps::Step,
+    ),
     /// Leave the console.
     Quit,
     /// Ask the logs worker to change the view.

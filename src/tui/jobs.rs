@@ -31,6 +31,10 @@ pub enum JobKind {
     Releases,
     /// A rollback or a resumed deploy: one at a time.
     Deploy,
+    /// What the bootstrap wizard offers: the account's choices, an unfinished bootstrap.
+    BootstrapLoad,
+    /// The bootstrap itself, its undo, going back: one at a time.
+    Bootstrap,
 }
 
 impl JobKind {
@@ -51,6 +55,10 @@ impl JobKind {
             Effect::DropletAction { .. } => Some(JobKind::DropletsAction),
             Effect::LoadDeploys(_) | Effect::PreviewDeploy(_) => Some(JobKind::Releases),
             Effect::RunDeploy(_) => Some(JobKind::Deploy),
+            Effect::LoadBootstrap(_) => Some(JobKind::BootstrapLoad),
+            Effect::RunBootstrap(_) | Effect::UndoBootstrap(_) | Effect::BootstrapGoBack(..) => {
+                Some(JobKind::Bootstrap)
+            }
             _ => None,
         }
     }
@@ -59,7 +67,13 @@ impl JobKind {
     /// session, stopped when the console moves to another host), rather than on the
     /// DigitalOcean account.
     pub fn is_host_bound(self) -> bool {
-        !matches!(self, JobKind::DropletsList | JobKind::DropletsAction)
+        !matches!(
+            self,
+            JobKind::DropletsList
+                | JobKind::DropletsAction
+                | JobKind::BootstrapLoad
+                | JobKind::Bootstrap
+        )
     }
 }
 
@@ -129,6 +143,9 @@ impl Job for ConsoleJob {
                 }
                 Some(JobKind::DropletsList | JobKind::DropletsAction) => {
                     Some(super::droplets_job::run(cloud, effect, &progress).await)
+                }
+                Some(JobKind::BootstrapLoad | JobKind::Bootstrap) => {
+                    super::wizard::job::run(cloud, effect, &progress).await
                 }
                 Some(JobKind::Releases | JobKind::Deploy) => {
                     super::deploy_job::run(&target, effect, &progress).await

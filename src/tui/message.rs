@@ -58,6 +58,8 @@ pub enum Message {
     DeployPreviewed(Result<crate::deploy::preview::DeployPreview, String>),
     /// The rollback or resume ended.
     DeployDone(crate::tui::deploy_job::DeployDone),
+    /// The bootstrap wizard's account choices, its engine's events, its end.
+    Bootstrap(crate::tui::wizard::BootstrapEvent),
     /// Where the job an effect asked for stands (its result arrives as its own message).
     Job(crate::tui::effect::Effect, JobUpdate),
 }

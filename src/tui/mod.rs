@@ -19,6 +19,7 @@ pub mod panes;
 pub mod stack_job;
 pub mod terminal;
 pub mod text_input;
+pub mod wizard;
 
 use crate::config::Settings;
 

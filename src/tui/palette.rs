@@ -37,7 +37,11 @@ impl Palette {
             .filter(|a| focused != Context::Pane && a.context() == focused);
         let everywhere = Action::ALL
             .iter()
-            .filter(|a| matches!(a.context(), Context::Global | Context::Pane))
+            .filter(|a| {
+                matches!(a.context(), Context::Global | Context::Pane)
+                    // A new droplet is asked for from anywhere, not only the Droplets pane.
+                    || (**a == Action::DropletsBootstrap && focused != Context::Droplets)
+            })
             .filter(|a| !matches!(a, Action::Palette | Action::Back));
         // Going back names the host it goes back to, and is offered only when there is one.
         let back_to = app.previous_host.as_ref();

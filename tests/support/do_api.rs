@@ -58,6 +58,8 @@ struct State {
     new_droplet_ipv4: Mutex<Option<String>>,
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
+    /// The bodies of `POST /v2/droplets`, as sent (what a form's answers became).
+    create_bodies: Mutex<Vec<Value>>,
     violations: Mutex<Vec<String>>,
     next_id: AtomicU64,
     remaining: AtomicU32,
@@ -175,6 +177,11 @@ impl DoApi {
     }
 
     /// Requests of `method` to exactly `path`.
+    /// Every droplet create request's body, in order.
+    pub fn create_bodies(&self) -> Vec<Value> {
+        self.state.create_bodies.lock().unwrap().clone()
+    }
+
     pub fn count(&self, method: &str, path: &str) -> usize {
         self.requests()
             .iter()
@@ -496,6 +503,7 @@ async fn route(
             json_answer(200, page(state, "droplets", path, &chosen, query))
         }
         ("POST", ["v2", "droplets"]) => {
+            state.create_bodies.lock().unwrap().push(body.clone());
             let id = state.next_id.fetch_add(1, Ordering::SeqCst);
             let mut d = droplet(0);
             d["id"] = json!(id);

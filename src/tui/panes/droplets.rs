@@ -452,6 +452,7 @@ fn filter_line(pane: &DropletsPane, ctx: &PaneContext) -> Line<'static> {
             (Action::DropletsReboot, "reboot"),
             (Action::DropletsPowerCycle, "power cycle"),
             (Action::DropletsSnapshot, "snapshot"),
+            (Action::DropletsBootstrap, "new droplet"),
         ]);
     }
     hints.push((Action::Refresh, "refresh"));

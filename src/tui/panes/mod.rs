@@ -8,6 +8,7 @@
 //! - Results of that work come back as [`crate::tui::message::Message`]s, which
 //!   `App::apply` hands to the pane's `apply` method.
 
+pub mod bootstrap;
 pub mod checks;
 pub mod columns;
 pub mod containers;
