@@ -26,6 +26,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &crate::tui::app::App) {
         keymap: &app.keymap,
         focused: true,
         readonly: app.readonly,
+        // About a droplet still to be made, not the host the console is on.
+        host: "",
     };
     draw_wizard(frame, area, &app.bootstrap, &ctx);
 }
