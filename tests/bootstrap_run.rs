@@ -21,11 +21,9 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use odoo_ops::bootstrap::answers::Answers;
@@ -38,7 +36,7 @@ use odoo_ops::nginx::NginxInvocation;
 use odoo_ops::workflow::StateDirs;
 use support::do_api::{DoApi, TOKEN};
 use support::nginx::Nginx;
-use support::pebble::{FakeDns, Pebble};
+use support::pebble::{FakeDns, Pebble, counting_listener, served_certificate};
 use support::sshd::Sshd;
 
 const ANSWERS: &str = r#"
@@ -699,38 +697,6 @@ fn the_stack_comes_up_on_the_droplets_docker_and_a_rerun_leaves_it() {
     );
 }
 
-/// A TCP listener that only counts who connects: a CA that must never be contacted, or
-/// one that is down.
-fn counting_listener() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            c.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (port, count)
-}
-
-/// The certificate nginx serves for the name on `port`: openssl's subject, issuer and SAN.
-fn served_certificate(port: u16) -> String {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(
-            "openssl s_client -connect 127.0.0.1:$1 -servername $2 </dev/null 2>/dev/null \
-             | openssl x509 -noout -subject -issuer -ext subjectAltName",
-        )
-        .arg("sh")
-        .arg(port.to_string())
-        .arg("erp.example.com")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Steps 3 to 8 with TLS on the "droplet": its sshd, its real Docker engine (the Odoo
 /// stand-in image, the real PostgreSQL image), its real nginx, and certbot against two
 /// pebbles (staging, then the "real" CA). The run is interrupted at the TLS step (the real
@@ -823,7 +789,7 @@ fn with_tls_from_clean_to_verified_interrupted_at_tls_resumed_and_a_rerun_change
         staging.log()
     );
     // nginx serves the real CA's certificate for the name.
-    let served = served_certificate(w.https);
+    let served = served_certificate(w.https, "erp.example.com");
     assert!(served.contains("DNS:erp.example.com"), "{served}");
     assert!(
         served.contains(&format!("issuer=CN = {}", real.intermediate_cn())),

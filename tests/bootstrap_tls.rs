@@ -7,11 +7,10 @@
 
 mod support;
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use odoo_ops::bootstrap::tls::{
     self, AcmeDirectories, CertbotDirs, Renewal, RenewalLayout, Resolver, SiteSwitch, TlsError,
@@ -23,7 +22,7 @@ use odoo_ops::stack::{Domain, DropletSize, StackOptions, nginx_site};
 use odoo_ops::target::Target;
 use odoo_ops::workflow::StateDirs;
 use support::nginx::Nginx;
-use support::pebble::{FakeDns, Pebble};
+use support::pebble::{FakeDns, Pebble, counting_listener, served_certificate};
 use support::ports::free_port;
 
 const NAME: &str = "erp.odoo-ops.test";
@@ -176,39 +175,6 @@ impl Droplet {
     }
 }
 
-/// The certificate nginx serves for the name on `port`: openssl's subject, issuer and SAN
-/// lines.
-fn served_certificate(port: u16) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "openssl s_client -connect 127.0.0.1:$1 -servername $2 </dev/null 2>/dev/null \
-             | openssl x509 -noout -subject -issuer -ext subjectAltName",
-        )
-        .arg("sh")
-        .arg(port.to_string())
-        .arg(NAME)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A TCP listener that only counts who connects: the "real" directory when the test must
-/// show it was never contacted.
-fn counting_listener() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            c.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (port, count)
-}
-
 /// A staging pebble and a "real" one validating on the droplet's HTTP port, and one CA
 /// bundle that makes both of their HTTPS trusted.
 fn two_cas(droplet: &Droplet, dns: &FakeDns) -> (Pebble, Pebble, PathBuf) {
@@ -282,7 +248,7 @@ fn issues_through_nginx_staging_first_then_serves_the_real_certificate_and_a_rer
     );
 
     // nginx serves the issued certificate: the name, signed by the real pebble's intermediate.
-    let served = served_certificate(droplet.https);
+    let served = served_certificate(droplet.https, NAME);
     assert!(served.contains(&format!("DNS:{NAME}")), "{served}");
     assert!(
         served.contains(&format!("issuer=CN = {}", real.intermediate_cn())),
@@ -492,7 +458,7 @@ fn without_systemd_one_cron_job_renews_and_a_rejected_tls_site_leaves_the_workin
     assert!(err.to_string().contains("absent-key.pem"), "{err}");
     assert_eq!(std::fs::read_to_string(&droplet.site).unwrap(), working);
     assert!(
-        served_certificate(droplet.https).contains(&format!("DNS:{NAME}")),
+        served_certificate(droplet.https, NAME).contains(&format!("DNS:{NAME}")),
         "nginx still serves the certificate"
     );
 }
@@ -512,7 +478,7 @@ fn over_ssh_the_same_step_issues_and_switches_the_site() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(outcome.issued);
     assert!(matches!(outcome.site, Some(SiteOutcome::Reloaded { .. })));
-    let served = served_certificate(droplet.https);
+    let served = served_certificate(droplet.https, NAME);
     assert!(served.contains(&format!("DNS:{NAME}")), "{served}");
     assert!(
         served.contains(&format!("issuer=CN = {}", real.intermediate_cn())),

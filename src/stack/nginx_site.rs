@@ -73,6 +73,14 @@ fn acme_challenge(o: &StackOptions) -> String {
     )
 }
 
+/// A server's `listen` lines, one per address, each followed by `options`.
+fn listen_lines(addresses: &[String], options: &str) -> String {
+    addresses
+        .iter()
+        .map(|l| format!("    listen {l}{options};\n"))
+        .collect()
+}
+
 /// The site before a certificate exists (the bootstrap's stack step): plain HTTP only, the
 /// challenge path served from the webroot so the TLS step can validate, and Odoo proxied
 /// (the bus too) so the stack can be reached meanwhile. No `ssl_certificate`: `nginx -t`
@@ -80,11 +88,7 @@ fn acme_challenge(o: &StackOptions) -> String {
 /// replaces it at the same path once the certificate is issued.
 pub fn render_http_only(o: &StackOptions) -> String {
     let e = &o.edge;
-    let listen_http: String = e
-        .listen_http
-        .iter()
-        .map(|l| format!("    listen {l};\n"))
-        .collect();
+    let listen_http = listen_lines(&e.listen_http, "");
     let fwd = forwarded_headers("        ");
     format!(
         "# Rendered by odoo-ops for {d}: HTTP only, until the TLS step issues the certificate
@@ -127,16 +131,8 @@ server {{
 pub fn render(o: &StackOptions) -> String {
     let e = &o.edge;
     let d = &o.domain;
-    let listen_http: String = e
-        .listen_http
-        .iter()
-        .map(|l| format!("    listen {l};\n"))
-        .collect();
-    let listen_https: String = e
-        .listen_https
-        .iter()
-        .map(|l| format!("    listen {l} ssl http2;\n"))
-        .collect();
+    let listen_http = listen_lines(&e.listen_http, "");
+    let listen_https = listen_lines(&e.listen_https, " ssl http2");
     let fwd = forwarded_headers("        ");
     let sec = security_headers("    ");
     let sec_static = security_headers("        ");

@@ -171,3 +171,37 @@ impl Drop for Pebble {
         stop(&mut self.child);
     }
 }
+
+/// A TCP listener that only counts who connects: a CA that must never be contacted, or
+/// one that is down.
+pub fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            c.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, count)
+}
+
+/// The certificate nginx serves for `name` on `port`: openssl's subject, issuer and SAN
+/// lines.
+pub fn served_certificate(port: u16, name: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "openssl s_client -connect 127.0.0.1:$1 -servername $2 </dev/null 2>/dev/null \
+             | openssl x509 -noout -subject -issuer -ext subjectAltName",
+        )
+        .arg("sh")
+        .arg(port.to_string())
+        .arg(name)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
