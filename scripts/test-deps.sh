@@ -16,7 +16,8 @@ packages=(
   python3-passlib                 # cross-checks the admin_passwd hash against passlib
   debootstrap                     # the Debian root of the tests' PostgreSQL image
   cloud-init                      # checks the droplet user data with cloud-init's own schema
-  pebble certbot                  # the TLS step issues for real against an ACME test server
+  pebble certbot                  # the TLS step issues for real against an ACME test server;
+                                  # pebble-challtestsrv is the DNS server the DNS step waits on
 )
 
 missing=()

@@ -17,6 +17,13 @@
 //! Debian's pebble on loopback (a staging CA and a "real" one), names resolving through
 //! `pebble-challtestsrv`; certbot's directories and the renewal mechanisms live in the
 //! temp dir, so nothing of this machine's /etc is touched.
+//!
+//! A domain whose zone is not on the account makes step 4 wait for the operator's record:
+//! those tests point the resolver setting at `pebble-challtestsrv` with no default address
+//! and set the record (or a wrong one) through its management API, before or during the
+//! wait. Step 8's refusals copy this build's binary with its processor or its newest glibc
+//! requirement changed (a file the droplet really cannot run: checked by running it here),
+//! and the droplet's own `uname -m` and glibc, read over SSH, decide.
 
 mod support;
 
@@ -63,10 +70,22 @@ struct World {
 }
 
 impl World {
+    /// The domain's zone on the account: step 4 writes the A record there.
     fn new() -> World {
+        World::with_zone(true)
+    }
+
+    /// The domain not on the account: step 4 tells the operator what to set and waits.
+    fn off_the_account() -> World {
+        World::with_zone(false)
+    }
+
+    fn with_zone(on_the_account: bool) -> World {
         let api = DoApi::start(3);
         api.set_new_droplet_ipv4("127.0.0.1");
-        api.add_domain("example.com");
+        if on_the_account {
+            api.add_domain("example.com");
+        }
         let sshd = Sshd::start();
         let dir = tempfile::tempdir().unwrap();
         let answers_path = dir.path().join("answers.toml");
@@ -423,12 +442,251 @@ fn a_changed_host_key_is_refused_not_recorded() {
     );
 }
 
+/// The events' texts of one kind for one step.
+fn notices(events: &[Event], of: Step) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice { step, text } if *step == of => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const RECORD: &str = "an A record erp.example.com → 127.0.0.1";
+
+/// Step 4 for a domain not on the account, asking a real DNS server on loopback
+/// (`pebble-challtestsrv`, whose records the test sets as the operator would at their
+/// provider) through the resolver setting. The steps before it are done first, so the
+/// test's clock starts with the wait.
+fn waiting_for_dns(dns: &FakeDns, wait: Duration) -> World {
+    let mut w = World::off_the_account();
+    w.setup.resolver = Resolver::Server(dns.addr);
+    w.setup.waits.dns = wait;
+    w.setup.waits.dns_poll = Duration::from_millis(200);
+    w.setup.until = Some(Step::WaitReady);
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    w.setup.until = Some(Step::Dns);
+    w
+}
+
+#[test]
+fn dns_off_the_account_already_pointing_at_the_droplet_is_done_at_once() {
+    let dns = FakeDns::empty();
+    dns.set_a("erp.example.com", &["127.0.0.1"]);
+    let w = waiting_for_dns(&dns, Duration::from_secs(30));
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    let fact = w.progress().fact(Step::Dns).unwrap().to_string();
+    assert!(fact.contains("resolves to 127.0.0.1"), "{fact}");
+    assert!(fact.contains(&dns.addr.to_string()), "{fact}");
+    assert!(notices(&events, Step::Dns).is_empty(), "{events:#?}");
+    // Nothing was asked of DigitalOcean's DNS beyond the zone lookups.
+    assert!(w.api.records().is_empty());
+    assert_eq!(w.api.count("POST", "/v2/domains/example.com/records"), 0);
+}
+
+#[test]
+fn dns_off_the_account_waits_for_the_record_the_operator_sets_mid_wait() {
+    let dns = FakeDns::empty();
+    let w = waiting_for_dns(&dns, Duration::from_secs(30));
+    let started_at = std::time::Instant::now();
+    let (outcome, events) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // First a stale record (another machine), then the droplet's.
+            std::thread::sleep(Duration::from_millis(1500));
+            dns.set_a("erp.example.com", &["192.0.2.7"]);
+            std::thread::sleep(Duration::from_millis(1500));
+            dns.set_a("erp.example.com", &["127.0.0.1"]);
+        });
+        w.run(&w.setup)
+    });
+    let took = started_at.elapsed();
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    assert!(
+        took >= Duration::from_secs(3),
+        "{took:?}: done before the record"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert_eq!(started(&events), [Step::Dns]);
+    let said = notices(&events, Step::Dns);
+    assert!(
+        said[0].contains(RECORD) && said[0].contains("no address"),
+        "what to set, and what the resolver gives now: {said:#?}"
+    );
+    assert!(
+        said[1..].iter().any(|n| n.contains("gives 192.0.2.7")),
+        "the stale record shown: {said:#?}"
+    );
+    let fact = w.progress().fact(Step::Dns).unwrap().to_string();
+    assert!(fact.contains("resolves to 127.0.0.1"), "{fact}");
+    assert!(fact.contains("set by the operator"), "{fact}");
+}
+
+#[test]
+fn dns_off_the_account_never_set_fails_saying_what_to_set_and_a_rerun_continues() {
+    let dns = FakeDns::empty();
+    let w = waiting_for_dns(&dns, Duration::from_secs(2));
+    let started_at = std::time::Instant::now();
+    let (outcome, events) = w.run(&w.setup);
+    let took = started_at.elapsed();
+    let failure = outcome.expect_err("the record was never set");
+    assert_eq!(failure.step, Step::Dns);
+    assert!(failure.error.contains(RECORD), "{}", failure.error);
+    assert!(failure.error.contains("re-run"), "{}", failure.error);
+    assert!(
+        failure.error.contains(&dns.addr.to_string()),
+        "which resolver: {}",
+        failure.error
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "the deadline: {took:?}"
+    );
+    assert!(notices(&events, Step::Dns)[0].contains(RECORD));
+    let p = w.progress();
+    assert!(!p.is_done(Step::Dns));
+    assert!(p.is_done(Step::WaitReady));
+
+    // The operator sets it; a re-run starts at the DNS step and finishes it.
+    dns.set_a("erp.example.com", &["127.0.0.1"]);
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    assert_eq!(
+        already(&events),
+        [Step::Choose, Step::CreateDroplet, Step::WaitReady]
+    );
+    assert_eq!(started(&events), [Step::Dns]);
+    assert!(w.progress().is_done(Step::Dns));
+    assert_eq!(w.created(), 1);
+}
+
+/// A copy of this build's odoo-ops in `dir` with `patch` applied to its bytes.
+fn patched_console(dir: &std::path::Path, name: &str, patch: impl Fn(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_odoo-ops")).unwrap();
+    patch(&mut bytes);
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Step 8 left out with its reason (done, not failed), every other step done, nothing at
+/// the install path; a re-run does not try again.
+fn console_refused(w: &World, why: &[&str]) {
+    let (outcome, events) = w.run(&w.setup);
+    let finished = outcome.unwrap_or_else(|f| panic!("not a failure: {f}\n{events:#?}"));
+    assert_eq!(started(&events), RUN_HERE);
+    assert_eq!(finished.not_done, SKIPPED);
+    let p = w.progress();
+    for step in RUN_HERE {
+        assert!(p.is_done(step), "{step:?}");
+    }
+    let fact = p.fact(Step::InstallConsole).unwrap();
+    assert!(fact.starts_with("skipped: "), "{fact}");
+    for part in why {
+        assert!(fact.contains(part), "{part:?} in {fact}");
+    }
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Event::Warning { step: Step::InstallConsole, text }
+                if text.contains("not installed") && text.contains(why[0]))),
+        "{events:#?}"
+    );
+    assert!(!w.setup.install_path.exists());
+    let (outcome, events) = w.run(&w.setup);
+    outcome.unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(already(&events), RUN_HERE);
+    assert!(!w.setup.install_path.exists());
+}
+
+/// An odoo-ops built for another processor (as from an ARM laptop to an x86-64 droplet):
+/// the droplet's own `uname -m`, read over SSH, decides.
+#[test]
+fn install_console_refuses_a_binary_for_another_processor() {
+    let mut w = World::new();
+    let (other, other_name) = if std::env::consts::ARCH == "aarch64" {
+        (62u16, "x86_64")
+    } else {
+        (183u16, "aarch64")
+    };
+    let binary = patched_console(w.dir.path(), "odoo-ops-other-arch", |b| {
+        b[0x12..0x14].copy_from_slice(&other.to_le_bytes());
+    });
+    // It really cannot start here (the kernel refuses it; a libc that then hands the
+    // file to /bin/sh gets a shell's failure instead).
+    match std::process::Command::new(&binary)
+        .arg("--version")
+        .output()
+    {
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOEXEC), "{e}"),
+        Ok(out) => assert!(
+            !out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("odoo-ops"),
+            "{out:?}"
+        ),
+    }
+    w.setup.console_binary = binary;
+    let here = format!("the droplet is {:?} (uname -m)", std::env::consts::ARCH);
+    console_refused(&w, &[&here, &format!("built for {other_name:?}")]);
+}
+
+/// An odoo-ops that needs a newer glibc than the droplet's (the droplet's real glibc,
+/// read over SSH): a copy of this build whose newest `GLIBC_2.N` requirement says 9.N.
+#[test]
+fn install_console_refuses_when_the_droplets_glibc_is_older_than_the_binary_needs() {
+    let mut w = World::new();
+    let ours = std::fs::read(env!("CARGO_BIN_EXE_odoo-ops")).unwrap();
+    let (major, minor) = odoo_ops::bootstrap::elf_glibc::newest_needed(&ours)
+        .unwrap()
+        .unwrap();
+    let (from, to) = (
+        format!("GLIBC_{major}.{minor}\0"),
+        format!("GLIBC_9.{minor}\0"),
+    );
+    assert_eq!(from.len(), to.len());
+    let binary = patched_console(w.dir.path(), "odoo-ops-new-glibc", |b| {
+        let at = b
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .expect("the version's name in .dynstr");
+        b[at..at + to.len()].copy_from_slice(to.as_bytes());
+    });
+    // The dynamic loader here refuses it, as the droplet's would.
+    let out = std::process::Command::new(&binary)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("GLIBC_9.{minor}' not found")),
+        "{said}"
+    );
+    let getconf = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .unwrap();
+    let host = String::from_utf8_lossy(&getconf.stdout)
+        .trim()
+        .trim_start_matches("glibc ")
+        .to_string();
+    w.setup.console_binary = binary;
+    console_refused(
+        &w,
+        &[
+            &format!("the droplet has glibc {host}"),
+            &format!("needs 9.{minor}"),
+        ],
+    );
+}
+
 #[test]
 fn tls_without_the_stacks_site_stops_at_the_challenge_preflight_before_any_ca() {
     let mut w = World::new();
     let dns = FakeDns::start();
     let (ca_port, contacts) = counting_listener();
-    w.setup.edge.resolver = Resolver::Server(dns.addr);
+    w.setup.resolver = Resolver::Server(dns.addr);
     w.setup.edge.directories = AcmeDirectories {
         staging: format!("https://localhost:{ca_port}/staging"),
         production: format!("https://localhost:{ca_port}/real"),
@@ -721,7 +979,7 @@ fn with_tls_from_clean_to_verified_interrupted_at_tls_resumed_and_a_rerun_change
     .unwrap();
     let (down, down_contacts) = counting_listener();
     w.setup.skip = BTreeSet::new();
-    w.setup.edge.resolver = Resolver::Server(dns.addr);
+    w.setup.resolver = Resolver::Server(dns.addr);
     w.setup.edge.ca_bundle = Some(bundle);
     w.setup.edge.extra_root_certs = vec![real.root_pem()];
     w.setup.edge.directories = AcmeDirectories {

@@ -486,3 +486,142 @@ fn over_ssh_the_same_step_issues_and_switches_the_site() {
     );
     assert_eq!(droplet.renewal_mechanisms(), ["timer"]);
 }
+
+/// Another ACME CA named on the command line is the one certbot asks: `odoo-ops bootstrap
+/// --acme-staging-directory --acme-directory --acme-ca-bundle --resolver` read by the CLI's
+/// own parser and made into the engine's setup by the CLI's own function, then step 6 as
+/// the engine runs it from that setup (the droplet's nginx, certbot directories and renewal
+/// layout are this test's, as in bootstrap_run).
+#[test]
+fn the_ca_named_on_the_command_line_is_the_one_certbot_asks() {
+    use clap::Parser;
+    use odoo_ops::bootstrap::answers::Answers;
+    use odoo_ops::bootstrap::remote::Host;
+    use odoo_ops::cli::{Cli, Command as Sub};
+
+    let dns = FakeDns::start();
+    let droplet = Droplet::new(http_only_site);
+    let (staging, real, bundle) = two_cas(&droplet, &dns);
+    let answers = droplet.path("answers.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "name = \"erp\"\nssh_key = \"laptop\"\ndomain = \"{NAME}\"\nimage = \"odoo\"\n\
+             tag = \"18.0\"\nadmin_email = \"ops@example.com\"\n"
+        ),
+    )
+    .unwrap();
+    let cli = Cli::try_parse_from([
+        "odoo-ops",
+        "bootstrap",
+        "--answers",
+        &answers.display().to_string(),
+        "--acme-staging-directory",
+        &staging.directory,
+        "--acme-directory",
+        &real.directory,
+        "--acme-ca-bundle",
+        &bundle.display().to_string(),
+        "--resolver",
+        &dns.addr.to_string(),
+    ])
+    .unwrap();
+    let Some(Sub::Bootstrap(args)) = &cli.command else {
+        panic!("{cli:?}")
+    };
+    let mut setup = odoo_ops::cli::bootstrap::setup(
+        args,
+        &cli.remote,
+        Answers::load(&answers).unwrap(),
+        droplet.path("answers.state.json"),
+    )
+    .unwrap();
+    let e = &mut setup.edge;
+    e.site = droplet.site.clone();
+    e.nginx = droplet.invocation();
+    e.options.listen_http = vec![format!("127.0.0.1:{}", droplet.http)];
+    e.options.listen_https = vec![format!("127.0.0.1:{}", droplet.https)];
+    e.options.acme_root = droplet.path("www").display().to_string();
+    e.options.cache_dir = droplet.path("cache").display().to_string();
+    e.options.log_dir = droplet.path("logs").display().to_string();
+    std::fs::create_dir_all(droplet.path("logs")).unwrap();
+    e.certbot = droplet.certbot_dirs();
+    e.renewal = RenewalLayout {
+        root: droplet.path("root"),
+    };
+    e.state = Some(StateDirs::under(&droplet.path("state")));
+    e.http_port = droplet.http;
+    setup.stack_dir = droplet.path("opt/odoo");
+    let host = Host {
+        target: Target::local(),
+        ipv4: "127.0.0.1".into(),
+    };
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut heard = Vec::new();
+    let result = rt.block_on(odoo_ops::bootstrap::certificate::issue(
+        &setup,
+        &host,
+        &mut |e| heard.push(e),
+    ));
+    let fact = result.unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{heard:#?}\nstaging:\n{}\nreal:\n{}",
+            staging.log(),
+            real.log()
+        )
+    });
+    assert!(
+        fact.contains(&format!("issued by {}", real.directory)),
+        "{fact}"
+    );
+    // The dry run went to the staging directory named, the certificate came from the
+    // other, and certbot renews from it.
+    assert!(
+        staging.log().contains("set VALID by completed challenge"),
+        "{}",
+        staging.log()
+    );
+    assert!(
+        real.log().contains("Issued certificate serial"),
+        "{}",
+        real.log()
+    );
+    let renewal =
+        std::fs::read_to_string(droplet.path(&format!("letsencrypt/renewal/{NAME}.conf"))).unwrap();
+    assert!(
+        renewal
+            .lines()
+            .any(|l| l == format!("server = {}", real.directory)),
+        "{renewal}"
+    );
+    let served = served_certificate(droplet.https, NAME);
+    assert!(
+        served.contains(&format!("issuer=CN = {}", real.intermediate_cn())),
+        "{served}"
+    );
+    // The preflight asked the resolver named.
+    assert!(
+        format!("{heard:?}").contains("resolves to 127.0.0.1"),
+        "{heard:#?}"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_https_is_refused_on_the_command_line() {
+    use clap::Parser;
+    let e = odoo_ops::cli::Cli::try_parse_from([
+        "odoo-ops",
+        "bootstrap",
+        "--answers",
+        "a.toml",
+        "--acme-directory",
+        "http://ca.example.net/directory",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("--acme-directory") && e.contains("https://"),
+        "{e}"
+    );
+}

@@ -31,7 +31,7 @@ pub async fn request(setup: &Setup, host: &Host) -> Result<TlsRequest, String> {
         &o.edge.acme_root,
         e.nginx.clone(),
     );
-    req.resolver = e.resolver.clone();
+    req.resolver = setup.resolver.clone();
     req.http_port = e.http_port;
     req.directories = e.directories.clone();
     req.certbot = e.certbot.clone();

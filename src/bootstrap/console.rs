@@ -1,6 +1,7 @@
 //! Step 8: the console left on the droplet (`/usr/local/bin/odoo-ops`), so the next
 //! operator who logs in has it: the very binary running the wizard, when the droplet's
-//! architecture is the same and its glibc is at least the newest one the binary needs.
+//! processor (`uname -m`) is the one the binary is built for and its glibc is at least the
+//! newest one the binary needs.
 //! Otherwise the step is done with the reason it was skipped, not failed: the droplet
 //! serves Odoo either way.
 
@@ -55,18 +56,25 @@ pub async fn install(
     Ok(format!("{path} ({} bytes)", binary.len()))
 }
 
-/// Why this binary would not start on the droplet, or `None` when it would.
+/// Why this binary would not start on the droplet, or `None` when it would. Both facts
+/// of the binary come from the file copied (not from the running process: the copy is
+/// what must start there), the droplet's from its own `uname -m` and C library.
 async fn cannot_run_there(host: &Host, binary: &[u8]) -> Result<Option<String>, String> {
+    let Some(machines) = elf_glibc::machine_names(binary) else {
+        return Ok(Some(
+            "this odoo-ops is not a Linux (ELF) program for a droplet's processor".into(),
+        ));
+    };
     let uname = host
         .target
         .run(&Command::new("uname").arg("-m"))
         .await
         .map_err(|e| format!("`uname -m` on the droplet: {e:#}"))?;
     let arch = uname.stdout_text().trim().to_string();
-    let ours = std::env::consts::ARCH;
-    if arch != ours {
+    if !machines.contains(&arch.as_str()) {
         return Ok(Some(format!(
-            "the droplet is {arch:?}, this odoo-ops is built for {ours:?}"
+            "the droplet is {arch:?} (uname -m), this odoo-ops is built for {:?}",
+            machines[0]
         )));
     }
     let Some(needed) = elf_glibc::newest_needed(binary) else {

@@ -3,8 +3,12 @@
 //! waits (with a deadline) until the name resolves to the droplet.
 
 use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::remote::Droplet;
+use super::resolve;
 use super::run::{Event, Setup};
 use super::steps::Step;
 use crate::digitalocean::{Client, NewDomainRecord};
@@ -98,6 +102,31 @@ async fn a_record(
     ))
 }
 
+/// How long one lookup may take: a resolver that does not answer is asked again at the
+/// next poll, not waited for past the step's deadline.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The record the operator must set, in their words.
+fn record_to_set(name: &str, ipv4: &str) -> String {
+    format!("an A record {name} → {ipv4} (TTL {TTL})")
+}
+
+/// What a lookup said, for the operator.
+fn said(answer: &Result<Vec<IpAddr>, String>) -> String {
+    match answer {
+        Ok(found) if found.is_empty() => "no address".into(),
+        Ok(found) => found
+            .iter()
+            .map(IpAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => format!("no answer: {e}"),
+    }
+}
+
+/// The domain is not on the account: tell the operator which record to set, then ask the
+/// resolver every `dns_poll` until the name resolves to the droplet or `waits.dns` ends.
+/// Each change in what the resolver says is told, so a wrong record shows at once.
 async fn wait_resolves(
     setup: &Setup,
     name: &str,
@@ -107,38 +136,63 @@ async fn wait_resolves(
     let want: IpAddr = ipv4
         .parse()
         .map_err(|_| format!("the droplet's address {ipv4:?} is not an IP address"))?;
+    let resolver = setup.resolver.describe();
+    let until = Instant::now() + setup.waits.dns;
+    let resolved = |answer: &Result<Vec<IpAddr>, String>| {
+        answer.as_ref().is_ok_and(|found| found.contains(&want))
+    };
+    let lookup = |until: Instant| {
+        let budget = until
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(200), LOOKUP_TIMEOUT);
+        resolve::lookup(&setup.resolver, name, budget)
+    };
+    let mut answer = lookup(until).await;
+    if resolved(&answer) {
+        return Ok(format!("{name} resolves to {} ({resolver})", said(&answer)));
+    }
     report(Event::Notice {
         step: Step::Dns,
         text: format!(
             "{name} is not in a zone on this DigitalOcean account: at your DNS provider, set \
-             an A record {name} → {ipv4} (TTL {TTL}); waiting up to {} min for it to resolve",
-            setup.waits.dns.as_secs().div_ceil(60)
+             {}; waiting up to {} for {resolver} to give that address (it gives: {})",
+            record_to_set(name, ipv4),
+            crate::deploy::clock::age(setup.waits.dns.as_secs() as i64),
+            said(&answer)
         ),
     });
-    let until = tokio::time::Instant::now() + setup.waits.dns;
+    let mut last = said(&answer);
     loop {
-        let seen: Vec<IpAddr> = match tokio::net::lookup_host((name, 80)).await {
-            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-            Err(_) => Vec::new(),
-        };
-        if seen.contains(&want) {
-            return Ok(format!(
-                "{name} resolves to {ipv4} (record set by the operator)"
-            ));
-        }
-        if tokio::time::Instant::now() >= until {
-            let seen: Vec<String> = seen.iter().map(IpAddr::to_string).collect();
+        if Instant::now() >= until {
             return Err(format!(
-                "{name} does not resolve to {ipv4} after {} s (it resolves to: {}); set the A record and re-run",
-                setup.waits.dns.as_secs(),
-                if seen.is_empty() {
-                    "nothing".into()
-                } else {
-                    seen.join(", ")
-                }
+                "{name} did not resolve to {ipv4} within {} ({resolver} gives: {last}): set \
+                 {} at your DNS provider, then re-run; the step waits for it again",
+                crate::deploy::clock::age(setup.waits.dns.as_secs() as i64),
+                record_to_set(name, ipv4),
             ));
         }
-        tokio::time::sleep(setup.waits.dns_poll).await;
+        tokio::time::sleep(
+            setup
+                .waits
+                .dns_poll
+                .min(until.saturating_duration_since(Instant::now())),
+        )
+        .await;
+        answer = lookup(until).await;
+        if resolved(&answer) {
+            return Ok(format!(
+                "{name} resolves to {} ({resolver}; the record was set by the operator)",
+                said(&answer)
+            ));
+        }
+        let now = said(&answer);
+        if now != last {
+            report(Event::Notice {
+                step: Step::Dns,
+                text: format!("{name} now gives {now} ({resolver}), not {ipv4} yet"),
+            });
+            last = now;
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use super::answers::Answers;
 use super::remote::Host;
 use super::run::{Event, Setup};
 use super::steps::Step;
-use super::tls::{AcmeDirectories, CertbotDirs, RenewalLayout, Resolver};
+use super::tls::{AcmeDirectories, CertbotDirs, RenewalLayout};
 use crate::checks::DiagnoseOptions;
 use crate::nginx::NginxInvocation;
 use crate::stack::update::{self, SiteOutcome};
@@ -40,8 +40,6 @@ pub struct EdgeSetup {
     pub certbot: CertbotDirs,
     /// A CA bundle certbot trusts for the directories' HTTPS (a private ACME CA).
     pub ca_bundle: Option<PathBuf>,
-    /// Which DNS answers the TLS preflight trusts.
-    pub resolver: Resolver,
     /// The port the CA validates on (80).
     pub http_port: u16,
     pub renewal: RenewalLayout,
@@ -67,7 +65,6 @@ impl EdgeSetup {
             directories: AcmeDirectories::default(),
             certbot: CertbotDirs::default(),
             ca_bundle: None,
-            resolver: Resolver::System,
             http_port: 80,
             renewal: RenewalLayout::default(),
             state: None,

@@ -1,7 +1,9 @@
-//! The newest glibc a binary needs: the `GLIBC_x.y` versions in its ELF `.gnu.version_r`
-//! (the dynamic loader refuses to start it on an older glibc). Same reading as the test
-//! `tests/glibc_versions.rs`; here so the bootstrap can decide whether its own binary
-//! runs on a droplet.
+//! What an ELF binary needs of the machine it runs on: the processor it is built for (its
+//! header's `e_machine`, said as `uname -m` says it) and the newest glibc it needs (the
+//! `GLIBC_x.y` versions in its `.gnu.version_r`: the dynamic loader refuses to start it on
+//! an older glibc; same reading as the test `tests/glibc_versions.rs`). Here so the
+//! bootstrap can decide from the file itself whether the binary it copies runs on a
+//! droplet.
 
 /// `SHT_GNU_verneed`.
 const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
@@ -19,6 +21,31 @@ fn c_str(b: &[u8], at: usize) -> Option<String> {
     let rest = b.get(at..)?;
     let end = rest.iter().position(|&c| c == 0)?;
     Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+}
+
+/// The `uname -m` names of the machines whose code an ELF file holds (`e_machine`), `None`
+/// when it is not an ELF file or its machine is not one a droplet could be.
+pub fn machine_names(elf: &[u8]) -> Option<&'static [&'static str]> {
+    if elf.get(..4)? != b"\x7fELF" {
+        return None;
+    }
+    // e_machine is at the same offset in 32- and 64-bit headers; byte order per EI_DATA.
+    let raw: [u8; 2] = elf.get(0x12..0x14)?.try_into().ok()?;
+    let machine = match elf.get(5)? {
+        1 => u16::from_le_bytes(raw),
+        2 => u16::from_be_bytes(raw),
+        _ => return None,
+    };
+    Some(match machine {
+        62 => &["x86_64"],
+        183 => &["aarch64", "arm64"],
+        3 => &["i386", "i486", "i586", "i686"],
+        40 => &["armv7l", "armv6l", "armv8l"],
+        243 => &["riscv64"],
+        21 => &["ppc64le", "ppc64"],
+        22 => &["s390x"],
+        _ => return None,
+    })
 }
 
 /// Every version a 64-bit little-endian ELF file requires; `None` when it is not one.
@@ -97,6 +124,17 @@ mod tests {
         );
         assert_eq!(glibc_release("GLIBC_2.3"), Some((2, 3)));
         assert_eq!(glibc_release("GLIBC_PRIVATE"), None);
+    }
+
+    #[test]
+    fn the_machine_is_read_from_the_header() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let names = machine_names(&me).expect("a known machine");
+        assert!(names.contains(&std::env::consts::ARCH), "{names:?}");
+        let mut arm = me[..64].to_vec();
+        arm[0x12..0x14].copy_from_slice(&183u16.to_le_bytes());
+        assert_eq!(machine_names(&arm), Some(&["aarch64", "arm64"][..]));
+        assert_eq!(machine_names(b"#!/bin/sh\n"), None);
     }
 
     #[test]

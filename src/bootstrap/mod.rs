@@ -18,6 +18,7 @@ pub mod elf_glibc;
 pub mod modules_verify;
 pub mod ready;
 pub mod remote;
+pub mod resolve;
 pub mod run;
 pub mod stack;
 pub mod steps;

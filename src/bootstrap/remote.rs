@@ -14,9 +14,10 @@ use futures::future::BoxFuture;
 
 use super::run::{Event, Setup};
 use super::steps::Step;
+use crate::ssh::destination::default_identity_files;
 use crate::ssh::prompt::{HostKeyQuestion, Passphrase, Prompter};
 use crate::ssh::session::Refusal;
-use crate::ssh::{ConnectSpec, HostKeyPolicy, Proxy};
+use crate::ssh::{ConnectSpec, Environment, HostKeyPolicy, Proxy};
 use crate::target::{SshTarget, Target};
 
 /// How SSH reaches the droplet: user, port and keys, and the known_hosts file its key is
@@ -66,6 +67,23 @@ impl Prompter for FirstKey {
 }
 
 impl Reach {
+    /// How both faces reach a droplet they created: as root (DigitalOcean's images log in
+    /// as root) on `port` (22 unless given), with the key file given (`-i`) or else the
+    /// operator's usual ones (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`) after the
+    /// ssh-agent, its key recorded in the operator's `~/.ssh/known_hosts`.
+    pub fn droplet_root(env: &Environment, port: Option<u16>, identity: Option<PathBuf>) -> Reach {
+        Reach {
+            user: "root".into(),
+            port: port.unwrap_or(22),
+            identity_files: match identity {
+                Some(key) => vec![key],
+                None => default_identity_files(&env.home),
+            },
+            agent_socket: env.agent_socket.clone(),
+            known_hosts: env.home.join(".ssh/known_hosts"),
+        }
+    }
+
     fn spec(&self, ipv4: &str) -> ConnectSpec {
         ConnectSpec {
             label: ipv4.to_string(),
@@ -138,5 +156,35 @@ impl Host {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_droplet_is_reached_as_root_with_the_operators_keys_unless_one_is_given() {
+        let env = Environment {
+            home: "/home/op".into(),
+            agent_socket: Some("/run/agent.sock".into()),
+            local_user: "op".into(),
+        };
+        let usual = Reach::droplet_root(&env, None, None);
+        assert_eq!(usual.user, "root");
+        assert_eq!(usual.port, 22);
+        assert_eq!(
+            usual.identity_files,
+            default_identity_files(Path::new("/home/op"))
+        );
+        assert_eq!(usual.agent_socket, env.agent_socket);
+        assert_eq!(
+            usual.known_hosts,
+            PathBuf::from("/home/op/.ssh/known_hosts")
+        );
+        let given = Reach::droplet_root(&env, Some(2222), Some("/k/id".into()));
+        assert_eq!(given.port, 2222);
+        assert_eq!(given.identity_files, vec![PathBuf::from("/k/id")]);
     }
 }

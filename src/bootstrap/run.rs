@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::answers::Answers;
 use super::edge::EdgeSetup;
 use super::remote::{self, Droplet};
+use super::resolve::Resolver;
 use super::steps::{Progress, Step};
 use crate::digitalocean::Client;
 
@@ -29,6 +30,9 @@ pub struct Setup {
     pub ready_command: Vec<String>,
     /// Waits: SSH to answer, DNS to resolve, the stack to be healthy, the create action.
     pub waits: Waits,
+    /// Which DNS says where the domain points: step 4 waits on it, step 6's preflight
+    /// checks it.
+    pub resolver: Resolver,
     /// The stack's directory on the droplet.
     pub stack_dir: PathBuf,
     /// The droplet's nginx and certbot, and the CA (steps 5 to 7).
@@ -85,6 +89,7 @@ impl Setup {
             reach,
             ready_command: default_ready_command(),
             waits: Waits::default(),
+            resolver: Resolver::System,
             stack_dir: PathBuf::from(crate::deploy::DEFAULT_STACK_DIR),
             install_path: PathBuf::from("/usr/local/bin/odoo-ops"),
             console_binary: std::env::current_exe().unwrap_or_else(|_| "odoo-ops".into()),

@@ -24,7 +24,7 @@ mod preflight;
 mod renewal;
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -35,6 +35,7 @@ use crate::stack::update::SiteOutcome;
 use crate::target::Target;
 use crate::workflow::StateDirs;
 
+pub use super::resolve::Resolver;
 pub use renewal::{Renewal, RenewalLayout};
 
 /// Let's Encrypt's directories: the defaults, in this one place. Any ACME CA works.
@@ -46,6 +47,49 @@ pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/
 pub struct AcmeDirectories {
     pub staging: String,
     pub production: String,
+}
+
+impl AcmeDirectories {
+    /// The directories an operator named (`--acme-directory`, `--acme-staging-directory`),
+    /// each checked; the ones not named are Let's Encrypt's, except that a CA named without
+    /// a staging directory gets the dry run on its own directory: the operator chose that
+    /// CA, and a CA with no staging (or one not reachable from the internet) would fail a
+    /// dry run sent to Let's Encrypt for reasons of no interest.
+    pub fn chosen(
+        production: Option<&str>,
+        staging: Option<&str>,
+    ) -> Result<AcmeDirectories, String> {
+        let production = production.map(directory_url).transpose()?;
+        let staging = staging.map(directory_url).transpose()?;
+        Ok(match (production, staging) {
+            (None, None) => AcmeDirectories::default(),
+            (Some(p), None) => AcmeDirectories {
+                staging: p.clone(),
+                production: p,
+            },
+            (p, Some(s)) => AcmeDirectories {
+                staging: s,
+                production: p.unwrap_or_else(|| LETS_ENCRYPT_PRODUCTION.into()),
+            },
+        })
+    }
+}
+
+/// An ACME directory is an `https://` URL (RFC 8555 §6.1); it goes to certbot's
+/// `--server` as one argument, so no space or control character either.
+pub fn directory_url(text: &str) -> Result<String, String> {
+    let rest = text.strip_prefix("https://").ok_or_else(|| {
+        format!("{text:?} is not an ACME directory URL: ACME is served over https://")
+    })?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{text:?}: no host after https://"));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{text:?}: a URL has no spaces or control characters"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 impl Default for AcmeDirectories {
@@ -101,16 +145,6 @@ impl CertbotDirs {
 
 /// The deploy hook's file name in `renewal-hooks/deploy/`.
 pub const DEPLOY_HOOK_NAME: &str = "odoo-ops-reload-nginx";
-
-/// Which DNS answers the preflight trusts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Resolver {
-    /// The resolver of the machine the console runs on. On the droplet itself, an
-    /// `/etc/hosts` line for its own name would answer instead of DNS: use a server then.
-    System,
-    /// Ask this DNS server directly (UDP, A records), as the CA's resolver would.
-    Server(SocketAddr),
-}
 
 /// The site's nginx configuration once the certificate exists.
 #[derive(Debug, Clone)]
@@ -449,4 +483,27 @@ fn join(addresses: &[IpAddr]) -> String {
 /// `path` as a command argument.
 pub(crate) fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_named_by_the_operator() {
+        assert_eq!(
+            AcmeDirectories::chosen(None, None).unwrap(),
+            AcmeDirectories::default()
+        );
+        let ca = "https://acme.example.net/directory";
+        let only = AcmeDirectories::chosen(Some(ca), None).unwrap();
+        assert_eq!((only.staging.as_str(), only.production.as_str()), (ca, ca));
+        let both = AcmeDirectories::chosen(Some(ca), Some("https://s.example.net/d")).unwrap();
+        assert_eq!(both.staging, "https://s.example.net/d");
+        assert_eq!(both.production, ca);
+        let e = AcmeDirectories::chosen(Some("http://acme.example.net/d"), None).unwrap_err();
+        assert!(e.contains("https://"), "{e}");
+        assert!(AcmeDirectories::chosen(None, Some("https://a b/d")).is_err());
+        assert!(AcmeDirectories::chosen(None, Some("https:///d")).is_err());
+    }
 }

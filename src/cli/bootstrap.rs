@@ -13,8 +13,10 @@ use serde::Serialize;
 use super::remote::RemoteArgs;
 use crate::bootstrap::answers::Answers;
 use crate::bootstrap::remote::Reach;
+use crate::bootstrap::resolve::Resolver;
 use crate::bootstrap::run::{self, Event, Failure, Setup};
 use crate::bootstrap::steps::Step;
+use crate::bootstrap::tls::{self, AcmeDirectories};
 use crate::config::Settings;
 use crate::digitalocean::Client;
 
@@ -48,6 +50,26 @@ pub struct BootstrapArgs {
     /// Where the verification's proofs are written.
     #[arg(long, value_name = "DIR", default_value = "proofs")]
     pub proofs: PathBuf,
+    /// The ACME CA's directory the certificate comes from (default: Let's Encrypt's). Also
+    /// the staging run's, unless --acme-staging-directory names another.
+    #[arg(long, value_name = "URL", value_parser = parse_directory)]
+    pub acme_directory: Option<String>,
+    /// The directory of the dry run before the real one (default: Let's Encrypt's staging,
+    /// or --acme-directory's when that is given).
+    #[arg(long, value_name = "URL", value_parser = parse_directory)]
+    pub acme_staging_directory: Option<String>,
+    /// A CA bundle on the droplet that certbot trusts for the directories' HTTPS (a private
+    /// ACME CA's root).
+    #[arg(long, value_name = "FILE")]
+    pub acme_ca_bundle: Option<PathBuf>,
+    /// The DNS server that says where the domain points, for the wait for its record (step
+    /// dns) and the TLS step's check: `IP` or `IP:PORT` (default: this machine's resolver).
+    #[arg(long, value_name = "IP[:PORT]", value_parser = Resolver::parse)]
+    pub resolver: Option<Resolver>,
+}
+
+fn parse_directory(text: &str) -> Result<String, String> {
+    tls::directory_url(text)
 }
 
 fn parse_step(text: &str) -> Result<Step, String> {
@@ -87,22 +109,13 @@ pub fn run(args: BootstrapArgs, remote: &RemoteArgs, settings: &Settings) -> Res
         .state
         .clone()
         .unwrap_or_else(|| default_state_file(&args.answers));
-    let env = crate::ssh::Environment::from_process();
-    let reach = Reach {
-        user: "root".into(),
-        port: remote.port.unwrap_or(22),
-        identity_files: match &remote.identity {
-            Some(i) => vec![i.clone()],
-            None => crate::ssh::destination::default_identity_files(&env.home),
-        },
-        agent_socket: env.agent_socket.clone(),
-        known_hosts: env.home.join(".ssh/known_hosts"),
+    let setup = match setup(&args, remote, answers, state) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("odoo-ops bootstrap: {e}");
+            return Ok(super::exit::ERROR);
+        }
     };
-    let mut setup = Setup::new(answers, state, reach);
-    setup.stack_dir = args.stack_dir.clone();
-    setup.proofs = args.proofs.clone();
-    setup.skip = args.skip.iter().copied().collect();
-    setup.until = args.until;
     let client = match Client::from_environment(&settings.config) {
         Ok(c) => c,
         Err(e) => {
@@ -150,6 +163,32 @@ pub fn run(args: BootstrapArgs, remote: &RemoteArgs, settings: &Settings) -> Res
     } else {
         super::exit::PROBLEM
     })
+}
+
+/// The engine's setup from the command line: the answers, where the state is kept, how
+/// the droplet is reached (`-p`, `-i`), the steps chosen and the CA and resolver named.
+pub fn setup(
+    args: &BootstrapArgs,
+    remote: &RemoteArgs,
+    answers: Answers,
+    state: PathBuf,
+) -> Result<Setup, String> {
+    let env = crate::ssh::Environment::from_process();
+    let reach = Reach::droplet_root(&env, remote.port, remote.identity.clone());
+    let mut setup = Setup::new(answers, state, reach);
+    setup.stack_dir = args.stack_dir.clone();
+    setup.proofs = args.proofs.clone();
+    setup.skip = args.skip.iter().copied().collect();
+    setup.until = args.until;
+    setup.edge.directories = AcmeDirectories::chosen(
+        args.acme_directory.as_deref(),
+        args.acme_staging_directory.as_deref(),
+    )?;
+    setup.edge.ca_bundle = args.acme_ca_bundle.clone();
+    if let Some(resolver) = &args.resolver {
+        setup.resolver = resolver.clone();
+    }
+    Ok(setup)
 }
 
 /// One event as a line.

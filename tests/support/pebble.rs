@@ -25,38 +25,78 @@ fn stop(child: &mut Child) {
 }
 
 /// A DNS server answering every A query with 127.0.0.1 (and no AAAA), as pebble's
-/// `-dnsserver` and the TLS step's preflight ask it.
+/// `-dnsserver` and the TLS step's preflight ask it; or, started [`FakeDns::empty`], a
+/// zone with no records until the test sets them ([`FakeDns::set_a`]), as an operator's
+/// DNS provider is before the record is added.
 pub struct FakeDns {
     pub addr: SocketAddr,
+    /// The management interface (HTTP): `/add-a`, `/clear-a`.
+    management: u16,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl FakeDns {
     pub fn start() -> FakeDns {
+        FakeDns::launch("127.0.0.1")
+    }
+
+    /// No name has an address until [`FakeDns::set_a`] gives it one.
+    pub fn empty() -> FakeDns {
+        FakeDns::launch("")
+    }
+
+    fn launch(default_ipv4: &str) -> FakeDns {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let management = free_port();
         let log = std::fs::File::create(dir.path().join("dns.log")).unwrap();
         let child = Command::new("pebble-challtestsrv")
             .args(["-dns01", &format!("127.0.0.1:{port}")])
             .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{}", free_port())])
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .args(["-management", &format!("127.0.0.1:{management}")])
+            .args(["-defaultIPv4", default_ipv4, "-defaultIPv6", ""])
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start pebble-challtestsrv (scripts/test-deps.sh installs pebble)");
         let mut dns = FakeDns {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            management,
             child,
             _dir: dir,
         };
         // It serves TCP and UDP on the same port; TCP answering means both are up.
-        if !wait_listening(port, Duration::from_secs(10)) {
+        if !wait_listening(port, Duration::from_secs(10))
+            || !wait_listening(management, Duration::from_secs(10))
+        {
             stop(&mut dns.child);
-            panic!("pebble-challtestsrv did not listen on {port}");
+            panic!("pebble-challtestsrv did not listen on {port} and {management}");
         }
         dns
+    }
+
+    /// `name`'s A records are now `addresses` (none: the name has no address again).
+    pub fn set_a(&self, name: &str, addresses: &[&str]) {
+        let call = |path: &str, body: serde_json::Value| {
+            let answer = super::rawhttp::try_request(
+                self.management,
+                "POST",
+                path,
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+                Duration::from_secs(5),
+            )
+            .unwrap_or_else(|e| panic!("pebble-challtestsrv {path}: {e}"));
+            assert_eq!(answer.status, 200, "pebble-challtestsrv {path}");
+        };
+        call("/clear-a", serde_json::json!({ "host": name }));
+        if !addresses.is_empty() {
+            call(
+                "/add-a",
+                serde_json::json!({ "host": name, "addresses": addresses }),
+            );
+        }
     }
 }
 

@@ -92,14 +92,7 @@ pub fn prepare(request: &RunRequest) -> Result<Answers, String> {
 /// options: root on port 22 with the operator's usual keys and known_hosts; proofs kept
 /// beside the answers.
 pub fn console_setup(request: &RunRequest, answers: Answers) -> Setup {
-    let env = crate::ssh::Environment::from_process();
-    let reach = Reach {
-        user: "root".into(),
-        port: 22,
-        identity_files: crate::ssh::destination::default_identity_files(&env.home),
-        agent_socket: env.agent_socket.clone(),
-        known_hosts: env.home.join(".ssh/known_hosts"),
-    };
+    let reach = Reach::droplet_root(&crate::ssh::Environment::from_process(), None, None);
     let mut setup = Setup::new(answers, request.state_file.clone(), reach);
     setup.proofs = request
         .answers_path
