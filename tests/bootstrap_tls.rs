@@ -608,20 +608,37 @@ fn the_ca_named_on_the_command_line_is_the_one_certbot_asks() {
 }
 
 #[test]
-fn a_directory_that_is_not_https_is_refused_on_the_command_line() {
+fn a_directory_that_is_not_https_or_a_resolver_that_is_no_address_is_refused_on_the_command_line() {
     use clap::Parser;
-    let e = odoo_ops::cli::Cli::try_parse_from([
-        "odoo-ops",
-        "bootstrap",
-        "--answers",
-        "a.toml",
-        "--acme-directory",
-        "http://ca.example.net/directory",
-    ])
-    .unwrap_err()
-    .to_string();
+    use odoo_ops::cli::{Cli, Command as Sub};
+    let parse = |flag: &str, value: &str| {
+        Cli::try_parse_from(["odoo-ops", "bootstrap", "--answers", "a.toml", flag, value])
+    };
+    let e = parse("--acme-directory", "http://ca.example.net/directory")
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("--acme-directory") && e.contains("https://"),
         "{e}"
+    );
+    let e = parse("--resolver", "dns.example.net")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--resolver") && e.contains("IP:PORT"), "{e}");
+    // A bare address is the DNS port.
+    let resolver = |value: &str| {
+        let cli = parse("--resolver", value).unwrap();
+        match cli.command {
+            Some(Sub::Bootstrap(args)) => args.resolver,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        resolver("192.0.2.53"),
+        Some(Resolver::Server("192.0.2.53:53".parse().unwrap()))
+    );
+    assert_eq!(
+        resolver("[::1]:5353"),
+        Some(Resolver::Server("[::1]:5353".parse().unwrap()))
     );
 }
