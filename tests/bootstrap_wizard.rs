@@ -409,3 +409,243 @@ fn typed_into_the_real_console_the_form_creates_the_droplet() {
     let status = tmux.wait_for_file(&dir.join("exit-status.txt"));
     assert_eq!(status.trim(), "0");
 }
+
+/// An answers file's text for a bootstrap of erp-prod-1, as the wizard writes it.
+fn erp_answers() -> String {
+    use odoo_ops::bootstrap::answers::{Answers, Field};
+    Answers::file_text([
+        (Field::Name, "erp-prod-1"),
+        (Field::Region, "sgp1"),
+        (Field::Size, "s-2vcpu-4gb"),
+        (Field::SshKey, FINGERPRINT),
+        (Field::Domain, "erp.example.com"),
+        (Field::Image, "odoo"),
+        (Field::Tag, "18.0"),
+        (Field::AdminEmail, "ops@example.com"),
+    ])
+}
+
+/// A state file's record: droplet 4242 created, every step up to `last` done.
+fn done_through(last: Step) -> Progress {
+    let mut p = Progress {
+        droplet_id: Some(4242),
+        droplet_ipv4: Some("203.0.113.10".into()),
+        ..Default::default()
+    };
+    for step in Step::ALL.into_iter().filter(|s| *s <= last) {
+        let fact = match step {
+            Step::Choose => "erp-prod-1 in sgp1, s-2vcpu-4gb, odoo:18.0".to_string(),
+            Step::CreateDroplet => "droplet 4242 at 203.0.113.10".to_string(),
+            other => format!("{} done", other.key()),
+        };
+        p.record(step, "2026-12-01T04:00:00Z".into(), fact);
+    }
+    p
+}
+
+/// The screen's text with each row's border and padding cut, rows joined by a space: a
+/// sentence wrapped over rows reads whole.
+fn flat(app: &App) -> String {
+    screen_text(render(app).backend().buffer())
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '┃' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn ctrl(app: &mut App, c: char) {
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )));
+}
+
+#[test]
+fn back_to_choose_after_the_droplet_shows_the_answers_with_what_is_fixed_read_only() {
+    let dir = PathBuf::from("/home/ops/.local/state/odoo-ops/bootstrap");
+    let (mut app, _) = opened(&dir, 120, 34);
+    let answers =
+        odoo_ops::bootstrap::answers::Answers::parse(&dir.join("erp-prod-1.toml"), &erp_answers())
+            .unwrap();
+    app.bootstrap.form = odoo_ops::tui::wizard::form::Form::from_answers(&answers);
+    app.bootstrap.answers_path = Some(dir.join("erp-prod-1.toml"));
+    app.bootstrap.steps.show_progress(&done_through(Step::Tls));
+    app.bootstrap.stage = Stage::Steps;
+    let saved = app.bootstrap.form.values.clone();
+
+    // Up to step 1, `b`: the form again, nothing asked of a job.
+    for _ in 0..Step::ALL.len() {
+        press(&mut app, KeyCode::Up);
+    }
+    assert!(press(&mut app, KeyCode::Char('b')).is_empty());
+    assert_eq!(app.bootstrap.stage, Stage::Form);
+    assert_eq!(app.bootstrap.form.values, saved, "the current answers");
+    let open: Vec<bool> = app
+        .bootstrap
+        .form
+        .locked
+        .iter()
+        .map(Option::is_none)
+        .collect();
+    // name, region, size, SSH key: the droplet's; admin e-mail: TLS is done.
+    assert_eq!(
+        open,
+        [false, false, false, false, true, true, true, true, false]
+    );
+    assert_eq!(
+        app.bootstrap.form.selected, 4,
+        "on the first field that can change"
+    );
+
+    // The name cannot be typed into; the reason is said beside the form.
+    for _ in 0..4 {
+        press(&mut app, KeyCode::BackTab);
+    }
+    assert_eq!(app.bootstrap.form.selected, 0);
+    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(app.bootstrap.form.values[0], "erp-prod-1");
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let text = screen_text(terminal.backend().buffer());
+    assert!(
+        text.contains("Bootstrap erp-prod-1: step 1 again"),
+        "{text}"
+    );
+    assert!(
+        text.contains("name is read-only: droplet 4242 was created with it"),
+        "{text}"
+    );
+    assert!(text.contains("· read-only"), "{text}");
+    assert!(text.contains("enter save and continue"), "{text}");
+
+    // The domain can change; the question says what runs again, and creates nothing.
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    ctrl(&mut app, 'u');
+    typed(&mut app, "shop.example.com");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.bootstrap.stage, Stage::Confirming);
+    let text = flat(&app);
+    assert!(!text.contains("Create droplet"), "{text}");
+    assert!(text.contains("changed: domain;"), "{text}");
+    assert!(
+        text.contains("\"dns\" and the steps after it run again"),
+        "{text}"
+    );
+
+    // No, then Esc twice: the edit is undone and the step view is back with the answers
+    // as saved (a later continue writes nothing that was not confirmed).
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.bootstrap.stage, Stage::Form);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.bootstrap.stage, Stage::Steps);
+    assert_eq!(app.bootstrap.form.values, saved);
+    assert!(app.bootstrap.amending.is_none());
+    assert!(app.bootstrap.form.locked.iter().all(Option::is_none));
+}
+
+#[test]
+fn changed_answers_are_saved_where_the_cli_reads_them_and_the_steps_using_them_run_again() {
+    use odoo_ops::bootstrap::answers::{Answers, Field};
+    let api = DoApi::start(0);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = client(&api);
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("bootstrap");
+    std::fs::create_dir_all(&dir).unwrap();
+    let answers_path = dir.join("erp-prod-1.toml");
+    std::fs::write(&answers_path, erp_answers()).unwrap();
+    let state_file = odoo_ops::cli::bootstrap::default_state_file(&answers_path);
+    let before = done_through(Step::Stack);
+    before.save(&state_file).unwrap();
+
+    // Opened, the wizard finds the bootstrap under way; back to step 1 from the steps.
+    let (mut app, effects) = opened(&dir, 120, 34);
+    run_jobs(&rt, &mut app, &client, effects);
+    assert_eq!(app.bootstrap.stage, Stage::Steps);
+    assert!(press(&mut app, KeyCode::Char('e')).is_empty());
+    assert_eq!(app.bootstrap.stage, Stage::Form);
+    let locked: Vec<Field> = Field::ALL
+        .into_iter()
+        .zip(&app.bootstrap.form.locked)
+        .filter(|(_, why)| why.is_some())
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(
+        locked,
+        [Field::Name, Field::Region, Field::Size, Field::SshKey],
+        "TLS is not done: the admin e-mail can still change"
+    );
+
+    // A new tag and admin e-mail; the stack is the first step that reads either.
+    for _ in 0..2 {
+        press(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.bootstrap.form.field(), Field::Tag);
+    ctrl(&mut app, 'u');
+    typed(&mut app, "18.0-2");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    ctrl(&mut app, 'u');
+    typed(&mut app, "admin@example.com");
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    let text = flat(&app);
+    assert!(
+        text.contains("changed: tag, admin_email; \"stack\" and the steps after it run again"),
+        "{text}"
+    );
+    let effects = press(&mut app, KeyCode::Char('y'));
+    let [Effect::RunBootstrap(request)] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(request.answers_path, answers_path);
+
+    // The job's save, as it runs before the steps: the same answers file, the state file
+    // rewound to the stack, the droplet kept.
+    let saved = job::save(request).unwrap();
+    assert_eq!(saved.changed, [Field::Tag, Field::AdminEmail]);
+    let on_disk = Answers::load(&answers_path).unwrap();
+    assert_eq!(on_disk, saved.answers);
+    assert_eq!(
+        (on_disk.tag.as_str(), on_disk.name.as_str()),
+        ("18.0-2", "erp-prod-1")
+    );
+    assert_eq!(on_disk.admin_email, "admin@example.com");
+    let progress = Progress::load(&state_file).unwrap();
+    assert_eq!(progress, saved.progress);
+    assert_eq!(progress.next(), Some(Step::Stack));
+    assert!(
+        progress.is_done(Step::Dns),
+        "what the change does not touch stays done"
+    );
+    assert_eq!(progress.droplet_id, Some(4242));
+    assert_eq!(
+        progress.fact(Step::Choose),
+        Some("erp-prod-1 in sgp1, s-2vcpu-4gb, odoo:18.0-2")
+    );
+    app.apply(Message::Bootstrap(BootstrapEvent::Amended {
+        changed: saved.changed,
+        progress: saved.progress,
+    }));
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains(
+            "answers saved (tag, admin_email changed): \"stack\" and the steps after it run again"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("✓ 4. point the domain"), "{text}");
+    assert!(text.contains(" · 5. upload the stack files"), "{text}");
+
+    // What the droplet was made with cannot change, even asked for by hand: refused,
+    // nothing written.
+    let mut renamed = request.clone();
+    renamed.answers_text = renamed.answers_text.replace("erp-prod-1", "erp-prod-2");
+    let e = job::save(&renamed).unwrap_err();
+    assert!(e.starts_with("name cannot change: droplet 4242"), "{e}");
+    assert_eq!(Answers::load(&answers_path).unwrap(), on_disk);
+    assert_eq!(Progress::load(&state_file).unwrap(), progress);
+}

@@ -1,7 +1,8 @@
 //! The Deploy pane deploys a new tag on a real stack (nginx, the PostgreSQL container,
 //! Docker, the Odoo stand-in's releases): the operator types the tag (and modules), sees
 //! the plan read from the host, confirms, and the steps arrive live through the job runner;
-//! first a zero-downtime deploy, then one with a module upgrade in a maintenance window.
+//! first a zero-downtime deploy, then one with a module upgrade in a maintenance window,
+//! then one whose modules come from a plan file typed in the form.
 //! One test in this binary: it names the state directory for the engine in-process.
 
 mod support;
@@ -14,7 +15,7 @@ use odoo_ops::config::keymap::Action;
 use odoo_ops::deploy::journal::Outcome;
 use odoo_ops::tui::app::App;
 use odoo_ops::tui::effect::Effect;
-use odoo_ops::tui::panes::deploy_runs::RunStage;
+use odoo_ops::tui::panes::deploy_runs::{PlanCheck, RunStage};
 use support::app::{app_with, render, screen_text};
 use support::deploy_run::{all_proofs, assert_valid_proof, running_tag, through_nginx};
 use support::deploy_stack::{DOMAIN, Stack};
@@ -144,4 +145,56 @@ fn the_pane_deploys_a_new_tag_zero_downtime_then_with_a_module_window() {
     let log = std::fs::read_to_string(dir.join("module_install.log")).unwrap();
     assert!(log.contains("== phase succeeded"), "{log}");
     assert_eq!(app.deploy.runs.releases[0].tag, a);
+
+    // A plan file instead of modules, as `--plan FILE`: back to B, its two phases in the
+    // window. The file is read where the console runs, checked as it is typed.
+    let plans = tempfile::tempdir().unwrap();
+    let file = plans.path().join("plan.toml");
+    std::fs::write(
+        &file,
+        "[[phase]]\ninstall = [\"contacts\"]\n\n[[phase]]\ninstall = [\"fleet\"]\n",
+    )
+    .unwrap();
+    assert!(press(&mut app, KeyCode::Char('t')).is_empty());
+    app.on_terminal(&Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
+    typed(&mut app, b);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    let mut reads = Vec::new();
+    for c in file.display().to_string().chars() {
+        reads.extend(press(&mut app, KeyCode::Char(c)));
+    }
+    support::deploy_run::run_pane_jobs(&mut app, reads, |app| {
+        matches!(&app.deploy.runs.stage, RunStage::Entering(form)
+            if matches!(form.plan_check, PlanCheck::Good(_)))
+    });
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::PreviewDeploy(_)]),
+        "{effects:?}"
+    );
+    support::deploy_run::run_pane_jobs(&mut app, effects, |app| {
+        !matches!(app.deploy.runs.stage, RunStage::Previewing(_))
+    });
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("(2 phases: install contacts; then install fleet)"),
+        "{text}"
+    );
+    assert!(text.contains("maintenance window"), "{text}");
+    assert_eq!(confirm(&mut app), Outcome::Passed);
+    assert_eq!(running_tag(&stack), b);
+    assert_eq!(through_nginx(&stack).0, 200);
+    let states = stack.project.module_states(&db, "odoo");
+    assert_eq!(
+        (states["contacts"].as_str(), states["fleet"].as_str()),
+        ("installed", "installed")
+    );
+    let (dir, proof) = all_proofs(&stack).pop().unwrap();
+    assert_valid_proof(&proof);
+    let log = std::fs::read_to_string(dir.join("module_install.log")).unwrap();
+    assert_eq!(log.matches("== phase succeeded").count(), 2, "{log}");
 }

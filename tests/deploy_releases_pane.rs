@@ -17,7 +17,7 @@ use odoo_ops::tui::deploy_job::{DeployDone, DeploysLoaded, RunAction};
 use odoo_ops::tui::effect::Effect;
 use odoo_ops::tui::message::{JobUpdate, Message};
 use odoo_ops::tui::panes::deploy::View;
-use odoo_ops::tui::panes::deploy_runs::RunStage;
+use odoo_ops::tui::panes::deploy_runs::{PlanCheck, RunStage};
 use support::app::{app_with, render, screen_text};
 
 // 2026-11-30 12:00:00 UTC and later.
@@ -345,7 +345,8 @@ fn a_new_tag_is_typed_with_its_modules_its_plan_shown_and_deployed_once_confirme
         run.action,
         RunAction::Deploy {
             tag: "18.0-4".into(),
-            modules: "project,sale".into()
+            modules: "project,sale".into(),
+            plan: None,
         }
     );
     assert!(
@@ -429,4 +430,231 @@ fn a_new_tag_is_typed_with_its_modules_its_plan_shown_and_deployed_once_confirme
     // `n`: nothing runs.
     assert!(key(&mut app, 'n').is_empty());
     assert_eq!(app.deploy.runs.stage, RunStage::Listed);
+}
+
+/// Run the effects that are jobs on a console job runner, as the event loop does, handing
+/// what they report to the app, until each has finished or was replaced.
+fn run_jobs(app: &mut App, effects: Vec<Effect>) {
+    use odoo_ops::jobs::{JobEvent, JobRunner};
+    use odoo_ops::tui::jobs::ConsoleJob;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (runner, mut events) = JobRunner::<ConsoleJob>::new();
+        let mut pending = 0;
+        for effect in effects {
+            let job = ConsoleJob::new(&odoo_ops::target::Target::local(), effect).expect("a job");
+            runner.submit(job);
+            pending += 1;
+        }
+        while pending > 0 {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(30), events.recv())
+                .await
+                .expect("the job ended in time")
+                .expect("the runner lives");
+            if matches!(event, JobEvent::Finished { .. } | JobEvent::Dropped { .. }) {
+                pending -= 1;
+            }
+            if let Some(message) = odoo_ops::tui::jobs::message(event) {
+                app.apply(message);
+            }
+        }
+    });
+}
+
+/// The screen's text with each row's border and padding cut, rows joined by a space: what
+/// is wrapped over rows reads whole.
+fn flat(app: &App) -> String {
+    screen_text(render(app).backend().buffer())
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '┃' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.on_terminal(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+        .1
+}
+
+/// Typed into the plan field: each key press asks for the path as it now reads.
+fn typed_plan(app: &mut App, path: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let mut so_far = String::new();
+    for c in path.chars() {
+        so_far.push(c);
+        let asked = key(app, c);
+        assert_eq!(
+            asked,
+            [Effect::ReadDeployPlan(so_far.clone().into())],
+            "typing {c:?}"
+        );
+        effects.extend(asked);
+    }
+    effects
+}
+
+const GOOD_PLAN: &str = "tests/fixtures/plans/good.toml";
+const BAD_PLAN: &str = "tests/fixtures/plans/bad.toml";
+
+#[test]
+fn a_plan_file_is_checked_as_typed_and_a_bad_one_starts_no_deploy() {
+    let mut app = releases_app(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    });
+    key(&mut app, 'd');
+    app.apply(Message::Deploys(Ok(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    })));
+    assert!(key(&mut app, 't').is_empty());
+    typed(&mut app, "18.0-4");
+    // Tab twice: past the modules to the plan file.
+    assert!(press(&mut app, KeyCode::Tab).is_empty());
+    assert!(press(&mut app, KeyCode::Tab).is_empty());
+    let effects = typed_plan(&mut app, BAD_PLAN);
+    let RunStage::Entering(form) = &app.deploy.runs.stage else {
+        panic!("{:?}", app.deploy.runs.stage)
+    };
+    assert_eq!(
+        form.plan_check,
+        PlanCheck::Reading(BAD_PLAN.into()),
+        "read by a job, not in the key handler"
+    );
+    // The reads run as the console runs them; only the answer for the path as it reads
+    // now is kept (the earlier ones are replaced or dropped).
+    run_jobs(&mut app, effects);
+    let RunStage::Entering(form) = &app.deploy.runs.stage else {
+        panic!("{:?}", app.deploy.runs.stage)
+    };
+    let PlanCheck::Bad(path, error) = &form.plan_check else {
+        panic!("{:?}", form.plan_check)
+    };
+    assert_eq!(path, std::path::Path::new(BAD_PLAN));
+    // The parser's own error: file, line, column and key, and what is wrong.
+    assert_eq!(
+        error,
+        "tests/fixtures/plans/bad.toml:7:3: key `install`: `sale order` is not a module name (letters, digits and _ only)"
+    );
+    let text = flat(&app);
+    assert!(
+        text.contains(&format!("bad.toml▏ ✗ {error}")),
+        "under the field: {text}"
+    );
+
+    // Enter starts nothing: no preview, no deploy; the form says why.
+    assert!(enter(&mut app).is_empty());
+    assert!(app.deploy.runs.is_typing(), "{:?}", app.deploy.runs.stage);
+    insta::assert_snapshot!("deploy_plan_file_bad", render(&app).backend());
+    let text = screen_text(render(&app).backend().buffer());
+    assert!(
+        text.contains("not started: the plan file has an error"),
+        "{text}"
+    );
+    assert!(
+        key(&mut app, 'y').len() == 1,
+        "y is typed into the field (and read), never a confirmation"
+    );
+    assert!(matches!(app.deploy.runs.stage, RunStage::Entering(_)));
+}
+
+#[test]
+fn a_good_plan_files_phases_are_previewed_and_reach_the_deploy_request() {
+    use odoo_ops::deploy::preview::DeployPreview;
+    use odoo_ops::odoo::modules::plan::Plan;
+    let mut app = releases_app(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    });
+    app.deploy.runs.parts.backup_dir = Some("/var/backups/odoo".into());
+    key(&mut app, 'd');
+    app.apply(Message::Deploys(Ok(DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    })));
+    key(&mut app, 't');
+    typed(&mut app, "18.0-4");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    let effects = typed_plan(&mut app, GOOD_PLAN);
+    // Enter before the answer: nothing yet, and said so.
+    assert!(enter(&mut app).is_empty());
+    assert!(
+        screen_text(render(&app).backend().buffer()).contains("still being read"),
+        "the plan is not taken unchecked"
+    );
+    run_jobs(&mut app, effects);
+    let text = flat(&app);
+    assert!(
+        text.contains("good.toml▏ ✓ 2 phases: install queue_job; then install project, hr_expense; upgrade base"),
+        "{text}"
+    );
+    insta::assert_snapshot!("deploy_plan_file_good", render(&app).backend());
+
+    // With modules typed too it is refused: one or the other, as on the command line.
+    press(&mut app, KeyCode::Up);
+    typed(&mut app, "sale");
+    assert!(enter(&mut app).is_empty());
+    assert!(
+        screen_text(render(&app).backend().buffer()).contains("not both"),
+        "modules and a plan file"
+    );
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+
+    let effects = enter(&mut app);
+    let [Effect::PreviewDeploy(run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let expected = Plan::load(std::path::Path::new(GOOD_PLAN)).unwrap();
+    let RunAction::Deploy { tag, modules, plan } = &run.action else {
+        panic!("{:?}", run.action)
+    };
+    assert_eq!((tag.as_str(), modules.as_str()), ("18.0-4", ""));
+    let file = plan
+        .as_ref()
+        .expect("the plan file travels with the request");
+    assert_eq!(file.path, std::path::Path::new(GOOD_PLAN));
+    assert_eq!(file.plan, expected);
+    let window = run.module_window().unwrap().expect("a maintenance window");
+    assert_eq!(window.plan, expected);
+    assert!(
+        !window.upgrade_installed,
+        "a plan runs as written, as --plan"
+    );
+    app.apply(Message::DeployPreviewed(Ok(DeployPreview {
+        host: "this machine".into(),
+        from: Ok("18.0-2 (b2b2b2b2b2b2)".into()),
+        to: "18.0-4".into(),
+        image: Some(("odoo-standin:18.0-4".into(), true)),
+        modules: Some(odoo_ops::deploy::module_window::describe_plan(&window.plan)),
+        backup_dir: Some(window.backup_dir.clone()),
+        steps: odoo_ops::deploy::preview::steps("18.0-4", Some(&window)),
+    })));
+    let text = flat(&app);
+    assert!(
+        text.contains("plan     tests/fixtures/plans/good.toml (2 phases: install queue_job;"),
+        "the plan file in the preview: {text}"
+    );
+    assert!(
+        text.contains("Deploy 18.0-4 with the plan tests/fixtures/plans/good.toml?"),
+        "{text}"
+    );
+
+    // `y`: the deploy asked for carries the plan's phases, not the modules field.
+    let effects = key(&mut app, 'y');
+    let [Effect::RunDeploy(run)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let window = run.module_window().unwrap().expect("the window runs");
+    assert_eq!(window.plan, expected);
+    assert_eq!(
+        window.plan.phases[1].odoo_args(),
+        ["-i", "project,hr_expense", "-u", "base"]
+    );
 }

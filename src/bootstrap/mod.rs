@@ -5,8 +5,10 @@
 //! `--answers` file is checked with), the droplet's cloud-init user data, the record of
 //! which steps are done, and the engine that runs the steps ([`run`]), one file per step;
 //! [`tls`] is step 6: the certificate, its renewal and the site switched to it, run from
-//! the answers by [`certificate`]; [`edge`] is the droplet's nginx and CA the steps share.
+//! the answers by [`certificate`]; [`edge`] is the droplet's nginx and CA the steps share;
+//! [`amend`] says which answers may change once steps are done and what then runs again.
 
+pub mod amend;
 pub mod answers;
 pub mod certificate;
 pub mod cloud_init;

@@ -25,10 +25,7 @@ pub async fn run(
     let proofs = proof_dir(&setup.proofs)?;
     let mut facts = Vec::new();
     if let Some(path) = &setup.answers.modules_plan {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("the modules plan {}: {e}", path.display()))?;
-        let plan = Plan::parse_toml(&text)
-            .map_err(|e| format!("the modules plan {}: {e}", path.display()))?;
+        let plan = Plan::load(path).map_err(|e| format!("the modules plan {e}"))?;
         let options = ModulesOptions {
             compose_project: Some(project.clone()),
             ..Default::default()

@@ -269,14 +269,7 @@ async fn run_step(
     }
     report(Event::Started { step });
     match step {
-        Step::Choose => Ok(Some(format!(
-            "{} in {}, {}, {}:{}",
-            setup.answers.name,
-            setup.answers.region,
-            setup.answers.size.slug,
-            setup.answers.image,
-            setup.answers.tag
-        ))),
+        Step::Choose => Ok(Some(super::amend::choose_fact(&setup.answers))),
         Step::CreateDroplet => {
             let droplet = super::droplet::create(setup, client, progress, report).await?;
             Ok(Some(format!("droplet {} at {}", droplet.id, droplet.ipv4)))

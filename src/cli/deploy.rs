@@ -172,13 +172,8 @@ fn module_window(args: &DeployArgs, settings: &Settings) -> Result<Option<Module
     let (plan, upgrade_installed) = match (&args.modules, &args.plan) {
         (None, None) => return Ok(None),
         (Some(list), _) => (Plan::from_list(list, false).map_err(|e| eyre!(e))?, true),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| eyre!("the plan {}: {e}", path.display()))?;
-            let plan =
-                Plan::parse_toml(&text).map_err(|e| eyre!("the plan {}: {e}", path.display()))?;
-            (plan, false)
-        }
+        // Read where the command runs, as every file named on the command line is.
+        (None, Some(path)) => (Plan::load(path).map_err(|e| eyre!(e))?, false),
     };
     let backup_dir = match &args.backup_dir {
         Some(d) => d.clone(),

@@ -262,9 +262,7 @@ fn render_list(
 fn load_plan(args: &InstallArgs) -> Result<Plan> {
     let path = PathBuf::from(&args.plan);
     if args.plan.ends_with(".toml") || path.is_file() {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| eyre!("read the plan {}: {e}", path.display()))?;
-        Plan::parse_toml(&text).map_err(|e| eyre!("the plan {}: {e}", path.display()))
+        Plan::load(&path).map_err(|e| eyre!(e))
     } else {
         Plan::from_list(&args.plan, args.upgrade).map_err(|e| eyre!(e))
     }

@@ -70,19 +70,29 @@ impl StackParts {
         if modules.split(',').all(|m| m.trim().is_empty()) {
             return Ok(None);
         }
-        let plan = Plan::from_list(modules, false)?;
+        self.window(Plan::from_list(modules, false)?, true)
+            .map(Some)
+    }
+
+    /// The module window for a plan file's phases, run as written (as `--plan`: an
+    /// install is an install, an upgrade an upgrade).
+    pub fn plan_window(&self, plan: Plan) -> Result<ModuleWindow, String> {
+        self.window(plan, false)
+    }
+
+    fn window(&self, plan: Plan, upgrade_installed: bool) -> Result<ModuleWindow, String> {
         let backup_dir = self
             .backup_dir
             .clone()
             .or_else(|| crate::config::state_dir().map(|d| d.join("backups")))
             .ok_or_else(|| "no backup directory: set [backup] dir".to_string())?;
-        Ok(Some(ModuleWindow {
+        Ok(ModuleWindow {
             plan,
-            upgrade_installed: true,
+            upgrade_installed,
             database: None,
             backup_dir,
             keep: self.backup_keep.or(Some(7)),
-        }))
+        })
     }
 
     /// The compose project: as named, else compose's default (the directory's name,

@@ -612,7 +612,9 @@ impl App {
     fn on_job(&mut self, effect: &Effect, update: JobUpdate) {
         match JobKind::of(effect) {
             Some(JobKind::Checks) => self.checks.on_job(effect, update),
-            Some(JobKind::Deploy | JobKind::Releases) => self.deploy.runs.on_job(effect, update),
+            Some(JobKind::Deploy | JobKind::Releases | JobKind::DeployPlan) => {
+                self.deploy.runs.on_job(effect, update)
+            }
             Some(JobKind::Bootstrap) => self.bootstrap.on_job(update),
             kind => {
                 if let JobUpdate::Dropped(reason) = update {
@@ -682,6 +684,7 @@ impl App {
             }
             Message::DeployStep(step) => self.deploy.runs.apply_step(step),
             Message::DeployPreviewed(result) => self.deploy.runs.apply_preview(result),
+            Message::DeployPlanRead(path, result) => self.deploy.runs.apply_plan_read(path, result),
             Message::DeployDone(done) => {
                 if done.verdict != crate::deploy::orchestrate::Verdict::Passed {
                     tracing::warn!("deploy: {}", done.message);

@@ -71,6 +71,9 @@ pub enum Effect {
     },
     /// Read a stack's releases and any deploy left unfinished (the Deploy pane).
     LoadDeploys(crate::deploy::request::StackParts),
+    /// Read and check a module plan file for the Deploy pane's new-deploy form (on the
+    /// machine the console runs on, as `deploy --plan FILE` reads it).
+    ReadDeployPlan(PathBuf),
     /// Say what a deploy of a new tag would do (read-only), before it is confirmed.
     PreviewDeploy(crate::tui::deploy_job::DeployRun),
     /// Deploy a tag, roll back to a release, or resume an unfinished deploy (confirmed).

@@ -31,6 +31,9 @@ pub enum JobKind {
     Releases,
     /// A rollback or a resumed deploy: one at a time.
     Deploy,
+    /// Reading the plan file typed in the Deploy pane's form: a newer one (the next key
+    /// press) replaces one still waiting.
+    DeployPlan,
     /// What the bootstrap wizard offers: the account's choices, an unfinished bootstrap.
     BootstrapLoad,
     /// The bootstrap itself, its undo, going back: one at a time.
@@ -55,6 +58,7 @@ impl JobKind {
             Effect::DropletAction { .. } => Some(JobKind::DropletsAction),
             Effect::LoadDeploys(_) | Effect::PreviewDeploy(_) => Some(JobKind::Releases),
             Effect::RunDeploy(_) => Some(JobKind::Deploy),
+            Effect::ReadDeployPlan(_) => Some(JobKind::DeployPlan),
             Effect::LoadBootstrap(_) => Some(JobKind::BootstrapLoad),
             Effect::RunBootstrap(_) | Effect::UndoBootstrap(_) | Effect::BootstrapGoBack(..) => {
                 Some(JobKind::Bootstrap)
@@ -73,6 +77,8 @@ impl JobKind {
                 | JobKind::DropletsAction
                 | JobKind::BootstrapLoad
                 | JobKind::Bootstrap
+                // A file on the machine the console runs on.
+                | JobKind::DeployPlan
         )
     }
 }
@@ -147,7 +153,7 @@ impl Job for ConsoleJob {
                 Some(JobKind::BootstrapLoad | JobKind::Bootstrap) => {
                     super::wizard::job::run(cloud, effect, &progress).await
                 }
-                Some(JobKind::Releases | JobKind::Deploy) => {
+                Some(JobKind::Releases | JobKind::Deploy | JobKind::DeployPlan) => {
                     super::deploy_job::run(&target, effect, &progress).await
                 }
                 None => None,

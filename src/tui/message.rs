@@ -54,6 +54,11 @@ pub enum Message {
     Deploys(Result<crate::tui::deploy_job::DeploysLoaded, String>),
     /// A step of the running rollback or resume, as it happens.
     DeployStep(String),
+    /// A plan file typed in the Deploy pane's form, read and checked (for that path).
+    DeployPlanRead(
+        std::path::PathBuf,
+        Result<crate::odoo::modules::plan::Plan, crate::config::file_error::FileError>,
+    ),
     /// What a deploy of a new tag would do (`Err`: the request itself is wrong).
     DeployPreviewed(Result<crate::deploy::preview::DeployPreview, String>),
     /// The rollback or resume ended.

@@ -64,12 +64,9 @@ pub fn install_log_path() -> PathBuf {
 pub async fn change(target: &Target, effect: Effect, progress: &Progress<ConsoleJob>) -> Message {
     match effect {
         Effect::ReadModulePlan(path) => Message::ModulePlanRead(
-            tokio::fs::read_to_string(&path)
+            tokio::task::spawn_blocking(move || Plan::load(&path).map_err(|e| e.to_string()))
                 .await
-                .map_err(|e| format!("read {}: {e}", path.display()))
-                .and_then(|text| {
-                    Plan::parse_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
-                }),
+                .unwrap_or_else(|e| Err(format!("reading the plan stopped: {e}"))),
         ),
         Effect::RunModulePlan {
             plan,

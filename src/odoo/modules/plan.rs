@@ -13,8 +13,12 @@
 //! or given as `a,b` on the command line (one phase).
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::config::file_error::FileError;
 
 use super::inventory::Inventory;
 
@@ -62,19 +66,79 @@ pub struct Plan {
     pub phases: Vec<Phase>,
 }
 
+/// A plan file as written: every name keeps where it was, for the error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    #[serde(default)]
+    phase: Vec<Spanned<RawPhase>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhase {
+    #[serde(default)]
+    install: Vec<Spanned<String>>,
+    #[serde(default)]
+    upgrade: Vec<Spanned<String>>,
+}
+
 impl Plan {
-    pub fn parse_toml(text: &str) -> Result<Plan, String> {
-        let plan: Plan = toml::from_str(text).map_err(|e| e.to_string())?;
-        if plan.phases.is_empty() || plan.phases.iter().any(|p| p.modules().is_empty()) {
-            return Err(
-                "a plan needs at least one [[phase]], each naming install or upgrade modules"
-                    .into(),
-            );
+    /// Read and check a plan file (`deploy --plan`, `modules install`, the Deploy pane's
+    /// plan field, the bootstrap's modules plan): a bad one is named by file, line and key.
+    pub fn load(path: &Path) -> Result<Plan, FileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: None,
+            message: format!("cannot read the plan: {e}"),
+        })?;
+        Plan::parse(path, &text)
+    }
+
+    /// Check a plan's text; `path` names it in errors. The one parser of plan files.
+    pub fn parse(path: &Path, text: &str) -> Result<Plan, FileError> {
+        let raw: RawPlan = crate::config::file_error::parse_toml(path, text)?;
+        if raw.phase.is_empty() {
+            return Err(FileError::at(
+                path,
+                text,
+                0,
+                "a plan needs at least one [[phase]] naming install or upgrade modules",
+            ));
         }
-        for m in plan.phases.iter().flat_map(Phase::modules) {
-            check_name(&m)?;
+        let mut phases = Vec::new();
+        for (i, phase) in raw.phase.iter().enumerate() {
+            let p = phase.get_ref();
+            if p.install.is_empty() && p.upgrade.is_empty() {
+                let mut e = FileError::at(
+                    path,
+                    text,
+                    phase.span().start,
+                    format!("phase {} names no module to install or upgrade", i + 1),
+                );
+                e.key = Some("phase".into());
+                return Err(e);
+            }
+            let names = |key: &str, list: &[Spanned<String>]| -> Result<Vec<String>, FileError> {
+                list.iter()
+                    .map(|name| {
+                        check_name(name.get_ref()).map_err(|why| {
+                            let mut e = FileError::at(path, text, name.span().start, why);
+                            e.key = Some(key.to_string());
+                            e
+                        })?;
+                        Ok(name.get_ref().clone())
+                    })
+                    .collect()
+            };
+            phases.push(Phase {
+                install: names("install", &p.install)?,
+                upgrade: names("upgrade", &p.upgrade)?,
+            });
         }
-        Ok(plan)
+        Ok(Plan { phases })
     }
 
     /// `a,b` as one phase (installed with `-i`, or `-u` when `upgrade`).
@@ -185,13 +249,38 @@ mod tests {
 
     #[test]
     fn toml_plan_and_bad_names() {
-        let plan = Plan::parse_toml(
+        let plan = Plan::parse(
+            Path::new("plan.toml"),
             "[[phase]]\ninstall = [\"queue_job\"]\n[[phase]]\ninstall = [\"project\"]\nupgrade = [\"base\"]\n",
         )
         .unwrap();
         assert_eq!(plan.phases.len(), 2);
         assert_eq!(plan.phases[1].odoo_args(), ["-i", "project", "-u", "base"]);
         assert!(Plan::from_list("project,--dev=all", false).is_err());
-        assert!(Plan::parse_toml("").is_err());
+        assert!(Plan::parse(Path::new("plan.toml"), "").is_err());
+    }
+
+    #[test]
+    fn a_bad_plan_names_file_line_and_key() {
+        let path = Path::new("plans/q1.toml");
+        let text = "[[phase]]\ninstall = [\"queue_job\"]\n[[phase]]\ninstall = [\"project\",\n  \"x y\"]\n";
+        let e = Plan::parse(path, text).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (5, Some("install")), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("plans/q1.toml:5:3: key `install`: `x y`"),
+            "{e}"
+        );
+        let e = Plan::parse(path, "[[phase]]\ninstal = [\"project\"]\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (2, Some("instal")),
+            "a typo is named: {e}"
+        );
+        let e = Plan::parse(path, "[[phase]]\ninstall = \"project\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (2, Some("install")), "{e}");
+        let e = Plan::parse(path, "[[phase]]\ninstall = [\"a\"]\n[[phase]]\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (3, Some("phase")), "{e}");
+        assert!(e.message.contains("phase 2"), "{e}");
     }
 }

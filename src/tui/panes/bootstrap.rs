@@ -36,6 +36,10 @@ pub fn draw_wizard(frame: &mut Frame, area: Rect, wizard: &BootstrapWizard, ctx:
     frame.render_widget(Clear, area);
     let title = match wizard.stage {
         Stage::Steps => format!(" Bootstrap {} ", wizard.form.value(Field::Name)),
+        _ if wizard.amending.is_some() => format!(
+            " Bootstrap {}: step 1 again ",
+            wizard.form.value(Field::Name)
+        ),
         _ => " Bootstrap a new droplet ".to_string(),
     };
     let note = match wizard.steps.busy {
@@ -56,7 +60,9 @@ pub fn draw_wizard(frame: &mut Frame, area: Rect, wizard: &BootstrapWizard, ctx:
     let [body, hints] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     let width = body.width as usize;
     let (lines, hint) = match wizard.stage {
-        Stage::Form | Stage::Confirming => (form_lines(wizard, ctx, width), form_hints(ctx)),
+        Stage::Form | Stage::Confirming => {
+            (form_lines(wizard, ctx, width), form_hints(wizard, ctx))
+        }
         Stage::Steps => (
             steps_lines(wizard, ctx, width, body.height as usize),
             steps_hints(wizard, ctx),
@@ -109,17 +115,28 @@ fn wrapped(text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
 fn form_lines(wizard: &BootstrapWizard, ctx: &PaneContext, width: usize) -> Vec<Line<'static>> {
     let theme = ctx.theme;
     let form = &wizard.form;
-    let mut lines = vec![Line::from(Span::styled(
-        "Step 1 of 8: choose. Each field is checked as it is typed.",
-        theme.muted(),
-    ))];
+    let intro = if wizard.amending.is_some() {
+        "Step 1 of 8 again, for this bootstrap: answers a done step holds are read-only; a \
+         changed answer runs the steps that use it again. Each field is checked as it is typed."
+    } else {
+        "Step 1 of 8: choose. Each field is checked as it is typed."
+    };
+    let mut lines = wrapped(intro, width, theme.muted());
     for (i, field) in Field::ALL.into_iter().enumerate() {
         let selected = i == form.selected;
+        let locked = form.locked[i].is_some();
         let mut spans = vec![
             Span::styled(if selected { "▶ " } else { "  " }, theme.accent()),
             Span::styled(fit(label(field), LABEL), theme.title(selected)),
         ];
         let value = form.value(field);
+        if locked {
+            // Shown, never typed into: the reason is under the form when it is selected.
+            spans.push(Span::styled(fit(value, VALUE), theme.muted()));
+            spans.push(Span::styled(" · read-only", theme.muted()));
+            lines.push(Line::from(spans));
+            continue;
+        }
         if selected {
             let (before, after) = form.input.split_at_cursor();
             let used = before.chars().count() + after.chars().count() + 1;
@@ -167,6 +184,15 @@ fn form_lines(wizard: &BootstrapWizard, ctx: &PaneContext, width: usize) -> Vec<
     lines.push(Line::default());
     let field = form.field();
     let choices_line = match (&wizard.account, field) {
+        _ if form.locked_why().is_some() => {
+            let why = form.locked_why().unwrap_or_default();
+            lines.extend(wrapped(
+                &format!("{} is read-only: {why}", label(field)),
+                width,
+                theme.warn(),
+            ));
+            Line::default()
+        }
         (_, Field::Name | Field::Domain | Field::Image | Field::Tag)
         | (_, Field::ModulesPlan | Field::AdminEmail) => {
             Line::from(Span::styled(about(field).to_string(), theme.muted()))
@@ -218,14 +244,18 @@ fn form_lines(wizard: &BootstrapWizard, ctx: &PaneContext, width: usize) -> Vec<
     }
     if wizard.stage == Stage::Confirming {
         lines.push(Line::default());
-        lines.extend(wrapped(
-            &format!(
-                "Create droplet {} ({} in {}), billed by DigitalOcean, and run the eight steps? {}",
+        let question = if wizard.amending.is_some() && !wizard.creates_droplet() {
+            continue_question(wizard)
+        } else {
+            format!(
+                "Create droplet {} ({} in {}), billed by DigitalOcean, and run the eight steps?",
                 form.value(Field::Name),
                 form.value(Field::Size),
                 form.value(Field::Region),
-                ctx.answer_keys()
-            ),
+            )
+        };
+        lines.extend(wrapped(
+            &format!("{question} {}", ctx.answer_keys()),
             width,
             theme.warn(),
         ));
@@ -236,13 +266,40 @@ fn form_lines(wizard: &BootstrapWizard, ctx: &PaneContext, width: usize) -> Vec<
     lines
 }
 
-fn form_hints(ctx: &PaneContext) -> String {
+/// Saving changed answers of a bootstrap whose droplet exists: what runs again.
+fn continue_question(wizard: &BootstrapWizard) -> String {
+    let changed = wizard.changed_fields();
+    let path = wizard
+        .answers_path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let again = match crate::bootstrap::amend::rewind_to(&changed) {
+        Some(step) => {
+            let keys: Vec<&str> = changed.iter().map(|f| f.key()).collect();
+            format!(
+                "changed: {}; {:?} and the steps after it run again",
+                keys.join(", "),
+                step.key()
+            )
+        }
+        None => "nothing changed; the run goes on where it stopped".to_string(),
+    };
+    format!("Save the answers to {path} and continue ({again})?")
+}
+
+fn form_hints(wizard: &BootstrapWizard, ctx: &PaneContext) -> String {
+    let (start, close) = match &wizard.amending {
+        Some(_) if !wizard.creates_droplet() => ("save and continue", "undo edit, back"),
+        Some(_) => ("start", "undo edit, back"),
+        None => ("start", "undo edit, close"),
+    };
     ctx.hints(&[
         (Action::WizardNextField, "next field"),
         (Action::WizardPrevField, "previous"),
         (Action::WizardNextChoice, "account's choice"),
-        (Action::WizardStart, "start"),
-        (Action::WizardClose, "undo edit, close"),
+        (Action::WizardStart, start),
+        (Action::WizardClose, close),
     ])
 }
 

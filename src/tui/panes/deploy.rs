@@ -320,7 +320,8 @@ impl DeployPane {
         let moves = format!("{}/{} release", ctx.key(Action::Up), ctx.key(Action::Down));
         let keys = ctx.hints(&self.runs.hint_actions(ctx.readonly));
         let hint = if self.runs.is_typing() {
-            "type · enter next field, then the plan · esc cancel · ctrl+u clear".to_string()
+            "type · tab/↓ next field · enter on the tag: modules, else preview · esc cancel · ctrl+u clear"
+                .to_string()
         } else if self.runs.is_confirming() || self.runs.is_busy() {
             keys
         } else {

@@ -4,10 +4,13 @@
 //!
 //! State only, and lines drawn from it; the work is [`crate::tui::deploy_job`]'s.
 
-use crossterm::event::KeyEvent;
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::text::{Line, Span};
 
 use crate::config::Theme;
+use crate::config::file_error::FileError;
 use crate::config::keymap::Action;
 use crate::deploy::clock;
 use crate::deploy::journal::{Outcome, UnfinishedDeploy};
@@ -17,7 +20,8 @@ use crate::deploy::releases::Release;
 use crate::deploy::request::StackParts;
 use crate::deploy::resume::{self, Choice};
 use crate::jobs::DropReason;
-use crate::tui::deploy_job::{DeployDone, DeployRun, DeploysLoaded, RunAction};
+use crate::odoo::modules::plan::Plan;
+use crate::tui::deploy_job::{DeployDone, DeployRun, DeploysLoaded, PlanFile, RunAction};
 use crate::tui::effect::Effect;
 use crate::tui::message::JobUpdate;
 use crate::tui::text_input::{Edit, TextInput};
@@ -51,16 +55,95 @@ pub enum RunStage {
     Failed(String),
 }
 
-/// The new deploy's two fields as they are typed.
+/// A field of the new deploy's form, in the order it shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewField {
+    #[default]
+    Tag,
+    Modules,
+    Plan,
+}
+
+impl NewField {
+    const ALL: [NewField; 3] = [NewField::Tag, NewField::Modules, NewField::Plan];
+
+    fn step(self, forward: bool) -> NewField {
+        let i = NewField::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        let n = NewField::ALL.len();
+        NewField::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
+
+/// Where the plan file typed stands: read and checked by a job as it is typed (reading
+/// a file is I/O, never done in a key handler).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PlanCheck {
+    /// No plan file named.
+    #[default]
+    None,
+    /// Asked for this path; its answer is on the way.
+    Reading(PathBuf),
+    Good(PlanFile),
+    /// The parser's error (file, line, key, what is wrong), for this path.
+    Bad(PathBuf, String),
+}
+
+/// The new deploy's fields as they are typed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewDeploy {
     pub tag: TextInput,
     /// `a,b`: modules to install or upgrade (a maintenance window); empty: zero downtime.
     pub modules: TextInput,
-    /// Typing into the modules field (else the tag's).
-    pub on_modules: bool,
+    /// A module plan file (TOML `[[phase]]`s), instead of the modules: as `--plan FILE`.
+    /// A path on the machine the console runs on, not on the host: the command line
+    /// reads `--plan` where it runs, and so does the console, so one plan file in the
+    /// operator's checkout serves both faces and every host the console reaches.
+    pub plan: TextInput,
+    pub plan_check: PlanCheck,
+    /// The field being typed into.
+    pub field: NewField,
     /// Why the last Enter was not taken.
     pub problem: Option<String>,
+}
+
+impl NewDeploy {
+    fn input(&mut self) -> &mut TextInput {
+        match self.field {
+            NewField::Tag => &mut self.tag,
+            NewField::Modules => &mut self.modules,
+            NewField::Plan => &mut self.plan,
+        }
+    }
+
+    /// The plan field changed: check the path it names now (a job reads it).
+    fn plan_changed(&mut self) -> Vec<Effect> {
+        let text = self.plan.text().trim();
+        if text.is_empty() {
+            self.plan_check = PlanCheck::None;
+            return Vec::new();
+        }
+        let path = PathBuf::from(text);
+        self.plan_check = PlanCheck::Reading(path.clone());
+        vec![Effect::ReadDeployPlan(path)]
+    }
+
+    /// The module plan to deploy with, from the plan field: `Ok(None)` when none is named,
+    /// `Err` (why) while it is not a good plan.
+    fn plan_file(&self) -> Result<Option<PlanFile>, String> {
+        let text = self.plan.text().trim();
+        match &self.plan_check {
+            _ if text.is_empty() => Ok(None),
+            PlanCheck::Good(file) if file.path == Path::new(text) => Ok(Some(file.clone())),
+            PlanCheck::Bad(path, _) if path == Path::new(text) => {
+                Err("not started: the plan file has an error (under its path)".into())
+            }
+            _ => Err("the plan file is still being read: press Enter again".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -110,50 +193,96 @@ impl DeployRuns {
         matches!(self.stage, RunStage::Entering(_))
     }
 
-    /// Keys while typing the new deploy: Enter on the tag goes to the modules, Enter on
-    /// the modules asks for the preview; Esc leaves.
+    /// Keys while typing the new deploy: tab/down and shift+tab/up move between the
+    /// fields; Enter on the tag goes to the modules, Enter on the modules or the plan file
+    /// asks for the preview; Esc leaves. The plan file is checked as it is typed.
     pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
         let RunStage::Entering(form) = &mut self.stage else {
             return Vec::new();
         };
-        let input = if form.on_modules {
-            &mut form.modules
-        } else {
-            &mut form.tag
-        };
-        match input.on_key(key) {
+        match key.code {
+            KeyCode::Tab | KeyCode::Down => {
+                form.field = form.field.step(true);
+                return Vec::new();
+            }
+            KeyCode::BackTab | KeyCode::Up => {
+                form.field = form.field.step(false);
+                return Vec::new();
+            }
+            _ => {}
+        }
+        let before = form.plan.text().to_string();
+        match form.input().on_key(key) {
+            Edit::Editing if form.field == NewField::Plan && form.plan.text() != before => {
+                form.plan_changed()
+            }
             Edit::Editing => Vec::new(),
             Edit::Cancel => {
                 self.stage = RunStage::Listed;
                 Vec::new()
             }
-            Edit::Submit if !form.on_modules => {
+            Edit::Submit if form.field == NewField::Tag => {
                 form.problem = None;
-                form.on_modules = true;
+                form.field = NewField::Modules;
                 Vec::new()
             }
-            Edit::Submit => {
-                let tag = form.tag.text().trim().to_string();
-                if tag.is_empty() || tag.contains(char::is_whitespace) {
-                    form.problem = Some("type the tag to deploy (one word: 18.0-2)".into());
-                    form.on_modules = false;
-                    return Vec::new();
-                }
-                if let Err(e) = self.parts.module_window(form.modules.text()) {
-                    form.problem = Some(e);
-                    return Vec::new();
-                }
-                let run = DeployRun {
-                    parts: self.parts.clone(),
-                    action: RunAction::Deploy {
-                        tag,
-                        modules: form.modules.text().trim().to_string(),
-                    },
-                };
-                self.preview = None;
-                self.stage = RunStage::Previewing(Box::new(run.clone()));
-                vec![Effect::PreviewDeploy(run)]
+            Edit::Submit => self.submit(),
+        }
+    }
+
+    /// Enter: the form's deploy, previewed, when its values hold.
+    fn submit(&mut self) -> Vec<Effect> {
+        let RunStage::Entering(form) = &mut self.stage else {
+            return Vec::new();
+        };
+        let tag = form.tag.text().trim().to_string();
+        if tag.is_empty() || tag.contains(char::is_whitespace) {
+            form.problem = Some("type the tag to deploy (one word: 18.0-2)".into());
+            form.field = NewField::Tag;
+            return Vec::new();
+        }
+        let modules = form.modules.text().trim().to_string();
+        let plan = match form.plan_file() {
+            Ok(plan) => plan,
+            Err(e) => {
+                form.problem = Some(e);
+                form.field = NewField::Plan;
+                return Vec::new();
             }
+        };
+        if plan.is_some() && !modules.is_empty() {
+            form.problem =
+                Some("modules or a plan file, not both (as --modules and --plan)".into());
+            return Vec::new();
+        }
+        let run = DeployRun {
+            parts: self.parts.clone(),
+            action: RunAction::Deploy { tag, modules, plan },
+        };
+        if let Err(e) = run.module_window() {
+            form.problem = Some(e);
+            return Vec::new();
+        }
+        self.preview = None;
+        self.stage = RunStage::Previewing(Box::new(run.clone()));
+        vec![Effect::PreviewDeploy(run)]
+    }
+
+    /// A plan file typed in the form was read: kept when it answers what the field names
+    /// now (an answer for a path typed over since is dropped).
+    pub fn apply_plan_read(&mut self, path: PathBuf, result: Result<Plan, FileError>) {
+        let RunStage::Entering(form) = &mut self.stage else {
+            return;
+        };
+        if form.plan_check != PlanCheck::Reading(path.clone()) {
+            return;
+        }
+        form.plan_check = match result {
+            Ok(plan) => PlanCheck::Good(PlanFile { path, plan }),
+            Err(e) => PlanCheck::Bad(path, e.to_string()),
+        };
+        if form.plan_file().is_ok() {
+            form.problem = None;
         }
     }
 
@@ -322,6 +451,8 @@ impl DeployRuns {
             (Effect::LoadDeploys(_), JobUpdate::Dropped(_)) if self.stage == RunStage::Loading => {
                 self.stage = RunStage::Listed;
             }
+            // A read replaced by the next key press's: that one answers.
+            (Effect::ReadDeployPlan(_), _) => {}
             (Effect::PreviewDeploy(_), JobUpdate::Dropped(_))
                 if matches!(self.stage, RunStage::Previewing(_)) =>
             {
@@ -400,7 +531,7 @@ impl DeployRuns {
             ))),
             RunStage::Confirming(run) => {
                 if let Some(p) = &self.preview {
-                    lines.extend(preview_lines(p, theme));
+                    lines.extend(preview_lines(p, run, theme));
                 }
                 let warn = if readonly {
                     " (read-only: refused)"
@@ -529,29 +660,60 @@ fn entering_lines(form: &NewDeploy, theme: &Theme) -> Vec<Line<'static>> {
         }
         Line::from(spans)
     };
+    // What the plan file holds or what is wrong with it, under its value as it is typed
+    // (an error names the file, line and key: too long to sit after the path).
+    let check = match &form.plan_check {
+        PlanCheck::None => None,
+        PlanCheck::Reading(_) => Some(Span::styled("reading…", theme.muted())),
+        PlanCheck::Good(file) => Some(Span::styled(
+            format!("✓ {}", phases_summary(&file.plan)),
+            theme.ok(),
+        )),
+        PlanCheck::Bad(_, e) => Some(Span::styled(format!("✗ {e}"), theme.error())),
+    };
+    let plan = field(
+        "plan",
+        &form.plan,
+        form.field == NewField::Plan,
+        "(or a plan file here, [[phase]] install/upgrade: run in the window)",
+    );
     let mut lines = vec![
         Line::from(Span::styled("Deploy a new tag", theme.info())),
         field(
             "tag",
             &form.tag,
-            !form.on_modules,
+            form.field == NewField::Tag,
             "(the image tag: 18.0-2)",
         ),
         field(
             "modules",
             &form.modules,
-            form.on_modules,
+            form.field == NewField::Modules,
             "(none: zero downtime; a,b: upgraded in a maintenance window)",
         ),
+        plan,
     ];
+    if let Some(check) = check {
+        lines.push(Line::from(vec![Span::raw(" ".repeat(9)), check]));
+    }
     if let Some(p) = &form.problem {
         lines.push(Line::from(Span::styled(p.clone(), theme.error())));
     }
     lines
 }
 
+/// `2 phases: install queue_job; then install project, upgrade base`.
+fn phases_summary(plan: &Plan) -> String {
+    let phases: Vec<String> = plan.phases.iter().map(|p| p.describe()).collect();
+    let count = match phases.len() {
+        1 => "1 phase".to_string(),
+        n => format!("{n} phases"),
+    };
+    format!("{count}: {}", phases.join("; then "))
+}
+
 /// The plan of a deploy, before the question.
-fn preview_lines(p: &DeployPreview, theme: &Theme) -> Vec<Line<'static>> {
+fn preview_lines(p: &DeployPreview, run: &DeployRun, theme: &Theme) -> Vec<Line<'static>> {
     let from = match &p.from {
         Ok(f) => f.clone(),
         Err(e) => format!("? ({e})"),
@@ -570,6 +732,19 @@ fn preview_lines(p: &DeployPreview, theme: &Theme) -> Vec<Line<'static>> {
             theme.warn(),
         ))),
         None => {}
+    }
+    if let RunAction::Deploy {
+        plan: Some(file), ..
+    } = &run.action
+    {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  plan     {} ({})",
+                file.path.display(),
+                phases_summary(&file.plan)
+            ),
+            theme.muted(),
+        )));
     }
     match (&p.modules, &p.backup_dir) {
         (Some(m), backup) => {
@@ -604,8 +779,13 @@ fn preview_lines(p: &DeployPreview, theme: &Theme) -> Vec<Line<'static>> {
 
 fn describe(action: &RunAction) -> String {
     match action {
-        RunAction::Deploy { tag, modules } if modules.is_empty() => format!("deploy {tag}"),
-        RunAction::Deploy { tag, modules } => format!("deploy {tag} with modules {modules}"),
+        RunAction::Deploy {
+            tag,
+            plan: Some(file),
+            ..
+        } => format!("deploy {tag} with the plan {}", file.path.display()),
+        RunAction::Deploy { tag, modules, .. } if modules.is_empty() => format!("deploy {tag}"),
+        RunAction::Deploy { tag, modules, .. } => format!("deploy {tag} with modules {modules}"),
         RunAction::RollbackTo { tag } => format!("roll back to {tag}"),
         RunAction::Resume {
             deploy_id,

@@ -2,7 +2,7 @@
 //! console's one text input and checked on every key press by the field's own rule
 //! ([`Field::check`], the rule an answers file is checked with).
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::bootstrap::answers::{Answers, DEFAULT_REGION, DEFAULT_SIZE, Field};
 use crate::tui::text_input::{Edit, TextInput};
@@ -40,6 +40,9 @@ pub struct Form {
     pub values: [String; 9],
     pub selected: usize,
     pub input: TextInput,
+    /// Why a field is read-only (`None`: it may be typed into), in [`Field::ALL`] order:
+    /// back at step 1 of a bootstrap under way, what a done step holds cannot change.
+    pub locked: [Option<String>; 9],
     /// The selected field's value when the cursor came to it (Esc puts it back).
     before: String,
 }
@@ -65,6 +68,7 @@ impl Form {
             before: first,
             values,
             selected: 0,
+            locked: Default::default(),
         }
     }
 
@@ -116,8 +120,21 @@ impl Form {
         self.move_to((self.selected + Field::ALL.len() - 1) % Field::ALL.len());
     }
 
+    /// Why the selected field is read-only, if it is.
+    pub fn locked_why(&self) -> Option<&str> {
+        self.locked[self.selected].as_deref()
+    }
+
     /// A key typed into the selected field; its value is checked again as it now reads.
+    /// A read-only field takes only Enter and Esc.
     pub fn on_key(&mut self, key: &KeyEvent) -> Edit {
+        if self.locked_why().is_some() {
+            return match key.code {
+                KeyCode::Enter => Edit::Submit,
+                KeyCode::Esc => Edit::Cancel,
+                _ => Edit::Editing,
+            };
+        }
         let edit = self.input.on_key(key);
         self.values[self.selected] = self.input.text().to_string();
         edit
@@ -126,7 +143,7 @@ impl Form {
     /// The account's next (`forward`) or previous value for the selected field, after
     /// the one it holds; the first when it holds none of them.
     pub fn cycle(&mut self, choices: &[Choice], forward: bool) {
-        if choices.is_empty() {
+        if choices.is_empty() || self.locked_why().is_some() {
             return;
         }
         let n = choices.len();
@@ -157,7 +174,7 @@ impl Form {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::{KeyCode, KeyModifiers};
+    use crossterm::event::KeyModifiers;
 
     fn typed(form: &mut Form, text: &str) {
         for c in text.chars() {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::form::{AccountChoices, Choice};
 use super::{BootstrapEvent, Earlier, RunRequest};
+use crate::bootstrap::amend;
 use crate::bootstrap::answers::{Answers, Field};
 use crate::bootstrap::remote::Reach;
 use crate::bootstrap::run::{self, Setup};
@@ -42,8 +43,16 @@ pub async fn run(
                 Ok(c) => c,
                 Err(why) => return Some(message(BootstrapEvent::NotStarted(why))),
             };
-            let setup = match prepare(&request) {
-                Ok(answers) => console_setup(&request, answers),
+            let setup = match save(&request) {
+                Ok(saved) => {
+                    if !saved.changed.is_empty() {
+                        progress.report(message(BootstrapEvent::Amended {
+                            changed: saved.changed,
+                            progress: saved.progress,
+                        }));
+                    }
+                    console_setup(&request, saved.answers)
+                }
                 Err(why) => return Some(message(BootstrapEvent::NotStarted(why))),
             };
             let mut report = |e| progress.report(message(BootstrapEvent::Step(e)));
@@ -75,17 +84,59 @@ fn message(event: BootstrapEvent) -> Message {
     Message::Bootstrap(event)
 }
 
+/// What saving the form's answers did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// As the CLI reads them back.
+    pub answers: Answers,
+    /// The fields that differ from the answers saved before (none for a new bootstrap).
+    pub changed: Vec<Field>,
+    /// The state file as it now reads.
+    pub progress: Progress,
+}
+
 /// Write the form's answers where the CLI reads them and read them back as the CLI does
 /// (the same checks, so a file the wizard wrote always works with `--answers`).
 pub fn prepare(request: &RunRequest) -> Result<Answers, String> {
-    let shown = request.answers_path.display();
-    if let Some(dir) = request.answers_path.parent() {
+    save(request).map(|saved| saved.answers)
+}
+
+/// [`prepare`], and for a bootstrap under way (its state file records steps) the change
+/// goes through the engine's rule first ([`amend`]): an answer a done step holds, changed,
+/// is refused with nothing written; the steps that read a changed answer are forgotten in
+/// the state file, so the run that follows does them again with the new values.
+pub fn save(request: &RunRequest) -> Result<Saved, String> {
+    let path = &request.answers_path;
+    let shown = path.display();
+    let new = Answers::parse(path, &request.answers_text).map_err(|e| e.to_string())?;
+    let mut progress = Progress::load(&request.state_file).map_err(|e| format!("{e:#}"))?;
+    let under_way = progress.droplet_id.is_some() || !progress.done.is_empty();
+    let changed = if under_way {
+        let old = Answers::load(path)
+            .map_err(|e| format!("the saved answers cannot be compared with the form's: {e}"))?;
+        let now = crate::deploy::clock::rfc3339(crate::deploy::clock::now_ms());
+        amend::amend(&mut progress, &old, &new, now)?
+    } else {
+        Vec::new()
+    };
+    // The steps forgotten first: should the answers then fail to be written, those steps
+    // only run again with the old ones (each is idempotent), never the reverse.
+    if !changed.is_empty() {
+        progress
+            .save(&request.state_file)
+            .map_err(|e| format!("the state file could not be written: {e:#}"))?;
+    }
+    if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    std::fs::write(&request.answers_path, &request.answers_text)
+    std::fs::write(path, &request.answers_text)
         .map_err(|e| format!("cannot write the answers to {shown}: {e}"))?;
-    Answers::load(&request.answers_path).map_err(|e| e.to_string())
+    Ok(Saved {
+        answers: Answers::load(path).map_err(|e| e.to_string())?,
+        changed,
+        progress,
+    })
 }
 
 /// The engine's setup for a real droplet, as `odoo-ops bootstrap` makes it with no

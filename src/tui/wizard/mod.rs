@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
+use crate::bootstrap::answers::Field;
 use crate::bootstrap::run::{Event, Failure, Finished};
 use crate::bootstrap::steps::{Progress, Step};
 use crate::config::Keymap;
@@ -48,6 +49,20 @@ pub enum BootstrapEvent {
     NotStarted(String),
     Undone(Result<String, String>),
     WentBack(Step, Result<Progress, String>),
+    /// The answers were saved with these fields changed, and the steps reading them
+    /// forgotten (the state file as it now reads); the run follows.
+    Amended {
+        changed: Vec<Field>,
+        progress: Progress,
+    },
+}
+
+/// Back at step 1 of a bootstrap under way: the answers as saved, and the state file as
+/// the step view last showed it (the job checks against the file itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amending {
+    pub saved: [String; 9],
+    pub progress: Progress,
 }
 
 /// A bootstrap the wizard (or the CLI) started and did not finish.
@@ -86,6 +101,8 @@ pub struct BootstrapWizard {
     pub answers_path: Option<PathBuf>,
     pub readonly: bool,
     pub notice: Option<String>,
+    /// Back at step 1 of this bootstrap (its answers file exists): what was saved.
+    pub amending: Option<Amending>,
 }
 
 impl BootstrapWizard {
@@ -100,6 +117,7 @@ impl BootstrapWizard {
             answers_path: None,
             readonly,
             notice: None,
+            amending: None,
         }
     }
 
@@ -152,7 +170,12 @@ impl BootstrapWizard {
             Stage::Form => self.on_form_key(action, key),
             Stage::Confirming => {
                 match action {
-                    Some(Action::Confirm) => return self.run(),
+                    Some(Action::Confirm) => {
+                        // Saved with the run, by the job, under the engine's rule for
+                        // what may change ([`crate::bootstrap::amend`]).
+                        self.leave_amending(false);
+                        return self.run();
+                    }
                     Some(Action::Cancel) => self.stage = Stage::Form,
                     _ => {}
                 }
@@ -190,7 +213,11 @@ impl BootstrapWizard {
             Some(Action::WizardStart) => self.ask_to_start(),
             Some(Action::WizardClose) => self.close_or_undo_edit(),
             _ => match self.form.on_key(key) {
-                Edit::Editing => {}
+                Edit::Editing => {
+                    if let Some(why) = self.form.locked_why() {
+                        self.notice = Some(format!("read-only: {why}"));
+                    }
+                }
                 Edit::Submit => self.ask_to_start(),
                 Edit::Cancel => self.close_or_undo_edit(),
             },
@@ -201,9 +228,60 @@ impl BootstrapWizard {
     fn close_or_undo_edit(&mut self) {
         if self.form.edited() {
             self.form.undo_edit();
+        } else if self.amending.is_some() {
+            // Back to the steps with the answers as saved: a later continue must not
+            // write edits that were never confirmed.
+            self.leave_amending(true);
+            self.stage = Stage::Steps;
         } else {
             self.open = false;
         }
+    }
+
+    /// Back to step 1 of this bootstrap: the form with its current answers, those a done
+    /// step holds read-only with the engine's reason.
+    fn back_to_choose(&mut self) {
+        let progress = self.steps.progress();
+        for (i, field) in Field::ALL.into_iter().enumerate() {
+            self.form.locked[i] = crate::bootstrap::amend::fixed(field, &progress);
+        }
+        let first_open = self.form.locked.iter().position(Option::is_none);
+        self.form.move_to(first_open.unwrap_or(0));
+        self.amending = Some(Amending {
+            saved: self.form.values.clone(),
+            progress,
+        });
+        self.stage = Stage::Form;
+    }
+
+    /// Leave step 1 of a bootstrap under way; `drop_edits` puts the saved answers back.
+    fn leave_amending(&mut self, drop_edits: bool) {
+        if let Some(amending) = self.amending.take() {
+            let selected = self.form.selected;
+            if drop_edits {
+                self.form.values = amending.saved;
+            }
+            self.form.locked = Default::default();
+            self.form.move_to(selected);
+        }
+    }
+
+    /// The fields changed from the saved answers, while back at step 1.
+    pub fn changed_fields(&self) -> Vec<Field> {
+        let Some(amending) = &self.amending else {
+            return Vec::new();
+        };
+        Field::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, f)| self.form.value(*f) != amending.saved[*i].trim())
+            .map(|(_, f)| f)
+            .collect()
+    }
+
+    /// Whether confirming creates a droplet (billed), rather than continuing with one.
+    pub fn creates_droplet(&self) -> bool {
+        self.steps.droplet_id.is_none()
     }
 
     fn ask_to_start(&mut self) {
@@ -243,6 +321,13 @@ impl BootstrapWizard {
                 Some(id) => self.steps.confirm_undo = Some(id),
                 None => self.notice = Some("nothing to undo: no droplet was created".into()),
             },
+            // Step 1 is the form again, with the answers as they are.
+            Action::WizardGoBack | Action::WizardEditAnswers
+                if self.steps.selected_step() == Step::Choose
+                    || action == Action::WizardEditAnswers =>
+            {
+                self.back_to_choose()
+            }
             Action::WizardGoBack => {
                 let step = self.steps.selected_step();
                 match self.request() {
@@ -253,7 +338,6 @@ impl BootstrapWizard {
                     Err(why) => self.notice = Some(why),
                 }
             }
-            Action::WizardEditAnswers => self.stage = Stage::Form,
             _ => {}
         }
         Vec::new()
@@ -320,6 +404,9 @@ impl BootstrapWizard {
             }
             BootstrapEvent::Undone(result) => self.steps.undone(result),
             BootstrapEvent::WentBack(step, result) => self.steps.went_back(step, result),
+            BootstrapEvent::Amended { changed, progress } => {
+                self.steps.amended(&changed, &progress)
+            }
         }
     }
 

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::bootstrap::answers::Field;
 use crate::bootstrap::run::{Event, Failure, Finished};
-use crate::bootstrap::steps::{Progress, Step};
+use crate::bootstrap::steps::{Done, Progress, Step};
 
 /// Events kept for the view (a run has a few dozen; the oldest go first).
 const EVENTS_KEPT: usize = 200;
@@ -152,6 +153,45 @@ impl StepView {
             }
             Err(why) => self.outcome = Some(format!("could not go back: {why}")),
         }
+    }
+
+    /// The record the view shows, as a state file would hold it (what the form asks the
+    /// engine's rules about; the job reads the file itself).
+    pub fn progress(&self) -> Progress {
+        let done = Step::ALL
+            .into_iter()
+            .zip(&self.states)
+            .filter_map(|(step, state)| match state {
+                StepState::Done(fact) => Some(Done {
+                    step,
+                    at: String::new(),
+                    fact: fact.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        Progress {
+            done,
+            droplet_id: self.droplet_id,
+            droplet_ipv4: None,
+        }
+    }
+
+    /// The answers were saved with `changed`; the steps reading them are forgotten.
+    pub fn amended(&mut self, changed: &[Field], progress: &Progress) {
+        self.show_progress(progress);
+        let said = match crate::bootstrap::amend::rewind_to(changed) {
+            Some(step) => {
+                let keys: Vec<&str> = changed.iter().map(|f| f.key()).collect();
+                format!(
+                    "answers saved ({} changed): {:?} and the steps after it run again",
+                    keys.join(", "),
+                    step.key()
+                )
+            }
+            None => "answers saved unchanged".to_string(),
+        };
+        self.events.push(said);
     }
 
     pub fn selected_step(&self) -> Step {
