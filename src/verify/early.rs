@@ -119,15 +119,19 @@ impl<'a> Early<'a> {
             .clone()
             .await
             .and_then(|s| DbTarget::sighted(&s, self.wanted.as_deref()));
-        if let Some(guess) = guess {
-            if guess == target
-                && let Ok(Some(results)) = self.db.clone().await
-            {
+        match guess {
+            Some(guess) if guess == target => {
                 self.record(steps::DB_EARLY_KEPT);
-                return results;
+                // Not there only when cancelled by a round on another subject.
+                if let Ok(Some(results)) = self.db.clone().await {
+                    return results;
+                }
             }
-            self.db_abort.abort();
-            self.record(steps::DB_EARLY_DISCARDED);
+            Some(_) => {
+                self.db_abort.abort();
+                self.record(steps::DB_EARLY_DISCARDED);
+            }
+            None => {}
         }
         db_gates(subject.docker.as_ref().ok(), &target, timeout, origin).await
     }
