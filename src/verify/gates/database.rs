@@ -377,6 +377,36 @@ fn output_lines(out: &exec::ExecOutput) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// What the early database gates guess (no odoo.conf) is what an odoo.conf that sets
+    /// the defaults gives, and nothing else is.
+    #[test]
+    fn a_guess_matches_only_the_same_role_port_and_database() {
+        let at = DbAt::Container(DbContainer {
+            name: "p-db-1".into(),
+            state: "running".into(),
+            service: "db".into(),
+        });
+        let argv: Vec<String> = ["odoo", "-c", "/etc/odoo/odoo.conf", "-d", "prod"]
+            .map(String::from)
+            .to_vec();
+        let with = |text: &str| {
+            let conf = OdooConf::parse(&format!("[options]\n{text}\n"));
+            DbTarget::new(at.clone(), Some(&conf), &argv, None)
+        };
+        let guess = DbTarget::new(at.clone(), None, &argv, None);
+        assert_eq!(guess.database.as_deref(), Some("prod"));
+        assert_eq!(
+            guess,
+            with("db_host = db\ndb_user = odoo\ndb_port = 5432\ndb_name = False")
+        );
+        for other in ["db_user = erp", "db_port = 5433", "db_name = staging"] {
+            assert_ne!(guess, with(other), "{other}");
+        }
+        // The operator's database wins over both.
+        let wanted = DbTarget::new(at.clone(), None, &argv, Some("x"));
+        assert_eq!(wanted.database.as_deref(), Some("x"));
+    }
+
     #[test]
     fn the_database_from_odoos_command_line() {
         assert_eq!(
