@@ -85,22 +85,29 @@ impl Stack {
     /// The stand-in image as service `odoo`, serving database `odoo` (`-d`, as a compose
     /// file's command does), its ports published on loopback.
     fn start_odoo(&self) -> String {
+        self.start_odoo_with(&[])
+    }
+
+    /// [`Stack::start_odoo`] with more `docker run` options (a mount over odoo.conf).
+    fn start_odoo_with(&self, extra: &[&str]) -> String {
         let image = standin::ensure_image(standin::RELEASES[0]);
         let network = self.project.network();
         let published = [
             format!("127.0.0.1:{}:8069", self.http),
             format!("127.0.0.1:{}:8072", self.gevent),
         ];
+        let mut options = vec![
+            "--network",
+            &network,
+            "-p",
+            &published[0],
+            "-p",
+            &published[1],
+        ];
+        options.extend_from_slice(extra);
         self.project.run_with_command(
             "odoo",
-            &[
-                "--network",
-                &network,
-                "-p",
-                &published[0],
-                "-p",
-                &published[1],
-            ],
+            &options,
             &image,
             &["-c", "/etc/odoo/odoo.conf", "-d", "odoo"],
         )
@@ -434,6 +441,17 @@ fn step_end(report: &Value, name: &str) -> u64 {
         .unwrap()
 }
 
+fn has_step(report: &Value, name: &str) -> bool {
+    report["discovery"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == name)
+}
+
+/// The gates started as soon as Odoo's container is seen (before odoo.conf is read).
+const EARLY: [&str; 3] = ["db.ready", "db.modules", "odoo.registry"];
+
 fn started(report: &Value, id: &str) -> u64 {
     gate(report, id)["started_ms"].as_u64().unwrap()
 }
@@ -473,6 +491,11 @@ fn each_gate_waits_only_for_the_discovery_it_needs() {
     let snapshot = step_end(&report, steps::PROCESS_SNAPSHOT);
     let nginx = step_end(&report, steps::NGINX_DUMP);
     let odoo = step_end(&report, steps::ODOO_GUESSED);
+    let seen = step_end(&report, steps::ODOO_SEEN);
+    assert!(seen <= odoo, "{:#}", report["discovery"]);
+    // The database gates, started on the project's `db` before odoo.conf said so: kept.
+    step_end(&report, steps::DB_EARLY_KEPT);
+    assert!(!has_step(&report, steps::DB_EARLY_DISCARDED));
     assert!(
         snapshot >= 3000 && nginx >= 1000,
         "{:#}",
@@ -490,10 +513,16 @@ fn each_gate_waits_only_for_the_discovery_it_needs() {
             "{id} started at {at} ms: {report:#}"
         );
     }
+    // The gates that need Odoo's container alone (or guess odoo.conf) start when it is
+    // seen, the others once odoo.conf is read.
     for id in BUILT_IN.iter().filter(|id| !id.starts_with("edge.")) {
         let at = started(&report, id);
+        let after = match EARLY.contains(id) {
+            true => seen,
+            false => odoo,
+        };
         assert!(
-            at >= odoo && at < nginx,
+            at >= after && at < nginx,
             "{id} started at {at} ms: {report:#}"
         );
     }
@@ -516,5 +545,71 @@ fn each_gate_waits_only_for_the_discovery_it_needs() {
                 g["started_ms"].as_u64().unwrap()
             ))
             .collect::<Vec<_>>()
+    );
+}
+
+/// The database gates start on the project's `db` as soon as Odoo's container is seen,
+/// before its odoo.conf is read; here odoo.conf names another service (`pgmain`), so what
+/// they found in `db` is thrown away and they run on `pgmain`. `db` holds a module left
+/// `to upgrade`: a verdict kept from it would fail `db.modules`, and name `db`.
+#[test]
+fn early_database_gates_are_discarded_when_odoo_conf_names_another_database() {
+    use odoo_ops::verify::timeline::steps;
+    let stack = Stack::new("verifyotherdb");
+    stack.project.psql(
+        &stack.db,
+        "odoo",
+        "update ir_module_module set state = 'to upgrade' where name = 'sale'",
+    );
+    let main = stack.project.run_db_as("pgmain");
+    stack
+        .project
+        .psql(&main, "postgres", "create database odoo");
+    stack.project.psql(
+        &main,
+        "odoo",
+        "create table ir_module_module (id serial primary key, name varchar not null unique, state varchar(16)); \
+         insert into ir_module_module (name, state) values ('base', 'installed'), ('web', 'installed')",
+    );
+    let conf = stack.dir.path().join("odoo.conf");
+    let text = standin::IMAGE_ODOO_CONF.replace("db_host = db\n", "db_host = pgmain\n");
+    assert!(text.contains("db_host = pgmain"), "{text}");
+    std::fs::write(&conf, text).unwrap();
+    let mount = format!("{}:/etc/odoo/odoo.conf:ro", conf.display());
+    stack.start_odoo_with(&["-v", &mount]);
+    assert!(ports::wait_listening(stack.http, Duration::from_secs(20)));
+    let config = stack.config("");
+    // Ready first, then one round whose timeline is read.
+    let (out, report) = stack.verify(&config, &["--wait", "20", "--no-diagnose"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let (out, report) = stack.verify(&config, &["--no-diagnose"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["rounds"], 1);
+
+    let discarded = step_end(&report, steps::DB_EARLY_DISCARDED);
+    assert!(!has_step(&report, steps::DB_EARLY_KEPT), "{report:#}");
+    for id in ["db.ready", "db.modules"] {
+        let g = gate(&report, id);
+        assert_eq!(g["status"], "pass", "{id}: {g:#}");
+        let evidence = g["evidence"].to_string();
+        assert!(
+            evidence.contains(&format!("docker exec {main} ")),
+            "{id} did not ask {main}: {g:#}"
+        );
+        assert!(
+            !evidence.contains(&stack.db),
+            "{id} asked {}: {g:#}",
+            stack.db
+        );
+        assert!(
+            started(&report, id) >= discarded,
+            "{id} was not run again: {report:#}"
+        );
+    }
+    assert!(
+        report["subject"]
+            .to_string()
+            .contains(&format!("database: container {main} (service `pgmain`)")),
+        "{report:#}"
     );
 }

@@ -7,6 +7,8 @@
 //! - [`gates`]: container, internal health, edge, database, modules, registry.
 //! - [`extra`]: the operator's own HTTP gates from the config file.
 //! - [`context`]: a failed gate's container log and health log.
+//! - [`early`]: gates started on Odoo's container before its odoo.conf is read, kept only
+//!   when the subject gives them the same inputs.
 //! - [`timeline`]: when each piece of discovery ran.
 //! - [`run`]: all gates at once, each as soon as what it needs is found, polled until a
 //!   deadline; the [`model::VerifyReport`].
@@ -14,6 +16,7 @@
 //! No UI here: the CLI (`odoo-ops verify`) and the deploy workflow show the report.
 
 pub mod context;
+pub mod early;
 pub mod extra;
 pub mod gates;
 pub mod model;

@@ -17,11 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use futures::channel::oneshot;
 use futures::future::join_all;
 
 use super::context;
+use super::early::Early;
 use super::extra;
-use super::gates::{container, database, health, registry};
+use super::gates::{container, health};
 use super::model::{Finding, GateResult, GateStatus, Overall, VerifyReport};
 use super::options::{EdgeSelector, VerifyOptions};
 use super::subject::{self, Subject};
@@ -64,8 +66,8 @@ pub async fn run(target: &Target, options: &VerifyOptions) -> VerifyReport {
                 // The site nginx serves does not change while waiting: its upstream is
                 // reused; Odoo (a container recreated has a new id) is found afresh.
                 let procs = async { Arc::new(processes::snapshot(target).await) };
-                subject =
-                    subject::discover(target, options, procs, async { upstream.clone() }).await;
+                let upstream = async { upstream.clone() };
+                subject = subject::discover(target, options, procs, upstream, |_| {}).await;
                 rounds += 1;
                 gates = round(target, options, &subject, &edge, baseline, start).await;
                 count_attempts(&mut attempts, &mut gates);
@@ -114,6 +116,19 @@ struct First {
 /// futures), and what was found before the process snapshot is confirmed by it.
 async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeline) -> First {
     let origin = timeline.origin();
+    // Gates started as soon as Odoo's container is seen, before its odoo.conf is read.
+    let (sighted_tx, sighted_rx) = oneshot::channel();
+    let seen_gates = Early::start(
+        sighted_rx,
+        options.database.as_deref(),
+        options.gate_timeout,
+        origin,
+        timeline,
+    );
+    let sighted = |sighting| {
+        timeline.record_span(steps::ODOO_SEEN, origin, Instant::now());
+        let _ = sighted_tx.send(sighting);
+    };
     let from_nginx = options.edge == EdgeSelector::FromNginx;
     let needs_procs = from_nginx || !matches!(options.discovery.odoo, OdooLocation::Container(_));
     let procs = timeline
@@ -177,10 +192,10 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
             // service `odoo`...), without waiting for the snapshot or nginx's upstream:
             // confirmed below with both.
             let none = ready(Arc::new(Processes::default()));
-            subject::discover(target, options, none, ready(Vec::new())).await
+            subject::discover(target, options, none, ready(Vec::new()), sighted).await
         } else {
             let upstream = confirmed_edge.clone().map(|(_, u)| u);
-            subject::discover(target, options, procs.clone(), upstream).await
+            subject::discover(target, options, procs.clone(), upstream, sighted).await
         };
         timeline.record(
             if auto {
@@ -194,7 +209,7 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
             .restart_baseline
             .or_else(|| container::restart_count(&subject));
         if !auto {
-            let gates = odoo_round(target, options, &subject, baseline, origin).await;
+            let gates = odoo_round(target, options, &subject, baseline, origin, &seen_gates).await;
             return (subject, baseline, gates);
         }
         // The gates run while the snapshot and nginx's confirmed upstream come in and the
@@ -207,7 +222,7 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
             (t, Instant::now(), located, procs, upstream)
         };
         let (gates, (t, ended, located, procs, upstream)) = tokio::join!(
-            odoo_round(target, options, &subject, baseline, origin),
+            odoo_round(target, options, &subject, baseline, origin, &seen_gates),
             confirm
         );
         if same_choice(&located, &subject) {
@@ -217,17 +232,19 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
             let notes_changed = subject.odoo.located != located.notes;
             subject.odoo.located = located.notes;
             if notes_changed && gates.iter().any(|g| g.status != GateStatus::Pass) {
-                let gates = odoo_round(target, options, &subject, baseline, origin).await;
+                let gates =
+                    odoo_round(target, options, &subject, baseline, origin, &seen_gates).await;
                 return (subject, baseline, gates);
             }
             return (subject, baseline, gates);
         }
         timeline.record_span(steps::ODOO_CHOSEN_AGAIN, t, ended);
-        let subject = subject::discover(target, options, ready(procs), ready(upstream)).await;
+        let subject =
+            subject::discover(target, options, ready(procs), ready(upstream), |_| {}).await;
         let baseline = options
             .restart_baseline
             .or_else(|| container::restart_count(&subject));
-        let gates = odoo_round(target, options, &subject, baseline, origin).await;
+        let gates = odoo_round(target, options, &subject, baseline, origin, &seen_gates).await;
         (subject, baseline, gates)
     };
     let edge_gates = async {
@@ -242,13 +259,14 @@ async fn first_round(target: &Target, options: &VerifyOptions, timeline: &Timeli
     };
     // The snapshot and the confirmation are driven from the start too: a shared future
     // runs only while something polls it, and the gates await them only at their end.
-    let ((subject, baseline, odoo), mut edges, extras, _, _, _) = tokio::join!(
+    let ((subject, baseline, odoo), mut edges, extras, _, _, _, _) = tokio::join!(
         odoo_gates,
         edge_gates,
         extra_gates(target, options, origin),
         driven(needs_procs, procs.clone()),
         driven(auto, listed.clone()),
-        confirmed_edge.clone()
+        confirmed_edge.clone(),
+        seen_gates.drive()
     );
     // The requests through the edge needed only nginx's configuration; a failure among
     // them is explained by Odoo's container, known by now.
@@ -340,8 +358,9 @@ async fn round(
     baseline: Option<i64>,
     origin: Instant,
 ) -> Vec<GateResult> {
+    let none = Early::none();
     let (odoo, edges, extras) = tokio::join!(
-        odoo_round(target, options, subject, baseline, origin),
+        odoo_round(target, options, subject, baseline, origin, &none),
         edge_round(target, options, subject.container_name(), edge, origin),
         extra_gates(target, options, origin)
     );
@@ -364,13 +383,16 @@ fn assemble(
         .collect()
 }
 
-/// The gates that need Odoo found: container, internal health, database, registry.
+/// The gates that need Odoo found: container, internal health, database, registry; those
+/// `early` started on Odoo's container before its odoo.conf was read are kept when they
+/// ran on the same inputs as this subject gives them.
 async fn odoo_round(
     target: &Target,
     options: &VerifyOptions,
     subject: &Subject,
     baseline: Option<i64>,
     origin: Instant,
+    early: &Early<'_>,
 ) -> Vec<GateResult> {
     let timeout = options.gate_timeout;
     let container_gate = timed(
@@ -394,29 +416,9 @@ async fn odoo_round(
         timeout,
         health::internal(target, subject, true, timeout),
     );
-    let ready = timed(
-        origin,
-        "db.ready",
-        "Database ready (pg_isready in its container)",
-        timeout,
-        database::ready(subject, timeout),
-    );
-    let modules = timed(
-        origin,
-        "db.modules",
-        "Modules settled (none to install, upgrade or remove)",
-        timeout,
-        database::modules(subject, options.database.as_deref(), timeout),
-    );
-    let registry_gate = timed(
-        origin,
-        "odoo.registry",
-        "Registry loaded since this start, no CRITICAL",
-        timeout,
-        registry::judge(subject, timeout),
-    );
-    let (c, h, g, r, m, reg) =
-        tokio::join!(container_gate, http, gevent, ready, modules, registry_gate);
+    let db = early.db_gates(subject, timeout, origin);
+    let registry_gate = early.registry(subject, timeout, origin);
+    let (c, h, g, (r, m), reg) = tokio::join!(container_gate, http, gevent, db, registry_gate);
     vec![c, h, g, r, m, reg]
 }
 
@@ -472,7 +474,7 @@ async fn edge_round(
         .collect()
 }
 
-async fn timed(
+pub(super) async fn timed(
     origin: Instant,
     id: &str,
     title: &str,

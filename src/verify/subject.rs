@@ -8,18 +8,15 @@ use std::sync::Arc;
 
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
-use bollard::query_parameters::InspectContainerOptions;
 use futures::FutureExt;
+use futures::channel::oneshot;
 
 use super::options::VerifyOptions;
 use crate::checks::gather::odoo;
-use crate::checks::obs::{OdooObs, OdooRuntime};
+use crate::checks::obs::{ContainerObs, OdooObs, OdooRuntime};
 use crate::host::processes::Processes;
 use crate::odoo::conf::OdooConf;
 use crate::target::Target;
-
-/// The compose service a droplet's PostgreSQL runs as when odoo.conf does not say.
-pub const DEFAULT_DB_SERVICE: &str = "db";
 
 pub struct Subject {
     pub odoo: OdooObs,
@@ -56,12 +53,7 @@ impl Subject {
 
     /// Odoo's command line in its container (entrypoint and arguments).
     pub fn container_argv(&self) -> Vec<String> {
-        let Some(i) = &self.inspect else {
-            return Vec::new();
-        };
-        let mut argv: Vec<String> = i.path.clone().into_iter().collect();
-        argv.extend(i.args.clone().unwrap_or_default());
-        argv
+        self.inspect.as_ref().map(argv).unwrap_or_default()
     }
 
     /// `workers = 0` (threaded mode): no gevent port, the websocket on the HTTP port.
@@ -103,14 +95,38 @@ impl Subject {
     }
 }
 
+/// Odoo's container as soon as Docker has described it, with its database's container
+/// as odoo.conf would name it if it named none: what the gates that need no odoo.conf
+/// (or guess it sets nothing) start on, while odoo.conf is read.
+#[derive(Debug, Clone)]
+pub struct Sighting {
+    pub docker: Docker,
+    pub container: ContainerObs,
+    pub inspect: ContainerInspectResponse,
+    /// Under Odoo's compose project and [`db_service`]'s answer for no odoo.conf.
+    pub db: Option<DbContainer>,
+    /// The project and service `db` was looked up under (`None`: not looked up).
+    db_key: Option<(String, String)>,
+}
+
+impl Sighting {
+    /// Odoo's command line in its container, as [`Subject::container_argv`] says.
+    pub fn container_argv(&self) -> Vec<String> {
+        argv(&self.inspect)
+    }
+}
+
 /// Find Odoo, its ports and its database's container. `procs` (the host's processes) and
 /// `upstream` (the host ports nginx's upstream names: the locate rule's first criterion)
 /// are awaited only by the discovery that needs them: a named container needs neither.
+/// `sighted` hears of Odoo's container before odoo.conf is read (never when Odoo is not in
+/// a container).
 pub async fn discover(
     target: &Target,
     options: &VerifyOptions,
     procs: impl Future<Output = Arc<Processes>>,
     upstream: impl Future<Output = Vec<u16>>,
+    sighted: impl FnOnce(Sighting),
 ) -> Subject {
     let docker = target
         .docker()
@@ -120,46 +136,72 @@ pub async fn discover(
     // and service are known without Odoo (the operator's project, the usual service):
     // kept when Odoo's labels and odoo.conf name the same, else looked up again below.
     let early = db_key(options, None, None);
-    let early_db = async {
-        match (&early, docker.clone().await) {
-            (Some((project, service)), Ok(d)) => Some(db_container(&d, project, service).await),
-            _ => None,
+    let early_db = {
+        let (docker, early) = (docker.clone(), early.clone());
+        async move {
+            match (&early, docker.await) {
+                (Some((project, service)), Ok(d)) => Some(db_container(&d, project, service).await),
+                _ => None,
+            }
+        }
+    }
+    .shared();
+    let looked_up = |d: Docker, key: (String, String)| {
+        let early_db = early_db.clone();
+        let same = Some(&key) == early.as_ref();
+        async move {
+            match same {
+                true => early_db.await.flatten(),
+                false => db_container(&d, &key.0, &key.1).await,
+            }
         }
     };
-    let (odoo, docker, early_db) = tokio::join!(
-        odoo::gather(target, procs, upstream, &options.discovery),
-        docker.clone(),
-        early_db
-    );
+    let (seen_tx, seen_rx) = oneshot::channel();
+    let gather = odoo::gather_seeing(target, procs, upstream, &options.discovery, |seen| {
+        let _ = seen_tx.send(seen);
+    });
+    // Odoo's container seen: its database's container as odoo.conf would name it if it
+    // named none, looked up while odoo.conf is read.
+    let sight = async {
+        let seen = seen_rx.await.ok()?;
+        let docker = docker.clone().await.ok()?;
+        let db_key = db_key(options, seen.container.compose_project.as_deref(), None);
+        let db = match &db_key {
+            Some(key) => looked_up(docker.clone(), key.clone()).await,
+            None => None,
+        };
+        let sighting = Sighting {
+            docker,
+            container: seen.container,
+            inspect: seen.inspect,
+            db,
+            db_key,
+        };
+        sighted(sighting.clone());
+        Some(sighting)
+    };
+    let (odoo, docker, sight, _) = tokio::join!(gather, docker.clone(), sight, early_db.clone());
     let container = match &odoo.runtime {
         OdooRuntime::Container(c) => Some(c.clone()),
         _ => None,
     };
-    let inspect = async {
-        match (&container, &docker) {
-            (Some(c), Ok(d)) => d
-                .inspect_container(&c.id, None::<InspectContainerOptions>)
-                .await
-                .ok(),
-            _ => None,
-        }
-    };
-    let db = async {
-        match (&container, &docker) {
-            (Some(c), Ok(d)) => {
-                let key = db_key(options, c.compose_project.as_deref(), odoo.conf.as_ref());
-                match (key, early_db) {
-                    (Some(key), Some(found)) if Some(&key) == early.as_ref() => Ok(found),
-                    (Some((project, service)), _) => Ok(db_container(d, &project, &service).await),
-                    (None, _) => Ok(None),
-                }
+    // Odoo's container was inspected once, by its discovery.
+    let inspect = sight
+        .as_ref()
+        .filter(|s| container.as_ref().is_some_and(|c| c.id == s.container.id))
+        .map(|s| s.inspect.clone());
+    let db = match (&container, &docker) {
+        (Some(c), Ok(d)) => {
+            let key = db_key(options, c.compose_project.as_deref(), odoo.conf.as_ref());
+            match (key, &sight) {
+                (Some(key), Some(s)) if Some(&key) == s.db_key.as_ref() => Ok(s.db.clone()),
+                (Some(key), _) => Ok(looked_up(d.clone(), key).await),
+                (None, _) => Ok(None),
             }
-            (Some(_), Err(e)) => Err(e.clone()),
-            (None, _) => Ok(None),
         }
+        (Some(_), Err(e)) => Err(e.clone()),
+        (None, _) => Ok(None),
     };
-    // Independent round trips (each a channel over SSH).
-    let (inspect, db) = tokio::join!(inspect, db);
     Subject {
         http_port: options.ports.http.or(odoo.http_port),
         gevent_port: options.ports.gevent.or(odoo.gevent_port),
@@ -168,6 +210,12 @@ pub async fn discover(
         docker,
         db,
     }
+}
+
+fn argv(inspect: &ContainerInspectResponse) -> Vec<String> {
+    let mut argv: Vec<String> = inspect.path.clone().into_iter().collect();
+    argv.extend(inspect.args.clone().unwrap_or_default());
+    argv
 }
 
 /// The compose project and service of the database's container: Odoo's project (its
@@ -193,18 +241,11 @@ async fn db_container(docker: &Docker, project: &str, service: &str) -> Option<D
         })
 }
 
-/// The database's compose service: the option, else odoo.conf's `db_host` when it is a
-/// name on the compose network (not an address the host reaches), else `db`.
+/// The database's compose service: the option, else what odoo.conf's `db_host` names
+/// ([`OdooConf::db_service`]'s rule).
 pub fn db_service(options: &VerifyOptions, conf: Option<&OdooConf>) -> Option<String> {
-    if let Some(s) = &options.db_service {
-        return Some(s.clone());
-    }
-    let host = conf
-        .and_then(|c| c.get("db_host"))
-        .filter(|h| !h.is_empty() && *h != "False");
-    match host {
-        Some(h) if h == "localhost" || h.parse::<std::net::IpAddr>().is_ok() => None,
-        Some(h) => Some(h.to_string()),
-        None => Some(DEFAULT_DB_SERVICE.to_string()),
+    match &options.db_service {
+        Some(s) => Some(s.clone()),
+        None => OdooConf::db_service(conf).map(str::to_string),
     }
 }

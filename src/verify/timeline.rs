@@ -76,6 +76,16 @@ pub mod steps {
     pub const ODOO_CONFIRMED: &str = "odoo's choice confirmed by the process snapshot";
     /// ... or another one: found again, and its gates run again.
     pub const ODOO_CHOSEN_AGAIN: &str = "odoo chosen otherwise with the process snapshot";
+    /// Odoo's container inspected, and its database's container found as odoo.conf would
+    /// name it if it named none: `odoo.registry` and the database gates start on them
+    /// while odoo.conf is read ([`crate::verify::early`]).
+    pub const ODOO_SEEN: &str = "odoo's container seen, before its odoo.conf is read";
+    /// odoo.conf named the database the early database gates ran on: their results kept.
+    pub const DB_EARLY_KEPT: &str =
+        "database gates started before odoo.conf: kept (the same database)";
+    /// odoo.conf named another database (host, role, port or name): the early results
+    /// thrown away, the gates run on the one it names.
+    pub const DB_EARLY_DISCARDED: &str = "database gates started before odoo.conf: discarded (odoo.conf names another database), run again";
     /// Odoo found when the operator named where it runs.
     pub const ODOO_FOUND: &str = "odoo found";
 }

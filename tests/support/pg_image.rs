@@ -36,16 +36,21 @@ impl Project {
     /// user `odoo` and database `postgres` as the seeds' compose file sets them; returns
     /// once `pg_isready` answers inside it.
     pub fn run_db(&self) -> String {
+        self.run_db_as("db")
+    }
+
+    /// As [`Project::run_db`], as compose service `service` (reachable by that name).
+    pub fn run_db_as(&self, service: &str) -> String {
         let image = ensure_image();
         let network = self.network();
         let password = format!("POSTGRES_PASSWORD={DB_PASSWORD}");
         let name = self.run(
-            "db",
+            service,
             &[
                 "--network",
                 &network,
                 "--network-alias",
-                "db",
+                service,
                 "-e",
                 "POSTGRES_USER=odoo",
                 "-e",

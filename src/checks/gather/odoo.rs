@@ -39,10 +39,32 @@ pub async fn gather(
     upstream: impl Future<Output = Vec<u16>>,
     options: &DiagnoseOptions,
 ) -> OdooObs {
+    gather_seeing(target, procs, upstream, options, |_| {}).await
+}
+
+/// Odoo's container as Docker describes it, before its odoo.conf is read (through
+/// Docker's archive API, the slowest step of finding Odoo).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// As [`OdooObs::runtime`] will hold it.
+    pub container: ContainerObs,
+    pub inspect: ContainerInspectResponse,
+}
+
+/// [`gather`], telling `seen` about Odoo's container as soon as it is inspected: what
+/// needs only the container (not odoo.conf) can start then. Not called when Odoo is not
+/// in a container (or none is found).
+pub async fn gather_seeing(
+    target: &Target,
+    procs: impl Future<Output = Arc<Processes>>,
+    upstream: impl Future<Output = Vec<u16>>,
+    options: &DiagnoseOptions,
+    seen: impl FnOnce(Seen),
+) -> OdooObs {
     let mut obs = OdooObs::default();
     match &options.odoo {
         OdooLocation::Container(name) => match target.docker().await {
-            Ok(docker) => container(target, &docker, name, &mut obs).await,
+            Ok(docker) => container(target, &docker, name, &mut obs, seen).await,
             Err(e) => {
                 obs.docker_error = Some(format!("{e:#}"));
                 obs.runtime = OdooRuntime::NotFound {
@@ -86,7 +108,7 @@ pub async fn gather(
             obs.docker_error = located.docker_error;
             match (located.chosen, docker) {
                 (Some(Chosen::Container(c)), Some(docker)) => {
-                    container(target, &docker, &c.id, &mut obs).await
+                    container(target, &docker, &c.id, &mut obs, seen).await
                 }
                 (Some(Chosen::Host(h)), _) => {
                     let p = procs.get(h.pid).cloned();
@@ -120,7 +142,13 @@ fn argv_of(p: &Process) -> Vec<String> {
     }
 }
 
-async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooObs) {
+async fn container(
+    target: &Target,
+    docker: &Docker,
+    name: &str,
+    obs: &mut OdooObs,
+    seen: impl FnOnce(Seen),
+) {
     // The log needs only the name: it is fetched while the container is inspected (over
     // SSH each is a channel of its own and a round trip or two).
     let (inspect, logs) = tokio::join!(
@@ -204,6 +232,10 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
         }
     }
     c.published.sort_by_key(|p| (p.container_port, p.host_port));
+    seen(Seen {
+        container: c.clone(),
+        inspect: inspect.clone(),
+    });
     let conf_path = container_conf_path(&inspect);
     let (conf, read_on_host) = read_conf(target, docker, &inspect, &c.id, &conf_path).await;
     obs.conf_source = Some(match read_on_host {
@@ -232,8 +264,14 @@ async fn container(target: &Target, docker: &Docker, name: &str, obs: &mut OdooO
         Ok(lines) => obs.log_lines = odoo_log::container_since_start(lines, since),
         Err(e) => obs.log_error = Some(e),
     }
-    obs.log_since = since.filter(|s| !s.is_empty()).map(str::to_string);
+    obs.log_since = container_log_since(&c);
     obs.runtime = OdooRuntime::Container(c);
+}
+
+/// Where a container's log is judged from: a running container on what this run wrote
+/// (since its `StartedAt`); `None` for one that died or is between restarts.
+pub fn container_log_since(c: &ContainerObs) -> Option<String> {
+    Some(c.started_at.clone()).filter(|s| c.running && !c.restarting && !s.is_empty())
 }
 
 /// Where a container's Odoo reads odoo.conf: its command line's `-c`, else `ODOO_RC`,

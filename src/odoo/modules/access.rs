@@ -120,7 +120,7 @@ impl DbAccess {
                 obs.conf_error.clone().unwrap_or_default()
             )
         })?;
-        let db_user = conf.get_set("db_user").unwrap_or("odoo").to_string();
+        let db_user = OdooConf::db_user(Some(&conf)).to_string();
         let container = match odoo {
             Some(odoo) => Some(InContainer {
                 docker: target.docker().await?,
@@ -288,15 +288,8 @@ impl DbAccess {
 /// The docker exec way when odoo.conf's `db_host` is a running service of Odoo's project;
 /// `None` when it is an address or a socket directory (only a connection fits those).
 async fn exec_way(c: &InContainer, conf: &OdooConf) -> Option<Result<Way, String>> {
-    // The official image passes `--db_host db` when odoo.conf leaves it unset.
-    let db_host = conf.get_set("db_host").unwrap_or("db").to_string();
-    if db_host.parse::<std::net::IpAddr>().is_ok()
-        || db_host == "localhost"
-        || db_host.starts_with('/')
-    {
-        return None;
-    }
-    Some(exec_way_of(c, &db_host).await)
+    let db_host = OdooConf::db_service(Some(conf))?;
+    Some(exec_way_of(c, db_host).await)
 }
 
 async fn exec_way_of(c: &InContainer, db_host: &str) -> Result<Way, String> {

@@ -11,6 +11,7 @@ use color_eyre::eyre::{Result, eyre};
 
 use super::access::DbAccess;
 use crate::backup::{BackupOptions, BackupReport, Stack, StackSpec};
+use crate::odoo::conf::OdooConf;
 
 /// The backup engine's view of the stack the module tables were read in.
 fn spec(access: &DbAccess) -> Result<StackSpec> {
@@ -21,11 +22,8 @@ fn spec(access: &DbAccess) -> Result<StackSpec> {
         .ok_or_else(|| eyre!("{} is not a compose container", odoo.name))?;
     // The backup dumps inside the database's container.
     access.db_container()?;
-    let db_service = access
-        .conf
-        .get("db_host")
-        .filter(|h| !h.is_empty() && *h != "False")
-        .unwrap_or("db")
+    let db_service = OdooConf::db_service(Some(&access.conf))
+        .ok_or_else(|| eyre!("odoo.conf's db_host is no compose service"))?
         .to_string();
     let data_dir = access
         .conf

@@ -8,22 +8,95 @@ use std::time::Duration;
 use bollard::Docker;
 
 use crate::docker::exec;
+use crate::odoo::conf::OdooConf;
 use crate::verify::model::Finding;
-use crate::verify::subject::{DbContainer, Subject};
+use crate::verify::subject::{DbContainer, Sighting, Subject};
 
 /// The states a module is in only while a module run is pending or was cut short.
 pub const PENDING_STATES: [&str; 3] = ["to install", "to upgrade", "to remove"];
 
+/// Everything the database gates read: where PostgreSQL runs, and how Odoo logs in to it.
+/// Built from a [`Subject`], or from a [`Sighting`] of Odoo's container before its
+/// odoo.conf is read (as if odoo.conf set nothing): a verdict reached on the second is
+/// kept only when the first is equal, so it is never about another database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTarget {
+    pub at: DbAt,
+    pub user: String,
+    pub port: u16,
+    /// `None`: every database is looked at.
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbAt {
+    Container(DbContainer),
+    /// No compose database container to ask; how Odoo was found (shown).
+    NoContainer {
+        located: Vec<String>,
+    },
+    /// Docker could not be asked.
+    NoDocker(String),
+}
+
+impl DbTarget {
+    pub fn of(subject: &Subject, wanted: Option<&str>) -> DbTarget {
+        let at = match (&subject.docker, &subject.db) {
+            (Err(e), _) | (_, Err(e)) => DbAt::NoDocker(e.clone()),
+            (Ok(_), Ok(Some(db))) => DbAt::Container(db.clone()),
+            (Ok(_), Ok(None)) => DbAt::NoContainer {
+                located: subject.odoo.located.clone(),
+            },
+        };
+        DbTarget::new(at, subject.conf(), &subject.container_argv(), wanted)
+    }
+
+    /// On Odoo's container seen before its odoo.conf is read; `None` when that found no
+    /// database container (nothing to start early).
+    pub fn sighted(sighting: &Sighting, wanted: Option<&str>) -> Option<DbTarget> {
+        let db = sighting.db.clone()?;
+        Some(DbTarget::new(
+            DbAt::Container(db),
+            None,
+            &sighting.container_argv(),
+            wanted,
+        ))
+    }
+
+    fn new(at: DbAt, conf: Option<&OdooConf>, argv: &[String], wanted: Option<&str>) -> Self {
+        DbTarget {
+            at,
+            user: OdooConf::db_user(conf).to_string(),
+            port: OdooConf::db_port(conf),
+            database: database_name(conf, argv, wanted),
+        }
+    }
+
+    /// The database's container, or the finding that says why there is none to ask.
+    fn container(&self) -> Result<&DbContainer, Finding> {
+        match &self.at {
+            DbAt::Container(db) => Ok(db),
+            DbAt::NoContainer { located } => Err(Finding::could_not_check(
+                "no compose database container to ask (Odoo not in a compose project, or its db_host is an address)",
+            )
+            .lines(located.iter().cloned())),
+            DbAt::NoDocker(e) => Err(Finding::could_not_check(format!(
+                "Docker could not be asked: {e}"
+            ))),
+        }
+    }
+}
+
 /// `db.ready`.
-pub async fn ready(subject: &Subject, timeout: Duration) -> Finding {
-    let (docker, db) = match usable(subject) {
+pub async fn ready(docker: Option<&Docker>, target: &DbTarget, timeout: Duration) -> Finding {
+    let (docker, db) = match usable(docker, target) {
         Ok(pair) => pair,
         Err(finding) => return finding,
     };
-    let port = db_port(subject);
+    let port = target.port.to_string();
     // As Odoo's role: without -U, pg_isready introduces itself as the OS user (`root`),
     // and PostgreSQL logs `FATAL: role "root" does not exist` for every poll.
-    let user = db_user(subject);
+    let user = &target.user;
     let argv = [
         "pg_isready",
         "-U",
@@ -72,8 +145,8 @@ pub async fn ready(subject: &Subject, timeout: Duration) -> Finding {
 }
 
 /// `db.modules`.
-pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration) -> Finding {
-    let (docker, db) = match usable(subject) {
+pub async fn modules(docker: Option<&Docker>, target: &DbTarget, timeout: Duration) -> Finding {
+    let (docker, db) = match usable(docker, target) {
         Ok(pair) => pair,
         Err(finding) => return finding,
     };
@@ -85,15 +158,14 @@ pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration)
         ))
         .in_container(at);
     }
-    let user = db_user(subject);
     let psql = Psql {
         docker,
         container: &db.name,
-        user: &user,
+        user: &target.user,
         timeout,
     };
-    let databases = match database_names(subject, wanted) {
-        Some(name) => vec![name],
+    let databases = match &target.database {
+        Some(name) => vec![name.clone()],
         None => match psql.databases().await {
             Ok(list) => list,
             Err(f) => return f.in_container(at),
@@ -148,46 +220,20 @@ pub async fn modules(subject: &Subject, wanted: Option<&str>, timeout: Duration)
 }
 
 /// The database and Docker, or the finding that says why they cannot be used.
-fn usable(subject: &Subject) -> Result<(&Docker, &DbContainer), Finding> {
-    let docker = match &subject.docker {
-        Ok(d) => d,
-        Err(e) => {
-            return Err(Finding::could_not_check(format!(
-                "Docker could not be asked: {e}"
-            )));
-        }
-    };
-    match &subject.db {
-        Ok(Some(db)) => Ok((docker, db)),
-        Ok(None) => Err(Finding::could_not_check(
-            "no compose database container to ask (Odoo not in a compose project, or its db_host is an address)",
-        )
-        .lines(subject.odoo.located.iter().cloned())),
-        Err(e) => Err(Finding::could_not_check(format!("Docker could not be asked: {e}"))),
+fn usable<'a>(
+    docker: Option<&'a Docker>,
+    target: &'a DbTarget,
+) -> Result<(&'a Docker, &'a DbContainer), Finding> {
+    let db = target.container()?;
+    match docker {
+        Some(d) => Ok((d, db)),
+        None => Err(Finding::could_not_check("Docker could not be asked")),
     }
-}
-
-/// odoo.conf's `db_user`, else the role the official images and the seeds use.
-fn db_user(subject: &Subject) -> String {
-    subject
-        .conf()
-        .and_then(|c| c.get("db_user"))
-        .filter(|u| !u.is_empty() && *u != "False")
-        .unwrap_or("odoo")
-        .to_string()
-}
-
-fn db_port(subject: &Subject) -> String {
-    subject
-        .conf()
-        .and_then(|c| c.get_u64("db_port"))
-        .unwrap_or(5432)
-        .to_string()
 }
 
 /// The database to look at: the option, else odoo.conf's `db_name` (its first name), else
 /// the server's `-d`/`--database`; `None`: every database is looked at.
-fn database_names(subject: &Subject, wanted: Option<&str>) -> Option<String> {
+fn database_name(conf: Option<&OdooConf>, argv: &[String], wanted: Option<&str>) -> Option<String> {
     let first = |s: &str| {
         s.split(',')
             .map(str::trim)
@@ -197,14 +243,10 @@ fn database_names(subject: &Subject, wanted: Option<&str>) -> Option<String> {
     if let Some(w) = wanted {
         return Some(w.to_string());
     }
-    if let Some(n) = subject
-        .conf()
-        .and_then(|c| c.get("db_name"))
-        .and_then(first)
-    {
+    if let Some(n) = conf.and_then(|c| c.get("db_name")).and_then(first) {
         return Some(n);
     }
-    database_arg(&subject.container_argv()).and_then(|d| first(&d))
+    database_arg(argv).and_then(|d| first(&d))
 }
 
 /// `-d DB`, `-dDB`, `--database DB` or `--database=DB` in Odoo's command line.
@@ -334,6 +376,36 @@ fn output_lines(out: &exec::ExecOutput) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the early database gates guess (no odoo.conf) is what an odoo.conf that sets
+    /// the defaults gives, and nothing else is.
+    #[test]
+    fn a_guess_matches_only_the_same_role_port_and_database() {
+        let at = DbAt::Container(DbContainer {
+            name: "p-db-1".into(),
+            state: "running".into(),
+            service: "db".into(),
+        });
+        let argv: Vec<String> = ["odoo", "-c", "/etc/odoo/odoo.conf", "-d", "prod"]
+            .map(String::from)
+            .to_vec();
+        let with = |text: &str| {
+            let conf = OdooConf::parse(&format!("[options]\n{text}\n"));
+            DbTarget::new(at.clone(), Some(&conf), &argv, None)
+        };
+        let guess = DbTarget::new(at.clone(), None, &argv, None);
+        assert_eq!(guess.database.as_deref(), Some("prod"));
+        assert_eq!(
+            guess,
+            with("db_host = db\ndb_user = odoo\ndb_port = 5432\ndb_name = False")
+        );
+        for other in ["db_user = erp", "db_port = 5433", "db_name = staging"] {
+            assert_ne!(guess, with(other), "{other}");
+        }
+        // The operator's database wins over both.
+        let wanted = DbTarget::new(at.clone(), None, &argv, Some("x"));
+        assert_eq!(wanted.database.as_deref(), Some("x"));
+    }
 
     #[test]
     fn the_database_from_odoos_command_line() {

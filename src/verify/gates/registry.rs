@@ -10,7 +10,8 @@ use bollard::Docker;
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures::StreamExt;
 
-use crate::checks::obs::OdooRuntime;
+use crate::checks::gather::odoo::container_log_since;
+use crate::checks::obs::{ContainerObs, OdooRuntime};
 use crate::verify::model::Finding;
 use crate::verify::subject::Subject;
 
@@ -46,38 +47,8 @@ impl Scan {
 }
 
 pub async fn judge(subject: &Subject, timeout: Duration) -> Finding {
-    let name = subject.container_name();
     let (scan, source) = match (&subject.odoo.runtime, &subject.docker) {
-        (OdooRuntime::Container(c), Ok(docker)) => {
-            let since = crate::logs::time::docker(c.started_at.as_bytes())
-                .map(|(ms, _)| ms.div_euclid(1000))
-                .filter(|s| *s > 0);
-            let shown = format!(
-                "docker logs --since {} {}",
-                if c.started_at.is_empty() {
-                    "?"
-                } else {
-                    &c.started_at
-                },
-                c.name
-            );
-            match tokio::time::timeout(timeout, scan_container(docker, &c.id, since)).await {
-                Ok(Ok(scan)) => (scan, shown),
-                Ok(Err(e)) => {
-                    return Finding::could_not_check(format!("Odoo's log could not be read: {e}"))
-                        .line(shown)
-                        .in_container(name);
-                }
-                Err(_) => {
-                    return Finding::could_not_check(format!(
-                        "Odoo's log was not read within {} s",
-                        timeout.as_secs_f32()
-                    ))
-                    .line(shown)
-                    .in_container(name);
-                }
-            }
-        }
+        (OdooRuntime::Container(c), Ok(docker)) => return container(docker, c, timeout).await,
         (OdooRuntime::NotFound { .. }, _) => {
             return Finding::fail("no Odoo found whose log could be read");
         }
@@ -97,12 +68,47 @@ pub async fn judge(subject: &Subject, timeout: Duration) -> Finding {
             (scan, shown)
         }
     };
-    let since = subject
-        .odoo
-        .log_since
-        .as_deref()
-        .map(|s| format!(" since {s}"))
-        .unwrap_or_default();
+    verdict(scan, source, subject.odoo.log_since.as_deref()).in_container(subject.container_name())
+}
+
+/// The gate on Odoo's container: it needs the container alone (not odoo.conf), so it
+/// can start as soon as the container is seen.
+pub async fn container(docker: &Docker, c: &ContainerObs, timeout: Duration) -> Finding {
+    let name = Some(c.name.clone());
+    let since = crate::logs::time::docker(c.started_at.as_bytes())
+        .map(|(ms, _)| ms.div_euclid(1000))
+        .filter(|s| *s > 0);
+    let shown = format!(
+        "docker logs --since {} {}",
+        if c.started_at.is_empty() {
+            "?"
+        } else {
+            &c.started_at
+        },
+        c.name
+    );
+    let scan = match tokio::time::timeout(timeout, scan_container(docker, &c.id, since)).await {
+        Ok(Ok(scan)) => scan,
+        Ok(Err(e)) => {
+            return Finding::could_not_check(format!("Odoo's log could not be read: {e}"))
+                .line(shown)
+                .in_container(name);
+        }
+        Err(_) => {
+            return Finding::could_not_check(format!(
+                "Odoo's log was not read within {} s",
+                timeout.as_secs_f32()
+            ))
+            .line(shown)
+            .in_container(name);
+        }
+    };
+    verdict(scan, shown, container_log_since(c).as_deref()).in_container(name)
+}
+
+/// The verdict on what the scan of the log shown as `source` found; `since`: from when.
+fn verdict(scan: Scan, source: String, since: Option<&str>) -> Finding {
+    let since = since.map(|s| format!(" since {s}")).unwrap_or_default();
     let evidence = std::iter::once(format!("{source} ({} lines)", scan.lines))
         .chain(scan.loaded.clone())
         .chain(scan.problems.iter().cloned());
@@ -118,7 +124,7 @@ pub async fn judge(subject: &Subject, timeout: Duration) -> Finding {
             "no `Registry loaded`/`Modules loaded.` line{since} (still starting, or no database chosen yet)"
         ))
     };
-    finding.lines(evidence).in_container(name)
+    finding.lines(evidence)
 }
 
 /// Every line since `since` (unix seconds), scanned as it streams.
