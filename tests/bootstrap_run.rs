@@ -748,6 +748,89 @@ fn a_droplet_deleted_since_is_created_again() {
     assert_ne!(w.progress().droplet_id, Some(first));
 }
 
+/// The answers file edited by hand between two headless runs, and the setup read from it.
+fn edit_answers(w: &World, from: &str, to: &str) -> Setup {
+    let path = w.path("answers.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from));
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    let mut setup = w.setup.clone();
+    setup.answers = Answers::load(&path).unwrap();
+    setup
+}
+
+#[test]
+fn a_hand_edited_droplet_name_is_refused_before_any_step_with_nothing_changed() {
+    let w = World::new();
+    let mut setup = w.setup.clone();
+    setup.until = Some(Step::CreateDroplet);
+    w.run(&setup).0.unwrap_or_else(|f| panic!("{f}"));
+    let id = w.progress().droplet_id.unwrap();
+    let state = std::fs::read(&w.setup.state_file).unwrap();
+
+    let mut renamed = edit_answers(&w, "erp-prod-1", "erp-prod-2");
+    renamed.until = Some(Step::WaitReady);
+    let (outcome, events) = w.run(&renamed);
+    let failure = outcome.expect_err("a droplet's name cannot change");
+    assert_eq!(failure.step, Step::Choose);
+    assert_eq!(failure.droplet_id, Some(id));
+    let answers_file = w.path("answers.toml").display().to_string();
+    for part in [
+        answers_file.as_str(),
+        "name was \"erp-prod-1\" and is now \"erp-prod-2\"",
+        &format!("droplet {id} was created with it"),
+    ] {
+        assert!(failure.error.contains(part), "{part:?} in {failure}");
+    }
+    assert!(events.is_empty(), "no step ran: {events:#?}");
+    assert_eq!(
+        std::fs::read(&w.setup.state_file).unwrap(),
+        state,
+        "the state file is unchanged"
+    );
+    assert_eq!(w.created(), 1);
+    assert!(w.api.droplet_ids().contains(&id));
+}
+
+#[test]
+fn a_hand_edited_domain_runs_dns_again_and_keeps_the_droplet() {
+    let w = World::new();
+    let mut setup = w.setup.clone();
+    setup.until = Some(Step::Dns);
+    w.run(&setup).0.unwrap_or_else(|f| panic!("{f}"));
+    let id = w.progress().droplet_id.unwrap();
+
+    let mut moved = edit_answers(&w, "erp.example.com", "shop.example.com");
+    moved.until = Some(Step::Dns);
+    let (outcome, events) = w.run(&moved);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    let said = notices(&events, Step::Choose);
+    assert_eq!(said.len(), 1, "{events:#?}");
+    assert!(
+        said[0].contains("domain was \"erp.example.com\" and is now \"shop.example.com\"")
+            && said[0].contains("going back to step \"dns\""),
+        "{said:#?}"
+    );
+    assert_eq!(
+        already(&events),
+        [Step::Choose, Step::CreateDroplet, Step::WaitReady]
+    );
+    assert_eq!(started(&events), [Step::Dns]);
+    let p = w.progress();
+    assert_eq!(p.droplet_id, Some(id), "the same droplet");
+    assert_eq!(w.created(), 1);
+    let fact = p.fact(Step::Dns).unwrap();
+    assert!(fact.contains("A shop.example.com → 127.0.0.1"), "{fact}");
+    let names: Vec<_> = w.api.records().iter().map(|r| r["name"].clone()).collect();
+    assert!(names.contains(&"shop".into()), "{names:?}");
+
+    // The answers now recorded are the file's: a further run changes nothing.
+    let (outcome, events) = w.run(&moved);
+    outcome.unwrap_or_else(|f| panic!("{f}\n{events:#?}"));
+    assert!(started(&events).is_empty(), "{events:#?}");
+    assert!(notices(&events, Step::Choose).is_empty(), "{events:#?}");
+}
+
 #[test]
 fn the_cli_names_file_line_and_field_of_a_bad_answer() {
     let dir = tempfile::tempdir().unwrap();

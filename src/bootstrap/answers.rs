@@ -111,6 +111,8 @@ pub struct Answers {
     /// Resolved against the answers file's folder.
     pub modules_plan: Option<PathBuf>,
     pub admin_email: String,
+    /// The answers file they were read from: an error about an answer names it.
+    pub file: PathBuf,
 }
 
 /// An answers file as written: every value keeps where it was, for the error.
@@ -212,6 +214,7 @@ impl Answers {
             tag: checked(Field::Tag, &raw.tag)?,
             modules_plan: plan.map(|p| base.join(p)),
             admin_email: checked(Field::AdminEmail, &raw.admin_email)?,
+            file: path.to_path_buf(),
         })
     }
 }

@@ -176,6 +176,7 @@ pub async fn run(
         already_done: "nothing could be read from the state file".into(),
         droplet_id: None,
     })?;
+    check_answers(setup, &mut progress, report)?;
     let mut host: Option<remote::Host> = None;
     let mut not_done = Vec::new();
     let mut stopped = false;
@@ -219,6 +220,35 @@ pub async fn run(
         stopped = setup.until == Some(step);
     }
     Ok(Finished { progress, not_done })
+}
+
+/// The answers file against the answers step 1 recorded, before any step: a fixed answer
+/// changed refuses the run with nothing changed; an editable one sends the state back to
+/// the first step that reads it (the rule of [`super::amend`], the console's too).
+fn check_answers(
+    setup: &Setup,
+    progress: &mut Progress,
+    report: &mut (dyn FnMut(Event) + Send),
+) -> Result<(), Failure> {
+    let before = progress.clone();
+    let now = crate::deploy::clock::rfc3339(crate::deploy::clock::now_ms());
+    let rewound =
+        super::amend::from_record(progress, &setup.answers, now).map_err(|error| Failure {
+            step: Step::Choose,
+            error,
+            already_done: progress.describe_done(),
+            droplet_id: progress.droplet_id,
+        })?;
+    if *progress != before {
+        save(setup, progress, Step::Choose)?;
+    }
+    if let Some(rewound) = rewound {
+        report(Event::Notice {
+            step: Step::Choose,
+            text: rewound.said,
+        });
+    }
+    Ok(())
 }
 
 fn save(setup: &Setup, progress: &Progress, step: Step) -> Result<(), Failure> {
@@ -269,7 +299,11 @@ async fn run_step(
     }
     report(Event::Started { step });
     match step {
-        Step::Choose => Ok(Some(super::amend::choose_fact(&setup.answers))),
+        Step::Choose => {
+            // What a later run from an edited answers file is compared with.
+            progress.answers = Some(super::amend::record(&setup.answers));
+            Ok(Some(super::amend::choose_fact(&setup.answers)))
+        }
         Step::CreateDroplet => {
             let droplet = super::droplet::create(setup, client, progress, report).await?;
             Ok(Some(format!("droplet {} at {}", droplet.id, droplet.ipv4)))

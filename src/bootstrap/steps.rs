@@ -1,6 +1,7 @@
 //! The wizard's steps and the record of which are done, kept in a state file so that a
 //! re-run continues where the last one stopped and a failure can say what was already done.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,11 @@ pub struct Progress {
     /// Its public IPv4 once it was active: where SSH, DNS and the stack go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub droplet_ipv4: Option<String>,
+    /// The answers step 1 was done with, by field key ([`super::amend::record`]), so a
+    /// later run from an edited answers file knows what changed. `None` in a state file
+    /// written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<BTreeMap<String, String>>,
 }
 
 impl Progress {

@@ -174,6 +174,7 @@ impl StepView {
             done,
             droplet_id: self.droplet_id,
             droplet_ipv4: None,
+            answers: None,
         }
     }
 
