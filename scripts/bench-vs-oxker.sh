@@ -16,7 +16,8 @@ SECONDS_TO_SAMPLE=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="${ODOO_OPS_BIN:-$ROOT/target/dist/odoo-ops}"   # another build to compare
 [ -x "$BIN" ] || { echo "no $BIN: cargo build --profile dist (or set ODOO_OPS_BIN)"; exit 1; }
-if nm "$BIN" >/dev/null 2>&1; then symbols="with symbols"; else symbols="stripped"; fi
+# nm prints "no symbols" (to stderr, exit status 0) for a stripped binary.
+if [ -n "$(nm "$BIN" 2>/dev/null | head -1)" ]; then symbols="with symbols"; else symbols="stripped"; fi
 echo "binary: $BIN ($(du -h "$BIN" | cut -f1), $symbols)"
 . "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-oxker-$$"
