@@ -4,18 +4,21 @@
 #
 #   scripts/bench-vs-oxker.sh [SECONDS]
 #
-# Needs: a release build of odoo-ops (ODOO_OPS_PACKAGED_LINK=1 cargo build --release for the
-# packaged layout, see build.rs; a default build measures the portable one; ODOO_OPS_BIN
-# names another build), `oxker` on PATH
-# (cargo install oxker), tmux, Docker, and the stand-in image odoo-ops-test/odoo:18.0-20261101
+# Needs: the packaged build of odoo-ops (`cargo build --profile dist`, see README's Build;
+# ODOO_OPS_BIN names another build, e.g. target/release/odoo-ops), `oxker` on PATH (cargo
+# install oxker), tmux, Docker, and the stand-in image odoo-ops-test/odoo:18.0-20261101
 # (built by the tests). Starts three labelled containers, runs both TUIs in a private tmux
 # server at 200x50, samples /proc for SECONDS (default 30) after a 10 s warm-up, and removes
-# everything it started.
+# everything it started. The machine may be shared: the load average is printed with the
+# figures.
 set -euo pipefail
 SECONDS_TO_SAMPLE=${1:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="${ODOO_OPS_BIN:-$ROOT/target/release/odoo-ops}"   # another build to compare
-echo "binary: $BIN ($(du -h "$BIN" | cut -f1))"
+BIN="${ODOO_OPS_BIN:-$ROOT/target/dist/odoo-ops}"   # another build to compare
+[ -x "$BIN" ] || { echo "no $BIN: cargo build --profile dist (or set ODOO_OPS_BIN)"; exit 1; }
+# nm prints "no symbols" (to stderr, exit status 0) for a stripped binary.
+if [ -n "$(nm "$BIN" 2>/dev/null | head -1)" ]; then symbols="with symbols"; else symbols="stripped"; fi
+echo "binary: $BIN ($(du -h "$BIN" | cut -f1), $symbols)"
 . "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-oxker-$$"
 SOCK="/tmp/odoo-ops-bench-tmux-$$"
@@ -34,7 +37,7 @@ if readelf -d "$BIN" | grep -q RELR; then
     echo "build: packed relocations (ODOO_OPS_PACKAGED_LINK=1)"
 fi
 ORDER="$ROOT/build/hot-code.order"
-if [ -f "$ORDER" ] && nm --defined-only "$BIN" >/dev/null 2>&1; then
+if [ -f "$ORDER" ] && [ "$symbols" = "with symbols" ]; then
     defined=$(nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ {print $3}' | sort -u)
     listed=$(grep -vc '^#' "$ORDER")
     found=$(grep -v '^#' "$ORDER" | grep -cFx -f <(echo "$defined") || true)
@@ -67,6 +70,7 @@ o1=$(ticks "$OURS"); t1=$(ticks "$THEIRS")
 split() { awk '/RssAnon|RssFile/ {printf "%s %.1f MB  ", $1, $2 / 1024}' "/proc/$1/status"; }
 echo "  odoo-ops: $(split "$OURS")"
 echo "  oxker:    $(split "$THEIRS")"
+echo "  load average: $(cat /proc/loadavg)"
 awk -v o="$((o1 - o0))" -v t="$((t1 - t0))" -v hz="$HZ" -v s="$SECONDS_TO_SAMPLE" \
     -v ro="$max_o" -v rt="$max_t" 'BEGIN {
     co = o / hz / s * 100; ct = t / hz / s * 100;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::LogsOptions;
+use bollard::query_parameters::{EventsOptions, LogsOptions};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
@@ -486,22 +486,68 @@ async fn container_round(
                 return Stop::Ended(SourceStatus::Failed(why));
             }
             Ok(info) => {
-                let running = info.state.and_then(|s| s.running).unwrap_or(false);
-                if !running
-                    && !sink
+                let state = info.state.unwrap_or_default();
+                let running = state.running.unwrap_or(false);
+                if !running {
+                    // Docker replays its events from when the container stopped, by its
+                    // own clock and to the nanosecond (the start before that stop is
+                    // not replayed), so a start between the inspect and the wait is not
+                    // missed. Never started (Docker's year 1): every event it has.
+                    let since = state
+                        .finished_at
+                        .and_then(|t| time::docker_ns(t.as_bytes()))
+                        .map_or(0, |(ns, _)| ns);
+                    if !sink
                         .status(SourceStatus::Ended(
                             "container stopped; waiting for it to start".into(),
                         ))
                         .await
-                {
-                    return Stop::WorkerGone;
+                    {
+                        return Stop::WorkerGone;
+                    }
+                    wait_for_start(docker, container, since).await;
+                } else {
+                    // Running, and its stream ended (a restart, a dropped connection).
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
         if sink.tx.is_closed() {
             return Stop::WorkerGone;
         }
+    }
+}
+
+/// A stopped container is looked at again after this long even if Docker said nothing
+/// (an event missed), as the Docker worker's own safety poll.
+const STOPPED_RECHECK: Duration = Duration::from_secs(30);
+
+/// Wait until Docker says the container started (or went away), from its event stream:
+/// asking for its logs and its state every half second instead kept the console busy
+/// (and redrawing) for as long as a container stayed stopped.
+async fn wait_for_start(docker: &bollard::Docker, container: &str, since_ns: i64) {
+    let filters = std::collections::HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        ("container".to_string(), vec![container.to_string()]),
+        (
+            "event".to_string(),
+            vec!["start".to_string(), "destroy".to_string()],
+        ),
+    ]);
+    let options = EventsOptions {
+        since: Some(format!(
+            "{}.{:09}",
+            since_ns.div_euclid(1_000_000_000),
+            since_ns.rem_euclid(1_000_000_000)
+        )),
+        filters: Some(filters),
+        ..EventsOptions::default()
+    };
+    let mut events = docker.events(Some(options));
+    match tokio::time::timeout(STOPPED_RECHECK, events.next()).await {
+        // Docker does not answer: not faster than before.
+        Ok(Some(Err(_))) | Ok(None) => tokio::time::sleep(Duration::from_millis(500)).await,
+        Ok(Some(Ok(_))) | Err(_) => {}
     }
 }
 
