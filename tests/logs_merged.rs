@@ -248,6 +248,30 @@ async fn a_container_that_restarts_is_resumed_without_duplicates() {
             .iter()
             .all(|w| w.line.continuation_count() > 0 && w.line.is_error())
     );
+
+    // Stopped for good as far as Docker's policy goes; the operator starts it by hand a
+    // while later. The follower waits on Docker's events, not by polling: the third run
+    // shows well before its 30 s safety recheck would have found it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("docker")
+        .args(["start", &container])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = wait_for(
+        &logs,
+        Duration::from_secs(15),
+        "the run started by hand",
+        |s| starts(s) >= 3,
+    )
+    .await;
+    assert_eq!(starts(&s), 3, "the third start-up exactly once");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the start was noticed only after {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -505,7 +505,12 @@ async fn container_round(
                     {
                         return Stop::WorkerGone;
                     }
-                    wait_for_start(docker, container, since).await;
+                    // A reader gone (a host switch) ends the wait at once, not after the
+                    // recheck: the old host's connection is not held for 30 s.
+                    tokio::select! {
+                        _ = wait_for_start(docker, container, since) => {}
+                        _ = sink.tx.closed() => return Stop::WorkerGone,
+                    }
                 } else {
                     // Running, and its stream ended (a restart, a dropped connection).
                     tokio::time::sleep(Duration::from_millis(500)).await;
