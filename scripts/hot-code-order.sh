@@ -13,10 +13,11 @@
 # recorded are the same). Rerun it after a dependency update or a large change to the
 # console: names that no longer exist are skipped by the linker, so a stale file costs
 # memory, never correctness. scripts/bench-vs-oxker.sh says how much of it still matches.
+# ODOO_OPS_BIN records another build: scripts/package.sh records its own dist build with it.
 set -euo pipefail
 SECONDS_TO_RUN=${1:-45}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN="$ROOT/target/release/odoo-ops"
+BIN="${ODOO_OPS_BIN:-$ROOT/target/release/odoo-ops}"   # scripts/package.sh names its dist build
 OUT="$ROOT/build/hot-code.order"
 . "$ROOT/scripts/lib/labelled-stack.sh"
 PROJECT="ooptest-hotcode-$$"
