@@ -98,6 +98,21 @@ fn releases_app(loaded: DeploysLoaded) -> App {
     app
 }
 
+/// The pane with the host's releases loaded, a backup directory known, `d` pressed and
+/// the history read again: where typing a new tag starts.
+fn new_tag_ready() -> App {
+    let loaded = || DeploysLoaded {
+        releases: history(),
+        unfinished: None,
+        running: None,
+    };
+    let mut app = releases_app(loaded());
+    app.deploy.runs.parts.backup_dir = Some("/var/backups/odoo".into());
+    key(&mut app, 'd');
+    app.apply(Message::Deploys(Ok(loaded())));
+    app
+}
+
 #[test]
 fn the_releases_known_on_the_host_listed_to_pick_one_to_roll_back_to() {
     let mut app = releases_app(DeploysLoaded {
@@ -312,18 +327,7 @@ fn enter(app: &mut App) -> Vec<Effect> {
 #[test]
 fn a_new_tag_is_typed_with_its_modules_its_plan_shown_and_deployed_once_confirmed() {
     use odoo_ops::deploy::preview::DeployPreview;
-    let mut app = releases_app(DeploysLoaded {
-        releases: history(),
-        unfinished: None,
-        running: None,
-    });
-    app.deploy.runs.parts.backup_dir = Some("/var/backups/odoo".into());
-    key(&mut app, 'd');
-    app.apply(Message::Deploys(Ok(DeploysLoaded {
-        releases: history(),
-        unfinished: None,
-        running: None,
-    })));
+    let mut app = new_tag_ready();
     let text = screen_text(render(&app).backend().buffer());
     assert!(text.contains("t deploy a tag"), "the key is hinted: {text}");
 
@@ -564,18 +568,7 @@ fn a_plan_file_is_checked_as_typed_and_a_bad_one_starts_no_deploy() {
 fn a_good_plan_files_phases_are_previewed_and_reach_the_deploy_request() {
     use odoo_ops::deploy::preview::DeployPreview;
     use odoo_ops::odoo::modules::plan::Plan;
-    let mut app = releases_app(DeploysLoaded {
-        releases: history(),
-        unfinished: None,
-        running: None,
-    });
-    app.deploy.runs.parts.backup_dir = Some("/var/backups/odoo".into());
-    key(&mut app, 'd');
-    app.apply(Message::Deploys(Ok(DeploysLoaded {
-        releases: history(),
-        unfinished: None,
-        running: None,
-    })));
+    let mut app = new_tag_ready();
     key(&mut app, 't');
     typed(&mut app, "18.0-4");
     press(&mut app, KeyCode::Tab);
