@@ -10,6 +10,7 @@ packages=(
   tmux                            # the end-to-end terminal tests
   procps                          # pgrep/ps in tests
   bsdutils                        # `script`: a real pseudo terminal for the prompt test
+  binutils                        # objdump: the stack frames test reads the binary
   hyperfine                       # benchmarks against shell baselines
   openssl curl                    # test certificates; shell baselines in benchmarks
   docker-compose                  # Compose v1, as Debian ships it (`docker-compose config`)

@@ -258,6 +258,8 @@ impl<J: Job> JobRunner<J> {
         let task = tokio::spawn(async move {
             let output = work.await;
             runner.finished(kind, id, output);
+            // The job's own allocations are freed by now.
+            crate::memory::return_free_pages();
         });
         slot.running = Some((id, job, task.abort_handle()));
     }

@@ -14,6 +14,7 @@ pub mod docker;
 pub mod host;
 pub mod jobs;
 pub mod logs;
+pub mod memory;
 pub mod nginx;
 pub mod odoo;
 pub mod redact;

@@ -125,40 +125,50 @@ impl Job for ConsoleJob {
         JobKind::of(&self.effect).expect("ConsoleJob::new admits jobs only")
     }
 
+    /// Each kind's work is boxed on its own, inside a future that holds only its inputs:
+    /// one future for every kind would be as large as the largest (a deploy's, ~170 KiB),
+    /// and it is built on the stack of the thread that starts the job (the event loop's),
+    /// whose pages then stay resident for good.
     fn run(self, progress: Progress<Self>) -> BoxFuture<'static, Option<Message>> {
-        Box::pin(async move {
-            let ConsoleJob {
-                target,
-                effect,
-                cloud,
-            } = self;
-            match JobKind::of(&effect) {
-                Some(JobKind::Host) => {
-                    let result = crate::host::gather(&target)
-                        .await
-                        .map_err(|e| format!("{e:#}"));
-                    Some(Message::HostFacts(result))
-                }
-                Some(JobKind::Checks) => Some(checks_job(&target, effect, &progress).await),
-                Some(JobKind::Stack) => super::stack_job::run(&target, effect).await,
-                Some(JobKind::Modules) => {
-                    Some(super::modules_job::load(&target, effect, &progress).await)
-                }
-                Some(JobKind::ModuleChange) => {
-                    Some(super::modules_job::change(&target, effect, &progress).await)
-                }
-                Some(JobKind::DropletsList | JobKind::DropletsAction) => {
-                    Some(super::droplets_job::run(cloud, effect, &progress).await)
-                }
-                Some(JobKind::BootstrapLoad | JobKind::Bootstrap) => {
-                    super::wizard::job::run(cloud, effect, &progress).await
-                }
-                Some(JobKind::Releases | JobKind::Deploy | JobKind::DeployPlan) => {
-                    super::deploy_job::run(&target, effect, &progress).await
-                }
-                None => None,
+        let ConsoleJob {
+            target,
+            effect,
+            cloud,
+        } = self;
+        match JobKind::of(&effect) {
+            Some(JobKind::Host) => Box::pin(async move {
+                let result = Box::pin(crate::host::gather(&target))
+                    .await
+                    .map_err(|e| format!("{e:#}"));
+                Some(Message::HostFacts(result))
+            }),
+            Some(JobKind::Checks) => {
+                Box::pin(
+                    async move { Some(Box::pin(checks_job(&target, effect, &progress)).await) },
+                )
             }
-        })
+            Some(JobKind::Stack) => {
+                Box::pin(async move { Box::pin(super::stack_job::run(&target, effect)).await })
+            }
+            Some(JobKind::Modules) => Box::pin(async move {
+                Some(Box::pin(super::modules_job::load(&target, effect, &progress)).await)
+            }),
+            Some(JobKind::ModuleChange) => Box::pin(async move {
+                Some(Box::pin(super::modules_job::change(&target, effect, &progress)).await)
+            }),
+            Some(JobKind::DropletsList | JobKind::DropletsAction) => Box::pin(async move {
+                Some(Box::pin(super::droplets_job::run(cloud, effect, &progress)).await)
+            }),
+            Some(JobKind::BootstrapLoad | JobKind::Bootstrap) => Box::pin(async move {
+                Box::pin(super::wizard::job::run(cloud, effect, &progress)).await
+            }),
+            Some(JobKind::Releases | JobKind::Deploy | JobKind::DeployPlan) => {
+                Box::pin(async move {
+                    Box::pin(super::deploy_job::run(&target, effect, &progress)).await
+                })
+            }
+            None => Box::pin(async { None }),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod odoo_log;
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
@@ -215,7 +216,11 @@ impl Stopwatch {
 
     /// Run one probe, timed, until the deadline at the latest; an abandoned probe gives
     /// its observation's empty value.
-    pub async fn time<T: Default>(&self, name: &str, fut: impl Future<Output = T>) -> T {
+    ///
+    /// Probes come boxed: the diagnosis joins them, and a join of unboxed probes is a
+    /// future of ~150 KiB that is moved through the stack of the thread polling it, whose
+    /// pages then stay resident for the console's whole life.
+    pub async fn time<T: Default, F: Future<Output = T>>(&self, name: &str, fut: Pin<Box<F>>) -> T {
         let start = Instant::now();
         let out = self.within(name, fut).await;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -228,7 +233,11 @@ impl Stopwatch {
 
     /// Run `fut` until the deadline at the latest (untimed); `None`, and `name` noted as
     /// unfinished, when the deadline came first.
-    pub async fn within<T>(&self, name: &str, fut: impl Future<Output = T>) -> Option<T> {
+    pub async fn within<T, F: Future<Output = T>>(
+        &self,
+        name: &str,
+        fut: Pin<Box<F>>,
+    ) -> Option<T> {
         let out = tokio::time::timeout_at(self.deadline, fut).await.ok();
         if out.is_none() {
             let mut unfinished = self.unfinished.lock().expect("stopwatch");
@@ -378,28 +387,32 @@ pub async fn observe(
     // so is an Odoo that runs on the host; Odoo is chosen by what nginx's upstream reaches,
     // so its discovery waits for nginx's configuration (sent through `upstream`); the
     // host's facts need neither (over SSH each step is a round trip).
-    let ps = async { Arc::new(watch.time(PS, processes::snapshot(target)).await) }.shared();
+    let ps =
+        async { Arc::new(watch.time(PS, Box::pin(processes::snapshot(target))).await) }.shared();
     let (upstream_tx, upstream_rx) = tokio::sync::oneshot::channel::<Vec<u16>>();
     let upstream = async { upstream_rx.await.unwrap_or_default() };
     let odoo_branch = async {
         let odoo = watch
-            .time(ODOO, odoo::gather(target, ps.clone(), upstream, options))
+            .time(
+                ODOO,
+                Box::pin(odoo::gather(target, ps.clone(), upstream, options)),
+            )
             .await;
         let (internal, db) = tokio::join!(
-            watch.time(INTERNAL, internal(target, &odoo, options.timeout)),
-            watch.time(DATABASE, database(target, &odoo)),
+            watch.time(INTERNAL, Box::pin(internal(target, &odoo, options.timeout))),
+            watch.time(DATABASE, Box::pin(database(target, &odoo))),
         );
         (odoo, internal, db)
     };
     let nginx_branch = async {
         let (rows, early_nginx) = tokio::join!(
             ps.clone(),
-            watch.within(NGINX, nginx::first_round_early(target, options))
+            watch.within(NGINX, Box::pin(nginx::first_round_early(target, options)))
         );
         let mut nginx = watch
             .time(
                 NGINX,
-                nginx::configuration(target, &rows, options, early_nginx),
+                Box::pin(nginx::configuration(target, &rows, options, early_nginx)),
             )
             .await;
         let _ = upstream_tx.send(nginx::upstream_ports(&nginx));
@@ -416,21 +429,29 @@ pub async fn observe(
                     watch
                         .time(
                             EDGE,
-                            edge::gather(target, p, &options.extra_root_certs, options.timeout),
+                            Box::pin(edge::gather(
+                                target,
+                                p,
+                                &options.extra_root_certs,
+                                options.timeout,
+                            )),
                         )
                         .await
                 }
                 None => Default::default(),
             }
         };
-        let history = watch.time(NGINX_HISTORY, nginx::history(target, &mut nginx, options));
+        let history = watch.time(
+            NGINX_HISTORY,
+            Box::pin(nginx::history(target, &mut nginx, options)),
+        );
         let (edge, ()) = tokio::join!(edge, history);
         (nginx, edge)
     };
     let ((odoo, internal, db), (nginx, edge), host) = tokio::join!(
         odoo_branch,
         nginx_branch,
-        watch.time(HOST, host::gather(target)),
+        watch.time(HOST, Box::pin(host::gather(target))),
     );
     let obs = Observations {
         nginx,
