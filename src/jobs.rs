@@ -258,8 +258,9 @@ impl<J: Job> JobRunner<J> {
         let task = tokio::spawn(async move {
             let output = work.await;
             runner.finished(kind, id, output);
-            // The job's own allocations are freed by now.
+            // The job's own allocations and frames are gone by now.
             crate::memory::return_free_pages();
+            crate::memory::return_unused_stack();
         });
         slot.running = Some((id, job, task.abort_handle()));
     }

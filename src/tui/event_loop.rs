@@ -250,6 +250,9 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
                 if exit_after_first_frame {
                     break;
                 }
+                // Startup (arguments, settings, the terminal) ran deeper than the loop
+                // ever does.
+                crate::memory::return_unused_stack();
                 if std::env::var_os("ODOO_OPS_DEBUG_PANIC").is_some() {
                     panic!(
                         "ODOO_OPS_DEBUG_PANIC is set: panicking on purpose to test terminal restore"

@@ -16,9 +16,6 @@ pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Whether we changed the terminal, so restoring twice (hook and normal exit) is harmless.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// Whether the console runs (between [`enter`] and the end of the event loop): a panic
-/// then ends the process, since a loop drawing on a restored terminal helps nobody.
-static CONSOLE: AtomicBool = AtomicBool::new(false);
 
 /// Held while a frame is written, and by a panic's report: a frame never lands on the
 /// terminal a report was restored for (hiding its cursor, drawing over the shell).
@@ -52,7 +49,6 @@ fn screen_for_report() -> Option<MutexGuard<'static, ()>> {
 /// Raw mode, alternate screen, mouse reporting, hidden cursor.
 pub fn enter() -> Result<Tui> {
     take()?;
-    CONSOLE.store(true, Ordering::SeqCst);
     let mut tui = Terminal::new(CrosstermBackend::new(stdout()))?;
     tui.clear()?;
     Ok(tui)
@@ -83,9 +79,8 @@ pub fn restore() {
     }
 }
 
-/// The event loop has ended: from here a panic unwinds as in any program.
+/// The event loop has ended: the terminal goes back to the shell.
 pub fn leave() {
-    CONSOLE.store(false, Ordering::SeqCst);
     restore();
 }
 
@@ -115,9 +110,12 @@ pub fn resume(tui: &mut Tui) -> Result<()> {
 }
 
 /// color-eyre's reports for errors and panics, with the terminal restored first so the
-/// report is readable and the shell is usable afterwards. A panic while the console runs
-/// ends the process after its report, whichever thread or task panicked: the runtime
-/// would otherwise catch a task's panic and keep the loop drawing on a restored terminal.
+/// report is readable and the shell is usable afterwards. A panic ends the process after
+/// its report with Rust's own status, 101, whichever thread or task panicked: the runtime
+/// would otherwise catch a task's panic and keep the loop drawing on a restored terminal,
+/// or a headless command going on without the task. Exiting here also makes the build's
+/// panic strategy invisible: the packaged build (`panic = "abort"`, see Cargo.toml)
+/// never reaches the abort, so no core dump (with the process' secrets) is written.
 /// Called first thing in `main`: an error created before it would fix eyre's handler to
 /// the plain default.
 pub fn install_hooks() -> Result<()> {
@@ -130,10 +128,7 @@ pub fn install_hooks() -> Result<()> {
         let _screen = screen_for_report();
         restore();
         panic_hook(info);
-        if CONSOLE.load(Ordering::SeqCst) {
-            // Rust's own exit status for a panic.
-            std::process::exit(101);
-        }
+        std::process::exit(101);
     }));
     Ok(())
 }
