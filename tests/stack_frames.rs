@@ -24,8 +24,12 @@ const LIMIT: u64 = 64 * 1024;
 
 /// The functions that run on the event loop's thread or, while the console watches a
 /// host, on its worker: the event loop and panes, the job runner, the diagnosis, the log
-/// followers, Docker and the host's facts.
+/// followers, Docker and the host's facts; and the console's callers, whose frames the
+/// whole session runs beneath (with LTO, `cli::run` once held every headless command's
+/// futures: 188 KiB).
 const WATCHED: &[&str] = &[
+    "odoo_ops::cli::run",
+    "odoo_ops::cli::console",
     "odoo_ops::tui::",
     "<odoo_ops::tui::",
     "odoo_ops::jobs::",
