@@ -341,6 +341,6 @@ pub async fn run(settings: Settings, readonly: bool, target: Target) -> Result<u
             _ = tokio::time::sleep_until(last_frame + FRAME), if dirty => {}
         }
     }
-    terminal::leave();
+    terminal::restore();
     Ok(exit_status(ended_by))
 }

@@ -32,7 +32,7 @@ pub fn run(
     target: crate::target::Target,
 ) -> color_eyre::Result<u8> {
     let result = runtime.block_on(event_loop::run(settings, readonly, target));
-    terminal::leave();
+    terminal::restore();
     // Background tasks (a slow SSH command, a docker stream) must not hold up the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result

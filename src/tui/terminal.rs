@@ -79,11 +79,6 @@ pub fn restore() {
     }
 }
 
-/// The event loop has ended: the terminal goes back to the shell.
-pub fn leave() {
-    restore();
-}
-
 /// SIGTSTP: give the shell its terminal back, stop until continued (`fg`), then take the
 /// terminal again. The caller redraws the whole screen.
 pub fn suspend(tui: &mut Tui) -> Result<()> {
